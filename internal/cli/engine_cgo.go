@@ -1,0 +1,5 @@
+//go:build cgo
+
+package cli
+
+func engineName() string { return "llama.cpp (cgo)" }

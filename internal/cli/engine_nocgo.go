@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package cli
+
+func engineName() string { return "none (built with CGO_ENABLED=0)" }

@@ -1,0 +1,60 @@
+// Package cli is sattva's command tree. cobra only parses: each command is an
+// Options struct, a constructor that binds flags, and a run function that calls
+// one library function. Exit codes are decided in one place, ExitCode.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are the I/O streams a command reads and writes. Tests pass buffers.
+type Streams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// Main runs sattva with args (without the program name) and returns the
+// process exit code. It never calls os.Exit.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &Streams{In: stdin, Out: stdout, ErrOut: stderr}
+	root := NewRootCmd(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		if !isSilent(err) {
+			fmt.Fprintf(stderr, "sattva: %v\n", err)
+		}
+	}
+	return ExitCode(err)
+}
+
+// NewRootCmd builds the whole command tree over the given streams.
+func NewRootCmd(s *Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sattva",
+		Short:         "From fine-tuning data to a fast local Llama you can trust",
+		Long:          "sattva checks and generates datasets, runs the LLaMA-Factory training stage,\nconverts Hugging Face checkpoints and LoRA adapters to GGUF, quantizes them,\nruns and evaluates them through llama.cpp, and ships them to Ollama.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &UsageError{Err: err}
+	})
+	// Each line adds one command; its constructor lives in its own file.
+	root.AddCommand(
+		newVersionCmd(s),
+	)
+	return root
+}
