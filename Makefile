@@ -6,7 +6,7 @@ BIN       ?= bin/sattva
 PKGS      ?= ./...
 OLLAMA_MOD = github.com/ollama/ollama
 
-.PHONY: build demo test test-short fuzz-short cross vet generate backends bundle clean
+.PHONY: build demo test test-short fuzz-short cross vet generate backends backend-src bundle clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sattva
@@ -40,3 +40,33 @@ generate:
 
 clean:
 	rm -rf bin dist build
+
+# ---- llama.cpp engine (owner: llamacpp) ----------------------------------
+# ggml's CPU variants (SIMD) and, where nvcc exists, the CUDA backend, built with
+# CMake from the pinned module's own sources into build/backends/lib/ollama.
+# sattva loads them from $$SATTVA_BACKEND_DIR or lib/ollama beside the binary.
+BACKEND_SRC   ?= build/ggml-src
+BACKEND_BUILD ?= build/backends
+BACKEND_JOBS  ?= 2
+BACKEND_TARGETS ?= ggml-cpu
+CMAKE_EXTRA   ?=
+
+backend-src:
+	./scripts/llamacpp/stage-ggml-src.sh "$$($(GO) list -m -f '{{.Dir}}' $(OLLAMA_MOD))" $(BACKEND_SRC)
+
+backends: backend-src
+	cmake -S $(BACKEND_SRC) -B $(BACKEND_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_BUILD_RPATH='$$ORIGIN' $(CMAKE_EXTRA)
+	cmake --build $(BACKEND_BUILD) -j $(BACKEND_JOBS) --target $(BACKEND_TARGETS)
+	mkdir -p bin/lib/ollama && cp -a $(BACKEND_BUILD)/lib/ollama/*.so* bin/lib/ollama/
+	@echo "backends in bin/lib/ollama (beside bin/sattva)"
+
+# A folder to copy to the GPU machine: sattva, the llamacpp test binary, the
+# module's ggml sources with its CMakeLists.txt, and bench/gpu scripts.
+bundle: build backend-src
+	$(GO) test -c -o bin/llamacpp.test ./llamacpp
+	rm -rf .bundle && mkdir -p .bundle/bin .bundle/bench/gpu
+	cp bin/sattva bin/llamacpp.test .bundle/bin/
+	cp -a $(BACKEND_SRC) .bundle/ggml-src
+	cp -a bench/gpu/llamacpp.sh .bundle/bench/gpu/
+	@echo "bundle in .bundle/ (run bench/gpu/llamacpp.sh from inside it)"
