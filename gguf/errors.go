@@ -1,0 +1,47 @@
+package gguf
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrFormat is matched (errors.Is) by every *FormatError: the input is not a
+// valid GGUF file.
+var ErrFormat = errors.New("gguf: invalid file")
+
+// ErrKeyNotFound is returned (wrapped, naming the key) by File's typed
+// accessors when the key is absent.
+var ErrKeyNotFound = errors.New("gguf: key not found")
+
+// FormatError reports a file that is not valid GGUF: Offset is the byte
+// offset in the file where the bad field starts, Field names it
+// ("header.magic", "kv[3].value", "tensor[\"blk.0.attn_q.weight\"].dims").
+type FormatError struct {
+	Offset int64
+	Field  string
+	Msg    string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("gguf: invalid file at offset %d (%s): %s", e.Offset, e.Field, e.Msg)
+}
+
+// Is makes errors.Is(err, ErrFormat) true for every *FormatError.
+func (e *FormatError) Is(target error) bool { return target == ErrFormat }
+
+// InvalidInput marks a FormatError as "the input file is invalid" for the
+// command line's exit code 3.
+func (e *FormatError) InvalidInput() bool { return true }
+
+// TypeError is returned by File's typed accessors when a key holds a value
+// of another type. Want and Got are type names as Value.TypeName gives them
+// ("UINT32", "ARRAY[STRING]").
+type TypeError struct {
+	Key  string
+	Want string
+	Got  string
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("gguf: key %q is %s, not %s", e.Key, e.Got, e.Want)
+}
