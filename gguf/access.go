@@ -76,19 +76,25 @@ func typed[T any](f *File, key string, want Value) (T, error) {
 // String returns the STRING value of key; ErrKeyNotFound (wrapped) when it is
 // missing, *TypeError when it has another type. The other typed accessors
 // work the same way; none converts between types.
-func (f *File) String(key string) (string, error) { return typed[string](f, key, Value{Type: ValueString}) }
+func (f *File) String(key string) (string, error) {
+	return typed[string](f, key, Value{Type: ValueString})
+}
 
 // Uint8 returns the UINT8 value of key.
 func (f *File) Uint8(key string) (uint8, error) { return typed[uint8](f, key, Value{Type: ValueUint8}) }
 
 // Uint32 returns the UINT32 value of key.
-func (f *File) Uint32(key string) (uint32, error) { return typed[uint32](f, key, Value{Type: ValueUint32}) }
+func (f *File) Uint32(key string) (uint32, error) {
+	return typed[uint32](f, key, Value{Type: ValueUint32})
+}
 
 // Int32 returns the INT32 value of key.
 func (f *File) Int32(key string) (int32, error) { return typed[int32](f, key, Value{Type: ValueInt32}) }
 
 // Uint64 returns the UINT64 value of key.
-func (f *File) Uint64(key string) (uint64, error) { return typed[uint64](f, key, Value{Type: ValueUint64}) }
+func (f *File) Uint64(key string) (uint64, error) {
+	return typed[uint64](f, key, Value{Type: ValueUint64})
+}
 
 // Int64 returns the INT64 value of key.
 func (f *File) Int64(key string) (int64, error) { return typed[int64](f, key, Value{Type: ValueInt64}) }
