@@ -442,3 +442,113 @@ func makeQpQuants(x []float32, L []uint8, nmax int32, qw []float32) float32 {
 	}
 	return 0
 }
+
+// makeQkx32 is makeQkx2Quants (useMad false) or makeQkx3Quants for the
+// 32-element sub-blocks of q4_K and q5_K: the same operations in the same
+// order, written over arrays so that the compiler keeps the loop in registers.
+// xm and fl are scratch: x[i]-min (which C recomputes each time; it changes
+// only when min does) and the float value of each candidate level.
+func makeQkx32(x, weights *[32]float32, L *[32]uint8, nmax int32, theMin *float32,
+	rmin, rdelta float32, nstep int, qkx3 bool, xm, fl *[32]float32, Laux *[32]uint8) float32 {
+	min, max := x[0], x[0]
+	sumW := weights[0]
+	sumX := float32(sumW * x[0])
+	for i := 1; i < 32; i++ {
+		v := x[i]
+		if v < min {
+			min = v
+		}
+		if v > max {
+			max = v
+		}
+		w := weights[i]
+		sumW += w
+		sumX += float32(w * v)
+	}
+	if min > 0 {
+		min = 0
+	}
+	if max == min || (qkx3 && max <= min) {
+		*L = [32]uint8{}
+		*theMin = -min
+		return 0
+	}
+	for i := range xm {
+		xm[i] = x[i] - min
+	}
+	fnmax := float32(nmax)
+	rng := max - min
+	iscale := fnmax / rng
+	scale := 1 / iscale
+	var bestError float32
+	for i := range xm {
+		l := clampI(nearestInt(float32(iscale*xm[i])), 0, nmax)
+		L[i] = uint8(l)
+		diff := float32(scale*float32(l)) + min - x[i]
+		bestError += float32(weights[i] * float32(diff*diff))
+	}
+	if nstep < 1 {
+		*theMin = -min
+		return scale
+	}
+	for is := 0; is <= nstep; is++ {
+		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / rng
+		sumL, sumL2, sumXL := qkxPass(iscale, nmax, xm[:], weights[:], x[:], fl[:], Laux[:])
+		D := float32(sumW*sumL2) - float32(sumL*sumL)
+		if D > 0 {
+			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
+			if thisMin > 0 {
+				thisMin = 0
+				thisScale = sumXL / sumL2
+			}
+			curError := qkxError(thisScale, thisMin, fl[:], x[:], weights[:])
+			if curError < bestError {
+				*L = *Laux
+				bestError = curError
+				scale = thisScale
+				min = thisMin
+				// Later candidates are measured from the new min, as in C.
+				rng = max - min
+				for i := range xm {
+					xm[i] = x[i] - min
+				}
+			}
+		}
+	}
+	*theMin = -min
+	return scale
+}
+
+// qkxPass is one candidate scale of make_qkx{2,3}_quants over 32 values:
+// the levels and the three weighted sums. It is kept out of line so that its
+// loop gets the registers to itself.
+//
+//go:noinline
+func qkxPass(iscale float32, nmax int32, xm, w, x, fl []float32, Laux []uint8) (sumL, sumL2, sumXL float32) {
+	xm, w, x, fl, Laux = xm[:32], w[:32], x[:32], fl[:32], Laux[:32]
+	for i := 0; i < 32; i++ {
+		l := clampI(nearestInt(float32(iscale*xm[i])), 0, nmax)
+		Laux[i] = uint8(l)
+		f := float32(l)
+		fl[i] = f
+		wl := float32(w[i] * f)
+		sumL += wl
+		sumL2 += float32(wl * f)
+		sumXL += float32(wl * x[i])
+	}
+	return sumL, sumL2, sumXL
+}
+
+// qkxError is the weighted squared error of a candidate (scale, min).
+//
+//go:noinline
+func qkxError(scale, min float32, fl, x, w []float32) float32 {
+	fl, x, w = fl[:32], x[:32], w[:32]
+	var e float32
+	for i := 0; i < 32; i++ {
+		diff := float32(scale*fl[i]) + min - x[i]
+		e += float32(w[i] * float32(diff*diff))
+	}
+	return e
+}

@@ -25,6 +25,8 @@ type scratch struct {
 	ls     [16]uint8
 	lm     [16]uint8
 	lsi8   [16]int8
+	xm     [32]float32
+	fl     [32]float32
 }
 
 func sumSquares256(x *[qkK]float32) float32 {
@@ -421,7 +423,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 		for l, v := range xs {
 			w[l] = avX + abs32(v)
 		}
-		s.scales[j] = makeQkx2Quants(xs[:], w[:], L[32*j:32*j+32], s.laux[:], nmax, &s.mins[j], rmin, 0.1, nstep, false)
+		s.scales[j] = makeQkx32(xs, w, (*[32]uint8)(L[32*j:32*j+32]), nmax, &s.mins[j], rmin, 0.1, nstep, false, &s.xm, &s.fl, &s.laux)
 		if s.scales[j] > maxScale {
 			maxScale = s.scales[j]
 		}
@@ -448,7 +450,7 @@ func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 			sumw += v
 		}
 		s.sw[j] = sumw
-		s.scales[j] = makeQkx3Quants(xs[:], w[:], L[32*j:32*j+32], s.laux[:], nmax, &s.mins[j], -0.9, 0.05, 36)
+		s.scales[j] = makeQkx32(xs, w, (*[32]uint8)(L[32*j:32*j+32]), nmax, &s.mins[j], -0.9, 0.05, 36, true, &s.xm, &s.fl, &s.laux)
 	}
 }
 
