@@ -1,0 +1,420 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sattva/sattva/internal/atomicfile"
+	trainscript "github.com/sattva/sattva/scripts/train"
+)
+
+// Trainer names.
+const (
+	TrainerLlamaFactory = "llamafactory"
+	TrainerFallback     = "fallback"
+	TrainerNone         = "none"
+)
+
+// TrainOptions control PlanTrain and Train.
+type TrainOptions struct {
+	// Trainer overrides train.trainer from the project ("" keeps it).
+	Trainer string
+	// LlamaFactoryCLI and Python name the executables (defaults
+	// "llamafactory-cli" and "python3", looked up on PATH).
+	LlamaFactoryCLI, Python string
+	// ValidateData checks one dataset file before any work starts (the CLI
+	// passes `sattva data validate`'s check). nil: only the structural check
+	// of ReadAlpacaJSONL runs.
+	ValidateData func(ctx context.Context, path string) error
+	// OnEvent receives parsed loss and progress; OnLine every output line.
+	OnEvent func(TrainEvent)
+	OnLine  func(line string, stderr bool)
+	// Stdout, Stderr receive the trainer's raw output when non-nil.
+	Stdout, Stderr io.Writer
+	// Grace between SIGINT and SIGKILL on cancellation (default 5s).
+	Grace time.Duration
+}
+
+// TrainPlan is what Train would run: decided and checked, nothing written yet.
+type TrainPlan struct {
+	Trainer    string // llamafactory, fallback or none
+	Reason     string // why this trainer was chosen, or why training is skipped
+	Command    Command
+	Paths      TrainConfigPaths
+	Script     string // the fallback trainer's path under TrainDir ("" otherwise)
+	ConfigYAML []byte // LLaMA-Factory's YAML (the fallback reads the same file)
+	AdapterDir string
+	Examples   int // training examples after merging data.train
+}
+
+// TrainResult is the outcome of Train, also written to <output>/train/result.json.
+type TrainResult struct {
+	Trainer    string      `json:"trainer"`
+	Skipped    bool        `json:"skipped"`
+	Reason     string      `json:"reason,omitempty"`
+	AdapterDir string      `json:"adapter_dir,omitempty"`
+	Command    string      `json:"command,omitempty"`
+	Losses     []LossPoint `json:"losses,omitempty"`
+	Steps      int64       `json:"steps,omitempty"`
+	Seconds    float64     `json:"seconds"`
+}
+
+// LossPoint is one logged training loss.
+type LossPoint struct {
+	Step  int64   `json:"step"`
+	Epoch float64 `json:"epoch"`
+	Loss  float64 `json:"loss"`
+}
+
+// ErrNoTrainer is returned by Train when train.trainer names a trainer that
+// is not installed (auto falls back to skipping with a reason instead).
+var ErrNoTrainer = errNoTrainer
+
+// CheckBase refuses a base folder that is not a Hugging Face checkpoint.
+func (p *Project) CheckBase() error {
+	dir := p.BaseDir()
+	st, err := os.Stat(dir)
+	if err != nil {
+		return p.Errorf("base", "base model folder %s: %v", dir, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return p.Errorf("base", "%s is not a folder (a Hugging Face checkpoint folder is expected)", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		return p.Errorf("base", "%s has no config.json: not a Hugging Face checkpoint folder", dir)
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if len(m) == 0 {
+		return p.Errorf("base", "%s has no *.safetensors weights", dir)
+	}
+	return nil
+}
+
+// CheckData reads every dataset file (structural check plus the optional
+// validator) and returns the merged examples.
+func (p *Project) CheckData(ctx context.Context, validate func(context.Context, string) error) ([]AlpacaExample, error) {
+	var all []AlpacaExample
+	for i, f := range p.DataFiles() {
+		field := "data.train"
+		if _, err := os.Stat(f); err != nil {
+			return nil, p.Errorf(field, "dataset %s: %v", f, errors.Unwrap(err))
+		}
+		if validate != nil {
+			if err := validate(ctx, f); err != nil {
+				return nil, fmt.Errorf("dataset %s (data.train[%d]) fails validation: %w", f, i, err)
+			}
+		}
+		ex, err := ReadAlpacaFile(f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ex...)
+	}
+	if len(all) == 0 {
+		return nil, p.Errorf("data.train", "the datasets hold no examples")
+	}
+	return all, nil
+}
+
+// PlanTrain checks the project's inputs (base folder, datasets, trainer) and
+// decides what Train runs, without writing anything.
+func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []AlpacaExample, error) {
+	if err := p.CheckBase(); err != nil {
+		return nil, nil, err
+	}
+	examples, err := p.CheckData(ctx, o.ValidateData)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := p.TrainPaths()
+	cfg, err := MarshalConfigYAML("Written by sattva from "+p.File+" for `llamafactory-cli train`.\n"+
+		"Argument names: "+LlamaFactorySource, p.LlamaFactoryConfig(p.TrainDir()))
+	if err != nil {
+		return nil, nil, err
+	}
+	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples)}
+	trainer := p.Train.Trainer
+	if o.Trainer != "" {
+		trainer = o.Trainer
+	}
+	lfCLI := o.LlamaFactoryCLI
+	if lfCLI == "" {
+		lfCLI = "llamafactory-cli"
+	}
+	python := o.Python
+	if python == "" {
+		python = "python3"
+	}
+	env := p.TrainEnv()
+	useLF := func(path string) {
+		plan.Trainer = TrainerLlamaFactory
+		plan.Command = Command{Path: path, Args: []string{"train", paths.Config}, Env: env, Dir: p.Dir}
+	}
+	useFallback := func(py string) {
+		plan.Trainer = TrainerFallback
+		plan.Script = filepath.Join(p.TrainDir(), "sft_lora.py")
+		plan.Command = Command{Path: py, Args: []string{plan.Script, paths.Config}, Env: env, Dir: p.Dir}
+	}
+	switch trainer {
+	case TrainerNone:
+		plan.Trainer, plan.Reason = TrainerNone, "train.trainer is none"
+	case TrainerLlamaFactory:
+		if p.Template == "plain" {
+			return nil, nil, p.Errorf("template", "template plain is sattva's own; LLaMA-Factory has no such template (use trainer: fallback)")
+		}
+		path, err := exec.LookPath(lfCLI)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s is not on PATH (pip install llamafactory)", ErrNoTrainer, lfCLI)
+		}
+		useLF(path)
+	case TrainerFallback:
+		py, err := exec.LookPath(python)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s is not on PATH (the fallback trainer needs python3 with torch, transformers, peft)", ErrNoTrainer, python)
+		}
+		useFallback(py)
+	default: // auto
+		if path, err := exec.LookPath(lfCLI); err == nil && p.Template != "plain" {
+			useLF(path)
+			plan.Reason = "llamafactory-cli found on PATH"
+			break
+		}
+		py, err := exec.LookPath(python)
+		if err != nil {
+			plan.Trainer, plan.Reason = TrainerNone, "no trainer: neither llamafactory-cli nor python3 is on PATH"
+			break
+		}
+		if missing := pythonMissing(ctx, py, "torch", "transformers", "peft"); missing != "" {
+			plan.Trainer, plan.Reason = TrainerNone, fmt.Sprintf("no trainer: llamafactory-cli is not on PATH and %s cannot import %s (pip install torch transformers peft)", python, missing)
+			break
+		}
+		useFallback(py)
+		if p.Template == "plain" {
+			plan.Reason = "template plain: the fallback trainer (LLaMA-Factory has no plain template)"
+		} else {
+			plan.Reason = "llamafactory-cli not on PATH: the fallback trainer scripts/train/sft_lora.py"
+		}
+	}
+	return plan, examples, nil
+}
+
+// pythonMissing returns the first module python cannot import, or "".
+func pythonMissing(ctx context.Context, python string, mods ...string) string {
+	for _, m := range mods {
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err := exec.CommandContext(cctx, python, "-c", "import "+m).Run()
+		cancel()
+		if err != nil {
+			return m
+		}
+	}
+	return ""
+}
+
+// TrainEnv is the environment for one or many GPUs and machines:
+// CUDA_VISIBLE_DEVICES when train.gpus is set; with more than one GPU or node,
+// FORCE_TORCHRUN=1 and NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR,
+// MASTER_PORT (read by llamafactory-cli's torchrun launcher).
+func (p *Project) TrainEnv() []string {
+	t := p.Train
+	var env []string
+	nproc := 0
+	if t.GPUs != "" {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+strings.ReplaceAll(t.GPUs, " ", ""))
+		nproc = len(strings.Split(t.GPUs, ","))
+	}
+	if nproc > 1 || t.Nodes > 1 {
+		env = append(env, "FORCE_TORCHRUN=1", "NNODES="+strconv.Itoa(t.Nodes), "NODE_RANK="+strconv.Itoa(t.NodeRank))
+		if nproc > 0 {
+			env = append(env, "NPROC_PER_NODE="+strconv.Itoa(nproc))
+		}
+		addr := t.MasterAddr
+		if addr == "" {
+			addr = "127.0.0.1"
+		}
+		env = append(env, "MASTER_ADDR="+addr, "MASTER_PORT="+strconv.Itoa(t.MasterPort))
+	}
+	return env
+}
+
+// WriteTrainInputs writes the trainer config, dataset_info.json, the merged
+// dataset and (for the fallback) the trainer script under TrainDir.
+func WriteTrainInputs(p *Project, plan *TrainPlan, examples []AlpacaExample) error {
+	if err := os.MkdirAll(p.TrainDir(), 0o755); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(plan.Paths.Config, plan.ConfigYAML, 0o644); err != nil {
+		return err
+	}
+	info, err := p.DatasetInfo(filepath.Base(plan.Paths.Dataset))
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(plan.Paths.DatasetInfo, info, 0o644); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for _, ex := range examples {
+		b, err := json.Marshal(ex)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	if err := atomicfile.WriteFile(plan.Paths.Dataset, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if plan.Script != "" {
+		if err := atomicfile.WriteFile(plan.Script, trainscript.SFTLoRA, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Train runs the training stage: checks, writes the trainer inputs, runs the
+// trainer in its own process group, and checks that it left a PEFT adapter
+// (adapter_config.json) in AdapterDir. When no trainer is available and
+// train.trainer is auto, it returns a result with Skipped set and the reason.
+func Train(ctx context.Context, p *Project, o TrainOptions) (*TrainResult, error) {
+	start := time.Now()
+	plan, examples, err := PlanTrain(ctx, p, o)
+	if err != nil {
+		return nil, err
+	}
+	if plan.Trainer == TrainerNone {
+		return &TrainResult{Trainer: TrainerNone, Skipped: true, Reason: plan.Reason}, nil
+	}
+	if err := WriteTrainInputs(p, plan, examples); err != nil {
+		return nil, err
+	}
+	res := &TrainResult{Trainer: plan.Trainer, AdapterDir: plan.AdapterDir, Command: plan.Command.String(), Reason: plan.Reason}
+	var lastStep int64
+	onLine := func(line string, stderr bool) {
+		if o.OnLine != nil {
+			o.OnLine(line, stderr)
+		}
+		ev, ok := ParseTrainLine(line)
+		if !ok {
+			return
+		}
+		if ev.Total > 0 {
+			lastStep = ev.Step
+			res.Steps = ev.Step
+		}
+		if ev.HasLoss {
+			// Without a 'step' key the step is the last progress count seen;
+			// stdout and stderr are read apart, so it may lag by a line.
+			step := lastStep
+			if ev.Step > 0 {
+				step = ev.Step
+			}
+			res.Losses = append(res.Losses, LossPoint{Step: step, Epoch: ev.Epoch, Loss: ev.Loss})
+		}
+		if o.OnEvent != nil {
+			o.OnEvent(ev)
+		}
+	}
+	err = RunProcess(ctx, plan.Command, RunOptions{OnLine: onLine, Stdout: o.Stdout, Stderr: o.Stderr, Grace: o.Grace})
+	res.Seconds = time.Since(start).Seconds()
+	// stdout and stderr interleave freely: order the curve by step.
+	sort.SliceStable(res.Losses, func(i, j int) bool { return res.Losses[i].Step < res.Losses[j].Step })
+	if err != nil {
+		return res, fmt.Errorf("training (%s) failed: %w", plan.Trainer, err)
+	}
+	if _, err := os.Stat(filepath.Join(plan.AdapterDir, "adapter_config.json")); err != nil {
+		return res, fmt.Errorf("training (%s) exited 0 but left no adapter_config.json in %s", plan.Trainer, plan.AdapterDir)
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(p.TrainDir(), "result.json"), append(b, '\n'), 0o644); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// AlpacaExample is one training example in LLaMA-Factory's alpaca form.
+type AlpacaExample struct {
+	Instruction string `json:"instruction"`
+	Input       string `json:"input"`
+	Output      string `json:"output"`
+	System      string `json:"system,omitempty"`
+}
+
+// DataError is a malformed line in a dataset file.
+type DataError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *DataError) Error() string      { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *DataError) InvalidInput() bool { return true }
+
+// ReadAlpacaFile reads a JSONL dataset: one object per line with string
+// fields instruction (required), input, output (required) and system; other
+// fields (lang, …) are ignored. Blank lines are skipped.
+func ReadAlpacaFile(path string) ([]AlpacaExample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadAlpacaJSONL(path, f)
+}
+
+// ReadAlpacaJSONL is ReadAlpacaFile over a reader; name is used in errors.
+func ReadAlpacaJSONL(name string, r io.Reader) ([]AlpacaExample, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var out []AlpacaExample
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return nil, &DataError{name, line, "not a JSON object: " + err.Error()}
+		}
+		var ex AlpacaExample
+		for _, f := range []struct {
+			key string
+			dst *string
+			req bool
+		}{{"instruction", &ex.Instruction, true}, {"input", &ex.Input, false}, {"output", &ex.Output, true}, {"system", &ex.System, false}} {
+			v, ok := raw[f.key]
+			if !ok {
+				if f.req {
+					return nil, &DataError{name, line, fmt.Sprintf("missing %q", f.key)}
+				}
+				continue
+			}
+			if err := json.Unmarshal(v, f.dst); err != nil {
+				return nil, &DataError{name, line, fmt.Sprintf("%q must be a string", f.key)}
+			}
+			if f.req && strings.TrimSpace(*f.dst) == "" {
+				return nil, &DataError{name, line, fmt.Sprintf("%q is empty", f.key)}
+			}
+		}
+		out = append(out, ex)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &DataError{name, line + 1, err.Error()}
+	}
+	return out, nil
+}
