@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/sattva/sattva/gguf"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // memFile is an in-memory io.WriterAt and io.ReaderAt.
@@ -157,4 +159,69 @@ func tensorsOfEveryType() ([]gguf.WriteTensor, map[string][]byte) {
 		ts = append(ts, gguf.WriteTensor{Name: name, Dims: slices.Clone(dims), Type: typ, Data: gguf.BytesData(b)})
 	}
 	return ts, data
+}
+
+type spPiece struct {
+	piece string
+	score float32
+	typ   int32
+}
+
+// readSentencePiece reads the pieces of a SentencePiece ModelProto
+// (field 1: repeated SentencePiece{1: piece, 2: score, 3: type}; type
+// defaults to NORMAL = 1).
+func readSentencePiece(t testing.TB, path string) []spPiece {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []spPiece
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("%s: bad tag", path)
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			msg, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				t.Fatalf("%s: bad piece", path)
+			}
+			b = b[n:]
+			p := spPiece{typ: 1}
+			for len(msg) > 0 {
+				fnum, ftyp, k := protowire.ConsumeTag(msg)
+				if k < 0 {
+					t.Fatalf("%s: bad piece field", path)
+				}
+				msg = msg[k:]
+				switch {
+				case fnum == 1 && ftyp == protowire.BytesType:
+					v, k := protowire.ConsumeBytes(msg)
+					p.piece, msg = string(v), msg[k:]
+				case fnum == 2 && ftyp == protowire.Fixed32Type:
+					v, k := protowire.ConsumeFixed32(msg)
+					p.score, msg = math.Float32frombits(v), msg[k:]
+				case fnum == 3 && ftyp == protowire.VarintType:
+					v, k := protowire.ConsumeVarint(msg)
+					p.typ, msg = int32(v), msg[k:]
+				default:
+					k := protowire.ConsumeFieldValue(fnum, ftyp, msg)
+					if k < 0 {
+						t.Fatalf("%s: bad piece field %d", path, fnum)
+					}
+					msg = msg[k:]
+				}
+			}
+			out = append(out, p)
+			continue
+		}
+		k := protowire.ConsumeFieldValue(num, typ, b)
+		if k < 0 {
+			t.Fatalf("%s: bad field %d", path, num)
+		}
+		b = b[k:]
+	}
+	return out
 }
