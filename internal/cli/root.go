@@ -55,6 +55,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 	// Each line adds one command; its constructor lives in its own file.
 	root.AddCommand(
 		newVersionCmd(s),
+		newEvalCmd(s),
 	)
 	return root
 }
