@@ -488,3 +488,14 @@ func lastBareList(text string) ([]Span, bool) {
 	}
 	return best, true
 }
+
+// ContainsLabel reports whether text names any of the five numbers, in
+// Russian or English, through the same homoglyph-tolerant matching as ParseAnswer.
+func ContainsLabel(text string) bool {
+	for _, w := range words(text) {
+		if _, ok := matchLabel(text[w.start:w.end]); ok {
+			return true
+		}
+	}
+	return false
+}
