@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Llama3Template is the TEMPLATE Ollama ships for Llama 3 instruct models,
+// byte for byte: template/llama3-instruct.gotmpl of github.com/ollama/ollama
+// (identical in v0.6.5 and v0.24.0, the versions this module pins). Ollama
+// turns SYSTEM into the first message, so system, user and assistant turns
+// all go through the one range; BOS comes from the tokenizer.
+const Llama3Template = `{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>
+
+{{ .Content }}<|eot_id|>
+{{- end }}<|start_header_id|>assistant<|end_header_id|>
+
+`
+
+// Llama3Stops are the stop words of template/llama3-instruct.json, in its order.
+var Llama3Stops = []string{"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
+
+// PlainTemplate is sattva's template for base models without chat tokens
+// (stories260K): the system prompt, a blank line, then "Q: …\nA:" per user
+// turn; the model's answer follows after a space and ends with its EOS. It
+// renders exactly what scripts/train/sft_lora.py trains on (see RenderPrompt).
+const PlainTemplate = `{{- if .System }}{{ .System }}
+
+{{ end }}
+{{- range .Messages }}
+{{- if eq .Role "user" }}Q: {{ .Content }}
+A:{{ else if eq .Role "assistant" }} {{ .Content }}</s>{{ end }}
+{{- end }}`
+
+// PlainStops stop the plain template where a new question would begin.
+var PlainStops = []string{"\nQ:"}
+
+// ModelfileSpec is what Modelfile writes.
+type ModelfileSpec struct {
+	// From is the GGUF the model is built from, usually a path relative to
+	// the Modelfile ("./sattva-q4_K_M.gguf").
+	From string
+	// Adapter is a GGUF LoRA adapter applied on top of From ("" for none).
+	Adapter string
+	// Template is "llama3" or "plain".
+	Template   string
+	System     string
+	Parameters map[string]float64
+	// Comment lines written at the top (provenance).
+	Comment []string
+}
+
+// Modelfile renders an Ollama Modelfile: FROM, ADAPTER, TEMPLATE, the stop
+// words of the template, the sampling parameters in name order, and SYSTEM.
+func Modelfile(s ModelfileSpec) (string, error) {
+	var tmpl string
+	var stops []string
+	switch s.Template {
+	case "llama3":
+		tmpl, stops = Llama3Template, Llama3Stops
+	case "plain":
+		tmpl, stops = PlainTemplate, PlainStops
+	default:
+		return "", fmt.Errorf("pipeline: Modelfile: unknown template %q", s.Template)
+	}
+	if s.From == "" {
+		return "", fmt.Errorf("pipeline: Modelfile: FROM is empty")
+	}
+	for _, v := range []string{s.From, s.Adapter} {
+		if strings.ContainsAny(v, "\n\r") {
+			return "", fmt.Errorf("pipeline: Modelfile: path %q has a line break", v)
+		}
+	}
+	if strings.Contains(s.System, `"""`) {
+		return "", fmt.Errorf(`pipeline: Modelfile: SYSTEM must not contain """`)
+	}
+	var b strings.Builder
+	for _, c := range s.Comment {
+		for _, l := range strings.Split(c, "\n") {
+			b.WriteString("# " + l + "\n")
+		}
+	}
+	if len(s.Comment) > 0 {
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "FROM %s\n", quoteArg(s.From))
+	if s.Adapter != "" {
+		fmt.Fprintf(&b, "ADAPTER %s\n", quoteArg(s.Adapter))
+	}
+	fmt.Fprintf(&b, "\nTEMPLATE \"\"\"%s\"\"\"\n\n", tmpl)
+	for _, st := range stops {
+		if strings.ContainsAny(st, "\n\"\\") {
+			// Ollama's parser takes quoted text literally (no escapes);
+			// a triple-quoted value may hold a line break.
+			fmt.Fprintf(&b, "PARAMETER stop \"\"\"%s\"\"\"\n", st)
+		} else {
+			fmt.Fprintf(&b, "PARAMETER stop \"%s\"\n", st)
+		}
+	}
+	names := make([]string, 0, len(s.Parameters))
+	for k := range s.Parameters {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&b, "PARAMETER %s %s\n", k, strconv.FormatFloat(s.Parameters[k], 'g', -1, 64))
+	}
+	if sys := strings.TrimRight(s.System, "\n"); sys != "" {
+		fmt.Fprintf(&b, "\nSYSTEM \"\"\"%s\"\"\"\n", sys)
+	}
+	return b.String(), nil
+}
+
+// quoteArg quotes a FROM/ADAPTER path when it has spaces or quotes.
+func quoteArg(s string) string {
+	if strings.ContainsAny(s, " \t\"") {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// RenderPrompt renders a one-turn prompt (system may be empty) the way the
+// trainer and the Modelfile's TEMPLATE do, for engines that take raw text
+// (llama.cpp with special-token parsing and BOS added by the tokenizer).
+func RenderPrompt(template, system, user string) (string, error) {
+	switch template {
+	case "llama3":
+		var b strings.Builder
+		if system != "" {
+			b.WriteString("<|start_header_id|>system<|end_header_id|>\n\n" + system + "<|eot_id|>")
+		}
+		b.WriteString("<|start_header_id|>user<|end_header_id|>\n\n" + user + "<|eot_id|>")
+		b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
+		return b.String(), nil
+	case "plain":
+		s := "Q: " + user + "\nA:"
+		if system != "" {
+			s = system + "\n\n" + s
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("pipeline: unknown template %q", template)
+}
+
+// TemplateStops are the stop strings of a template (for raw-text engines).
+func TemplateStops(template string) []string {
+	switch template {
+	case "llama3":
+		return append([]string(nil), Llama3Stops...)
+	case "plain":
+		return append([]string(nil), PlainStops...)
+	}
+	return nil
+}
