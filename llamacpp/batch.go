@@ -1,0 +1,208 @@
+//go:build cgo
+
+package llamacpp
+
+/*
+#include "helpers.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// slot is one sequence of a GenerateBatch.
+type slot struct {
+	req      int // index in reqs; -1 when idle
+	seq      int32
+	smp      sampler
+	prompt   []int32
+	filled   int   // prompt tokens decoded
+	pos      int   // tokens in the sequence's KV cells
+	last     int32 // sampled token to decode next
+	out      int   // batch index of this slot's logits this step, -1 none
+	text     strings.Builder
+	maxStop  int
+	stopScan int // text offset from which a stop string can still start
+}
+
+// GenerateBatch runs many requests at once, each in its own sequence of the
+// context (Parallel of them at a time; the rest wait for a free sequence).
+// Every step decodes one llama_batch that holds the next token of every
+// generating sequence and as many prompt tokens of newly started sequences
+// as fit BatchSize, so prompts are prefilled in batches and decoding shares
+// the GPU. Each request has its own sampler.
+//
+// onToken, when not nil, is called for every generated token in the order
+// they are produced (without stop-string holdback); it must not use this
+// Context. Results come back in the order of reqs. A request that cannot
+// run (empty prompt, prompt longer than the context) gets its Err; an error
+// of the whole batch (ctx done, decode failure) is returned, with the
+// results so far.
+func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken func(i int, t Token)) ([]Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return nil, ErrClosed
+	}
+	if c.busy {
+		return nil, errBusy
+	}
+	results := make([]Result, len(reqs))
+	pieces := c.m.genPieces()
+	C.llama_memory_clear(c.mem, cBool(true))
+	c.cached = c.cached[:0]
+
+	slots := make([]slot, c.nSeq)
+	for i := range slots {
+		slots[i] = slot{req: -1, seq: int32(i), out: -1}
+	}
+	defer func() {
+		for i := range slots {
+			slots[i].smp.free()
+		}
+		C.llama_memory_clear(c.mem, cBool(true))
+	}()
+	next := 0
+	finish := func(s *slot, reason string) {
+		r := &results[s.req]
+		r.StopReason = reason
+		text := s.text.String()
+		if reason == StopString {
+			if k := firstStop(text, reqs[s.req].Options.Stop); k >= 0 {
+				text = text[:k]
+			}
+		}
+		r.Text = text
+		C.llama_memory_seq_rm(c.mem, C.llama_seq_id(s.seq), -1, -1)
+		s.smp.free()
+		s.req, s.out = -1, -1
+		s.text.Reset()
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			for i := range slots {
+				if slots[i].req >= 0 {
+					results[slots[i].req].Err = err
+				}
+			}
+			for ; next < len(reqs); next++ {
+				results[next].Err = err
+			}
+			return results, err
+		}
+		// Start waiting requests in idle sequences.
+		active := 0
+		for i := range slots {
+			s := &slots[i]
+			for s.req < 0 && next < len(reqs) {
+				r := reqs[next]
+				results[next].PromptTokens = len(r.Prompt)
+				switch err := c.m.checkTokens(r.Prompt); {
+				case len(r.Prompt) == 0:
+					results[next].Err = errorf("request %d: empty prompt", next)
+				case err != nil:
+					results[next].Err = fmt.Errorf("request %d: %w", next, err)
+				case len(r.Prompt) > c.nCtxSeq:
+					results[next].Err = fmt.Errorf("%w: request %d: prompt of %d tokens does not fit a context of %d", ErrContextFull, next, len(r.Prompt), c.nCtxSeq)
+				default:
+					s.req, s.prompt, s.filled, s.pos, s.out = next, r.Prompt, 0, 0, -1
+					s.smp = newSampler(r.Options.Sampling)
+					s.smp.accept(r.Prompt)
+					s.stopScan = 0
+				}
+				next++
+			}
+			if s.req >= 0 {
+				active++
+			}
+		}
+		if active == 0 {
+			return results, nil
+		}
+		// One batch: the next token of every generating sequence, then prompt tokens.
+		n := 0
+		for i := range slots {
+			s := &slots[i]
+			s.out = -1
+			if s.req >= 0 && s.filled == len(s.prompt) {
+				C.sattva_batch_set(&c.batch, C.int32_t(n), C.llama_token(s.last), C.llama_pos(s.pos), C.llama_seq_id(s.seq), 1)
+				s.out = n
+				s.pos++
+				n++
+			}
+		}
+		for i := range slots {
+			s := &slots[i]
+			for s.req >= 0 && s.filled < len(s.prompt) && n < c.nBatch {
+				var lg C.int8_t
+				if s.filled == len(s.prompt)-1 {
+					lg = 1
+					s.out = n
+				}
+				C.sattva_batch_set(&c.batch, C.int32_t(n), C.llama_token(s.prompt[s.filled]), C.llama_pos(s.pos), C.llama_seq_id(s.seq), lg)
+				s.filled++
+				s.pos++
+				n++
+			}
+		}
+		if err := c.decode(n); err != nil {
+			for i := range slots {
+				if slots[i].req >= 0 {
+					results[slots[i].req].Err = err
+				}
+			}
+			return results, err
+		}
+		for i := range slots {
+			s := &slots[i]
+			if s.req < 0 || s.out < 0 {
+				continue
+			}
+			tok, err := c.sample(s.smp, s.out)
+			if err != nil {
+				results[s.req].Err = err
+				finish(s, "")
+				continue
+			}
+			if c.m.IsEOG(tok) && !reqs[s.req].Options.IgnoreEOS {
+				finish(s, StopEOG)
+				continue
+			}
+			r := &results[s.req]
+			o := reqs[s.req].Options
+			r.Tokens = append(r.Tokens, tok)
+			piece := pieces[tok]
+			if len(r.Tokens) == 1 && c.m.allBare(s.prompt) {
+				piece = c.m.firstPiece(tok)
+			}
+			s.text.WriteString(piece)
+			if onToken != nil {
+				onToken(s.req, Token{ID: tok, Text: piece})
+			}
+			if len(o.Stop) > 0 {
+				text := s.text.String()
+				if firstStop(text[s.stopScan:], o.Stop) >= 0 {
+					finish(s, StopString)
+					continue
+				}
+				maxStop := 0
+				for _, x := range o.Stop {
+					maxStop = max(maxStop, len(x))
+				}
+				s.stopScan = max(0, len(text)-maxStop+1)
+			}
+			if o.MaxTokens > 0 && len(r.Tokens) >= o.MaxTokens {
+				finish(s, StopMaxTokens)
+				continue
+			}
+			if s.pos >= c.nCtxSeq {
+				finish(s, StopContextFull)
+				continue
+			}
+			s.last = tok
+		}
+	}
+}

@@ -1,0 +1,94 @@
+// C helpers for package llamacpp. Only static functions: every Go file of the
+// package may include this header.
+#pragma once
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include "llama.h"
+#include "ggml-backend.h"
+#include "gguf.h"
+
+extern void sattvaGoLog(int level, char *text, uintptr_t handle);
+
+static void sattva_log_cb(enum ggml_log_level level, const char *text, void *ud) {
+	sattvaGoLog((int)level, (char *)text, (uintptr_t)ud);
+}
+
+static void sattva_log_set(uintptr_t handle) {
+	llama_log_set(sattva_log_cb, (void *)handle);
+}
+
+// sattva_dev_features writes up to n "NAME" or "NAME=VALUE" strings (pointers
+// into the backend's static table) of the device's backend and returns their count.
+static int sattva_dev_features(ggml_backend_dev_t dev, const char **names, const char **values, int n) {
+	ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
+	if (!reg) return 0;
+	ggml_backend_get_features_t fn = (ggml_backend_get_features_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_get_features");
+	if (!fn) return 0;
+	struct ggml_backend_feature *f = fn(reg);
+	int i = 0;
+	for (; f && f[i].name && i < n; i++) {
+		names[i] = f[i].name;
+		values[i] = f[i].value;
+	}
+	return i;
+}
+
+// sattva_argmax returns the first index of the largest of the logits of
+// batch output idx, as llama.cpp's greedy sampler does, or -1.
+static int32_t sattva_argmax(struct llama_context *ctx, int32_t idx, int32_t n_vocab) {
+	const float *l = llama_get_logits_ith(ctx, idx);
+	if (!l || n_vocab <= 0) return -1;
+	int32_t best = 0;
+	float bv = l[0];
+	for (int32_t i = 1; i < n_vocab; i++) {
+		if (l[i] > bv) { bv = l[i]; best = i; }
+	}
+	return best;
+}
+
+// sattva_sample runs the sampler chain over the logits of batch output idx
+// using the caller's candidates buffer (n_vocab entries, reused across calls)
+// and accepts the chosen token. It returns the token or -1.
+static int32_t sattva_sample(struct llama_sampler *smpl, struct llama_context *ctx, int32_t idx,
+		llama_token_data *buf, int32_t n_vocab) {
+	const float *l = llama_get_logits_ith(ctx, idx);
+	if (!l) return -1;
+	for (int32_t i = 0; i < n_vocab; i++) {
+		buf[i].id = i; buf[i].logit = l[i]; buf[i].p = 0.0f;
+	}
+	llama_token_data_array cur = { buf, (size_t) n_vocab, -1, false };
+	llama_sampler_apply(smpl, &cur);
+	if (cur.selected < 0 || cur.selected >= (int64_t) cur.size) return -1;
+	llama_token tok = cur.data[cur.selected].id;
+	llama_sampler_accept(smpl, tok);
+	return tok;
+}
+
+// sattva_batch_set writes token i of a batch for one sequence.
+static void sattva_batch_set(struct llama_batch *b, int32_t i, llama_token tok, llama_pos pos, llama_seq_id seq, int8_t logits) {
+	b->token[i] = tok;
+	b->pos[i] = pos;
+	b->n_seq_id[i] = 1;
+	b->seq_id[i][0] = seq;
+	b->logits[i] = logits;
+}
+
+// sattva_gguf_arch opens path with ggml's GGUF reader (metadata only) and
+// copies general.architecture into buf. It returns 0 on success, -1 when
+// the file is not a valid GGUF, -2 when the key is missing or not a string.
+static int sattva_gguf_arch(const char *path, char *buf, size_t n) {
+	struct gguf_init_params p = { true, NULL };
+	struct gguf_context *g = gguf_init_from_file(path, p);
+	if (!g) return -1;
+	int rc = -2;
+	int64_t k = gguf_find_key(g, "general.architecture");
+	if (k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_STRING) {
+		const char *s = gguf_get_val_str(g, k);
+		strncpy(buf, s, n - 1);
+		buf[n - 1] = 0;
+		rc = 0;
+	}
+	gguf_free(g);
+	return rc;
+}

@@ -1,0 +1,114 @@
+//go:build cgo
+
+package llamacpp
+
+/*
+#include <stdint.h>
+*/
+import "C"
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// logSink turns llama.cpp's log callbacks (pieces of lines, continuation
+// records) into one slog record per line.
+type logSink struct {
+	logger  atomic.Pointer[slog.Logger]
+	mu      sync.Mutex
+	buf     strings.Builder
+	level   slog.Level
+	lastErr string // the last ERROR line, for load failures
+}
+
+func newLogSink(l *slog.Logger) *logSink {
+	s := &logSink{}
+	s.logger.Store(l)
+	return s
+}
+
+func (s *logSink) setLogger(l *slog.Logger) { s.logger.Store(l) }
+
+// ggml_log_level values.
+const (
+	ggmlLogNone  = 0
+	ggmlLogDebug = 1
+	ggmlLogInfo  = 2
+	ggmlLogWarn  = 3
+	ggmlLogError = 4
+	ggmlLogCont  = 5
+)
+
+func (s *logSink) write(level int, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if level != ggmlLogCont {
+		if s.buf.Len() > 0 {
+			s.flushLocked()
+		}
+		switch level {
+		case ggmlLogError:
+			s.level = slog.LevelError
+		case ggmlLogWarn:
+			s.level = slog.LevelWarn
+		case ggmlLogDebug:
+			s.level = slog.LevelDebug - 4
+		default:
+			s.level = slog.LevelDebug
+		}
+	}
+	for {
+		i := strings.IndexByte(text, '\n')
+		if i < 0 {
+			s.buf.WriteString(text)
+			return
+		}
+		s.buf.WriteString(text[:i])
+		s.flushLocked()
+		text = text[i+1:]
+	}
+}
+
+func (s *logSink) flushLocked() {
+	line := strings.TrimSpace(s.buf.String())
+	s.buf.Reset()
+	if line == "" {
+		return
+	}
+	if s.level >= slog.LevelError {
+		s.lastErr = line
+	}
+	l := s.logger.Load()
+	if l.Enabled(context.Background(), s.level) {
+		l.Log(context.Background(), s.level, line, "from", "llama.cpp")
+	}
+}
+
+// takeLastError returns and clears the last ERROR line.
+func (s *logSink) takeLastError() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buf.Len() > 0 {
+		s.flushLocked()
+	}
+	e := s.lastErr
+	s.lastErr = ""
+	return e
+}
+
+//export sattvaGoLog
+func sattvaGoLog(level C.int, text *C.char, h C.uintptr_t) {
+	s, ok := cgo.Handle(h).Value().(*logSink)
+	if !ok || text == nil {
+		return
+	}
+	s.write(int(level), C.GoString(text))
+}
