@@ -1,0 +1,369 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/internal/atomicfile"
+)
+
+// ExportTools are the conversion steps Export calls. The command line passes
+// the convert and quantize packages; tests pass fakes. Each writes its output
+// atomically and honours ctx.
+type ExportTools struct {
+	// ConvertBase converts the HF folder hfDir to a GGUF of outType ("f16",
+	// "bf16", "f32"), merging the PEFT adapter in mergeAdapter when it is not "".
+	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string) error
+	// ConvertLoRA converts a PEFT adapter to a GGUF LoRA adapter for baseDir.
+	ConvertLoRA func(ctx context.Context, adapterDir, baseDir, out string) error
+	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out.
+	Quantize func(ctx context.Context, in, out, fileType string) error
+}
+
+// ExportOptions control Export.
+type ExportOptions struct {
+	Tools ExportTools
+	// Version is sattva's version, recorded in the manifest and the GGUFs.
+	Version string
+	// Command is the command line that runs the export, recorded as provenance.
+	Command string
+	// NoAdapter exports the base model alone even when an adapter exists.
+	NoAdapter bool
+	Logger    *slog.Logger
+	// Hashes caches file hashes between runs (nil: none).
+	Hashes *HashCache
+}
+
+// Artifact is one file Export wrote.
+type Artifact struct {
+	Path   string `json:"path"` // relative to the export folder
+	Kind   string `json:"kind"` // "model", "adapter", "modelfile"
+	Type   string `json:"type,omitempty"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Input is a hashed input of a stage.
+type Input struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Provenance says what an artifact was made from.
+type Provenance struct {
+	Base          Input    `json:"base"`
+	Adapter       *Input   `json:"adapter,omitempty"`
+	Datasets      []Input  `json:"datasets,omitempty"`
+	SattvaVersion string   `json:"sattva_version"`
+	Commands      []string `json:"commands"`
+}
+
+// Manifest is manifest.json in the export folder.
+type Manifest struct {
+	Name       string     `json:"name"`
+	Created    string     `json:"created"` // RFC 3339, UTC
+	Template   string     `json:"template"`
+	Adapter    string     `json:"adapter_mode"` // merge, separate, none
+	Provenance Provenance `json:"provenance"`
+	Artifacts  []Artifact `json:"artifacts"`
+	Modelfile  string     `json:"modelfile"`
+	// Notes says what was left out and why (no adapter: base only).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ExportResult is what Export produced.
+type ExportResult struct {
+	Dir       string
+	Manifest  *Manifest
+	Models    map[string]string // export type → absolute GGUF path
+	Adapter   string            // GGUF LoRA adapter (separate mode)
+	Modelfile string            // absolute path
+}
+
+// Export converts the base (with the trained adapter merged or beside it),
+// quantizes to each export type, writes provenance into every GGUF's
+// general.* keys, the Modelfile and manifest.json. Without an adapter in
+// AdapterDir it exports the base model and says so in the manifest notes.
+func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Tools.ConvertBase == nil || o.Tools.Quantize == nil {
+		return nil, errors.New("pipeline: Export needs ConvertBase and Quantize tools")
+	}
+	if err := p.CheckBase(); err != nil {
+		return nil, err
+	}
+	adapter := p.AdapterDir()
+	var notes []string
+	if _, err := os.Stat(filepath.Join(adapter, "adapter_config.json")); err != nil || o.NoAdapter {
+		if o.NoAdapter {
+			notes = append(notes, "exported the base model without the adapter (asked for)")
+		} else {
+			notes = append(notes, "no trained adapter in "+adapter+": exported the base model alone")
+		}
+		adapter = ""
+	}
+	mode := p.Export.Adapter
+	if adapter == "" {
+		mode = "none"
+	}
+	if mode == "separate" && o.Tools.ConvertLoRA == nil {
+		return nil, errors.New("pipeline: export.adapter separate needs the ConvertLoRA tool")
+	}
+
+	prov, err := p.provenance(adapter, o)
+	if err != nil {
+		return nil, err
+	}
+	dir := p.ExportDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	outType := strings.ToLower(p.Export.OutType)
+	res := &ExportResult{Dir: dir, Models: map[string]string{}}
+	stem := p.Name
+	if mode == "separate" {
+		stem = p.Name + "-base"
+	}
+	floatPath := filepath.Join(dir, stem+"-"+outType+".gguf")
+	merge := ""
+	if mode == "merge" {
+		merge = adapter
+	}
+	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
+	if err := o.Tools.ConvertBase(ctx, p.BaseDir(), floatPath, outType, merge); err != nil {
+		return nil, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
+	}
+	kvs := prov.KVs(p.Name)
+	if err := AddMetadata(ctx, floatPath, kvs); err != nil {
+		return nil, fmt.Errorf("writing provenance into %s: %w", floatPath, err)
+	}
+	keepFloat := false
+	for _, ty := range p.Export.Types {
+		lt := strings.ToLower(ty)
+		if lt == outType {
+			res.Models[ty] = floatPath
+			keepFloat = true
+			continue
+		}
+		out := filepath.Join(dir, stem+"-"+ty+".gguf")
+		if isFloatType(lt) {
+			// Another float type: convert again rather than "quantize" floats.
+			if err := o.Tools.ConvertBase(ctx, p.BaseDir(), out, lt, merge); err != nil {
+				return nil, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
+			}
+		} else {
+			log.Info("quantizing", "type", ty, "out", out)
+			if err := o.Tools.Quantize(ctx, floatPath, out, ty); err != nil {
+				return nil, fmt.Errorf("quantizing to %s: %w", ty, err)
+			}
+		}
+		if err := ensureMetadata(ctx, out, kvs); err != nil {
+			return nil, err
+		}
+		res.Models[ty] = out
+	}
+	if !keepFloat {
+		os.Remove(floatPath)
+	}
+	if mode == "separate" {
+		res.Adapter = filepath.Join(dir, p.Name+"-lora.gguf")
+		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter); err != nil {
+			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
+		}
+		if err := ensureMetadata(ctx, res.Adapter, kvs); err != nil {
+			return nil, err
+		}
+	}
+
+	// Modelfile
+	spec := ModelfileSpec{
+		From:       "./" + filepath.Base(res.Models[p.Ollama.Type]),
+		Template:   p.Template,
+		System:     p.Ollama.System,
+		Parameters: p.Ollama.Parameters,
+		Comment: []string{
+			fmt.Sprintf("%s, written by sattva %s export from %s", p.Name, o.Version, filepath.Base(p.File)),
+			"ollama create " + p.Name + " -f Modelfile",
+		},
+	}
+	if res.Models[p.Ollama.Type] == "" {
+		for _, ty := range p.Export.Types {
+			if strings.EqualFold(ty, p.Ollama.Type) {
+				spec.From = "./" + filepath.Base(res.Models[ty])
+			}
+		}
+	}
+	if res.Adapter != "" {
+		spec.Adapter = "./" + filepath.Base(res.Adapter)
+	}
+	mf, err := Modelfile(spec)
+	if err != nil {
+		return nil, err
+	}
+	res.Modelfile = filepath.Join(dir, "Modelfile")
+	if err := atomicfile.WriteFile(res.Modelfile, []byte(mf), 0o644); err != nil {
+		return nil, err
+	}
+
+	// Manifest
+	m := &Manifest{Name: p.Name, Created: time.Now().UTC().Format(time.RFC3339), Template: p.Template,
+		Adapter: mode, Provenance: *prov, Modelfile: "Modelfile", Notes: notes}
+	add := func(path, kind, typ string) error {
+		sum, size, err := HashFile(path)
+		if err != nil {
+			return err
+		}
+		m.Artifacts = append(m.Artifacts, Artifact{Path: filepath.Base(path), Kind: kind, Type: typ, SHA256: sum, Size: size})
+		return nil
+	}
+	for _, ty := range p.Export.Types {
+		if err := add(res.Models[ty], "model", ty); err != nil {
+			return nil, err
+		}
+	}
+	if res.Adapter != "" {
+		if err := add(res.Adapter, "adapter", "f16"); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(res.Modelfile, "modelfile", ""); err != nil {
+		return nil, err
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	res.Manifest = m
+	return res, nil
+}
+
+func isFloatType(t string) bool { return t == "f32" || t == "f16" || t == "bf16" }
+
+// provenance hashes the export's inputs.
+func (p *Project) provenance(adapter string, o ExportOptions) (*Provenance, error) {
+	hc := o.Hashes
+	base, err := hc.Dir(p.BaseDir())
+	if err != nil {
+		return nil, err
+	}
+	prov := &Provenance{Base: base, SattvaVersion: o.Version}
+	if adapter != "" {
+		a, err := hc.Dir(adapter)
+		if err != nil {
+			return nil, err
+		}
+		prov.Adapter = &a
+	}
+	for _, f := range p.DataFiles() {
+		in, err := hc.File(f)
+		if err != nil {
+			// The data may be gone by export time (only the adapter matters then).
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		prov.Datasets = append(prov.Datasets, in)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.TrainDir(), "result.json")); err == nil && adapter != "" {
+		var tr TrainResult
+		if json.Unmarshal(b, &tr) == nil && tr.Command != "" {
+			prov.Commands = append(prov.Commands, tr.Command)
+		}
+	}
+	if o.Command != "" {
+		prov.Commands = append(prov.Commands, o.Command)
+	}
+	return prov, nil
+}
+
+// KVs returns the provenance as GGUF metadata: general.name, the standard
+// general.base_model.* and general.dataset.* keys, and general.provenance.*
+// with the hashes, sattva's version and the commands.
+func (pr *Provenance) KVs(name string) []gguf.KV {
+	kv := []gguf.KV{
+		{Key: "general.name", Value: gguf.String(name)},
+		{Key: "general.base_model.count", Value: gguf.Uint32(1)},
+		{Key: "general.base_model.0.name", Value: gguf.String(filepath.Base(pr.Base.Path))},
+		{Key: "general.provenance.base.sha256", Value: gguf.String(pr.Base.SHA256)},
+	}
+	if pr.Adapter != nil {
+		kv = append(kv, gguf.KV{Key: "general.provenance.adapter.sha256", Value: gguf.String(pr.Adapter.SHA256)})
+	}
+	if len(pr.Datasets) > 0 {
+		kv = append(kv, gguf.KV{Key: "general.dataset.count", Value: gguf.Uint32(uint32(len(pr.Datasets)))})
+		for i, d := range pr.Datasets {
+			kv = append(kv,
+				gguf.KV{Key: fmt.Sprintf("general.dataset.%d.name", i), Value: gguf.String(filepath.Base(d.Path))},
+				gguf.KV{Key: fmt.Sprintf("general.provenance.dataset.%d.sha256", i), Value: gguf.String(d.SHA256)})
+		}
+	}
+	kv = append(kv, gguf.KV{Key: "general.provenance.sattva_version", Value: gguf.String(pr.SattvaVersion)})
+	if len(pr.Commands) > 0 {
+		kv = append(kv, gguf.KV{Key: "general.provenance.commands", Value: gguf.Strings(pr.Commands)})
+	}
+	return kv
+}
+
+// ensureMetadata adds kvs to path unless the file already carries the first
+// provenance key with the same value (quantizers copy metadata through).
+func ensureMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	ok := true
+	for _, kv := range kvs {
+		v, found := f.Get(kv.Key)
+		if !found || !gguf.ValuesEqual(v, kv.Value) {
+			ok = false
+			break
+		}
+	}
+	f.Close()
+	if ok {
+		return nil
+	}
+	return AddMetadata(ctx, path, kvs)
+}
+
+// AddMetadata rewrites the GGUF at path with kvs set (replacing keys of the
+// same name in place, appending new ones), tensors unchanged. Atomic.
+func AddMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	idx := map[string]int{}
+	out := make([]gguf.KV, 0, len(f.KVs)+len(kvs))
+	for _, kv := range f.KVs {
+		idx[kv.Key] = len(out)
+		out = append(out, kv)
+	}
+	for _, kv := range kvs {
+		if i, ok := idx[kv.Key]; ok {
+			out[i] = kv
+		} else {
+			idx[kv.Key] = len(out)
+			out = append(out, kv)
+		}
+	}
+	spec := &gguf.Spec{Version: f.Version, Alignment: uint32(f.Alignment), KVs: out}
+	for _, ti := range f.Tensors {
+		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: ti.Name, Dims: ti.Dims, Type: ti.Type, Data: gguf.SectionData(f.TensorData(ti))})
+	}
+	return gguf.WriteFile(ctx, path, spec, gguf.WriteOptions{})
+}
