@@ -64,4 +64,3 @@ func FP32ToBF16(f float32) uint16 {
 func BF16ToFP32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ (1 << 31)) }
-
