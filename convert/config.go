@@ -1,0 +1,394 @@
+package convert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"strings"
+)
+
+// InputError reports an invalid or unsupported input: File is the file's path,
+// Field the JSON field or tensor at fault.
+type InputError struct {
+	File  string
+	Field string
+	Msg   string
+}
+
+func (e *InputError) Error() string {
+	s := "convert: " + e.File
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Msg
+}
+
+// InvalidInput marks the error as "this input is invalid" (exit code 3).
+func (e *InputError) InvalidInput() bool { return true }
+
+// ErrUnsupported is wrapped by errors for inputs that are valid but that this
+// converter does not handle (another architecture, DoRA adapters, ...).
+var ErrUnsupported = errors.New("convert: unsupported input")
+
+// UnsupportedError names what is not supported and why.
+type UnsupportedError struct {
+	File, Field, Msg string
+}
+
+func (e *UnsupportedError) Error() string {
+	s := "convert: " + e.File
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Msg
+}
+
+// Is makes errors.Is(err, ErrUnsupported) true.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// InvalidInput: an unsupported input is a property of the input (exit code 3).
+func (e *UnsupportedError) InvalidInput() bool { return true }
+
+// supportedArchitectures are the config.json architectures this package converts.
+var supportedArchitectures = []string{"LlamaForCausalLM", "MistralForCausalLM"}
+
+// RopeScaling is a checkpoint's rope_scaling (transformers 4) or
+// rope_parameters (transformers 5) block.
+type RopeScaling struct {
+	Type                string  // "llama3", "linear", "yarn", ... ("" or "default" for none)
+	Factor              float64 // scaling factor
+	LowFreqFactor       float64 // llama3
+	HighFreqFactor      float64 // llama3
+	OriginalContext     int64   // original_max_position_embeddings (0 if absent)
+	Theta               float64 // rope_theta given inside rope_parameters (0 if absent)
+	hasLow, hasHigh     bool
+	hasFactor, hasTheta bool
+}
+
+// HParams are the hyperparameters of a Llama-family checkpoint as read from
+// config.json.
+type HParams struct {
+	Architecture  string
+	HiddenSize    int64
+	Intermediate  int64
+	Layers        int64
+	Heads         int64
+	KVHeads       int64
+	HeadDim       int64 // head_dim or hidden/heads
+	ContextLength int64 // 0 if absent
+	VocabSize     int64 // 0 if absent
+	RMSNormEps    float32
+	RopeTheta     float64
+	TieEmbeddings bool
+	Rope          RopeScaling
+	NameOrPath    string
+	BosTokenID    *int64
+	EosTokenID    *int64
+	PadTokenID    *int64
+	UnkTokenID    *int64
+	raw           map[string]json.RawMessage
+	file          string
+}
+
+// readJSONFile reads name from fsys as a JSON object. A missing file returns
+// an error wrapping fs.ErrNotExist; a file that is not a JSON object is an
+// *InputError naming it.
+func readJSONFile(fsys fs.FS, dir, name string) (map[string]json.RawMessage, error) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, &InputError{File: joinPath(dir, name), Msg: "not a JSON object: " + err.Error()}
+	}
+	return m, nil
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return strings.TrimRight(dir, "/") + "/" + name
+}
+
+// LoadHParams reads config.json from fsys (dir is used in error messages).
+func LoadHParams(fsys fs.FS, dir string) (*HParams, error) {
+	raw, err := readJSONFile(fsys, dir, "config.json")
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &InputError{File: joinPath(dir, "config.json"), Msg: "missing: a Hugging Face checkpoint folder needs its config.json"}
+		}
+		return nil, err
+	}
+	return parseHParams(raw, joinPath(dir, "config.json"))
+}
+
+func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error) {
+	h := &HParams{raw: raw, file: file}
+	bad := func(field, format string, args ...any) error {
+		return &InputError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	// text_config (multimodal wrappers) is not supported: say so.
+	var archs []string
+	if r, ok := raw["architectures"]; ok {
+		if err := json.Unmarshal(r, &archs); err != nil || len(archs) == 0 {
+			return nil, bad("architectures", "must be a non-empty list of strings")
+		}
+	} else {
+		return nil, bad("architectures", "missing")
+	}
+	h.Architecture = archs[0]
+	supported := false
+	for _, a := range supportedArchitectures {
+		if a == h.Architecture {
+			supported = true
+		}
+	}
+	if !supported {
+		return nil, &UnsupportedError{File: file, Field: "architectures", Msg: fmt.Sprintf("unsupported architecture %q (this converter handles %s)", h.Architecture, strings.Join(supportedArchitectures, ", "))}
+	}
+	getInt := func(keys ...string) (int64, string, error) {
+		for _, k := range keys {
+			r, ok := raw[k]
+			if !ok || string(r) == "null" {
+				continue
+			}
+			var f float64
+			if err := json.Unmarshal(r, &f); err != nil || f != math.Trunc(f) || f < 0 || f > 1<<53 {
+				return 0, k, bad(k, "%s is not a non-negative integer", r)
+			}
+			return int64(f), k, nil
+		}
+		return 0, "", nil
+	}
+	need := func(dst *int64, keys ...string) error {
+		v, k, err := getInt(keys...)
+		if err != nil {
+			return err
+		}
+		if k == "" || v == 0 {
+			return bad(keys[0], "missing or zero")
+		}
+		*dst = v
+		return nil
+	}
+	if err := need(&h.HiddenSize, "hidden_size", "n_embd", "dim"); err != nil {
+		return nil, err
+	}
+	if err := need(&h.Intermediate, "intermediate_size", "n_inner", "hidden_dim"); err != nil {
+		return nil, err
+	}
+	if err := need(&h.Layers, "num_hidden_layers", "n_layers", "n_layer"); err != nil {
+		return nil, err
+	}
+	if err := need(&h.Heads, "num_attention_heads", "n_heads", "n_head"); err != nil {
+		return nil, err
+	}
+	kv, k, err := getInt("num_key_value_heads", "n_kv_heads")
+	if err != nil {
+		return nil, err
+	}
+	if k == "" || kv == 0 {
+		kv = h.Heads
+	}
+	h.KVHeads = kv
+	if h.Heads%h.KVHeads != 0 {
+		return nil, bad("num_key_value_heads", "%d does not divide num_attention_heads %d", h.KVHeads, h.Heads)
+	}
+	hd, k, err := getInt("head_dim")
+	if err != nil {
+		return nil, err
+	}
+	if k == "" || hd == 0 {
+		if h.HiddenSize%h.Heads != 0 {
+			return nil, bad("hidden_size", "%d is not a multiple of num_attention_heads %d", h.HiddenSize, h.Heads)
+		}
+		hd = h.HiddenSize / h.Heads
+	}
+	if hd%2 != 0 {
+		return nil, bad("head_dim", "%d is odd; rotary embeddings need an even head size", hd)
+	}
+	h.HeadDim = hd
+	if h.ContextLength, _, err = getInt("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"); err != nil {
+		return nil, err
+	}
+	if h.VocabSize, _, err = getInt("vocab_size"); err != nil {
+		return nil, err
+	}
+	getFloat := func(key string) (float64, bool, error) {
+		r, ok := raw[key]
+		if !ok || string(r) == "null" {
+			return 0, false, nil
+		}
+		var f float64
+		if err := json.Unmarshal(r, &f); err != nil {
+			return 0, false, bad(key, "%s is not a number", r)
+		}
+		return f, true, nil
+	}
+	eps, ok, err := getFloat("rms_norm_eps")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		eps = 1e-6 // transformers' LlamaConfig default
+	}
+	h.RMSNormEps = float32(eps)
+	theta, ok, err := getFloat("rope_theta")
+	if err != nil {
+		return nil, err
+	}
+	if r, has := raw["tie_word_embeddings"]; has {
+		if err := json.Unmarshal(r, &h.TieEmbeddings); err != nil {
+			return nil, bad("tie_word_embeddings", "%s is not a boolean", r)
+		}
+	}
+	for _, key := range []string{"rope_scaling", "rope_parameters"} {
+		r, has := raw[key]
+		if !has || string(r) == "null" {
+			continue
+		}
+		rs, err := parseRope(r, file, key)
+		if err != nil {
+			return nil, err
+		}
+		if rs.hasTheta && !ok {
+			theta, ok = rs.Theta, true
+		}
+		if h.Rope.Type == "" || h.Rope.Type == "default" {
+			h.Rope = rs
+		}
+	}
+	if !ok {
+		theta = 10000
+	}
+	h.RopeTheta = theta
+	if h.Rope.OriginalContext == 0 {
+		if v, _, err := getInt("original_max_position_embeddings"); err == nil {
+			h.Rope.OriginalContext = v
+		}
+	}
+	if r, has := raw["_name_or_path"]; has {
+		json.Unmarshal(r, &h.NameOrPath)
+	}
+	for _, p := range []struct {
+		key string
+		dst **int64
+	}{{"bos_token_id", &h.BosTokenID}, {"eos_token_id", &h.EosTokenID}, {"pad_token_id", &h.PadTokenID}, {"unk_token_id", &h.UnkTokenID}} {
+		if r, has := raw[p.key]; has {
+			var v int64
+			if json.Unmarshal(r, &v) == nil {
+				*p.dst = &v
+			}
+		}
+	}
+	return h, nil
+}
+
+func parseRope(r json.RawMessage, file, key string) (RopeScaling, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r, &m); err != nil {
+		return RopeScaling{}, &InputError{File: file, Field: key, Msg: "not a JSON object"}
+	}
+	// transformers 5 may nest per-attention-type parameters.
+	if fa, ok := m["full_attention"]; ok {
+		if err := json.Unmarshal(fa, &m); err != nil {
+			return RopeScaling{}, &InputError{File: file, Field: key + ".full_attention", Msg: "not a JSON object"}
+		}
+	}
+	var rs RopeScaling
+	str := func(k string) string {
+		var s string
+		if v, ok := m[k]; ok {
+			json.Unmarshal(v, &s)
+		}
+		return s
+	}
+	num := func(k string) (float64, bool, error) {
+		v, ok := m[k]
+		if !ok || string(v) == "null" {
+			return 0, false, nil
+		}
+		var f float64
+		if err := json.Unmarshal(v, &f); err != nil {
+			return 0, false, &InputError{File: file, Field: key + "." + k, Msg: fmt.Sprintf("%s is not a number", v)}
+		}
+		return f, true, nil
+	}
+	rs.Type = strings.ToLower(str("rope_type"))
+	if rs.Type == "" {
+		rs.Type = strings.ToLower(str("type"))
+	}
+	var err error
+	if rs.Factor, rs.hasFactor, err = num("factor"); err != nil {
+		return rs, err
+	}
+	if rs.LowFreqFactor, rs.hasLow, err = num("low_freq_factor"); err != nil {
+		return rs, err
+	}
+	if rs.HighFreqFactor, rs.hasHigh, err = num("high_freq_factor"); err != nil {
+		return rs, err
+	}
+	if rs.Theta, rs.hasTheta, err = num("rope_theta"); err != nil {
+		return rs, err
+	}
+	oc, has, err := num("original_max_position_embeddings")
+	if err != nil {
+		return rs, err
+	}
+	if has {
+		rs.OriginalContext = int64(oc)
+	}
+	switch rs.Type {
+	case "", "default", "llama3", "linear", "yarn":
+	default:
+		return rs, &UnsupportedError{File: file, Field: key + ".rope_type", Msg: fmt.Sprintf("rope scaling %q is not supported (llama3, linear and yarn are)", rs.Type)}
+	}
+	return rs, nil
+}
+
+// ropeFreqs computes llama.cpp's rope_freqs.weight for llama3 rope scaling,
+// in float32 step by step as convert_hf_to_gguf.py does with torch.
+func (h *HParams) ropeFreqs() []float32 {
+	rs := h.Rope
+	base := float32(h.RopeTheta)
+	dim := h.HeadDim
+	factor := 8.0
+	if rs.hasFactor {
+		factor = rs.Factor
+	}
+	low := 1.0
+	if rs.hasLow {
+		low = rs.LowFreqFactor
+	}
+	high := 4.0
+	if rs.hasHigh {
+		high = rs.HighFreqFactor
+	}
+	old := float64(8192)
+	if rs.OriginalContext != 0 {
+		old = float64(rs.OriginalContext)
+	}
+	lowWavelen := old / low
+	highWavelen := old / high
+	out := make([]float32, 0, dim/2)
+	for i := int64(0); i < dim; i += 2 {
+		e := float32(i) / float32(dim)
+		p := float32(math.Pow(float64(base), float64(e)))
+		freq := float32(1) / p
+		wavelen := float32(2*math.Pi) / freq
+		switch {
+		case float64(wavelen) < highWavelen:
+			out = append(out, 1)
+		case float64(wavelen) > lowWavelen:
+			out = append(out, float32(factor))
+		default:
+			smooth := (float32(old)/wavelen - float32(low)) / float32(high-low)
+			out = append(out, 1/((1-smooth)/float32(factor)+smooth))
+		}
+	}
+	return out
+}

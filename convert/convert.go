@@ -1,0 +1,568 @@
+// Package convert turns a Hugging Face Llama-family checkpoint folder
+// (config.json, safetensors shards, tokenizer files) into a GGUF file that is
+// byte for byte what llama.cpp's convert_hf_to_gguf.py writes, and PEFT LoRA
+// adapters into llama.cpp's adapter GGUF (convert_lora_to_gguf.py). It
+// streams: memory is bounded by a few chunks of rows per worker, whatever
+// the model's size.
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/sattva/sattva/convert/safetensors"
+	"github.com/sattva/sattva/gguf"
+)
+
+// Options tune Convert.
+type Options struct {
+	// OutType is the type of the weight matrices: gguf.TypeF32 (the zero
+	// value), TypeF16, TypeBF16, TypeQ8_0, or any type Encoder provides. As in
+	// llama.cpp, 1-D tensors, norms and non-".weight" tensors stay F32, and a
+	// block type whose block does not divide a row falls back to F16.
+	OutType gguf.Type
+	// TensorType, if set, may change the type chosen for each tensor (name is
+	// the GGUF name, dims GGUF order, def the type the rules above chose).
+	TensorType func(name string, dims []uint64, def gguf.Type) gguf.Type
+	// Encoder, if set, supplies row encoders for types this package does not
+	// encode itself (F32, F16, BF16 and Q8_0 are built in).
+	Encoder func(t gguf.Type) RowEncoder
+	// FileType overrides general.file_type (llama_ftype); 0 derives it from
+	// OutType (F32 0, F16 1, Q8_0 7, BF16 32).
+	FileType uint32
+	// Threads is the number of tensors converted at once (0: GOMAXPROCS).
+	Threads int
+	// Progress, if set, receives bytes of the output written and its total.
+	Progress func(done, total int64)
+	// MergeLoRA adapters are merged into the weights while converting:
+	// W + Scale*(alpha/r)*B*A in float32 (alpha/sqrt(r) for rsLoRA).
+	MergeLoRA []LoRASpec
+	// DryRun plans without writing anything.
+	DryRun bool
+	// Name overrides general.name (default: from the folder's name).
+	Name string
+	// Logger receives progress notes (nil: discard).
+	Logger *slog.Logger
+	// ChunkBytes bounds the float32 working buffer of one tensor worker
+	// (default 4 MiB; at least one row is always held).
+	ChunkBytes int
+}
+
+// LoRASpec names an adapter folder to merge and its user scale (0 means 1).
+type LoRASpec struct {
+	Dir   string
+	Scale float64
+}
+
+// PlanTensor is one output tensor of a Plan.
+type PlanTensor struct {
+	Name    string    `json:"name"`
+	Source  string    `json:"source,omitempty"` // HF tensor name ("" for generated tensors)
+	DType   string    `json:"source_dtype,omitempty"`
+	Dims    []uint64  `json:"dims"` // GGUF order
+	Type    gguf.Type `json:"-"`
+	TypeStr string    `json:"type"`
+	Bytes   int64     `json:"bytes"`
+	Permute bool      `json:"permute,omitempty"` // Q/K rows permuted for llama.cpp's rope
+	Merged  []string  `json:"merged_lora,omitempty"`
+	data    io.WriterTo
+}
+
+// Plan is what Convert writes (or, with DryRun, would write).
+type Plan struct {
+	Architecture string       `json:"architecture"`
+	OutType      string       `json:"out_type"`
+	KVs          []gguf.KV    `json:"-"`
+	Tensors      []PlanTensor `json:"tensors"`
+	TensorBytes  int64        `json:"tensor_bytes"` // sum of tensor sizes
+	SourceBytes  int64        `json:"source_bytes"` // bytes of the source tensors read
+	Output       string       `json:"output,omitempty"`
+	DryRun       bool         `json:"dry_run,omitempty"`
+}
+
+// fileTypeOf maps an output type to llama.cpp's general.file_type.
+func fileTypeOf(t gguf.Type) uint32 {
+	switch t {
+	case gguf.TypeF32:
+		return 0
+	case gguf.TypeF16:
+		return 1
+	case gguf.TypeQ4_0:
+		return 2
+	case gguf.TypeQ4_1:
+		return 3
+	case gguf.TypeQ8_0:
+		return 7
+	case gguf.TypeQ5_0:
+		return 8
+	case gguf.TypeQ5_1:
+		return 9
+	case gguf.TypeQ2_K:
+		return 10
+	case gguf.TypeQ3_K:
+		return 12
+	case gguf.TypeQ4_K:
+		return 15
+	case gguf.TypeQ5_K:
+		return 17
+	case gguf.TypeQ6_K:
+		return 18
+	case gguf.TypeBF16:
+		return 32
+	}
+	return 0
+}
+
+// Convert converts the checkpoint folder hfDir to the GGUF file outPath
+// (written atomically) and returns the plan it followed. With o.DryRun it
+// only plans. Every input is checked before anything is written.
+func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, error) {
+	fsys := os.DirFS(hfDir)
+	hp, err := LoadHParams(fsys, hfDir)
+	if err != nil {
+		return nil, err
+	}
+	model, err := openModel(fsys, hfDir, "model")
+	if err != nil {
+		return nil, err
+	}
+	defer model.Close()
+	vocab, err := LoadVocab(fsys, hfDir, hp)
+	if err != nil {
+		return nil, err
+	}
+	var merges []*adapter
+	for _, spec := range o.MergeLoRA {
+		a, err := loadAdapter(spec.Dir, hp)
+		if err != nil {
+			return nil, err
+		}
+		defer a.close()
+		a.userScale = spec.Scale
+		if a.userScale == 0 {
+			a.userScale = 1
+		}
+		merges = append(merges, a)
+	}
+	plan, err := planModel(ctx, hp, model, vocab, merges, hfDir, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.DryRun {
+		plan.DryRun = true
+		return plan, nil
+	}
+	plan.Output = outPath
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// openModel opens the safetensors of a folder, with errors naming the folder.
+func openModel(fsys fs.FS, dir, prefix string) (*safetensors.Model, error) {
+	m, err := safetensors.OpenDirPrefix(fsys, prefix, safetensors.DefaultLimits())
+	if err != nil {
+		var fe *safetensors.FormatError
+		if errors.As(err, &fe) {
+			fe.File = joinPath(dir, fe.File)
+			return nil, fe
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &InputError{File: dir, Field: prefix + "*.safetensors", Msg: err.Error()}
+		}
+		return nil, fmt.Errorf("convert: %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64)) error {
+	spec := &gguf.Spec{KVs: plan.KVs}
+	for _, t := range plan.Tensors {
+		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: t.Name, Dims: t.Dims, Type: t.Type, Data: t.data})
+	}
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return gguf.WriteFile(ctx, outPath, spec, gguf.WriteOptions{Workers: threads, Progress: progress})
+}
+
+// chooseType applies llama.cpp's prepare_tensors rules.
+func chooseType(name string, nDims int, cols int64, out gguf.Type) gguf.Type {
+	t := out
+	if nDims <= 1 || strings.HasSuffix(name, "_norm.weight") || !strings.HasSuffix(name, ".weight") {
+		t = gguf.TypeF32
+	}
+	if t.BlockSize() > 1 && cols%int64(t.BlockSize()) != 0 {
+		t = gguf.TypeF16 // gguf-py's QuantError fallback
+	}
+	return t
+}
+
+func gdims(shape []int64) []uint64 {
+	d := make([]uint64, len(shape))
+	for i, s := range shape {
+		d[len(shape)-1-i] = uint64(s)
+	}
+	if len(d) == 0 {
+		d = []uint64{1}
+	}
+	return d
+}
+
+func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab *Vocab, merges []*adapter, dir string, o Options) (*Plan, error) {
+	if !o.OutType.Valid() {
+		return nil, fmt.Errorf("convert: output type %d is not a ggml type", o.OutType)
+	}
+	plan := &Plan{Architecture: "llama", OutType: o.OutType.String()}
+	encoderFor := func(t gguf.Type) (RowEncoder, error) {
+		if e := builtinEncoder(t); e != nil {
+			return e, nil
+		}
+		if o.Encoder != nil {
+			if e := o.Encoder(t); e != nil {
+				return e, nil
+			}
+		}
+		return nil, fmt.Errorf("convert: no encoder for output type %s (built in: F32, F16, BF16, Q8_0)", t)
+	}
+	if _, err := encoderFor(o.OutType); err != nil {
+		return nil, err
+	}
+	chunk := o.ChunkBytes
+	if chunk <= 0 {
+		chunk = 4 << 20
+	}
+	add := func(pt PlanTensor, job *tensorJob) error {
+		pt.Type = chooseType(pt.Name, len(pt.Dims), int64(pt.Dims[0]), o.OutType)
+		if o.TensorType != nil {
+			pt.Type = o.TensorType(pt.Name, pt.Dims, pt.Type)
+		}
+		enc, err := encoderFor(pt.Type)
+		if err != nil {
+			return fmt.Errorf("%w (tensor %s)", err, pt.Name)
+		}
+		size, err := gguf.TensorSize(pt.Type, pt.Dims)
+		if err != nil {
+			return fmt.Errorf("convert: tensor %s: %w", pt.Name, err)
+		}
+		pt.Bytes = size
+		pt.TypeStr = pt.Type.String()
+		job.enc = enc
+		job.outType = pt.Type
+		job.ctx = ctx
+		job.chunkBytes = chunk
+		pt.data = job
+		plan.Tensors = append(plan.Tensors, pt)
+		plan.TensorBytes += size
+		return nil
+	}
+
+	// Extra tensors come first, as in the reference (generate_extra_tensors).
+	if hp.Rope.Type == "llama3" {
+		f := hp.ropeFreqs()
+		if err := add(PlanTensor{Name: "rope_freqs.weight", Dims: []uint64{uint64(len(f))}}, &tensorJob{gen: f, rows: 1, cols: int64(len(f))}); err != nil {
+			return nil, err
+		}
+	}
+	used := map[string]bool{}
+	for _, st := range model.Tensors {
+		name, _, ok, skip := llamaTensorName(st.Name)
+		if skip {
+			continue
+		}
+		if !ok {
+			return nil, &UnsupportedError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q", st.Name), Msg: "no llama.cpp tensor corresponds to it (a LlamaForCausalLM checkpoint has embed_tokens, layers.N.{self_attn,mlp,*_layernorm}, norm and lm_head)"}
+		}
+		if !sourceDTypeOK(st.DType) {
+			return nil, &UnsupportedError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.dtype", st.Name), Msg: fmt.Sprintf("dtype %s is not a floating-point weight this converter reads (F32, F16, BF16, F64)", st.DType)}
+		}
+		if used[name] {
+			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q", st.Name), Msg: "maps to " + name + " twice"}
+		}
+		used[name] = true
+		cols := int64(1)
+		rows := int64(1)
+		if n := len(st.Shape); n > 0 {
+			cols = st.Shape[n-1]
+			for _, d := range st.Shape[:n-1] {
+				rows *= d
+			}
+		}
+		job := &tensorJob{src: st, rows: rows, cols: cols}
+		pt := PlanTensor{Name: name, Source: st.Name, DType: st.DType, Dims: gdims(st.Shape)}
+		if nh := permuteHeads(st.Name, hp); nh > 0 {
+			if len(st.Shape) == 0 || st.Shape[0]%(2*nh) != 0 {
+				return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("%v: rows are not a multiple of 2×%d heads", st.Shape, nh)}
+			}
+			job.headRows = st.Shape[0] / nh
+			pt.Permute = true
+		}
+		for _, a := range merges {
+			d, ok := a.deltas[st.Name]
+			if !ok {
+				continue
+			}
+			if d.out != rows || d.in != cols {
+				return nil, &InputError{File: a.file, Field: fmt.Sprintf("%s lora_B×lora_A", d.peftName), Msg: fmt.Sprintf("gives %d×%d, but base tensor %q is %d×%d", d.out, d.in, st.Name, rows, cols)}
+			}
+			d.used = true
+			job.deltas = append(job.deltas, d)
+			pt.Merged = append(pt.Merged, a.dir)
+		}
+		plan.SourceBytes += st.Size
+		if err := add(pt, job); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range merges {
+		for _, d := range a.sortedDeltas() {
+			if !d.used {
+				return nil, &InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("targets %q, which the base checkpoint does not have", d.base)}
+			}
+		}
+	}
+	// Metadata.
+	ft := o.FileType
+	if ft == 0 {
+		ft = fileTypeOf(o.OutType)
+	}
+	name := o.Name
+	if name == "" {
+		name = nameFromDir(dir)
+	}
+	var params int64
+	for _, t := range plan.Tensors {
+		n := int64(1)
+		for _, d := range t.Dims {
+			n *= int64(d)
+		}
+		params += n
+	}
+	kvs := []gguf.KV{
+		{Key: "general.architecture", Value: gguf.String("llama")},
+		{Key: "general.type", Value: gguf.String("model")},
+		{Key: "general.name", Value: gguf.String(name)},
+		{Key: "general.size_label", Value: gguf.String(sizeLabel(params))},
+	}
+	kvs = append(kvs, hparamKVs(hp, ft)...)
+	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
+	kvs = append(kvs, vocab.KVs()...)
+	plan.KVs = kvs
+	return plan, nil
+}
+
+// hparamKVs are the llama.* keys in convert_hf_to_gguf.py's order, with
+// general.file_type where it puts it.
+func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
+	kvs := []gguf.KV{{Key: "llama.block_count", Value: gguf.Uint32(uint32(hp.Layers))}}
+	if hp.ContextLength > 0 {
+		kvs = append(kvs, gguf.KV{Key: "llama.context_length", Value: gguf.Uint32(uint32(hp.ContextLength))})
+	}
+	kvs = append(kvs,
+		gguf.KV{Key: "llama.embedding_length", Value: gguf.Uint32(uint32(hp.HiddenSize))},
+		gguf.KV{Key: "llama.feed_forward_length", Value: gguf.Uint32(uint32(hp.Intermediate))},
+		gguf.KV{Key: "llama.attention.head_count", Value: gguf.Uint32(uint32(hp.Heads))},
+		gguf.KV{Key: "llama.attention.head_count_kv", Value: gguf.Uint32(uint32(hp.KVHeads))},
+		gguf.KV{Key: "llama.rope.freq_base", Value: gguf.Float32(float32(hp.RopeTheta))},
+		gguf.KV{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.Float32(hp.RMSNormEps)},
+		gguf.KV{Key: "llama.attention.key_length", Value: gguf.Uint32(uint32(hp.HeadDim))},
+		gguf.KV{Key: "llama.attention.value_length", Value: gguf.Uint32(uint32(hp.HeadDim))},
+		gguf.KV{Key: "general.file_type", Value: gguf.Uint32(fileType)},
+	)
+	if hp.VocabSize > 0 {
+		kvs = append(kvs, gguf.KV{Key: "llama.vocab_size", Value: gguf.Uint32(uint32(hp.VocabSize))})
+	}
+	kvs = append(kvs, gguf.KV{Key: "llama.rope.dimension_count", Value: gguf.Uint32(uint32(hp.HeadDim))})
+	switch hp.Rope.Type {
+	case "linear":
+		if hp.Rope.hasFactor {
+			kvs = append(kvs,
+				gguf.KV{Key: "llama.rope.scaling.type", Value: gguf.String("linear")},
+				gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(hp.Rope.Factor))})
+		}
+	case "yarn":
+		if hp.Rope.hasFactor {
+			kvs = append(kvs,
+				gguf.KV{Key: "llama.rope.scaling.type", Value: gguf.String("yarn")},
+				gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(hp.Rope.Factor))})
+			if hp.Rope.OriginalContext > 0 {
+				kvs = append(kvs, gguf.KV{Key: "llama.rope.scaling.original_context_length", Value: gguf.Uint32(uint32(hp.Rope.OriginalContext))})
+			}
+		}
+	}
+	return kvs
+}
+
+// nameFromDir derives general.name from a folder path the way gguf-py's
+// metadata heuristics roughly do: words of the base name, capitalised.
+func nameFromDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	base := filepath.Base(abs)
+	if strings.EqualFold(base, "hf") {
+		base = filepath.Base(filepath.Dir(abs)) + "-" + base
+	}
+	words := strings.FieldsFunc(base, func(r rune) bool { return r == '-' || r == '_' || r == ' ' })
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
+}
+
+// sizeLabel is gguf-py's model_weight_count_rounded_notation.
+func sizeLabel(n int64) string {
+	f := float64(n)
+	var scaled float64
+	var suffix string
+	switch {
+	case f > 1e12:
+		scaled, suffix = f*1e-12, "T"
+	case f > 1e9:
+		scaled, suffix = f*1e-9, "B"
+	case f > 1e6:
+		scaled, suffix = f*1e-6, "M"
+	default:
+		scaled, suffix = f*1e-3, "K"
+	}
+	digits := len(fmt.Sprintf("%d", int64(math.RoundToEven(scaled))))
+	fix := max(2-digits, 0)
+	return fmt.Sprintf("%.*f%s", fix, scaled, suffix)
+}
+
+// tensorJob produces one output tensor's bytes, streaming chunks of rows:
+// read (pread) → float32 → LoRA deltas → Q/K permutation → encode → write.
+type tensorJob struct {
+	ctx        context.Context
+	src        *safetensors.Tensor
+	gen        []float32 // generated values (rope_freqs) when src is nil
+	rows, cols int64
+	headRows   int64 // >0: permute rows within blocks of headRows
+	deltas     []*loraDelta
+	enc        RowEncoder
+	outType    gguf.Type
+	chunkBytes int
+}
+
+var bufPool sync.Pool
+
+func getBuf(n int) []byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) { bufPool.Put(&b) }
+
+var f32Pool sync.Pool
+
+func getF32(n int) []float32 {
+	if b, ok := f32Pool.Get().(*[]float32); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]float32, n)
+}
+
+func putF32(b []float32) { f32Pool.Put(&b) }
+
+// WriteTo writes the tensor's encoded bytes to w.
+func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
+	group := int64(1)
+	if j.headRows > 0 {
+		group = j.headRows
+	}
+	chunkRows := int64(j.chunkBytes) / (4 * j.cols)
+	chunkRows -= chunkRows % group
+	if chunkRows < group {
+		chunkRows = group
+	}
+	if chunkRows > j.rows {
+		chunkRows = j.rows
+	}
+	rowBytes, err := j.outType.RowSize(j.cols)
+	if err != nil {
+		return 0, err
+	}
+	var esize int64
+	if j.src != nil {
+		es, _ := safetensors.DTypeSize(j.src.DType)
+		esize = int64(es)
+	}
+	vals := getF32(int(chunkRows * j.cols))
+	defer putF32(vals)
+	var tmp []float32
+	if j.headRows > 0 {
+		tmp = getF32(int(chunkRows * j.cols))
+		defer putF32(tmp)
+	}
+	var raw []byte
+	if j.src != nil {
+		raw = getBuf(int(chunkRows * j.cols * esize))
+		defer putBuf(raw)
+	}
+	out := getBuf(int(chunkRows * rowBytes))
+	defer putBuf(out)
+	type ab struct{ a, b []float32 }
+	loras := make([]ab, len(j.deltas))
+	for i, d := range j.deltas {
+		a, err := readFloats(d.a)
+		if err != nil {
+			return 0, err
+		}
+		b, err := readFloats(d.b)
+		if err != nil {
+			return 0, err
+		}
+		loras[i] = ab{a, b}
+	}
+	var written int64
+	for r := int64(0); r < j.rows; r += chunkRows {
+		if err := j.ctx.Err(); err != nil {
+			return written, err
+		}
+		n := min(chunkRows, j.rows-r)
+		v := vals[:n*j.cols]
+		if j.src != nil {
+			rb := raw[:n*j.cols*esize]
+			if _, err := j.src.ReadAt(rb, r*j.cols*esize); err != nil {
+				return written, err
+			}
+			if err := decodeRows(v, rb, j.src.DType); err != nil {
+				return written, err
+			}
+		} else {
+			copy(v, j.gen[r*j.cols:(r+n)*j.cols])
+		}
+		for i, d := range j.deltas {
+			d.addRows(v, r, n, loras[i].a, loras[i].b)
+		}
+		if j.headRows > 0 {
+			t := tmp[:len(v)]
+			permuteRows(t, v, int(j.headRows), int(j.cols))
+			v = t
+		}
+		ob := out[:n*rowBytes]
+		if err := j.enc(ob, v, int(j.cols)); err != nil {
+			return written, err
+		}
+		m, err := w.Write(ob)
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}

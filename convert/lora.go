@@ -1,0 +1,316 @@
+package convert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/sattva/sattva/convert/safetensors"
+	"github.com/sattva/sattva/gguf"
+)
+
+// LoRAOptions tune ConvertLoRA.
+type LoRAOptions struct {
+	Threads  int
+	Progress func(done, total int64)
+	DryRun   bool
+	Name     string // general.name (default: from the adapter folder's name)
+	Logger   *slog.Logger
+}
+
+// adapter is a PEFT LoRA folder: adapter_config.json and
+// adapter_model.safetensors.
+type adapter struct {
+	dir, file, cfgFile string
+	rank               int64
+	alpha              float64
+	rslora             bool
+	userScale          float64
+	model              *safetensors.Model
+	deltas             map[string]*loraDelta // by base HF tensor name
+	order              []string              // base names in the adapter's tensor order
+}
+
+func (a *adapter) close() { a.model.Close() }
+
+func (a *adapter) sortedDeltas() []*loraDelta {
+	out := make([]*loraDelta, 0, len(a.order))
+	for _, n := range a.order {
+		out = append(out, a.deltas[n])
+	}
+	return out
+}
+
+// scale is the factor applied to B·A when merging.
+func (a *adapter) scale() float64 {
+	s := a.userScale
+	if a.rslora {
+		return s * a.alpha / math.Sqrt(float64(a.rank))
+	}
+	return s * a.alpha / float64(a.rank)
+}
+
+// loraDelta is one adapted weight: W (out×in) += scale·B(out×r)·A(r×in).
+type loraDelta struct {
+	base, peftName string
+	a, b           *safetensors.Tensor
+	out, in, r     int64
+	owner          *adapter
+	used           bool
+}
+
+// readFloats reads a whole small tensor as float32.
+func readFloats(t *safetensors.Tensor) ([]float32, error) {
+	raw := make([]byte, t.Size)
+	if _, err := t.ReadAt(raw, 0); err != nil {
+		return nil, err
+	}
+	v := make([]float32, t.NumElements())
+	if err := decodeRows(v, raw, t.DType); err != nil {
+		return nil, fmt.Errorf("convert: %s: tensor %q: %w", t.FileName(), t.Name, err)
+	}
+	return v, nil
+}
+
+// addRows adds scale·B[r0:r0+n]·A to v, which holds n rows of the base weight.
+func (d *loraDelta) addRows(v []float32, r0, n int64, A, B []float32) {
+	s := float32(d.owner.scale())
+	in, r := d.in, d.r
+	acc := make([]float32, in)
+	for i := int64(0); i < n; i++ {
+		clear(acc)
+		brow := B[(r0+i)*r : (r0+i+1)*r]
+		for k, bk := range brow {
+			if bk == 0 {
+				continue
+			}
+			arow := A[int64(k)*in : int64(k+1)*in]
+			for c, av := range arow {
+				acc[c] += bk * av
+			}
+		}
+		row := v[i*in : (i+1)*in]
+		for c := range row {
+			row[c] += s * acc[c]
+		}
+	}
+}
+
+// loadAdapter reads and validates a PEFT LoRA adapter folder against the base
+// model's hyperparameters. Everything llama.cpp's adapter format (or an exact
+// merge) cannot express is refused with the reason.
+func loadAdapter(dir string, hp *HParams) (*adapter, error) {
+	fsys := os.DirFS(dir)
+	a := &adapter{dir: dir, cfgFile: joinPath(dir, "adapter_config.json"), file: joinPath(dir, "adapter_model.safetensors"), deltas: map[string]*loraDelta{}}
+	raw, err := readJSONFile(fsys, dir, "adapter_config.json")
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &InputError{File: a.cfgFile, Msg: "missing: a PEFT adapter folder needs adapter_config.json"}
+		}
+		return nil, err
+	}
+	unsupported := func(field, msg string) error {
+		return &UnsupportedError{File: a.cfgFile, Field: field, Msg: msg}
+	}
+	var cfg struct {
+		PeftType      string          `json:"peft_type"`
+		R             *float64        `json:"r"`
+		Alpha         *float64        `json:"lora_alpha"`
+		UseRSLoRA     bool            `json:"use_rslora"`
+		UseDoRA       bool            `json:"use_dora"`
+		FanInFanOut   bool            `json:"fan_in_fan_out"`
+		Bias          string          `json:"bias"`
+		LoraBias      bool            `json:"lora_bias"`
+		RankPattern   map[string]any  `json:"rank_pattern"`
+		AlphaPattern  map[string]any  `json:"alpha_pattern"`
+		ModulesToSave json.RawMessage `json:"modules_to_save"`
+		TrainableTok  json.RawMessage `json:"trainable_token_indices"`
+		LayerRepl     json.RawMessage `json:"layer_replication"`
+	}
+	b, _ := json.Marshal(raw)
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, &InputError{File: a.cfgFile, Msg: err.Error()}
+	}
+	switch {
+	case cfg.PeftType != "" && cfg.PeftType != "LORA":
+		return nil, unsupported("peft_type", fmt.Sprintf("%q adapters are not LoRA; only LORA is supported", cfg.PeftType))
+	case cfg.R == nil || *cfg.R <= 0 || *cfg.R != math.Trunc(*cfg.R):
+		return nil, &InputError{File: a.cfgFile, Field: "r", Msg: "missing or not a positive integer"}
+	case cfg.Alpha == nil:
+		return nil, &InputError{File: a.cfgFile, Field: "lora_alpha", Msg: "missing"}
+	case cfg.UseDoRA:
+		return nil, unsupported("use_dora", "DoRA adapters rescale each weight column by a learned magnitude, which llama.cpp's LoRA format cannot express; merge it with PEFT's merge_and_unload and convert the merged model")
+	case cfg.FanInFanOut:
+		return nil, unsupported("fan_in_fan_out", "true means Conv1D (GPT-2 style) weights; Llama's Linear layers never use it")
+	case cfg.Bias != "" && cfg.Bias != "none", cfg.LoraBias:
+		return nil, unsupported("bias", "adapters that train biases are not supported (llama.cpp's LoRA format has only lora_a and lora_b)")
+	case len(cfg.RankPattern) > 0:
+		return nil, unsupported("rank_pattern", "per-module ranks are not supported: llama.cpp applies one alpha per adapter")
+	case len(cfg.AlphaPattern) > 0:
+		return nil, unsupported("alpha_pattern", "per-module alphas are not supported: llama.cpp applies one alpha per adapter")
+	case nonEmptyJSON(cfg.ModulesToSave):
+		return nil, unsupported("modules_to_save", "the adapter carries fully retrained modules (often embed_tokens or lm_head for new tokens); convert the merged model instead")
+	case nonEmptyJSON(cfg.TrainableTok):
+		return nil, unsupported("trainable_token_indices", "the adapter retrains token embeddings; convert the merged model instead")
+	case nonEmptyJSON(cfg.LayerRepl):
+		return nil, unsupported("layer_replication", "layer replication changes the model's depth; not supported")
+	}
+	a.rank = int64(*cfg.R)
+	a.alpha = *cfg.Alpha
+	a.rslora = cfg.UseRSLoRA
+	if _, err := fs.Stat(fsys, "adapter_model.safetensors"); err != nil {
+		if _, err2 := fs.Stat(fsys, "adapter_model.bin"); err2 == nil {
+			return nil, &UnsupportedError{File: joinPath(dir, "adapter_model.bin"), Msg: "pickled PyTorch adapters are not read (they can run code); save the adapter with safe_serialization=True"}
+		}
+	}
+	m, err := openModel(fsys, dir, "adapter_model")
+	if err != nil {
+		return nil, err
+	}
+	a.model = m
+	fail := func(err error) (*adapter, error) { m.Close(); return nil, err }
+	for _, t := range m.Tensors {
+		name := strings.TrimPrefix(t.Name, "base_model.model.")
+		field := fmt.Sprintf("tensor %q", t.Name)
+		var isA bool
+		var base string
+		switch {
+		case strings.Contains(name, "lora_embedding_A") || strings.Contains(name, "lora_embedding_B"):
+			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings (lora_embedding_A/B); llama.cpp's LoRA format does not apply those — convert the merged model instead"})
+		case strings.HasSuffix(name, ".lora_A.weight"):
+			isA, base = true, strings.TrimSuffix(name, ".lora_A.weight")+".weight"
+		case strings.HasSuffix(name, ".lora_B.weight"):
+			base = strings.TrimSuffix(name, ".lora_B.weight") + ".weight"
+		case strings.HasSuffix(name, ".base_layer.weight"):
+			continue
+		case strings.Contains(name, "_layernorm") || strings.Contains(name, ".norm"):
+			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter replaces a norm weight (mergekit-extract-lora style); not supported"})
+		default:
+			return fail(&InputError{File: a.file, Field: field, Msg: "neither a lora_A nor a lora_B weight"})
+		}
+		gname, _, ok, _ := llamaTensorName(base)
+		if !ok || gname == "" {
+			return fail(&UnsupportedError{File: a.file, Field: field, Msg: fmt.Sprintf("adapts %q, which has no llama.cpp tensor", base)})
+		}
+		if strings.HasPrefix(gname, "token_embd") {
+			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings; not supported"})
+		}
+		if len(t.Shape) != 2 {
+			return fail(&InputError{File: a.file, Field: field + ".shape", Msg: fmt.Sprintf("%v is not 2-D", t.Shape)})
+		}
+		if !sourceDTypeOK(t.DType) {
+			return fail(&UnsupportedError{File: a.file, Field: field + ".dtype", Msg: fmt.Sprintf("dtype %s is not a floating-point weight", t.DType)})
+		}
+		d, ok := a.deltas[base]
+		if !ok {
+			d = &loraDelta{base: base, peftName: strings.TrimSuffix(t.Name, ".weight"), owner: a}
+			a.deltas[base] = d
+			a.order = append(a.order, base)
+		}
+		if isA {
+			d.a = t
+		} else {
+			d.b = t
+		}
+	}
+	if len(a.order) == 0 {
+		return fail(&InputError{File: a.file, Msg: "no lora_A/lora_B tensors"})
+	}
+	for _, base := range a.order {
+		d := a.deltas[base]
+		if d.a == nil || d.b == nil {
+			which := "lora_A"
+			if d.a != nil {
+				which = "lora_B"
+			}
+			return fail(&InputError{File: a.file, Field: d.peftName, Msg: "has no " + which + " weight"})
+		}
+		d.r, d.in = d.a.Shape[0], d.a.Shape[1]
+		d.out = d.b.Shape[0]
+		if d.b.Shape[1] != d.r {
+			return fail(&InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("lora_A is %v but lora_B is %v: ranks differ", d.a.Shape, d.b.Shape)})
+		}
+		if d.r != a.rank {
+			return fail(&InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("rank %d, but adapter_config.json says r = %d", d.r, a.rank)})
+		}
+		if nh := permuteHeads(base, hp); nh > 0 && d.out%(2*nh) != 0 {
+			return fail(&InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("lora_B has %d rows, not a multiple of 2×%d heads", d.out, nh)})
+		}
+	}
+	return a, nil
+}
+
+func nonEmptyJSON(r json.RawMessage) bool {
+	s := strings.TrimSpace(string(r))
+	return s != "" && s != "null" && s != "[]" && s != "{}"
+}
+
+// ConvertLoRA converts the PEFT LoRA adapter in adapterDir to llama.cpp's
+// adapter GGUF at outPath, as convert_lora_to_gguf.py does: every lora_a and
+// lora_b in F32 (the Python converter writes them F32 whatever its
+// --outtype), lora_b rows of q/k permuted like the base weights, and
+// adapter.lora.alpha. baseDir needs only config.json. For rsLoRA adapters the
+// alpha written is alpha·sqrt(r), so that llama.cpp's alpha/r scale equals
+// rsLoRA's alpha/sqrt(r) (the Python converter ignores use_rslora).
+func ConvertLoRA(ctx context.Context, adapterDir, baseDir, outPath string, o LoRAOptions) (*Plan, error) {
+	hp, err := LoadHParams(os.DirFS(baseDir), baseDir)
+	if err != nil {
+		return nil, err
+	}
+	a, err := loadAdapter(adapterDir, hp)
+	if err != nil {
+		return nil, err
+	}
+	defer a.close()
+	plan := &Plan{Architecture: "llama", OutType: gguf.TypeF32.String()}
+	add := func(name string, t *safetensors.Tensor, headRows int64) {
+		job := &tensorJob{ctx: ctx, src: t, rows: t.Shape[0], cols: t.Shape[1], headRows: headRows,
+			enc: encodeF32, outType: gguf.TypeF32, chunkBytes: 4 << 20}
+		dims := gdims(t.Shape)
+		size := int64(4 * t.NumElements())
+		plan.Tensors = append(plan.Tensors, PlanTensor{Name: name, Source: t.Name, DType: t.DType, Dims: dims,
+			Type: gguf.TypeF32, TypeStr: "F32", Bytes: size, Permute: headRows > 0, data: job})
+		plan.TensorBytes += size
+		plan.SourceBytes += t.Size
+	}
+	for _, d := range a.sortedDeltas() {
+		gname, _, _, _ := llamaTensorName(d.base)
+		add(gname+".lora_a", d.a, 0)
+		var hr int64
+		if nh := permuteHeads(d.base, hp); nh > 0 {
+			hr = d.out / nh
+		}
+		add(gname+".lora_b", d.b, hr)
+	}
+	alpha := a.alpha
+	if a.rslora {
+		alpha *= math.Sqrt(float64(a.rank))
+	}
+	name := o.Name
+	if name == "" {
+		name = nameFromDir(adapterDir)
+	}
+	plan.KVs = []gguf.KV{
+		{Key: "general.architecture", Value: gguf.String("llama")},
+		{Key: "general.type", Value: gguf.String("adapter")},
+		{Key: "adapter.type", Value: gguf.String("lora")},
+		{Key: "general.name", Value: gguf.String(name)},
+		{Key: "adapter.lora.alpha", Value: gguf.Float32(float32(alpha))},
+		{Key: "general.quantization_version", Value: gguf.Uint32(2)},
+	}
+	if o.DryRun {
+		plan.DryRun = true
+		return plan, nil
+	}
+	plan.Output = outPath
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
