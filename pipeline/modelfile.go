@@ -23,19 +23,21 @@ const Llama3Template = `{{- range .Messages }}<|start_header_id|>{{ .Role }}<|en
 var Llama3Stops = []string{"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
 
 // PlainTemplate is sattva's template for base models without chat tokens
-// (stories260K): the system prompt, a blank line, then "Q: …\nA:" per user
-// turn; the model's answer follows after a space and ends with its EOS. It
-// renders exactly what scripts/train/sft_lora.py trains on (see RenderPrompt).
+// (stories260K): the system prompt and the question joined by a blank line,
+// exactly evalrun.RawPrompt (what `sattva eval` sends with chat_template:
+// false), then the answer after a space (SentencePiece's word-start marker
+// when the answer is tokenized on its own, as the trainer does) and EOS. It
+// is meant for one question per conversation.
 const PlainTemplate = `{{- if .System }}{{ .System }}
 
 {{ end }}
 {{- range .Messages }}
-{{- if eq .Role "user" }}Q: {{ .Content }}
-A:{{ else if eq .Role "assistant" }} {{ .Content }}</s>{{ end }}
+{{- if eq .Role "user" }}{{ .Content }}{{ else if eq .Role "assistant" }} {{ .Content }}</s>{{ end }}
 {{- end }}`
 
-// PlainStops stop the plain template where a new question would begin.
-var PlainStops = []string{"\nQ:"}
+// PlainStops: none; the model ends its answer with EOS, which Ollama and
+// llama.cpp stop on by themselves.
+var PlainStops []string
 
 // ModelfileSpec is what Modelfile writes.
 type ModelfileSpec struct {
@@ -135,11 +137,10 @@ func RenderPrompt(template, system, user string) (string, error) {
 		b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
 		return b.String(), nil
 	case "plain":
-		s := "Q: " + user + "\nA:"
 		if system != "" {
-			s = system + "\n\n" + s
+			return system + "\n\n" + user, nil
 		}
-		return s, nil
+		return user, nil
 	}
 	return "", fmt.Errorf("pipeline: unknown template %q", template)
 }

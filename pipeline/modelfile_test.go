@@ -11,6 +11,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"github.com/ollama/ollama/parser"
 	otemplate "github.com/ollama/ollama/template"
+	"github.com/sattva/sattva/evalrun"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -161,6 +162,22 @@ func TestModelfileRefuses(t *testing.T) {
 	} {
 		if _, err := Modelfile(s); err == nil {
 			t.Errorf("%+v: no error", s)
+		}
+	}
+}
+
+// The plain template is what `sattva eval` sends a model without a chat
+// template (evalrun.RawPrompt), so the eval asks in the training format.
+func TestPlainIsEvalRawPrompt(t *testing.T) {
+	for _, system := range []string{"", "Be brief."} {
+		var msgs []evalrun.Message
+		if system != "" {
+			msgs = append(msgs, evalrun.Message{Role: "system", Content: system})
+		}
+		msgs = append(msgs, evalrun.Message{Role: "user", Content: "Date 29.01.1988?"})
+		got, _ := RenderPrompt("plain", system, "Date 29.01.1988?")
+		if want := evalrun.RawPrompt(msgs); got != want {
+			t.Errorf("RenderPrompt %q, evalrun.RawPrompt %q", got, want)
 		}
 	}
 }

@@ -24,8 +24,9 @@ What it matches in LLaMA-Factory (src/llamafactory/data/template.py, processor/s
     bitsandbytes imports on a CUDA machine; plain LoRA otherwise (said on stderr);
   * lora_target "all": every nn.Linear except the output head.
 
-"plain" is sattva's template for base models without chat tokens (stories260K):
-BOS + "{system}\\n\\nQ: {instruction\\ninput}\\nA:" as the prompt and " {output}" + EOS as the answer.
+"plain" is sattva's template for base models without chat tokens (stories260K): BOS +
+"{system}\\n\\n{instruction\\ninput}" as the prompt (one tokenizer call, like llama.cpp at
+inference) and the answer tokenized on its own (SentencePiece adds the word-start space) + EOS.
 
 Output: the PEFT adapter (adapter_config.json, adapter_model.safetensors) and the tokenizer in
 output_dir. Progress goes to stderr as tqdm-style lines ("  12%| | 12/100 [...]"), and every
@@ -119,7 +120,8 @@ def encode(tok, template, ex, cutoff_len):
         )
         tgt = enc(ex["answer"] + "<|eot_id|>")
     elif template == "plain":
-        prompt = (ex["system"] + "\n\n" if ex["system"] else "") + "Q: " + ex["user"] + "\nA:"
+        # evalrun.RawPrompt: system and question joined by a blank line.
+        prompt = (ex["system"] + "\n\n" if ex["system"] else "") + ex["user"]
         src = list(bos) + enc(prompt)
         tgt = enc(ex["answer"]) + [tok.eos_token_id]
     else:
