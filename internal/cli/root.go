@@ -55,7 +55,9 @@ func NewRootCmd(s *Streams) *cobra.Command {
 	// Each line adds one command; its constructor lives in its own file.
 	root.AddCommand(
 		newVersionCmd(s),
+		newGGUFCmd(s),
 		newEvalCmd(s),
+		newTrainCmd(s), newOllamaCmd(s),
 	)
 	return root
 }

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sattva/sattva/internal/progress"
+	"github.com/sattva/sattva/pipeline"
+)
+
+type trainOptions struct {
+	Project     string
+	PrintConfig bool
+	Trainer     string
+	Python      string
+	Verbose     bool
+	Quiet       bool
+	JSON        bool
+}
+
+func newTrainCmd(s *Streams) *cobra.Command {
+	o := &trainOptions{}
+	c := &cobra.Command{
+		Use:   "train [sattva.yaml]",
+		Short: "Run the LoRA/QLoRA training stage (LLaMA-Factory, or the built-in fallback trainer)",
+		Long: `train writes LLaMA-Factory's training YAML and dataset_info.json from the project
+file into <output>/train/, then runs ` + "`llamafactory-cli train`" + ` on it in its own process group,
+showing the loss and progress it prints. The LoRA adapter lands in <output>/adapter/.
+
+When llamafactory-cli is not installed, the same YAML goes to the fallback trainer
+scripts/train/sft_lora.py (python3 with torch, transformers and peft; 4-bit QLoRA when
+bitsandbytes imports, plain LoRA otherwise). With neither, training is skipped and said so.
+
+Several GPUs (train.gpus: "0,1") or machines (train.nodes) run under torchrun:
+CUDA_VISIBLE_DEVICES, FORCE_TORCHRUN=1, NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR and
+MASTER_PORT are set for the child. Ctrl-C interrupts the whole process group.
+
+Before anything runs, the base folder, every dataset and every LLaMA-Factory key are
+checked; a bad input fails fast with exit code 3.`,
+		Example: `  sattva train                       # sattva.yaml in this folder
+  sattva train --print-config        # show the YAML and the command, run nothing
+  sattva train --trainer fallback examples/default/sattva.yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Project = "sattva.yaml"
+			if len(args) == 1 {
+				o.Project = args[0]
+			}
+			return runTrain(c.Context(), s, o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&o.PrintConfig, "print-config", false, "print the generated LLaMA-Factory YAML, dataset_info.json and the command; run nothing")
+	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback or none")
+	f.StringVar(&o.Python, "python", "python3", "the Python interpreter for the fallback trainer")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show every line the trainer prints")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
+	f.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
+	switch o.Trainer {
+	case "", "auto", pipeline.TrainerLlamaFactory, pipeline.TrainerFallback, pipeline.TrainerNone:
+	default:
+		return usagef("--trainer must be auto, llamafactory, fallback or none, not %q", o.Trainer)
+	}
+	p, err := pipeline.LoadProject(o.Project)
+	if err != nil {
+		return err
+	}
+	topt := pipeline.TrainOptions{Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator()}
+	if o.PrintConfig {
+		plan, _, err := pipeline.PlanTrain(ctx, p, topt)
+		if err != nil {
+			return err
+		}
+		info, err := p.DatasetInfo(plan.Paths.Dataset[strings.LastIndex(plan.Paths.Dataset, "/")+1:])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Out, "# trainer: %s", plan.Trainer)
+		if plan.Reason != "" {
+			fmt.Fprintf(s.Out, " (%s)", plan.Reason)
+		}
+		fmt.Fprintf(s.Out, "\n# %d examples from %s\n", plan.Examples, strings.Join(p.Data.Train, ", "))
+		if plan.Trainer != pipeline.TrainerNone {
+			fmt.Fprintf(s.Out, "# command: %s\n", plan.Command)
+		}
+		fmt.Fprintf(s.Out, "# adapter: %s\n\n# --- %s\n%s\n# --- %s\n%s", plan.AdapterDir, plan.Paths.Config, plan.ConfigYAML, plan.Paths.DatasetInfo, info)
+		return nil
+	}
+	bar := progress.New(s.ErrOut, "train", progress.Items, o.Quiet || o.Verbose)
+	topt.OnEvent = func(ev pipeline.TrainEvent) {
+		if ev.Total > 0 {
+			bar.Update(ev.Step, ev.Total)
+		}
+		if ev.HasLoss && !o.Verbose {
+			fmt.Fprintf(s.ErrOut, "\rloss %.4f  epoch %.2f  lr %.3g\n", ev.Loss, ev.Epoch, ev.LearningRate)
+		}
+	}
+	if o.Verbose {
+		topt.OnLine = func(line string, _ bool) { fmt.Fprintln(s.ErrOut, line) }
+	}
+	res, err := pipeline.Train(ctx, p, topt)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(s.Out, res)
+	}
+	if res.Skipped {
+		fmt.Fprintf(s.Out, "training skipped: %s\n", res.Reason)
+		return nil
+	}
+	last := ""
+	if n := len(res.Losses); n > 0 {
+		last = fmt.Sprintf(", loss %.4f → %.4f", res.Losses[0].Loss, res.Losses[n-1].Loss)
+	}
+	fmt.Fprintf(s.Out, "trained with %s in %.1fs (%d steps%s)\nadapter: %s\n", res.Trainer, res.Seconds, res.Steps, last, res.AdapterDir)
+	return nil
+}
