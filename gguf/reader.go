@@ -319,10 +319,10 @@ func (d *decoder) readFile(f *File) error {
 		return d.errAt(8, "header.tensor_count", "%d tensors exceed the limit of %d (Limits.MaxTensors)", nTensors, d.lim.MaxTensors)
 	}
 	if nKV > d.remaining()/minKV {
-		return d.errAt(16, "header.kv_count", "%d key-value pairs cannot fit in the %d bytes left", nKV, d.remaining())
+		return d.errAt(16, "header.kv_count", "%d key-value pairs cannot fit in the %d bytes left (truncated or corrupt)", nKV, d.remaining())
 	}
 	if nTensors > (d.remaining()-nKV*minKV)/minTensorInfo {
-		return d.errAt(8, "header.tensor_count", "%d tensors cannot fit in the %d bytes left", nTensors, d.remaining())
+		return d.errAt(8, "header.tensor_count", "%d tensors cannot fit in the %d bytes left (truncated or corrupt)", nTensors, d.remaining())
 	}
 
 	f.KVs = make([]KV, 0, nKV)

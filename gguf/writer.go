@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -497,4 +499,70 @@ func (f *File) Spec() *Spec {
 		s.Tensors[i] = WriteTensor{Name: ti.Name, Dims: ti.Dims, Type: ti.Type, Data: SectionData(f.TensorData(ti))}
 	}
 	return s
+}
+
+// SetKV sets key to v in s: in place when the key exists, else appended. It
+// replaces s.KVs with a new slice rather than writing into the old one, so
+// that a slice shared with a File or a caller is left alone. Setting
+// general.alignment also sets s.Alignment.
+func (s *Spec) SetKV(key string, v Value) {
+	kvs := slices.Clone(s.KVs)
+	i := slices.IndexFunc(kvs, func(kv KV) bool { return kv.Key == key })
+	if i >= 0 {
+		kvs[i].Value = v
+	} else {
+		kvs = append(kvs, KV{Key: key, Value: v})
+	}
+	s.KVs = kvs
+	if a, ok := v.V.(uint32); key == KeyAlignment && ok && v.Type == ValueUint32 {
+		s.Alignment = a
+	}
+}
+
+// DeleteKV removes key from s (on a new slice, as SetKV) and reports whether it was there.
+func (s *Spec) DeleteKV(key string) bool {
+	i := slices.IndexFunc(s.KVs, func(kv KV) bool { return kv.Key == key })
+	if i < 0 {
+		return false
+	}
+	s.KVs = slices.Delete(slices.Clone(s.KVs), i, i+1)
+	if key == KeyAlignment {
+		s.Alignment = 0
+	}
+	return true
+}
+
+// Rewrite writes a copy of the GGUF file at in to out after edit has changed
+// its Spec (edit may be nil). The copy is atomic: out, which may be in
+// itself, is replaced only once the new file is complete and synced; on any
+// error it is untouched. The new file keeps in's permissions.
+func Rewrite(ctx context.Context, in, out string, edit func(*Spec) error, o WriteOptions) error {
+	f, err := Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	perm := os.FileMode(0o644)
+	if st, err := os.Stat(in); err == nil {
+		perm = st.Mode().Perm()
+	}
+	s := f.Spec()
+	if edit != nil {
+		if err := edit(s); err != nil {
+			return err
+		}
+	}
+	af, err := atomicfile.Create(out, perm)
+	if err != nil {
+		return err
+	}
+	defer af.Abort()
+	if _, err := Write(ctx, af, s, o); err != nil {
+		return err
+	}
+	// Close the source before the rename: on Windows an open file cannot be replaced.
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return af.Commit()
 }

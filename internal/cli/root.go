@@ -56,6 +56,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(s),
 		newGGUFCmd(s),
+		newGGUFCmd(s),
 		newEvalCmd(s),
 		newTrainCmd(s), newOllamaCmd(s),
 	)
