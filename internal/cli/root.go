@@ -54,8 +54,9 @@ func NewRootCmd(s *Streams) *cobra.Command {
 	})
 	// Each line adds one command; its constructor lives in its own file.
 	root.AddCommand(
+		newConvertCmd(s),
+		newSynthCmd(s),
 		newVersionCmd(s),
-		newGGUFCmd(s),
 		newGGUFCmd(s),
 		newEvalCmd(s),
 		newTrainCmd(s), newOllamaCmd(s),

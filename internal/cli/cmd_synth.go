@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sattva/sattva/convert"
+	"github.com/sattva/sattva/internal/progress"
+)
+
+type synthOptions struct {
+	Shape     string
+	Out       string
+	DType     string
+	Seed      uint64
+	Tokenizer string
+	Threads   int
+	Quiet     bool
+}
+
+func newSynthCmd(s *Streams) *cobra.Command {
+	o := &synthOptions{}
+	c := &cobra.Command{
+		Use:   "synth --shape SHAPE OUT_DIR",
+		Short: "Write a random-weight Hugging Face checkpoint of a real model's exact shape (for benchmarks)",
+		Long: "synth writes safetensors shards (as transformers' save_pretrained shards them), config.json,\n" +
+			"generation_config.json and tokenizer files (copied from --tokenizer, or a minimal byte-level\n" +
+			"Llama 3 tokenizer) with seeded random weights. Shapes: " + strings.Join(convert.ShapeNames(), ", ") + ".",
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Out = args[0]
+			return runSynth(c.Context(), s, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Shape, "shape", "tiny", "model shape: "+strings.Join(convert.ShapeNames(), ", "))
+	f.StringVar(&o.DType, "dtype", "bf16", "weight dtype: bf16, f16, f32")
+	f.Uint64Var(&o.Seed, "seed", 0, "PRNG seed (same seed, same bytes)")
+	f.StringVar(&o.Tokenizer, "tokenizer", "", "folder to copy tokenizer files from (default: a minimal built-in one)")
+	f.IntVar(&o.Threads, "threads", 0, "parallel writers (0: all cores)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
+	return c
+}
+
+func runSynth(ctx context.Context, s *Streams, o *synthOptions) error {
+	if _, ok := convert.Shapes[o.Shape]; !ok {
+		return usagef("--shape %q: known shapes are %s", o.Shape, strings.Join(convert.ShapeNames(), ", "))
+	}
+	bar := progress.New(s.ErrOut, "synth", progress.Bytes, o.Quiet)
+	start := time.Now()
+	err := convert.Synth(ctx, o.Shape, o.Out, convert.SynthOptions{DType: o.DType, Seed: o.Seed, Tokenizer: o.Tokenizer, Workers: o.Threads, Progress: bar.Func()})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "wrote %s (%s, %s) in %s\n", o.Out, o.Shape, o.DType, time.Since(start).Round(time.Millisecond))
+	return nil
+}
