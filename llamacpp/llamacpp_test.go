@@ -24,7 +24,7 @@ func TestStoriesGreedy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := m.NewContext(ContextOptions{ContextSize: 512})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestStoriesLogits(t *testing.T) {
 	m := loadStories(t, ModelOptions{})
 	ref := readGreedy(t)
 	want := readF32(t, fixture.Path(t, storiesLogits), m.NVocab())
-	c, err := m.NewContext(ContextOptions{ContextSize: 512, KVCacheType: "f32", FlashAttention: FlashAttentionOff})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512, KVCacheType: "f32", FlashAttention: FlashAttentionOff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestTokenizeRoundTrip(t *testing.T) {
 	if _, ok := m.Meta("no.such.key"); ok {
 		t.Error("Meta of a missing key reports ok")
 	}
-	if _, err := m.NewContext(ContextOptions{}); err == nil {
+	if _, err := m.NewContext(ContextOptions{Threads: 1}); err == nil {
 		t.Error("NewContext on a VocabOnly model succeeded")
 	}
 }
@@ -123,7 +123,7 @@ func TestGenerateBatchMatchesGenerate(t *testing.T) {
 	}
 	reqs[1].Options.Stop = []string{"."}
 	// One-at-a-time reference.
-	single, err := m.NewContext(ContextOptions{ContextSize: 256})
+	single, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestGenerateBatchMatchesGenerate(t *testing.T) {
 		res.Text = text.String()
 		want = append(want, res)
 	}
-	c, err := m.NewContext(ContextOptions{ContextSize: 256, Parallel: 3, BatchSize: 16})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256, Parallel: 3, BatchSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestGenerateBatchMatchesGenerate(t *testing.T) {
 
 func TestStopStringHoldsBackText(t *testing.T) {
 	m := loadStories(t, ModelOptions{})
-	c, err := m.NewContext(ContextOptions{ContextSize: 512})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestStopStringHoldsBackText(t *testing.T) {
 
 func TestSamplingSeed(t *testing.T) {
 	m := loadStories(t, ModelOptions{})
-	c, err := m.NewContext(ContextOptions{ContextSize: 256})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestSamplingSeed(t *testing.T) {
 
 func TestGenerateCancel(t *testing.T) {
 	m := loadStories(t, ModelOptions{})
-	c, err := m.NewContext(ContextOptions{ContextSize: 512})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestErrors(t *testing.T) {
 	}
 
 	m := loadStories(t, ModelOptions{})
-	c, err := m.NewContext(ContextOptions{ContextSize: 256})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestErrors(t *testing.T) {
 	if _, err := c.GenerateBatch(context.Background(), []Request{{Prompt: []int32{1}}}, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("GenerateBatch on closed context: %v", err)
 	}
-	c2, err := m.NewContext(ContextOptions{ContextSize: 256})
+	c2, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestErrors(t *testing.T) {
 	if _, err := m.Tokenize("x", true, false); !errors.Is(err, ErrClosed) {
 		t.Errorf("Tokenize on closed model: %v", err)
 	}
-	if _, err := m.NewContext(ContextOptions{}); !errors.Is(err, ErrClosed) {
+	if _, err := m.NewContext(ContextOptions{Threads: 1}); !errors.Is(err, ErrClosed) {
 		t.Errorf("NewContext on closed model: %v", err)
 	}
 	if _, err := m.ApplyChatTemplate([]ChatMessage{{"user", "hi"}}, true); !errors.Is(err, ErrClosed) {

@@ -1,0 +1,82 @@
+//go:build cgo
+
+package llamacpp
+
+import (
+	"os"
+	"testing"
+
+	"github.com/sattva/sattva/internal/fixture"
+)
+
+// gpuTestEnv turns on the GPU checks (bench/gpu/llamacpp.sh sets it).
+const gpuTestEnv = "SATTVA_GPU_TEST"
+
+// TestBackends reports the devices found. With SATTVA_BACKEND_DIR set, a
+// plugin device must have loaded.
+func TestBackends(t *testing.T) {
+	devs, err := InitBackends("", testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) == 0 {
+		t.Fatal("no devices")
+	}
+	plugin := false
+	for _, d := range devs {
+		t.Logf("device %s (%s) kind %s builtin %v free %d/%d MiB features %v", d.Name, d.Description, d.Kind, d.Builtin, d.FreeBytes>>20, d.TotalBytes>>20, d.Features)
+		plugin = plugin || !d.Builtin
+	}
+	t.Logf("system info: %s", SystemInfo())
+	if os.Getenv(BackendDirEnv) != "" && !plugin {
+		t.Errorf("%s=%s but no plugin device loaded", BackendDirEnv, os.Getenv(BackendDirEnv))
+	}
+}
+
+// TestGPU runs with SATTVA_GPU_TEST=1 on a machine with a GPU backend: it
+// reports the GPU, and checks that stories260K's logits with every layer on
+// the GPU match the CPU's (< 1e-2) and transformers' reference.
+func TestGPU(t *testing.T) {
+	if os.Getenv(gpuTestEnv) == "" {
+		t.Skip("set " + gpuTestEnv + "=1 (and " + BackendDirEnv + ") to run the GPU checks")
+	}
+	devs, _ := InitBackends("", testLogger(t))
+	var gpu *BackendInfo
+	for i, d := range devs {
+		if d.Kind == "GPU" {
+			gpu = &devs[i]
+			break
+		}
+	}
+	if gpu == nil {
+		t.Fatalf("%s set but no GPU device: %+v", gpuTestEnv, devs)
+	}
+	t.Logf("GPU device: %s (%s), %d MiB total, features %v", gpu.Name, gpu.Description, gpu.TotalBytes>>20, gpu.Features)
+	ref := readGreedy(t)
+	want := readF32(t, fixture.Path(t, storiesLogits), 512)
+	toks := ref.GreedyIDs[:len(want)]
+	logits := func(o ModelOptions) ([][]float32, BackendInfo) {
+		m := loadStories(t, o)
+		defer m.Close()
+		c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		l, err := c.Logits(toks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, m.Device()
+	}
+	onGPU, dev := logits(ModelOptions{})
+	onCPU, cdev := logits(ModelOptions{CPUOnly: true})
+	if dev.Kind != "GPU" {
+		t.Errorf("default load runs on %s (%s), want the GPU", dev.Name, dev.Kind)
+	}
+	d := maxAbsDiff(onGPU, onCPU)
+	t.Logf("stories260K logits GPU (%s) vs CPU (%s): max abs diff %.3g; GPU vs transformers %.3g", dev.Description, cdev.Description, d, maxAbsDiff(onGPU, want))
+	if d >= 1e-2 {
+		t.Errorf("GPU vs CPU logits: max abs diff %.3g >= 1e-2", d)
+	}
+}
