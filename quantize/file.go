@@ -189,6 +189,11 @@ func QuantizeSpec(s *gguf.Spec, ft FileType, o Options) (*gguf.Spec, *Summary, e
 		if im == nil && p.To == gguf.TypeQ2_K && ft == MostlyQ2_K_S && t.Name != "token_embd.weight" {
 			return nil, nil, fmt.Errorf("%w for tensor %s in a very low-bit quantization", errNoIMatrix, t.Name)
 		}
+		if ncols%p.To.BlockSize() != 0 {
+			// llama.cpp aborts here (GGML_ASSERT); without --pure the plan
+			// would have picked a fallback type.
+			return nil, nil, fmt.Errorf("quantize: tensor %s has rows of %d, not a multiple of %v's block of %d", t.Name, ncols, p.To, p.To.BlockSize())
+		}
 		sizeOut, err := gguf.TensorSize(p.To, p.Dims)
 		if err != nil {
 			return nil, nil, err

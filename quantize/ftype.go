@@ -56,7 +56,7 @@ var fileTypeNames = map[FileType]string{
 	MostlyQ2_K: "Q2_K", MostlyQ2_K_S: "Q2_K_S",
 	MostlyQ3_K_S: "Q3_K_S", MostlyQ3_K_M: "Q3_K_M", MostlyQ3_K_L: "Q3_K_L",
 	MostlyQ4_K_S: "Q4_K_S", MostlyQ4_K_M: "Q4_K_M", MostlyQ5_K_S: "Q5_K_S", MostlyQ5_K_M: "Q5_K_M",
-	MostlyQ6_K: "Q6_K",
+	MostlyQ6_K:    "Q6_K",
 	MostlyIQ2_XXS: "IQ2_XXS", MostlyIQ2_XS: "IQ2_XS", MostlyIQ2_S: "IQ2_S", MostlyIQ2_M: "IQ2_M",
 	MostlyIQ3_XS: "IQ3_XS", MostlyIQ3_XXS: "IQ3_XXS", MostlyIQ3_S: "IQ3_S", MostlyIQ3_M: "IQ3_M",
 	MostlyIQ1_S: "IQ1_S", MostlyIQ1_M: "IQ1_M", MostlyIQ4_NL: "IQ4_NL", MostlyIQ4_XS: "IQ4_XS",

@@ -69,3 +69,5 @@ func genIMatrix(r *rand.Rand, n int) []float32 {
 	}
 	return im
 }
+
+func mathFloat32bits(f float32) uint32 { return math.Float32bits(f) }
