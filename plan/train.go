@@ -44,6 +44,11 @@ type TrainConfig struct {
 	// NoAutocast models a trainer that runs the fp32 adapters without bf16
 	// autocast: each adapter then keeps an fp32 copy of its input.
 	NoAutocast bool
+	// KbitUpcast models peft's prepare_model_for_kbit_training, which the
+	// fallback trainer calls for QLoRA: every parameter that is not 4-bit
+	// (embeddings, lm_head, norms) is cast to fp32, and so is the residual
+	// stream. LLaMA-Factory does not do this. Approximate.
+	KbitUpcast bool
 
 	// For the time estimate.
 	Examples  int64   // training examples per epoch; 0: unknown
@@ -185,7 +190,12 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		// 64 weights, one fp32 absmax (and the blocks' fp32 offset) per 256 of those.
 		q := lin/2 + ceilDiv(lin, 64) + 4*ceilDiv(lin, 64*256)
 		add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", count(lin))
-		add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", count(embd), count(heads), count(norms))
+		if c.KbitUpcast {
+			add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", count(embd), count(heads), count(norms))
+			add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", count(embd))
+		} else {
+			add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", count(embd), count(heads), count(norms))
+		}
 	} else {
 		add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", count(lin+embd+heads+norms))
 	}
@@ -215,8 +225,12 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 	finalNorm := (4*h + 4) * t // the final RMSNorm's fp32 input and rsqrt
 	grads := 4 * nLoRA         // fp32 LoRA gradients
 	var phaseLogits, phaseLayer int64
+	resid := int64(2) // bytes of the residual stream
+	if c.Method == QLoRA && c.KbitUpcast {
+		resid = 4
+	}
 	if c.GradCheckpointing {
-		ckpt := 2 * h * t * L // each layer's bf16 input
+		ckpt := resid * h * t * L // each layer's input
 		phaseLogits = ckpt + finalNorm + logits
 		// one recomputed layer + its gradients in flight (≈ 3 ffn-wide and 2 hidden-wide tensors)
 		phaseLayer = ckpt + layer*t + (6*f+4*h)*t + grads
@@ -238,7 +252,7 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		e.Phase = "optimizer step"
 	}
 	if c.GradCheckpointing {
-		add("checkpointed layer inputs", 2*h*t*L, "2 bytes × hidden %d × %d tokens × %d layers", h, t, L)
+		add("checkpointed layer inputs", resid*h*t*L, "%d bytes × hidden %d × %d tokens × %d layers", resid, h, t, L)
 	} else {
 		add("saved activations", layer*t*L, "%d bytes/token/layer × %d tokens × %d layers", layer, t, L)
 	}

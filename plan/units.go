@@ -35,12 +35,16 @@ func ParseBytes(s string) (int64, error) {
 	return int64(v * float64(mult)), nil
 }
 
-// FormatBytes prints n in GiB with two decimals, or MiB below 1 GiB.
+// FormatBytes prints n in GiB with two decimals, or MiB below 1 GiB (one
+// decimal below 100 MiB).
 func FormatBytes(n int64) string {
-	if n >= GiB || n <= -GiB {
+	switch {
+	case n >= GiB || n <= -GiB:
 		return fmt.Sprintf("%.2f GiB", float64(n)/float64(GiB))
+	case n >= 100*MiB || n <= -100*MiB || n == 0:
+		return fmt.Sprintf("%.0f MiB", float64(n)/float64(MiB))
 	}
-	return fmt.Sprintf("%.0f MiB", float64(n)/float64(MiB))
+	return fmt.Sprintf("%.1f MiB", float64(n)/float64(MiB))
 }
 
 // Term is one named part of an estimate, with the formula that gives it.

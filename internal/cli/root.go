@@ -59,6 +59,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newVersionCmd(s),
 		newGGUFCmd(s),
 		newEvalCmd(s),
+		newPlanCmd(s),
 		newTrainCmd(s), newOllamaCmd(s),
 	)
 	return root

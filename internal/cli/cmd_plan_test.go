@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sattva/sattva/internal/fixture"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestPlanTrainJSON(t *testing.T) {
+	out, errs, code := runCLI(t, "plan", "train", "--model", "llama3.1-8b", "--vram", "12GB", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Estimate struct {
+			Peak       int64  `json:"peak_allocated_bytes"`
+			Device     int64  `json:"device_bytes"`
+			LoRAParams int64  `json:"lora_params"`
+			Phase      string `json:"peak_phase"`
+			Measured   bool   `json:"measured"`
+		} `json:"estimate"`
+		Fit *struct {
+			Fits     bool `json:"fits"`
+			MaxBatch int  `json:"max_batch"`
+		} `json:"fit"`
+		Config struct {
+			Method string `json:"method"`
+			Cutoff int    `json:"cutoff"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	if r.Config.Method != "qlora" || r.Config.Cutoff != 2048 || r.Estimate.LoRAParams != 41943040 || r.Estimate.Measured ||
+		r.Estimate.Device <= r.Estimate.Peak || r.Fit == nil || !r.Fit.Fits {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestPlanTrainText(t *testing.T) {
+	out, errs, code := runCLI(t, "plan", "train", "--model", "llama3.2-1b", "--method", "lora", "--cutoff", "8192", "--vram", "8GB", "--explain")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"LoRA (bf16 base)", "fits 8.00 GiB: NO", "to fit:", "12 bytes × vocab 128256", "Peak GPU memory of a LoRA/QLoRA step"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanTrainErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"plan", "train", "--model", "llama3.1-8b", "--vram", "lots"}, ExitUsage, "not a memory size"},
+		{[]string{"plan", "train", "--model", "llama3.1-8b", "--trainer", "unsloth"}, ExitUsage, "want llamafactory or fallback"},
+		{[]string{"plan", "train", "--model", "nobody/nothing"}, ExitFailure, "looked in"},
+		{[]string{"plan", "train", "--model", "llama3.1-8b", "--targets", "qkv"}, ExitFailure, "unknown LoRA target"},
+	}
+	for _, c := range cases {
+		_, errs, code := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, errs, c.code, c.msg)
+		}
+	}
+}
+
+func TestPlanTrainModelFolder(t *testing.T) {
+	dir := fixture.Path(t, "llama31-tiny/hf")
+	out, errs, code := runCLI(t, "plan", "train", "--model", dir, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, `"hidden": 16`) || !strings.Contains(out, `"vocab": 128256`) {
+		t.Fatalf("shape not read from config.json:\n%s", out)
+	}
+}
+
+func TestPlanRun(t *testing.T) {
+	g := fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf")
+	out, errs, code := runCLI(t, "plan", "run", g, "--ctx", "1000", "--parallel", "2", "--cache-type", "q8_0", "--vram", "1GB", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Estimate struct {
+			NCtx    int    `json:"n_ctx"`
+			NCtxSeq int    `json:"n_ctx_seq"`
+			CacheK  string `json:"cache_k"`
+			KV      int64  `json:"kv_gpu_bytes"`
+		} `json:"estimate"`
+		MaxCtx *int `json:"max_ctx"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	// 2 × 1000 → pad256 2048, per sequence 1024; q8_0: 34 bytes per 32 elements of 32 (4 heads × 8).
+	if r.Estimate.NCtx != 2048 || r.Estimate.NCtxSeq != 1024 || r.Estimate.CacheK != "q8_0" || r.Estimate.KV != 2048*5*2*34 {
+		t.Fatalf("%+v", r.Estimate)
+	}
+	if r.MaxCtx == nil || *r.MaxCtx != 512 { // capped at the model's training context
+		t.Fatalf("max ctx %v", r.MaxCtx)
+	}
+	_, errs, code = runCLI(t, "plan", "run", g, "--cache-type", "q4_0", "--flash-attn", "off")
+	if code != ExitFailure || !strings.Contains(errs, "needs flash attention") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	_, _, code = runCLI(t, "plan", "run", g, "--ctx", "0")
+	if code != ExitUsage {
+		t.Fatalf("ctx 0: exit %d", code)
+	}
+	_, _, code = runCLI(t, "plan", "run", fixture.Path(t, "stories260K/ref/greedy.json"))
+	if code == 0 {
+		t.Fatal("a JSON file accepted as a model")
+	}
+}
