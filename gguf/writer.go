@@ -435,12 +435,47 @@ func (e *metaEncoder) array(v Value) {
 		for _, x := range s {
 			e.array(x)
 		}
-	default:
-		for i := range v.Len() {
-			x, _ := v.Index(i)
-			e.value(x)
+	case []uint8:
+		e.buf.Write(s)
+	case []int8:
+		appendEach(e, s, func(b []byte, x int8) []byte { return append(b, byte(x)) })
+	case []uint16:
+		appendEach(e, s, binary.LittleEndian.AppendUint16)
+	case []int16:
+		appendEach(e, s, func(b []byte, x int16) []byte { return binary.LittleEndian.AppendUint16(b, uint16(x)) })
+	case []uint32:
+		appendEach(e, s, binary.LittleEndian.AppendUint32)
+	case []int32:
+		appendEach(e, s, func(b []byte, x int32) []byte { return binary.LittleEndian.AppendUint32(b, uint32(x)) })
+	case []uint64:
+		appendEach(e, s, binary.LittleEndian.AppendUint64)
+	case []int64:
+		appendEach(e, s, func(b []byte, x int64) []byte { return binary.LittleEndian.AppendUint64(b, uint64(x)) })
+	case []float32:
+		appendEach(e, s, func(b []byte, x float32) []byte { return binary.LittleEndian.AppendUint32(b, math.Float32bits(x)) })
+	case []float64:
+		appendEach(e, s, func(b []byte, x float64) []byte { return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)) })
+	case []bool:
+		appendEach(e, s, func(b []byte, x bool) []byte {
+			if x {
+				return append(b, 1)
+			}
+			return append(b, 0)
+		})
+	}
+}
+
+// appendEach encodes the elements of s with enc, in 64 KiB pieces.
+func appendEach[T any](e *metaEncoder, s []T, enc func([]byte, T) []byte) {
+	b := make([]byte, 0, 64<<10)
+	for _, x := range s {
+		b = enc(b, x)
+		if len(b) >= 64<<10-8 {
+			e.buf.Write(b)
+			b = b[:0]
 		}
 	}
+	e.buf.Write(b)
 }
 
 // BytesData returns an io.WriterTo that writes b. b is not copied: the
