@@ -104,8 +104,8 @@ func (s Shape) config(dtype string) map[string]any {
 		"architectures":           []string{"LlamaForCausalLM"},
 		"attention_bias":          false,
 		"attention_dropout":       0.0,
-		"bos_token_id":            128000,
-		"eos_token_id":            128001,
+		"bos_token_id":            s.Vocab - 256,
+		"eos_token_id":            s.Vocab - 255,
 		"hidden_act":              "silu",
 		"hidden_size":             s.Hidden,
 		"initializer_range":       0.02,
@@ -171,6 +171,14 @@ func Synth(ctx context.Context, shape string, outDir string, o SynthOptions) err
 	s, ok := Shapes[shape]
 	if !ok {
 		return fmt.Errorf("convert: unknown shape %q (known: %s)", shape, strings.Join(ShapeNames(), ", "))
+	}
+	return SynthShape(ctx, s, outDir, o)
+}
+
+// SynthShape is Synth for a shape given in full.
+func SynthShape(ctx context.Context, s Shape, outDir string, o SynthOptions) error {
+	if s.Hidden <= 0 || s.Heads <= 0 || s.KVHeads <= 0 || s.Hidden%s.Heads != 0 || s.Heads%s.KVHeads != 0 || s.Vocab <= 0 || s.Layers < 0 || s.Intermediate <= 0 {
+		return fmt.Errorf("convert: synth shape %+v is not a valid Llama shape", s)
 	}
 	dtype := strings.ToLower(o.DType)
 	if dtype == "" {
@@ -341,13 +349,13 @@ func Synth(ctx context.Context, shape string, outDir string, o SynthOptions) err
 	if err := writeJSON("config.json", s.config(dtype)); err != nil {
 		return err
 	}
-	if err := writeJSON("generation_config.json", map[string]any{"bos_token_id": 128000, "eos_token_id": []int{128001, 128008, 128009}, "do_sample": true, "temperature": 0.6, "top_p": 0.9}); err != nil {
+	if err := writeJSON("generation_config.json", map[string]any{"bos_token_id": s.Vocab - 256, "eos_token_id": []int64{s.Vocab - 255, s.Vocab - 248, s.Vocab - 247}, "do_sample": true, "temperature": 0.6, "top_p": 0.9}); err != nil {
 		return err
 	}
 	if o.Tokenizer != "" {
 		return copyTokenizer(o.Tokenizer, outDir)
 	}
-	return writeMinimalTokenizer(outDir)
+	return writeMinimalTokenizer(outDir, s.Vocab)
 }
 
 // tokenizerFiles are the files copied from a tokenizer folder.
@@ -400,9 +408,14 @@ func byteLevelAlphabet() []string {
 }
 
 // writeMinimalTokenizer writes a Llama 3-style byte-level BPE tokenizer with
-// only the 256 byte tokens (no merges) and Llama 3's 256 special tokens at
-// 128000..128255: enough for llama.cpp to load and tokenize any text.
-func writeMinimalTokenizer(dir string) error {
+// only the 256 byte tokens (no merges) and Llama 3's 256 special tokens in
+// the last 256 ids (128000..128255 for Llama 3's vocab): enough for llama.cpp
+// to load and tokenize any text.
+func writeMinimalTokenizer(dir string, vocabSize int64) error {
+	if vocabSize < 512 {
+		return fmt.Errorf("convert: the built-in tokenizer needs a vocab of at least 512, not %d", vocabSize)
+	}
+	first := int(vocabSize) - 256
 	vocab := map[string]int{}
 	for b, s := range byteLevelAlphabet() {
 		vocab[s] = b
@@ -416,7 +429,7 @@ func writeMinimalTokenizer(dir string) error {
 			name = fmt.Sprintf("<|reserved_special_token_%d|>", r)
 			r++
 		}
-		added = append(added, map[string]any{"id": 128000 + i, "content": name, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+		added = append(added, map[string]any{"id": first + i, "content": name, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
 	}
 	tj := map[string]any{
 		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": added, "normalizer": nil,

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/gpu/convert.sh — sattva convert on the GPU machine's CPUs (no GPU used).
+#
+# Writes a random-weight Llama-3.1-8B-shaped checkpoint (BF16, 4 shards, ~16 GB)
+# with `sattva synth`, converts it to F16 GGUF with `sattva convert`, timing wall
+# clock and peak RSS of each step, beside a plain copy of the same bytes, and
+# compares with the anchor: llama.cpp's convert_hf_to_gguf.py on this checkpoint
+# shape, about 69 s wall and 4.2 GB peak on an H200 host (goal: >=5x faster,
+# <1 GB peak). Leaves /tmp/l8b/hf and /tmp/l8b/f16.gguf for later steps.
+# Appends a markdown table to $OUT/convert.md. Expected run time: 1-3 minutes.
+#
+# Run from the repository root: bash bench/gpu/convert.sh
+set -euo pipefail
+
+OUT=${OUT:-/tmp/bench-out}
+mkdir -p "$OUT"
+BIN=./bin/sattva
+SHAPE=${SHAPE:-llama3.1-8b}   # tiny for a local smoke test of this script
+DIR=${DIR:-/tmp/l8b}
+HF=$DIR/hf
+GGUF=$DIR/f16.gguf
+mkdir -p "$DIR"
+NCPU=$(nproc)
+REPORT=$OUT/convert.md
+
+# measure LABEL CMD...: runs CMD, records wall seconds and peak RSS (KiB) of
+# the child in $WALL and $RSS. Uses python's getrusage on the child so that
+# the figure is the same whether or not /usr/bin/time exists.
+measure() {
+  local label=$1; shift
+  local res
+  res=$(python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+rc = subprocess.run(sys.argv[1:], stdout=sys.stderr).returncode
+w = time.monotonic() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{w:.2f} {ru.ru_maxrss} {rc}")
+PY
+)
+  read -r WALL RSS RC <<<"$res"
+  echo "[$label] wall ${WALL}s, peak RSS $((RSS / 1024)) MiB, exit $RC" >&2
+  if [ "$RC" != 0 ]; then
+    echo "[$label] failed" >&2
+    exit 1
+  fi
+}
+
+drop_caches() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then
+    echo 3 > /proc/sys/vm/drop_caches && echo "dropped" && return
+  fi
+  echo "not dropped (no permission)"
+}
+
+# The real Llama 3 tokenizer when the shared test data is there, else synth's
+# minimal built-in one.
+TOK=${TOK:-../shared/testdata/llama31-tiny/hf}
+TOKARG=()
+if [ -f "$TOK/tokenizer.json" ]; then TOKARG=(--tokenizer "$TOK"); fi
+
+rm -rf "$HF" "$GGUF"
+measure synth "$BIN" synth --shape "$SHAPE" --dtype bf16 --seed 1 -q "${TOKARG[@]}" "$HF"
+SYNTH_WALL=$WALL SYNTH_RSS=$RSS
+SRC_BYTES=$(du -cb "$HF"/*.safetensors | tail -1 | cut -f1)
+
+# Plain copy of the same bytes (read 16 GB, write 16 GB) as the I/O floor.
+measure copy bash -c "cat $HF/*.safetensors > $DIR/copy.bin && sync"
+COPY_WALL=$WALL
+rm -f "$DIR/copy.bin"
+
+# Conversion with the source in the page cache (it was just written).
+measure convert-warm "$BIN" convert "$HF" --outtype f16 -q -o "$GGUF"
+WARM_WALL=$WALL WARM_RSS=$RSS
+sync
+
+# Conversion after dropping the page cache, when permitted.
+CACHE=$(drop_caches)
+measure convert-cold "$BIN" convert "$HF" --outtype f16 -q -o "$GGUF"
+COLD_WALL=$WALL COLD_RSS=$RSS
+OUT_BYTES=$(stat -c %s "$GGUF")
+
+mbps() { python3 -c "print(f'{$1/1e6/$2:.0f}')"; }
+ratio() { python3 -c "print(f'{69/$1:.1f}x')"; }
+mib() { echo $(( $1 / 1024 )); }
+
+{
+  echo
+  echo "## sattva convert: $SHAPE shape, BF16 -> F16 ($(date -u +%Y-%m-%dT%H:%MZ), $NCPU CPUs, $(uname -r))"
+  echo
+  echo "Source: \`sattva synth --shape $SHAPE --dtype bf16\` ($SRC_BYTES bytes in $(ls "$HF"/*.safetensors | wc -l) shards); output $OUT_BYTES bytes."
+  echo "Anchor: llama.cpp convert_hf_to_gguf.py --outtype f16 on the same shape, about 69 s wall and 4.2 GB peak RSS (H200 host)."
+  echo
+  echo "| step | wall s | peak RSS MiB | MB/s (source bytes) | vs anchor wall |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| synth (write the BF16 shards) | $SYNTH_WALL | $(mib "$SYNTH_RSS") | $(mbps "$SRC_BYTES" "$SYNTH_WALL") | |"
+  echo "| plain copy of the shards (cat > file; sync) | $COPY_WALL | | $(mbps "$SRC_BYTES" "$COPY_WALL") | |"
+  echo "| sattva convert --outtype f16 (source in page cache) | $WARM_WALL | $(mib "$WARM_RSS") | $(mbps "$SRC_BYTES" "$WARM_WALL") | $(ratio "$WARM_WALL") |"
+  echo "| sattva convert --outtype f16 (page cache $CACHE) | $COLD_WALL | $(mib "$COLD_RSS") | $(mbps "$SRC_BYTES" "$COLD_WALL") | $(ratio "$COLD_WALL") |"
+  echo "| llama.cpp convert_hf_to_gguf.py (anchor) | 69 | 4200 | $(mbps "$SRC_BYTES" 69) | 1.0x |"
+  echo
+  echo "Goal: >=5x faster than the anchor (<=13.8 s) and <1 GB peak RSS. Left for later steps: $HF, $GGUF."
+} >> "$REPORT"
+tail -n 14 "$REPORT"

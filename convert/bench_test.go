@@ -1,0 +1,89 @@
+package convert
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sattva/sattva/gguf"
+)
+
+// benchCheckpoint writes a small synthetic checkpoint with real-sized rows
+// (hidden 1024) once per benchmark.
+func benchCheckpoint(b *testing.B) (dir string, srcBytes int64) {
+	b.Helper()
+	dir = b.TempDir()
+	s := Shape{Name: "bench", Hidden: 1024, Intermediate: 2816, Layers: 2, Heads: 8, KVHeads: 4, Vocab: 8192, Context: 4096, RopeTheta: 10000}
+	if err := SynthShape(context.Background(), s, dir, SynthOptions{Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir, st.Size()
+}
+
+// BenchmarkConvertF16 converts a BF16 checkpoint to F16 (MB/s of source bytes).
+func BenchmarkConvertF16(b *testing.B) {
+	dir, n := benchCheckpoint(b)
+	out := filepath.Join(b.TempDir(), "out.gguf")
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Convert(context.Background(), dir, out, Options{OutType: gguf.TypeF16}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConvertQ8_0 converts the same checkpoint to Q8_0.
+func BenchmarkConvertQ8_0(b *testing.B) {
+	dir, n := benchCheckpoint(b)
+	out := filepath.Join(b.TempDir(), "out.gguf")
+	b.SetBytes(n)
+	for b.Loop() {
+		if _, err := Convert(context.Background(), dir, out, Options{OutType: gguf.TypeQ8_0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlainCopy copies the same bytes with io.Copy and fsync: the I/O
+// floor the conversion is measured against.
+func BenchmarkPlainCopy(b *testing.B) {
+	dir, n := benchCheckpoint(b)
+	out := filepath.Join(b.TempDir(), "copy.bin")
+	b.SetBytes(n)
+	for b.Loop() {
+		src, err := os.Open(filepath.Join(dir, "model.safetensors"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			b.Fatal(err)
+		}
+		dst.Sync()
+		dst.Close()
+		src.Close()
+	}
+}
+
+// BenchmarkFP32ToFP16 is the per-value cost of the F16 rounding.
+func BenchmarkFP32ToFP16(b *testing.B) {
+	src := make([]float32, 1<<16)
+	for i := range src {
+		src[i] = float32(i)*1e-4 - 3
+	}
+	dst := make([]byte, 2*len(src))
+	b.SetBytes(int64(4 * len(src)))
+	for b.Loop() {
+		encodeF16(dst, src, len(src))
+	}
+}
