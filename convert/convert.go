@@ -56,6 +56,10 @@ type Options struct {
 	// ChunkBytes bounds the float32 working buffer of one tensor worker
 	// (default 4 MiB; at least one row is always held).
 	ChunkBytes int
+	// Rewrite, if set, receives the GGUF content right before it is written
+	// and returns what to write instead (quantize.ConvertHF uses it to
+	// quantize in the same pass). Tensor data is still produced lazily.
+	Rewrite func(*gguf.Spec) (*gguf.Spec, error)
 }
 
 // LoRASpec names an adapter folder to merge and its user scale (0 means 1).
@@ -163,7 +167,7 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 		return plan, nil
 	}
 	plan.Output = outPath
-	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress); err != nil {
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, o.Rewrite); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -186,10 +190,16 @@ func openModel(fsys fs.FS, dir, prefix string) (*safetensors.Model, error) {
 	return m, nil
 }
 
-func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64)) error {
+func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error)) error {
 	spec := &gguf.Spec{KVs: plan.KVs}
 	for _, t := range plan.Tensors {
 		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: t.Name, Dims: t.Dims, Type: t.Type, Data: t.data})
+	}
+	if rewrite != nil {
+		var err error
+		if spec, err = rewrite(spec); err != nil {
+			return err
+		}
 	}
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)

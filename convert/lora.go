@@ -309,7 +309,7 @@ func ConvertLoRA(ctx context.Context, adapterDir, baseDir, outPath string, o LoR
 		return plan, nil
 	}
 	plan.Output = outPath
-	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress); err != nil {
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, nil); err != nil {
 		return nil, err
 	}
 	return plan, nil
