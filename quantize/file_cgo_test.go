@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
@@ -132,4 +133,37 @@ func TestQuantizeFileFallbacksMatchLlamaCpp(t *testing.T) {
 	writeSynthLlama(t, in, synthShape{Hidden: 96, FFN: 320, Layers: 3, Heads: 4, KVHeads: 2, Vocab: 256, Tied: true, Type: gguf.TypeBF16}, 2)
 	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q4_1"},
 		quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
+}
+
+// TestQuantizeConvertedFixtures converts both shared HF fixtures with
+// sattva's converter (F16) and quantizes them with both engines; stories260K
+// also through the one-pass path, which must equal llama.cpp's two steps.
+func TestQuantizeConvertedFixtures(t *testing.T) {
+	for _, fx := range []string{"stories260K", "llama31-tiny"} {
+		hf := fixture.Path(t, fx+"/hf")
+		dir := t.TempDir()
+		f16 := filepath.Join(dir, "f16.gguf")
+		if _, err := convert.Convert(t.Context(), hf, f16, convert.Options{OutType: gguf.TypeF16}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s:", fx)
+		compareWithLlamaCpp(t, f16, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"},
+			quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
+		if fx != "stories260K" {
+			continue
+		}
+		one := filepath.Join(dir, "one.gguf")
+		c := filepath.Join(dir, "c.gguf")
+		if _, _, err := quantize.ConvertHF(t.Context(), hf, one, quantize.MostlyQ4_K_M, quantize.ConvertOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := llamacpp.Quantize(t.Context(), f16, c, llamacpp.QuantizeOptions{FileType: "Q4_K_M", Threads: 2}); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(one)
+		b, _ := os.ReadFile(c)
+		if !bytes.Equal(a, b) {
+			t.Errorf("one-pass HF→Q4_K_M differs from convert + llama_model_quantize")
+		}
+	}
 }
