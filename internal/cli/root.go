@@ -57,6 +57,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newConvertCmd(s),
 		newSynthCmd(s),
 		newVersionCmd(s),
+		newRunCmd(s), newChatCmd(s), newBenchCmd(s),
 		newGGUFCmd(s),
 		newEvalCmd(s),
 		newPlanCmd(s),

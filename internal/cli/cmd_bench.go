@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sattva/sattva/llamacpp"
+)
+
+type benchOptions struct {
+	Model        string
+	PromptTokens int
+	GenTokens    int
+	Repetitions  int
+	BatchSize    int
+	UBatchSize   int
+	FlashAttn    string
+	JSON         bool
+	engineFlags
+}
+
+func newBenchCmd(s *Streams) *cobra.Command {
+	o := &benchOptions{}
+	c := &cobra.Command{
+		Use:   "bench MODEL",
+		Short: "Measure prompt processing and generation speed (like llama-bench pp512/tg128)",
+		Long: "Measure tokens per second as llama.cpp's llama-bench does: ppN decodes a prompt of\n" +
+			"N random tokens at once, tgN decodes N tokens one at a time, each from an empty\n" +
+			"cache, after a warm-up, averaged over repetitions. The output names the backend\n" +
+			"that ran (a CMake-built plugin with its SIMD features or CUDA, or the built-in\n" +
+			"CPU code without SIMD).",
+		Example: "  sattva bench model.gguf\n  sattva bench model.gguf -p 512 -n 128 --json\n  sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Model = args[0]
+			return runBench(c.Context(), s, o)
+		},
+	}
+	f := c.Flags()
+	f.IntVarP(&o.PromptTokens, "n-prompt", "p", 512, "prompt tokens of the pp test (0: skip)")
+	f.IntVarP(&o.GenTokens, "n-gen", "n", 128, "generated tokens of the tg test (0: skip)")
+	f.IntVarP(&o.Repetitions, "repetitions", "r", 5, "repetitions of each test")
+	f.IntVarP(&o.BatchSize, "batch-size", "b", 2048, "logical batch size")
+	f.IntVarP(&o.UBatchSize, "ubatch-size", "u", 512, "physical batch size")
+	f.StringVar(&o.FlashAttn, "fa", "auto", "flash attention: auto, on or off")
+	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
+	o.engineFlags.bind(f, 0)
+	return c
+}
+
+// benchTest is one test's result; field names are stable (--json).
+type benchTest struct {
+	Name      string    `json:"name"` // "pp512", "tg128"
+	NPrompt   int       `json:"n_prompt"`
+	NGen      int       `json:"n_gen"`
+	AvgTS     float64   `json:"avg_ts"` // tokens per second, mean over repetitions
+	StddevTS  float64   `json:"stddev_ts"`
+	SamplesNS []int64   `json:"samples_ns"`
+	SamplesTS []float64 `json:"samples_ts"`
+}
+
+type benchReport struct {
+	Model       string               `json:"model"`
+	Description string               `json:"description"`
+	SizeBytes   uint64               `json:"size_bytes"`
+	Params      uint64               `json:"params"`
+	Backend     llamacpp.BackendInfo `json:"backend"`
+	BackendDir  string               `json:"backend_dir"`
+	SystemInfo  string               `json:"system_info"`
+	GPULayers   int                  `json:"n_gpu_layers"`
+	Threads     int                  `json:"n_threads"`
+	BatchSize   int                  `json:"n_batch"`
+	UBatchSize  int                  `json:"n_ubatch"`
+	FlashAttn   string               `json:"flash_attn"`
+	Time        string               `json:"time"`
+	Tests       []benchTest          `json:"tests"`
+}
+
+func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
+	fa := llamacpp.FlashAttentionAuto
+	switch o.FlashAttn {
+	case "auto":
+	case "on", "1":
+		fa = llamacpp.FlashAttentionOn
+	case "off", "0":
+		fa = llamacpp.FlashAttentionOff
+	default:
+		return usagef("--fa %q: want auto, on or off", o.FlashAttn)
+	}
+	if o.PromptTokens < 0 || o.GenTokens < 0 || o.PromptTokens+o.GenTokens == 0 {
+		return usagef("nothing to measure: -p %d -n %d", o.PromptTokens, o.GenTokens)
+	}
+	m, err := o.load(s, o.Model, nil)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	nctx := o.ContextSize
+	if nctx == 0 {
+		nctx = max(o.PromptTokens, o.GenTokens)
+	}
+	lc, err := m.NewContext(llamacpp.ContextOptions{
+		ContextSize: nctx, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
+		Threads: o.Threads, FlashAttention: fa,
+	})
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	res, err := lc.Bench(ctx, llamacpp.BenchOptions{PromptTokens: o.PromptTokens, GenTokens: o.GenTokens, Repetitions: o.Repetitions})
+	if err != nil {
+		return err
+	}
+	size, params := m.Size()
+	dir := o.BackendDir
+	if dir == "" {
+		dir = llamacpp.DefaultBackendDir()
+	}
+	rep := benchReport{
+		Model: o.Model, Description: m.Description(), SizeBytes: size, Params: params,
+		Backend: m.Device(), BackendDir: dir, SystemInfo: llamacpp.SystemInfo(),
+		GPULayers: o.GPULayers, Threads: o.Threads, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
+		FlashAttn: o.FlashAttn, Time: time.Now().UTC().Format(time.RFC3339),
+	}
+	if o.GPULayers < 0 && rep.Backend.Kind == "GPU" {
+		rep.GPULayers = m.NLayer() + 1
+	}
+	if o.GPULayers < 0 && rep.Backend.Kind != "GPU" {
+		rep.GPULayers = 0
+	}
+	if rep.Threads == 0 {
+		rep.Threads = runtime.NumCPU()
+	}
+	if len(res.Prompt) > 0 {
+		rep.Tests = append(rep.Tests, benchStats(fmt.Sprintf("pp%d", o.PromptTokens), o.PromptTokens, 0, res.Prompt))
+	}
+	if len(res.Gen) > 0 {
+		rep.Tests = append(rep.Tests, benchStats(fmt.Sprintf("tg%d", o.GenTokens), 0, o.GenTokens, res.Gen))
+	}
+	if o.JSON {
+		return writeJSON(s.Out, rep)
+	}
+	b := rep.Backend
+	kind := "plugin"
+	if b.Builtin {
+		kind = "built-in, no SIMD"
+	}
+	fmt.Fprintf(s.Out, "backend: %s %s (%s; %s)\n", b.Name, b.Description, kind, strings.Join(b.Features, " "))
+	tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "model\tsize\tparams\tbackend\tngl\tthreads\tfa\ttest\tt/s\t")
+	for _, t := range rep.Tests {
+		fmt.Fprintf(tw, "%s\t%.2f MiB\t%.2f M\t%s\t%d\t%d\t%s\t%s\t%.2f ± %.2f\t\n",
+			rep.Description, float64(size)/(1<<20), float64(params)/1e6, b.Name, rep.GPULayers, rep.Threads, o.FlashAttn, t.Name, t.AvgTS, t.StddevTS)
+	}
+	return tw.Flush()
+}
+
+func benchStats(name string, np, ng int, ds []time.Duration) benchTest {
+	t := benchTest{Name: name, NPrompt: np, NGen: ng}
+	n := float64(np + ng)
+	for _, d := range ds {
+		t.SamplesNS = append(t.SamplesNS, d.Nanoseconds())
+		t.SamplesTS = append(t.SamplesTS, n/d.Seconds())
+	}
+	for _, v := range t.SamplesTS {
+		t.AvgTS += v
+	}
+	t.AvgTS /= float64(len(t.SamplesTS))
+	if len(t.SamplesTS) > 1 {
+		var ss float64
+		for _, v := range t.SamplesTS {
+			ss += (v - t.AvgTS) * (v - t.AvgTS)
+		}
+		t.StddevTS = math.Sqrt(ss / float64(len(t.SamplesTS)-1))
+	}
+	return t
+}
