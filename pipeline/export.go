@@ -40,6 +40,10 @@ type ExportOptions struct {
 	Logger    *slog.Logger
 	// Hashes caches file hashes between runs (nil: none).
 	Hashes *HashCache
+	// BaseModel also writes the base model alone, quantized to eval.type,
+	// as <name>-base-<type>.gguf (kind "base-model"), for eval's side-by-side
+	// comparison. Separate mode has it already (the FROM file).
+	BaseModel bool
 }
 
 // Artifact is one file Export wrote.
@@ -86,6 +90,7 @@ type ExportResult struct {
 	Manifest  *Manifest
 	Models    map[string]string // export type → absolute GGUF path
 	Adapter   string            // GGUF LoRA adapter (separate mode)
+	BaseModel string            // the base alone (ExportOptions.BaseModel, merge mode)
 	Modelfile string            // absolute path
 }
 
@@ -146,6 +151,16 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		return nil, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
 	}
 	kvs := prov.KVs(p.Name)
+	if p.Template == "llama3" {
+		// A base model's tokenizer often has no chat template (Llama-3.1-8B
+		// has none); llama.cpp then cannot render chats for sattva eval or
+		// sattva run. Write the one the model was trained with.
+		if has, err := hasKey(floatPath, "tokenizer.chat_template"); err != nil {
+			return nil, err
+		} else if !has {
+			kvs = append(kvs, gguf.KV{Key: "tokenizer.chat_template", Value: gguf.String(Llama3ChatTemplateJinja)})
+		}
+	}
 	if err := AddMetadata(ctx, floatPath, kvs); err != nil {
 		return nil, fmt.Errorf("writing provenance into %s: %w", floatPath, err)
 	}
@@ -173,6 +188,33 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			return nil, err
 		}
 		res.Models[ty] = out
+	}
+	if o.BaseModel && mode == "merge" {
+		ty := p.Eval.Type
+		bf := filepath.Join(dir, p.Name+"-base-"+outType+".gguf")
+		res.BaseModel = filepath.Join(dir, p.Name+"-base-"+ty+".gguf")
+		if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, ""); err != nil {
+			return nil, fmt.Errorf("converting the base model for comparison: %w", err)
+		}
+		if strings.EqualFold(ty, outType) {
+			res.BaseModel = bf
+		} else {
+			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty)
+			os.Remove(bf)
+			if err != nil {
+				return nil, fmt.Errorf("quantizing the base model to %s: %w", ty, err)
+			}
+		}
+		baseKVs := append([]gguf.KV{}, kvs...)
+		for i := range baseKVs {
+			if baseKVs[i].Key == "general.name" {
+				baseKVs[i].Value = gguf.String(p.Name + "-base")
+			}
+		}
+		baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
+		if err := AddMetadata(ctx, res.BaseModel, baseKVs); err != nil {
+			return nil, err
+		}
 	}
 	if !keepFloat {
 		os.Remove(floatPath)
@@ -235,6 +277,11 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	if res.Adapter != "" {
 		if err := add(res.Adapter, "adapter", "f16"); err != nil {
+			return nil, err
+		}
+	}
+	if res.BaseModel != "" {
+		if err := add(res.BaseModel, "base-model", p.Eval.Type); err != nil {
 			return nil, err
 		}
 	}
@@ -366,4 +413,30 @@ func AddMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
 		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: ti.Name, Dims: ti.Dims, Type: ti.Type, Data: gguf.SectionData(f.TensorData(ti))})
 	}
 	return gguf.WriteFile(ctx, path, spec, gguf.WriteOptions{})
+}
+
+// Llama3ChatTemplateJinja is the chat template written into a llama3 export
+// whose base tokenizer has none: the turns of LLaMA-Factory's llama3 template
+// (BOS comes from the tokenizer). llama.cpp recognises it as its built-in
+// "llama3" template.
+const Llama3ChatTemplateJinja = "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+
+func hasKey(path, key string) (bool, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	_, ok := f.Get(key)
+	return ok, nil
+}
+
+func withoutKey(kvs []gguf.KV, key string) []gguf.KV {
+	out := kvs[:0:0]
+	for _, kv := range kvs {
+		if kv.Key != key {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

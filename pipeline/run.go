@@ -1,0 +1,575 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sattva/sattva/evalrun"
+	"github.com/sattva/sattva/internal/atomicfile"
+	"github.com/sattva/sattva/llamacpp"
+)
+
+// Stages of a pipeline run, in order.
+const (
+	StageData   = "data"
+	StageTrain  = "train"
+	StageExport = "export"
+	StageEval   = "eval"
+)
+
+// Stages lists the stages in run order.
+var Stages = []string{StageData, StageTrain, StageExport, StageEval}
+
+// Stage statuses.
+const (
+	StatusRan     = "ran"
+	StatusSkipped = "skipped" // inputs unchanged since the last successful run
+	StatusNone    = "not run" // nothing to do (no trainer, no eval suite)
+	StatusFailed  = "failed"
+)
+
+// EvalRequest is what the eval stage asks the evaluator.
+type EvalRequest struct {
+	Suite   string // suite file
+	Model   string // the GGUF to evaluate
+	Adapter string // a GGUF LoRA adapter applied to Model ("" for none)
+	Base    string // the base model GGUF to compare with ("" for none)
+	OutDir  string // report folder
+}
+
+// EvalOutcome is what the evaluator reports.
+type EvalOutcome struct {
+	PassRate     float64  `json:"pass_rate"`
+	Passed       int      `json:"passed"`
+	Total        int      `json:"total"`
+	BasePassRate *float64 `json:"base_pass_rate,omitempty"`
+	Report       string   `json:"report"` // report.json path
+}
+
+// PipelineOptions control RunPipeline.
+type PipelineOptions struct {
+	// Force re-runs these stages (and so every stage after them) even when
+	// their inputs are unchanged; "all" forces every stage.
+	Force []string
+	Train TrainOptions
+	// Export needs Tools; Version and Command are recorded as provenance.
+	Export ExportOptions
+	// Eval runs the suite (nil: EvalWithLlamaCpp with default options).
+	Eval func(ctx context.Context, r EvalRequest) (*EvalOutcome, error)
+	// CheckSuite validates the suite before any stage runs (nil: evalrun.LoadSuite).
+	CheckSuite func(path string) error
+	// OnStage is told when a stage starts ("" status) and ends.
+	OnStage func(stage, status, detail string)
+	Logger  *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// StageRecord is one stage's outcome in the state file and the summary.
+type StageRecord struct {
+	Stage   string  `json:"stage"`
+	Status  string  `json:"status"`
+	Inputs  string  `json:"inputs_sha256,omitempty"`
+	Detail  string  `json:"detail,omitempty"`
+	Seconds float64 `json:"seconds"`
+}
+
+// PipelineState is <output>/state.json: the inputs hash of each stage's last
+// success and the history of eval pass rates.
+type PipelineState struct {
+	Stages map[string]StageRecord `json:"stages"`
+	Evals  []EvalHistory          `json:"evals,omitempty"`
+}
+
+// EvalHistory is one eval of the pipeline.
+type EvalHistory struct {
+	Time     string  `json:"time"`
+	Model    string  `json:"model_sha256"`
+	PassRate float64 `json:"pass_rate"`
+	Passed   int     `json:"passed"`
+	Total    int     `json:"total"`
+}
+
+// PipelineSummary is the outcome of RunPipeline.
+type PipelineSummary struct {
+	Stages       []StageRecord
+	Eval         *EvalOutcome
+	PrevPassRate *float64 // the previous eval of this project, if any
+	Train        *TrainResult
+	Export       *ExportResult
+	PassBar      float64
+}
+
+// StatePath is <output>/state.json.
+func (p *Project) StatePath() string { return filepath.Join(p.OutputDir(), "state.json") }
+
+// LoadState reads the state file (missing: empty).
+func (p *Project) LoadState() (*PipelineState, error) {
+	st := &PipelineState{Stages: map[string]StageRecord{}}
+	b, err := os.ReadFile(p.StatePath())
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("%s: %w (delete it to start over)", p.StatePath(), err)
+	}
+	if st.Stages == nil {
+		st.Stages = map[string]StageRecord{}
+	}
+	return st, nil
+}
+
+func (p *Project) saveState(st *PipelineState) error {
+	if err := os.MkdirAll(p.OutputDir(), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	return atomicfile.WriteFile(p.StatePath(), append(b, '\n'), 0o644)
+}
+
+// digest hashes labelled parts into one hex sha256.
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, s := range parts {
+		fmt.Fprintf(h, "%d:%s\n", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ErrStageFailed wraps the error of the stage that stopped a run.
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string { return fmt.Sprintf("stage %s: %v", e.Stage, e.Err) }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// RunPipeline runs data validate → train → export → eval. Before any stage
+// runs, every input is checked (base folder, datasets, suite, tools), so a bad
+// input costs no time. A stage whose inputs hash the same as at its last
+// success, and whose outputs still exist, is skipped; Force re-runs stages.
+// The state is saved after every stage, so an interrupted run resumes.
+func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineSummary, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	force := map[string]bool{}
+	for _, f := range o.Force {
+		if f == "all" {
+			for _, s := range Stages {
+				force[s] = true
+			}
+			continue
+		}
+		if !contains(Stages, f) {
+			return nil, fmt.Errorf("pipeline: --force %q: stages are %s or all", f, strings.Join(Stages, ", "))
+		}
+		force[f] = true
+	}
+	notify := func(stage, status, detail string) {
+		if o.OnStage != nil {
+			o.OnStage(stage, status, detail)
+		}
+	}
+	hc := o.Export.Hashes
+	if hc == nil {
+		hc = OpenHashCache(filepath.Join(p.OutputDir(), "hashes.json"))
+		o.Export.Hashes = hc
+	}
+	defer hc.Save()
+
+	// Checks first: everything that can be refused is refused now.
+	if err := p.CheckBase(); err != nil {
+		return nil, err
+	}
+	examples, err := p.CheckData(ctx, o.Train.ValidateData)
+	if err != nil {
+		return nil, &StageError{StageData, err}
+	}
+	if p.Eval.Suite != "" {
+		check := o.CheckSuite
+		if check == nil {
+			check = func(path string) error { _, err := evalrun.LoadSuite(path); return err }
+		}
+		if err := check(p.Resolve(p.Eval.Suite)); err != nil {
+			return nil, &StageError{StageEval, err}
+		}
+	}
+	if o.Export.Tools.ConvertBase == nil || o.Export.Tools.Quantize == nil {
+		return nil, errors.New("pipeline: the export tools are missing")
+	}
+	tplan, _, err := PlanTrain(ctx, p, o.Train)
+	if err != nil {
+		return nil, &StageError{StageTrain, err}
+	}
+
+	st, err := p.LoadState()
+	if err != nil {
+		return nil, err
+	}
+	sum := &PipelineSummary{PassBar: p.Eval.PassBar}
+	if n := len(st.Evals); n > 0 {
+		prev := st.Evals[n-1].PassRate
+		sum.PrevPassRate = &prev
+	}
+	forced := false // a forced or re-run stage forces the ones after it
+	run := func(stage, inputs string, outputsOK bool, body func() (string, error)) error {
+		forced = forced || force[stage]
+		last, had := st.Stages[stage]
+		if !forced && had && last.Status != StatusFailed && last.Inputs == inputs && outputsOK {
+			rec := StageRecord{Stage: stage, Status: StatusSkipped, Inputs: inputs, Detail: "inputs unchanged since " + last.Detail}
+			if last.Status == StatusSkipped {
+				rec.Detail = last.Detail
+			}
+			sum.Stages = append(sum.Stages, rec)
+			notify(stage, StatusSkipped, rec.Detail)
+			return nil
+		}
+		forced = true
+		notify(stage, "", "")
+		start := now()
+		detail, err := body()
+		rec := StageRecord{Stage: stage, Status: StatusRan, Inputs: inputs, Detail: detail, Seconds: now().Sub(start).Seconds()}
+		if err != nil {
+			rec.Status, rec.Detail = StatusFailed, err.Error()
+			sum.Stages = append(sum.Stages, rec)
+			st.Stages[stage] = rec
+			p.saveState(st)
+			notify(stage, StatusFailed, err.Error())
+			return &StageError{stage, err}
+		}
+		if detail == StatusNone {
+			rec.Status, rec.Detail = StatusNone, ""
+		}
+		sum.Stages = append(sum.Stages, rec)
+		st.Stages[stage] = rec
+		if err := p.saveState(st); err != nil {
+			return err
+		}
+		notify(stage, rec.Status, detail)
+		return nil
+	}
+
+	// data: the datasets' hashes.
+	var dataParts []string
+	for _, f := range p.DataFiles() {
+		in, err := hc.File(f)
+		if err != nil {
+			return nil, err
+		}
+		dataParts = append(dataParts, in.SHA256)
+	}
+	dataHash := digest(dataParts...)
+	if err := run(StageData, dataHash, true, func() (string, error) {
+		return fmt.Sprintf("%d examples in %d files", len(examples), len(dataParts)), nil
+	}); err != nil {
+		return sum, err
+	}
+
+	// train: data + base + the trainer config.
+	base, err := hc.Dir(p.BaseDir())
+	if err != nil {
+		return sum, err
+	}
+	trainHash := digest(dataHash, base.SHA256, string(tplan.ConfigYAML), tplan.Trainer)
+	_, adapterErr := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json"))
+	trainOutputs := adapterErr == nil || tplan.Trainer == TrainerNone
+	if err := run(StageTrain, trainHash, trainOutputs, func() (string, error) {
+		res, err := Train(ctx, p, o.Train)
+		if err != nil {
+			return "", err
+		}
+		sum.Train = res
+		if res.Skipped {
+			return "skipped: " + res.Reason, nil
+		}
+		last := ""
+		if n := len(res.Losses); n > 0 {
+			last = fmt.Sprintf(", loss %.4f → %.4f", res.Losses[0].Loss, res.Losses[n-1].Loss)
+		}
+		return fmt.Sprintf("%s, %d steps%s", res.Trainer, res.Steps, last), nil
+	}); err != nil {
+		return sum, err
+	}
+
+	// export: base + adapter + export and Modelfile settings + version.
+	adapterHash := ""
+	if _, err := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json")); err == nil {
+		a, err := hc.Dir(p.AdapterDir())
+		if err != nil {
+			return sum, err
+		}
+		adapterHash = a.SHA256
+	}
+	exportCfg, _ := json.Marshal([]any{p.Name, p.Template, p.Export, p.Ollama, p.Eval.CompareBase, o.Export.Version})
+	exportHash := digest(base.SHA256, adapterHash, string(exportCfg))
+	manifest, manifestOK := p.readManifest()
+	if err := run(StageExport, exportHash, manifestOK, func() (string, error) {
+		eo := o.Export
+		eo.BaseModel = p.Eval.CompareBase && p.Eval.Suite != ""
+		res, err := Export(ctx, p, eo)
+		if err != nil {
+			return "", err
+		}
+		sum.Export = res
+		manifest = res.Manifest
+		var parts []string
+		for _, a := range res.Manifest.Artifacts {
+			if a.Kind != "modelfile" {
+				parts = append(parts, fmt.Sprintf("%s %s", a.Path, humanBytes(a.Size)))
+			}
+		}
+		detail := strings.Join(parts, ", ")
+		if len(res.Manifest.Notes) > 0 {
+			detail += " (" + strings.Join(res.Manifest.Notes, "; ") + ")"
+		}
+		return detail, nil
+	}); err != nil {
+		return sum, err
+	}
+
+	// eval: the evaluated model's hash + the suite's.
+	if p.Eval.Suite == "" {
+		sum.Stages = append(sum.Stages, StageRecord{Stage: StageEval, Status: StatusNone, Detail: "no eval.suite in the project"})
+		return sum, nil
+	}
+	model, baseModel := manifest.model(p.Eval.Type), manifest.baseModel()
+	if model == nil {
+		return sum, &StageError{StageEval, fmt.Errorf("the export has no %s model", p.Eval.Type)}
+	}
+	suite, err := hc.File(p.Resolve(p.Eval.Suite))
+	if err != nil {
+		return sum, err
+	}
+	adapterArt := manifest.artifact("adapter")
+	baseSum, adapterSum := "", ""
+	if adapterArt != nil {
+		adapterSum = adapterArt.SHA256
+		if p.Eval.CompareBase {
+			baseSum = model.SHA256 // separate mode: the FROM file is the base alone
+		}
+	} else if baseModel != nil && p.Eval.CompareBase {
+		baseSum = baseModel.SHA256
+	}
+	evalHash := digest(model.SHA256, adapterSum, baseSum, suite.SHA256)
+	evalDir := filepath.Join(p.OutputDir(), "eval")
+	evalFn := o.Eval
+	if evalFn == nil {
+		evalFn = func(ctx context.Context, r EvalRequest) (*EvalOutcome, error) {
+			return EvalWithLlamaCpp(ctx, r, evalrun.LlamaOptions{Logger: o.Logger})
+		}
+	}
+	outcomePath := filepath.Join(evalDir, "outcome.json")
+	_, outErr := os.Stat(outcomePath)
+	err = run(StageEval, evalHash, outErr == nil, func() (string, error) {
+		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir}
+		if adapterArt != nil {
+			req.Adapter = filepath.Join(p.ExportDir(), adapterArt.Path)
+			if baseSum != "" {
+				req.Base = req.Model
+			}
+		} else if baseSum != "" {
+			req.Base = filepath.Join(p.ExportDir(), baseModel.Path)
+		}
+		out, err := evalFn(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		sum.Eval = out
+		b, _ := json.MarshalIndent(out, "", "  ")
+		if err := os.MkdirAll(evalDir, 0o755); err != nil {
+			return "", err
+		}
+		if err := atomicfile.WriteFile(outcomePath, append(b, '\n'), 0o644); err != nil {
+			return "", err
+		}
+		st.Evals = append(st.Evals, EvalHistory{Time: now().UTC().Format(time.RFC3339), Model: model.SHA256, PassRate: out.PassRate, Passed: out.Passed, Total: out.Total})
+		d := fmt.Sprintf("%d/%d passed (%.1f%%)", out.Passed, out.Total, 100*out.PassRate)
+		if out.BasePassRate != nil {
+			d += fmt.Sprintf(", base %.1f%%", 100**out.BasePassRate)
+		}
+		return d, nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	if sum.Eval == nil { // skipped: report the last outcome
+		if b, err := os.ReadFile(outcomePath); err == nil {
+			var out EvalOutcome
+			if json.Unmarshal(b, &out) == nil {
+				sum.Eval = &out
+				// the previous run is the one before the last, which this outcome is
+				if n := len(st.Evals); n >= 2 {
+					prev := st.Evals[n-2].PassRate
+					sum.PrevPassRate = &prev
+				} else {
+					sum.PrevPassRate = nil
+				}
+			}
+		}
+	}
+	if err := p.saveState(st); err != nil {
+		return sum, err
+	}
+	if sum.Eval != nil && sum.Eval.PassRate < p.Eval.PassBar {
+		return sum, &StageError{StageEval, fmt.Errorf("pass rate %.1f%% is below eval.pass_bar %.1f%%", 100*sum.Eval.PassRate, 100*p.Eval.PassBar)}
+	}
+	return sum, nil
+}
+
+// readManifest reads the export manifest and reports whether every artifact
+// in it still exists with its recorded size.
+func (p *Project) readManifest() (*Manifest, bool) {
+	b, err := os.ReadFile(filepath.Join(p.ExportDir(), "manifest.json"))
+	if err != nil {
+		return nil, false
+	}
+	var m Manifest
+	if json.Unmarshal(b, &m) != nil {
+		return nil, false
+	}
+	for _, a := range m.Artifacts {
+		st, err := os.Stat(filepath.Join(p.ExportDir(), a.Path))
+		if err != nil || st.Size() != a.Size {
+			return &m, false
+		}
+	}
+	return &m, true
+}
+
+func (m *Manifest) model(typ string) *Artifact {
+	if m == nil {
+		return nil
+	}
+	for i, a := range m.Artifacts {
+		if a.Kind == "model" && strings.EqualFold(a.Type, typ) {
+			return &m.Artifacts[i]
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) baseModel() *Artifact { return m.artifact("base-model") }
+
+func (m *Manifest) artifact(kind string) *Artifact {
+	if m == nil {
+		return nil
+	}
+	for i, a := range m.Artifacts {
+		if a.Kind == kind {
+			return &m.Artifacts[i]
+		}
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// WriteSummary prints the stage table and the eval pass rate against the
+// previous run.
+func (s *PipelineSummary) WriteSummary(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tSTATUS\tTIME\tDETAIL")
+	for _, r := range s.Stages {
+		t := "-"
+		if r.Status == StatusRan || r.Status == StatusFailed {
+			t = fmt.Sprintf("%.1fs", r.Seconds)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Stage, r.Status, t, oneLine(r.Detail))
+	}
+	tw.Flush()
+	if s.Eval != nil {
+		fmt.Fprintf(w, "\neval pass rate: %.1f%% (%d/%d)", 100*s.Eval.PassRate, s.Eval.Passed, s.Eval.Total)
+		if s.PrevPassRate != nil {
+			fmt.Fprintf(w, ", previous run %.1f%% (%+.1f points)", 100**s.PrevPassRate, 100*(s.Eval.PassRate-*s.PrevPassRate))
+		} else {
+			fmt.Fprint(w, ", no previous run")
+		}
+		if s.Eval.BasePassRate != nil {
+			fmt.Fprintf(w, "; base model %.1f%%", 100**s.Eval.BasePassRate)
+		}
+		fmt.Fprintf(w, "; pass bar %.1f%%\n", 100*s.PassBar)
+	}
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+// EvalWithLlamaCpp runs the suite on r.Model (and r.Base, when set, first,
+// for a side-by-side comparison) with evalrun's llama.cpp runner and writes
+// the report files into r.OutDir.
+func EvalWithLlamaCpp(ctx context.Context, r EvalRequest, lo evalrun.LlamaOptions) (*EvalOutcome, error) {
+	suite, err := evalrun.LoadSuite(r.Suite)
+	if err != nil {
+		return nil, err
+	}
+	runOne := func(model, adapter, label string) (*evalrun.Report, error) {
+		o := lo
+		o.Model = model
+		if adapter != "" {
+			o.Adapters = append(o.Adapters, llamacpp.Adapter{Path: adapter, Scale: 1})
+		}
+		g, err := evalrun.NewLlamaRunner(o)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close()
+		return evalrun.Run(ctx, suite, g, evalrun.RunOptions{Label: label})
+	}
+	var baseRep *evalrun.Report
+	if r.Base != "" {
+		if baseRep, err = runOne(r.Base, "", "base"); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := runOne(r.Model, r.Adapter, "fine-tune")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	if _, err := evalrun.WriteFiles(r.OutDir, evalrun.NewDocument("sattva pipeline", rep, baseRep)); err != nil {
+		return nil, err
+	}
+	out := &EvalOutcome{PassRate: rep.Summary.PassRate, Passed: rep.Summary.Passed, Total: rep.Summary.Total,
+		Report: filepath.Join(r.OutDir, "report.json")}
+	if baseRep != nil {
+		br := baseRep.Summary.PassRate
+		out.BasePassRate = &br
+	}
+	return out, nil
+}
