@@ -147,6 +147,9 @@ func NewValidator(o Options) *Validator {
 	return v
 }
 
+// SetProgress replaces Options.Progress for the following ValidateFile calls.
+func (v *Validator) SetProgress(fn func(done, total int64)) { v.o.Progress = fn }
+
 // ValidateFile validates the file at path (plain, gzip or zstd).
 func (v *Validator) ValidateFile(ctx context.Context, path string) error {
 	f, err := os.Open(path)

@@ -60,6 +60,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newRunCmd(s), newChatCmd(s), newBenchCmd(s),
 		newGGUFCmd(s),
 		newEvalCmd(s),
+		newNumerologyCmd(s), newDataCmd(s),
 		newPlanCmd(s),
 		newTrainCmd(s), newOllamaCmd(s),
 	)
