@@ -576,3 +576,35 @@ func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
 	}
 	return written, nil
 }
+
+// ConvertVocab writes a vocabulary-only GGUF (no tensors) for the tokenizer
+// in hfDir: tokenizer.model or tokenizer.json with the usual config files,
+// as llama.cpp's --vocab-only conversion does. config.json is optional: the
+// llama.* hyperparameters, which a vocab-only load reads but does not use,
+// then default to Llama 2 7B's (as llama.cpp's ggml-vocab-*.gguf files carry).
+func ConvertVocab(ctx context.Context, hfDir, outPath string) error {
+	fsys := os.DirFS(hfDir)
+	var hp *HParams
+	if _, err := fs.Stat(fsys, "config.json"); err == nil {
+		if hp, err = LoadHParams(fsys, hfDir); err != nil {
+			return err
+		}
+	}
+	vocab, err := LoadVocab(fsys, hfDir, hp)
+	if err != nil {
+		return err
+	}
+	if hp == nil {
+		hp = &HParams{Layers: 32, ContextLength: 4096, HiddenSize: 4096, Intermediate: 11008, Heads: 32, KVHeads: 32,
+			HeadDim: 128, RMSNormEps: 1e-5, RopeTheta: 10000, VocabSize: int64(len(vocab.Tokens))}
+	}
+	kvs := []gguf.KV{
+		{Key: "general.architecture", Value: gguf.String("llama")},
+		{Key: "general.type", Value: gguf.String("model")},
+		{Key: "general.name", Value: gguf.String(nameFromDir(hfDir))},
+	}
+	kvs = append(kvs, hparamKVs(hp, 1)...)
+	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
+	kvs = append(kvs, vocab.KVs()...)
+	return gguf.WriteFile(ctx, outPath, &gguf.Spec{KVs: kvs}, gguf.WriteOptions{})
+}
