@@ -151,16 +151,18 @@ func BenchmarkWrite(b *testing.B) {
 	src, size := benchFile(b, dir)
 	out := filepath.Join(dir, "out.gguf")
 	spec := benchSpec()
-	b.Run("WriteFile", func(b *testing.B) {
-		b.SetBytes(size)
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := gguf.WriteFile(context.Background(), out, spec, gguf.WriteOptions{}); err != nil {
-				b.Fatal(err)
+	for _, workers := range []int{1, 0} {
+		b.Run(fmt.Sprintf("WriteFile/workers=%d", workers), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := gguf.WriteFile(context.Background(), out, spec, gguf.WriteOptions{Workers: workers}); err != nil {
+					b.Fatal(err)
+				}
+				os.Remove(out)
 			}
-			os.Remove(out)
-		}
-	})
+		})
+	}
 	b.Run("Rewrite", func(b *testing.B) {
 		b.SetBytes(size)
 		b.ReportAllocs()

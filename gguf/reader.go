@@ -248,15 +248,8 @@ func (d *decoder) u64(field string) (uint64, error) {
 
 // str reads a GGUF string: a uint64 length and that many bytes.
 func (d *decoder) str(field string) (string, error) {
-	start := d.off
-	n, err := d.u64(field + ".len")
+	n, err := d.strLen(field)
 	if err != nil {
-		return "", err
-	}
-	if n > d.lim.MaxStringLen {
-		return "", d.errAt(start, field, "string length %d exceeds the limit of %d (Limits.MaxStringLen)", n, d.lim.MaxStringLen)
-	}
-	if err := d.need(n, field); err != nil {
 		return "", err
 	}
 	if n <= 1<<20 {
@@ -279,6 +272,55 @@ func (d *decoder) str(field string) (string, error) {
 		left -= c
 	}
 	return sb.String(), nil
+}
+
+// strLen reads a string's length and checks it against the limit and the
+// bytes left.
+func (d *decoder) strLen(field string) (uint64, error) {
+	start := d.off
+	n, err := d.u64(field)
+	if err != nil {
+		return 0, err
+	}
+	if n > d.lim.MaxStringLen {
+		return 0, d.errAt(start, field, "string length %d exceeds the limit of %d (Limits.MaxStringLen)", n, d.lim.MaxStringLen)
+	}
+	if err := d.need(n, field); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// strs reads n strings into one shared backing string: one allocation
+// for the text instead of one per string (a vocabulary has 10^5 of them).
+func (d *decoder) strs(n uint64, field string) ([]string, error) {
+	ends := make([]int, n)
+	var arena []byte
+	for i := range ends {
+		k, err := d.strLen(field)
+		if err != nil {
+			return nil, err
+		}
+		// Grow with what really arrives, in chunks of at most 1 MiB.
+		for left := k; left > 0; {
+			c := min(left, 1<<20)
+			b, err := d.read(int(c), field)
+			if err != nil {
+				return nil, err
+			}
+			arena = append(arena, b...)
+			left -= c
+		}
+		ends[i] = len(arena)
+	}
+	all := string(arena)
+	out := make([]string, n)
+	start := 0
+	for i, end := range ends {
+		out[i] = all[start:end]
+		start = end
+	}
+	return out, nil
 }
 
 func (d *decoder) readFile(f *File) error {
@@ -538,11 +580,9 @@ func (d *decoder) array(field string, depth uint64) (Value, error) {
 	}
 	switch elem {
 	case ValueString:
-		s := make([]string, n)
-		for i := range s {
-			if s[i], err = d.str(field); err != nil {
-				return Value{}, err
-			}
+		s, err := d.strs(n, field)
+		if err != nil {
+			return Value{}, err
 		}
 		return Strings(s), nil
 	case ValueArray:

@@ -511,12 +511,17 @@ type sectionData struct {
 	off, n int64
 }
 
+// copyBuffers holds the 1 MiB buffers of SectionData, so that copying a
+// model of many tensors allocates a few buffers, not one per tensor.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 func (s sectionData) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, min(s.n, 1<<20))
-	if len(buf) == 0 {
+	if s.n <= 0 {
 		return 0, nil
 	}
-	return io.CopyBuffer(struct{ io.Writer }{w}, io.NewSectionReader(s.r, s.off, s.n), buf)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{w}, io.NewSectionReader(s.r, s.off, s.n), *bp)
 }
 
 // Spec returns a Spec that writes f again: its version, alignment, a copy of
