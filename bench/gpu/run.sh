@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/gpu/run.sh PART... — the GPU machine's side of a device call.
+#
+# Unpacks what bench/gpu/stage.sh packed (.gpu/) and the prebuilt ggml CUDA/CPU
+# plugins (.device/plugins-xz, built on that machine from the pinned module's
+# CMakeLists.txt and ml/backend/ggml/ggml for sm_90a) into /tmp/sattva-gpu,
+# which survives back-to-back calls while the machine stays warm, then runs the
+# named parts, each under a time limit, and prints the collected tables last.
+#   A: llamacpp GPU tests, 8B synth + convert, quantize, llamacpp bench
+#   B: eval throughput, plan run/train vs reality
+#   C: pipeline (fallback trainer on stories260K, export, eval base vs fine-tune)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export OUT="${OUT:-/tmp/gpu-out}"
+mkdir -p "$OUT"
+G=/tmp/sattva-gpu
+mkdir -p "$G/bin" "$G/plugins" "$G/testdata"
+if [ -f .gpu/stamp ] && ! cmp -s .gpu/stamp "$G/stamp"; then
+  xz -dc .gpu/sattva.xz >"$G/bin/sattva"
+  xz -dc .gpu/llamacpp.test.xz >"$G/bin/llamacpp.test"
+  chmod +x "$G/bin/"*
+  tar -C "$G/testdata" -xJf .gpu/testdata.tar.xz
+  cp .gpu/stamp "$G/stamp"
+fi
+if [ ! -f "$G/plugins/libggml-cuda.so" ] && [ -d .device/plugins-xz ]; then
+  cat .device/plugins-xz/* | xz -dc | tar -x -C "$G/plugins"
+fi
+[ -x "$G/bin/sattva" ] || { echo "no sattva binary: stage .gpu first"; exit 1; }
+[ -f "$G/plugins/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz"; exit 1; }
+mkdir -p bin && cp "$G/bin/sattva" "$G/bin/llamacpp.test" bin/
+export SATTVA_BACKEND_DIR="$G/plugins" SATTVA_TESTDATA="$G/testdata"
+export TOK="$G/testdata/llama31-tiny/hf"
+export MODEL_8B_Q4KM=/tmp/l8b/q4_k_m.gguf MODEL_8B_F16=/tmp/l8b/f16.gguf
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
+echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+
+step() { # step NAME SECONDS CMD...
+  local name=$1 secs=$2; shift 2
+  local t0=$(date +%s) rc=0
+  echo "=== $name (limit ${secs}s)"
+  timeout --kill-after=10 "$secs" "$@" >"$OUT/$name.log" 2>&1 || rc=$?
+  echo "=== $name: exit $rc in $(( $(date +%s) - t0 ))s" | tee -a "$OUT/steps.txt"
+  tail -n 5 "$OUT/$name.log"
+}
+
+for part in "$@"; do
+  case "$part" in
+  A)
+    step convert 200 bash bench/gpu/convert.sh
+    [ -f bench/gpu/quantize.sh ] && step quantize 330 bash bench/gpu/quantize.sh
+    step llamacpp 150 bash bench/gpu/llamacpp.sh
+    ;;
+  B)
+    step eval 220 bash bench/gpu/eval.sh
+    step plan 330 bash bench/gpu/plan.sh
+    ;;
+  C)
+    [ -f bench/gpu/pipeline.sh ] && step pipeline 300 bash bench/gpu/pipeline.sh
+    ;;
+  *) echo "unknown part $part" ;;
+  esac
+done
+echo; echo "######## results"
+cat "$OUT/steps.txt"
+for f in "$OUT"/*.md; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# bench/gpu/stage.sh — run HERE (the dev machine) before a GPU call. Builds the
+# cgo sattva binary and the llamacpp test binary (stripped), and packs them with
+# the shared fixtures the GPU scripts need into .gpu/ (ignored by git; name it
+# in the device call's `carry`, beside .device/plugins-xz when the GPU machine
+# is fresh). The device tool carries at most 64 MiB, so everything is xz'd.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TD="${SATTVA_TESTDATA:-../shared/testdata}"
+rm -rf .gpu && mkdir -p .gpu
+go build -trimpath -ldflags='-s -w' -o .gpu/sattva ./cmd/sattva
+go test -c -trimpath -ldflags='-s -w' -o .gpu/llamacpp.test ./llamacpp
+xz -T2 -6 .gpu/sattva .gpu/llamacpp.test
+tar -C "$TD" -cJf .gpu/testdata.tar.xz \
+  stories260K/hf stories260K/ref stories260K/llama2c/published_greedy.txt \
+  llama31-tiny/hf llama31-tiny/lora llama31-tiny/ref/logits.json
+date -u +%s > .gpu/stamp
+du -sh .gpu/* .device/plugins-xz 2>/dev/null
