@@ -141,10 +141,6 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 		return nil, err
 	}
 	defer model.Close()
-	vocab, err := LoadVocab(fsys, hfDir, hp)
-	if err != nil {
-		return nil, err
-	}
 	var merges []*adapter
 	for _, spec := range o.MergeLoRA {
 		a, err := loadAdapter(spec.Dir, hp)
@@ -157,6 +153,10 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 			a.userScale = 1
 		}
 		merges = append(merges, a)
+	}
+	vocab, err := LoadVocab(fsys, hfDir, hp)
+	if err != nil {
+		return nil, err
 	}
 	plan, err := planModel(ctx, hp, model, vocab, merges, hfDir, o)
 	if err != nil {
