@@ -378,7 +378,7 @@ func (q *quantTensor) WriteTo(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	rowsPer := max(1, batchValues/q.ncols)
+	rowsPer := min(q.nrows, max(1, batchValues/q.ncols))
 	if q.rowsPerMat > 0 && q.imatrix != nil && len(q.imatrix) > q.ncols {
 		// One batch never spans two expert matrices with different weights.
 		rowsPer = min(rowsPer, q.rowsPerMat)

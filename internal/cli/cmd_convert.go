@@ -24,6 +24,9 @@ type convertOptions struct {
 	JSON      bool
 	Quiet     bool
 	Name      string
+	// FromSource: for a k-quant --outtype, quantize the original values
+	// instead of going through F16 (see cmd_convert_quantize.go).
+	FromSource bool
 }
 
 func newConvertCmd(s *Streams) *cobra.Command {
@@ -43,7 +46,8 @@ func newConvertCmd(s *Streams) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVarP(&o.Out, "output", "o", "", "output GGUF file (default: HF_DIR/<name>-<outtype>.gguf)")
-	f.StringVar(&o.OutType, "outtype", "f16", "weight type: f32, f16, bf16, q8_0")
+	f.StringVar(&o.OutType, "outtype", "f16", "weight type: f32, f16, bf16, q8_0, or a llama-quantize type (q4_k_m, q5_k_m, q6_k, …) quantized in the same pass")
+	f.BoolVar(&o.FromSource, "from-source", false, "with a quantized --outtype: quantize the checkpoint's own values, not their F16 rounding")
 	f.IntVar(&o.Threads, "threads", 0, "tensors converted at once (0: all cores)")
 	f.StringArrayVar(&o.MergeLoRA, "merge-lora", nil, "merge a PEFT LoRA adapter folder, optionally scaled: DIR[:SCALE] (repeatable)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan (tensors, shapes, types, output size) without writing")
@@ -65,6 +69,9 @@ func parseLoRASpec(s string) convert.LoRASpec {
 }
 
 func runConvert(ctx context.Context, s *Streams, o *convertOptions) error {
+	if ft, ok := quantizedOutType(o.OutType); ok {
+		return runConvertQuantized(ctx, s, o, ft)
+	}
 	t, err := gguf.ParseType(o.OutType)
 	if err != nil {
 		return usagef("--outtype %q: %v", o.OutType, err)

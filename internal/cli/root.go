@@ -62,7 +62,8 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newEvalCmd(s),
 		newNumerologyCmd(s), newDataCmd(s),
 		newPlanCmd(s),
-		newTrainCmd(s), newOllamaCmd(s),
+		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
+		newQuantizeCmd(s),
 	)
 	return root
 }
