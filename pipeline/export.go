@@ -173,8 +173,11 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			continue
 		}
 		out := filepath.Join(dir, stem+"-"+ty+".gguf")
-		if isFloatType(lt) {
-			// Another float type: convert again rather than "quantize" floats.
+		if isFloatType(lt) || lt == "q8_0" {
+			// Another float type, or Q8_0: convert again from the HF weights,
+			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
+			// Q8_0's 32-element blocks do not divide stay F16 there, where
+			// llama-quantize would refuse the file).
 			if err := o.Tools.ConvertBase(ctx, p.BaseDir(), out, lt, merge); err != nil {
 				return nil, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
 			}
@@ -297,6 +300,9 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 }
 
 func isFloatType(t string) bool { return t == "f32" || t == "f16" || t == "bf16" }
+
+// ConvertTypes are the export types ExportTools.ConvertBase produces directly.
+var ConvertTypes = []string{"f32", "f16", "bf16", "q8_0"}
 
 // provenance hashes the export's inputs.
 func (p *Project) provenance(adapter string, o ExportOptions) (*Provenance, error) {

@@ -50,7 +50,7 @@ func TestExportMerged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "convert m-f16.gguf f16 merge=adapter|quantize m-f16.gguf m-q4_K_M.gguf q4_K_M|quantize m-f16.gguf m-q8_0.gguf q8_0"
+	want := "convert m-f16.gguf f16 merge=adapter|quantize m-f16.gguf m-q4_K_M.gguf q4_K_M|convert m-q8_0.gguf q8_0 merge=adapter"
 	if got := strings.Join(calls, "|"); got != want {
 		t.Errorf("calls\n%s\nwant\n%s", got, want)
 	}

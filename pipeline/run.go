@@ -233,7 +233,13 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 		forced = forced || force[stage]
 		last, had := st.Stages[stage]
 		if !forced && had && last.Status != StatusFailed && last.Inputs == inputs && outputsOK {
-			rec := StageRecord{Stage: stage, Status: StatusSkipped, Inputs: inputs, Detail: "inputs unchanged since " + last.Detail}
+			if last.Status == StatusNone { // still nothing to do (no trainer): say so again
+				last.Seconds = 0
+				sum.Stages = append(sum.Stages, last)
+				notify(stage, StatusNone, last.Detail)
+				return nil
+			}
+			rec := StageRecord{Stage: stage, Status: StatusSkipped, Inputs: inputs, Detail: "unchanged: " + last.Detail}
 			if last.Status == StatusSkipped {
 				rec.Detail = last.Detail
 			}
@@ -254,8 +260,8 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 			notify(stage, StatusFailed, err.Error())
 			return &StageError{stage, err}
 		}
-		if detail == StatusNone {
-			rec.Status, rec.Detail = StatusNone, ""
+		if strings.HasPrefix(detail, "skipped: ") {
+			rec.Status, rec.Detail = StatusNone, strings.TrimPrefix(detail, "skipped: ")
 		}
 		sum.Stages = append(sum.Stages, rec)
 		st.Stages[stage] = rec

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sattva/sattva/dataset"
 	"github.com/sattva/sattva/internal/atomicfile"
 	trainscript "github.com/sattva/sattva/scripts/train"
 )
@@ -365,9 +366,10 @@ func (e *DataError) InvalidInput() bool { return true }
 
 // ReadAlpacaFile reads a JSONL dataset: one object per line with string
 // fields instruction (required), input, output (required) and system; other
-// fields (lang, …) are ignored. Blank lines are skipped.
+// fields (lang, …) are ignored. Blank lines are skipped. The file may be
+// gzip- or zstd-compressed.
 func ReadAlpacaFile(path string) ([]AlpacaExample, error) {
-	f, err := os.Open(path)
+	f, err := dataset.Open(path) // plain, gzip or zstd
 	if err != nil {
 		return nil, err
 	}
