@@ -62,6 +62,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newEvalCmd(s),
 		newNumerologyCmd(s), newDataCmd(s),
 		newPlanCmd(s),
+		newDoctorCmd(s),
 		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
 		newQuantizeCmd(s),
 	)
