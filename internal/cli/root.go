@@ -63,7 +63,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newNumerologyCmd(s), newDataCmd(s),
 		newPlanCmd(s),
 		newDoctorCmd(s),
-		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
+		newTrainCmd(s), newOllamaCmd(s),
 		newQuantizeCmd(s),
 	)
 	return root
