@@ -30,9 +30,15 @@ func (f *File) Tensor(name string) (TensorInfo, bool) {
 }
 
 // TensorData returns a reader of ti's bytes in the file, read lazily from the
-// File's ReaderAt. ti should come from f.Tensors or f.Tensor.
+// File's ReaderAt. ti should come from f.Tensors or f.Tensor; for a
+// TensorInfo whose size is invalid or whose extent lies outside the file the
+// reader is empty.
 func (f *File) TensorData(ti TensorInfo) *io.SectionReader {
-	return io.NewSectionReader(f.r, f.DataOffset+int64(ti.Offset), ti.Size())
+	size := ti.Size()
+	if size < 0 || ti.Offset > uint64(f.Size) || f.DataOffset+int64(ti.Offset) > f.Size-size {
+		return io.NewSectionReader(f.r, 0, 0)
+	}
+	return io.NewSectionReader(f.r, f.DataOffset+int64(ti.Offset), size)
 }
 
 // ReaderAt returns the io.ReaderAt the File reads from.

@@ -478,3 +478,17 @@ func TestSectionDataReusable(t *testing.T) {
 		}
 	}
 }
+
+func TestTensorDataOfForeignInfo(t *testing.T) {
+	ts, _ := tensorsOfEveryType()
+	f := parse(t, encode(t, &gguf.Spec{Tensors: ts[:2]}))
+	for _, ti := range []gguf.TensorInfo{
+		{Name: "bad type", Dims: []uint64{4}, Type: 4},
+		{Name: "past end", Dims: []uint64{4}, Type: gguf.TypeF32, Offset: 1 << 62},
+		{Name: "huge", Dims: []uint64{1 << 40}, Type: gguf.TypeF32},
+	} {
+		if n := f.TensorData(ti).Size(); n != 0 {
+			t.Errorf("%s: TensorData has %d bytes, want an empty reader", ti.Name, n)
+		}
+	}
+}
