@@ -71,14 +71,14 @@ measure llamacpp "$BIN" quantize -q --engine llamacpp --threads "$THREADS" "$F16
 C_WALL=$WALL C_RSS=$RSS
 sync
 OUT_BYTES=$(stat -c %s "$GO_OUT")
-if cmp -s "$GO_OUT" "$C_OUT"; then SAME="yes"; else SAME="NO ($(cmp "$GO_OUT" "$C_OUT" 2>&1 | head -1))"; fi
+if cmp -s "$GO_OUT" "$C_OUT"; then SAME="yes"; else SAME="NO ($(cmp "$GO_OUT" "$C_OUT" 2>&1 | head -1 || true))"; fi
 rm -f "$C_OUT"
 
 # One pass from the HF folder (BF16 safetensors, in the page cache after convert.sh).
 cat "$HF"/*.safetensors > /dev/null
 measure onepass "$BIN" convert "$HF" --outtype "$TYPE" --threads "$THREADS" -q -o "$ONE_OUT"
 ONE_WALL=$WALL ONE_RSS=$RSS
-if cmp -s "$GO_OUT" "$ONE_OUT"; then ONE_SAME="yes"; else ONE_SAME="NO ($(cmp "$GO_OUT" "$ONE_OUT" 2>&1 | head -1))"; fi
+if cmp -s "$GO_OUT" "$ONE_OUT"; then ONE_SAME="yes"; else ONE_SAME="NO ($(cmp "$GO_OUT" "$ONE_OUT" 2>&1 | head -1 || true))"; fi
 rm -f "$ONE_OUT"
 
 py() { python3 -c "print($1)"; }
