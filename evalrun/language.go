@@ -150,7 +150,7 @@ func maskCode(s string) string {
 }
 
 // LanguageScorer passes when the answer is written in Lang: at least MinShare
-// (default 0.6) of its letters, outside code, in Lang's script (Cyrillic for
+// (default 0.5, a majority) of its letters, outside code, in Lang's script (Cyrillic for
 // ru, Latin for en). An answer without letters (only numbers) passes; an empty
 // answer fails.
 type LanguageScorer struct {
@@ -178,7 +178,7 @@ func (s *LanguageScorer) Score(answer string) Check {
 	}
 	minShare := s.MinShare
 	if minShare == 0 {
-		minShare = 0.6
+		minShare = 0.5
 	}
 	want := sc.Latin
 	script := "Latin"
