@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +34,18 @@ func ggufArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// ggufName is a key or tensor name safe to print: quoted when it holds
+// anything but printable characters (a hostile file may carry tabs that break
+// the table or escape sequences for the terminal).
+func ggufName(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // ggufSmall reports whether path is a file small enough (under 256 MB) to

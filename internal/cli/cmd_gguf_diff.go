@@ -134,11 +134,11 @@ func ggufDiffText(w io.Writer, o *ggufDiffOptions, d *gguf.Diff) {
 	for _, k := range d.KVs {
 		switch {
 		case k.B == nil:
-			fmt.Fprintf(w, "- %s %s = %s\n", k.Key, k.A.TypeName(), ggufValueText(*k.A, 60))
+			fmt.Fprintf(w, "- %s %s = %s\n", ggufName(k.Key), k.A.TypeName(), ggufValueText(*k.A, 60))
 		case k.A == nil:
-			fmt.Fprintf(w, "+ %s %s = %s\n", k.Key, k.B.TypeName(), ggufValueText(*k.B, 60))
+			fmt.Fprintf(w, "+ %s %s = %s\n", ggufName(k.Key), k.B.TypeName(), ggufValueText(*k.B, 60))
 		default:
-			fmt.Fprintf(w, "~ %s: %s %s → %s %s\n", k.Key, k.A.TypeName(), ggufValueText(*k.A, 60), k.B.TypeName(), ggufValueText(*k.B, 60))
+			fmt.Fprintf(w, "~ %s: %s %s → %s %s\n", ggufName(k.Key), k.A.TypeName(), ggufValueText(*k.A, 60), k.B.TypeName(), ggufValueText(*k.B, 60))
 		}
 	}
 	if d.KeyOrderDiffers {
@@ -147,13 +147,13 @@ func ggufDiffText(w io.Writer, o *ggufDiffOptions, d *gguf.Diff) {
 	for _, t := range d.Tensors {
 		switch {
 		case t.B == nil:
-			fmt.Fprintf(w, "- tensor %s %s %s\n", t.Name, t.A.Type, ggufShape(t.A.Dims))
+			fmt.Fprintf(w, "- tensor %s %s %s\n", ggufName(t.Name), t.A.Type, ggufShape(t.A.Dims))
 		case t.A == nil:
-			fmt.Fprintf(w, "+ tensor %s %s %s\n", t.Name, t.B.Type, ggufShape(t.B.Dims))
+			fmt.Fprintf(w, "+ tensor %s %s %s\n", ggufName(t.Name), t.B.Type, ggufShape(t.B.Dims))
 		case t.SHA256A != "":
-			fmt.Fprintf(w, "~ tensor %s: content differs (sha256 %.12s… → %.12s…)\n", t.Name, t.SHA256A, t.SHA256B)
+			fmt.Fprintf(w, "~ tensor %s: content differs (sha256 %.12s… → %.12s…)\n", ggufName(t.Name), t.SHA256A, t.SHA256B)
 		default:
-			fmt.Fprintf(w, "~ tensor %s: %s %s → %s %s\n", t.Name, t.A.Type, ggufShape(t.A.Dims), t.B.Type, ggufShape(t.B.Dims))
+			fmt.Fprintf(w, "~ tensor %s: %s %s → %s %s\n", ggufName(t.Name), t.A.Type, ggufShape(t.A.Dims), t.B.Type, ggufShape(t.B.Dims))
 		}
 	}
 	if d.TensorOrderDiffers {

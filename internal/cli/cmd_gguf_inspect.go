@@ -136,7 +136,7 @@ func ggufInspectText(w io.Writer, doc *ggufInspectJSON, f *gguf.File) error {
 	fmt.Fprintf(tw, "format\tGGUF v%d, alignment %d, data at offset %d\n", doc.Version, doc.Alignment, doc.DataOffset)
 	fmt.Fprintf(tw, "size\t%s (%s bytes)\n", ggufBytes(doc.Size), ggufCount(doc.Size))
 	if doc.Architecture != "" {
-		fmt.Fprintf(tw, "architecture\t%s\n", doc.Architecture)
+		fmt.Fprintf(tw, "architecture\t%s\n", ggufName(doc.Architecture))
 	}
 	fmt.Fprintf(tw, "parameters\t%s in %d tensors, %s of tensor data", ggufCount(doc.ParameterCount), len(doc.Tensors), ggufBytes(doc.TensorBytes))
 	if doc.ParameterCount > 0 {
@@ -148,12 +148,12 @@ func ggufInspectText(w io.Writer, doc *ggufInspectJSON, f *gguf.File) error {
 	}
 	fmt.Fprintf(tw, "\nKEY\tTYPE\tVALUE\n")
 	for _, kv := range f.KVs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", kv.Key, kv.Value.TypeName(), ggufValueText(kv.Value, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ggufName(kv.Key), kv.Value.TypeName(), ggufValueText(kv.Value, 60))
 	}
 	if len(f.Tensors) > 0 {
 		fmt.Fprintf(tw, "\nTENSOR\tTYPE\tSHAPE\tELEMENTS\tSIZE\n")
 		for _, t := range doc.Tensors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Type, ggufShape(t.Shape), ggufCount(t.Elements), ggufBytes(t.Size))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ggufName(t.Name), t.Type, ggufShape(t.Shape), ggufCount(t.Elements), ggufBytes(t.Size))
 		}
 	}
 	return tw.Flush()

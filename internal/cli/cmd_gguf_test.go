@@ -271,3 +271,18 @@ func TestGGUFSetAndDiff(t *testing.T) {
 		t.Errorf("diff --json: exit %d, %v\n%s", code, err, stdout)
 	}
 }
+
+func TestGGUFInspectQuotesHostileNames(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "evil.gguf")
+	spec := &gguf.Spec{
+		KVs:     []gguf.KV{{Key: "evil\x1b[31m\tkey", Value: gguf.String("v\tw")}},
+		Tensors: []gguf.WriteTensor{{Name: "t\nx", Dims: []uint64{1}, Type: gguf.TypeF32, Data: gguf.BytesData(make([]byte, 4))}},
+	}
+	if err := gguf.WriteFile(context.Background(), p, spec, gguf.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runSattva(t, "gguf", "inspect", p)
+	if code != 0 || strings.ContainsAny(out, "\x1b\t") || !strings.Contains(out, `"evil\x1b[31m\tkey"`) || !strings.Contains(out, `"t\nx"`) {
+		t.Errorf("exit %d:\n%q", code, out)
+	}
+}
