@@ -79,8 +79,9 @@ func WriteFile(ctx context.Context, path string, s *Spec, o WriteOptions) error 
 // Write writes s to w: the header, KVs and tensor infos from offset 0, then
 // each tensor at its precomputed aligned offset, with Workers tensors written
 // in parallel through io.NewOffsetWriter, and zero padding after each one.
-// Memory use does not depend on tensor sizes. It returns the file size. It
-// stops at the first error or when ctx is done. w is not closed or synced.
+// Memory use does not depend on tensor sizes. It returns the file size; bytes
+// of w beyond it are left as they were, so w should start empty. It stops at
+// the first error or when ctx is done. w is not closed or synced.
 func Write(ctx context.Context, w io.WriterAt, s *Spec, o WriteOptions) (int64, error) {
 	meta, lay, err := encodeMeta(s)
 	if err != nil {
