@@ -63,6 +63,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newNumerologyCmd(s), newDataCmd(s),
 		newPlanCmd(s),
 		newDoctorCmd(s),
+		newInitCmd(s),
 		newTrainCmd(s), newOllamaCmd(s),
 		newQuantizeCmd(s),
 	)
