@@ -105,6 +105,8 @@ func Bools(v []bool) Value       { return arr(ValueBool, v) }
 func Strings(v []string) Value   { return arr(ValueString, v) }
 
 // Arrays returns an array of arrays; every element must be an array Value.
+// GGUF and gguf-py allow them, but the pinned llama.cpp refuses to load any
+// file that holds one (gguf/differential tests this): keep them out of models.
 func Arrays(v []Value) Value { return arr(ValueArray, v) }
 
 func arr(elem ValueType, v any) Value { return Value{Type: ValueArray, Elem: elem, V: v} }
