@@ -492,3 +492,50 @@ func TestTensorDataOfForeignInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriteChangesAlignment(t *testing.T) {
+	ts, data := tensorsOfEveryType()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.gguf")
+	if err := gguf.WriteFile(context.Background(), in, &gguf.Spec{KVs: allValueKVs()[:3], Tensors: ts}, gguf.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lay, err := gguf.PlanLayout(&gguf.Spec{KVs: allValueKVs()[:3], Tensors: ts})
+	if st, _ := os.Stat(in); err != nil || lay.Size != st.Size() {
+		t.Fatalf("PlanLayout size %v, file %d (%v)", lay, st.Size(), err)
+	}
+	// In place, as `sattva gguf set FILE general.alignment 256` does.
+	err = gguf.Rewrite(context.Background(), in, in, func(s *gguf.Spec) error {
+		s.SetKV("general.alignment", gguf.Uint32(256))
+		return nil
+	}, gguf.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Alignment != 256 || f.DataOffset%256 != 0 || len(f.KVs) != 4 {
+		t.Fatalf("alignment %d, data offset %d, %d KVs", f.Alignment, f.DataOffset, len(f.KVs))
+	}
+	for _, ti := range f.Tensors {
+		got, _ := io.ReadAll(f.TensorData(ti))
+		if ti.Offset%256 != 0 || !bytes.Equal(got, data[ti.Name]) {
+			t.Errorf("%s: offset %d, data equal %v", ti.Name, ti.Offset, bytes.Equal(got, data[ti.Name]))
+		}
+	}
+	// An edit that fails leaves the file as it was.
+	before, _ := os.ReadFile(in)
+	boom := errors.New("boom")
+	if err := gguf.Rewrite(context.Background(), in, in, func(*gguf.Spec) error { return boom }, gguf.WriteOptions{}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
+		t.Fatal("a failed Rewrite changed the file")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("left behind: %v", entries)
+	}
+}
