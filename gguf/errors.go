@@ -45,3 +45,8 @@ type TypeError struct {
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("gguf: key %q is %s, not %s", e.Key, e.Got, e.Want)
 }
+
+var (
+	_ error = (*FormatError)(nil)
+	_ error = (*TypeError)(nil)
+)

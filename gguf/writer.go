@@ -607,3 +607,10 @@ func Rewrite(ctx context.Context, in, out string, edit func(*Spec) error, o Writ
 	}
 	return af.Commit()
 }
+
+// Compile-time checks.
+var (
+	_ io.WriterTo = bytesData(nil)
+	_ io.WriterTo = sectionData{}
+	_ io.Writer   = (*tensorWriter)(nil)
+)
