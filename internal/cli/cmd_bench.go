@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ type benchOptions struct {
 	BatchSize    int
 	UBatchSize   int
 	FlashAttn    string
+	Parallel     int
 	JSON         bool
 	engineFlags
 }
@@ -50,6 +52,7 @@ func newBenchCmd(s *Streams) *cobra.Command {
 	f.IntVarP(&o.BatchSize, "batch-size", "b", 2048, "logical batch size")
 	f.IntVarP(&o.UBatchSize, "ubatch-size", "u", 512, "physical batch size")
 	f.StringVar(&o.FlashAttn, "fa", "auto", "flash attention: auto, on or off")
+	f.IntVar(&o.Parallel, "parallel", 1, "with N > 1: also measure batched generation, N sequences of -p prompt and -n generated tokens in one context (GenerateBatch, greedy)")
 	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
 	o.engineFlags.bind(f, 0)
 	return c
@@ -106,9 +109,12 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 	if nctx == 0 {
 		nctx = max(o.PromptTokens, o.GenTokens)
 	}
+	if o.Parallel > 1 && o.ContextSize == 0 {
+		nctx = o.PromptTokens + o.GenTokens
+	}
 	lc, err := m.NewContext(llamacpp.ContextOptions{
 		ContextSize: nctx, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
-		Threads: o.Threads, FlashAttention: fa,
+		Threads: o.Threads, FlashAttention: fa, Parallel: max(o.Parallel, 1),
 	})
 	if err != nil {
 		return err
@@ -144,6 +150,13 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 	if len(res.Gen) > 0 {
 		rep.Tests = append(rep.Tests, benchStats(fmt.Sprintf("tg%d", o.GenTokens), 0, o.GenTokens, res.Gen))
 	}
+	if o.Parallel > 1 {
+		t, err := benchParallel(ctx, lc, m.NVocab(), o)
+		if err != nil {
+			return err
+		}
+		rep.Tests = append(rep.Tests, t)
+	}
 	if o.JSON {
 		return writeJSON(s.Out, rep)
 	}
@@ -160,6 +173,57 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 			rep.Description, float64(size)/(1<<20), float64(params)/1e6, b.Name, rep.GPULayers, rep.Threads, o.FlashAttn, t.Name, t.AvgTS, t.StddevTS)
 	}
 	return tw.Flush()
+}
+
+// benchParallel times GenerateBatch over o.Parallel requests of random
+// prompts, greedy, o.GenTokens each (fewer if one ends with EOG): the
+// aggregate generated tokens per second, prompt processing included.
+func benchParallel(ctx context.Context, lc *llamacpp.Context, nvocab int, o *benchOptions) (benchTest, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	name := fmt.Sprintf("pp%d+tg%d x%d", o.PromptTokens, o.GenTokens, o.Parallel)
+	t := benchTest{Name: name, NPrompt: o.PromptTokens * o.Parallel}
+	reqs := make([]llamacpp.Request, o.Parallel)
+	run := func() (int, time.Duration, error) {
+		for i := range reqs {
+			p := make([]int32, max(o.PromptTokens, 1))
+			for j := range p {
+				p[j] = int32(rng.IntN(nvocab))
+			}
+			reqs[i] = llamacpp.Request{Prompt: p, Options: llamacpp.GenerateOptions{MaxTokens: o.GenTokens}}
+		}
+		start := time.Now()
+		res, err := lc.GenerateBatch(ctx, reqs, nil)
+		d := time.Since(start)
+		n := 0
+		for _, r := range res {
+			n += len(r.Tokens)
+		}
+		return n, d, err
+	}
+	if _, _, err := run(); err != nil { // warm-up
+		return t, err
+	}
+	for r := 0; r < max(o.Repetitions, 1); r++ {
+		n, d, err := run()
+		if err != nil {
+			return t, err
+		}
+		t.NGen = n
+		t.SamplesNS = append(t.SamplesNS, d.Nanoseconds())
+		t.SamplesTS = append(t.SamplesTS, float64(n)/d.Seconds())
+	}
+	for _, v := range t.SamplesTS {
+		t.AvgTS += v
+	}
+	t.AvgTS /= float64(len(t.SamplesTS))
+	if len(t.SamplesTS) > 1 {
+		var ss float64
+		for _, v := range t.SamplesTS {
+			ss += (v - t.AvgTS) * (v - t.AvgTS)
+		}
+		t.StddevTS = math.Sqrt(ss / float64(len(t.SamplesTS)-1))
+	}
+	return t, nil
 }
 
 func benchStats(name string, np, ng int, ds []time.Duration) benchTest {
