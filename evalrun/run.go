@@ -122,11 +122,6 @@ func Run(ctx context.Context, s *Suite, g Generator, o RunOptions) (*Report, err
 	if rep.Label == "" {
 		rep.Label = g.Name()
 	}
-	if d, ok := g.(Describer); ok {
-		rep.Generator = d.Info()
-	} else {
-		rep.Generator = GeneratorInfo{Runner: g.Name()}
-	}
 	if len(reqs) > 0 {
 		rep.Settings = RunSettings{MaxTokens: reqs[0].MaxTokens, Sampling: reqs[0].Sampling, ChatTemplate: reqs[0].ChatTemplate, IgnoreEOS: o.IgnoreEOS}
 	}
@@ -155,6 +150,12 @@ func Run(ctx context.Context, s *Suite, g Generator, o RunOptions) (*Report, err
 		}
 	})
 	rep.WallSeconds = now().Sub(start).Seconds()
+	// Asked after the run: generators note what they found while answering.
+	if d, ok := g.(Describer); ok {
+		rep.Generator = d.Info()
+	} else {
+		rep.Generator = GeneratorInfo{Runner: g.Name()}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range s.Cases {
