@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -64,8 +65,37 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newPlanCmd(s),
 		newDoctorCmd(s),
 		newInitCmd(s),
-		newTrainCmd(s), newOllamaCmd(s),
+		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
 		newQuantizeCmd(s),
 	)
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return &UsageError{Err: fmt.Errorf("unknown command %q for %q; see 'sattva --help'", args[0], c.CommandPath())}
+		}
+		return nil
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	wrapArgErrors(root)
 	return root
+}
+
+// wrapArgErrors makes every positional-argument check in the tree return a
+// *UsageError, so a wrong argument count exits 2 like a bad flag does.
+func wrapArgErrors(c *cobra.Command) {
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var u *UsageError
+				if errors.As(err, &u) {
+					return err
+				}
+				return &UsageError{Err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgErrors(sub)
+	}
 }
