@@ -274,12 +274,12 @@ func TestEstimateRunLlama8B(t *testing.T) {
 		t.Errorf("compute %.2f MiB (%s)", mib(e.ComputeGPU), e.ComputeStage)
 	}
 	// q8_0 cache: 34/32 bytes an element; q4_0: 18/32.
-	e8, _ := EstimateRun(m, RunConfig{Context: 8192, GPULayers: -1, FlashAttention: true, CacheK: gguf.TypeQ8_0, CacheV: gguf.TypeQ8_0})
-	e4, _ := EstimateRun(m, RunConfig{Context: 8192, GPULayers: -1, FlashAttention: true, CacheK: gguf.TypeQ4_0, CacheV: gguf.TypeQ4_0})
+	e8, _ := EstimateRun(m, RunConfig{Context: 8192, GPULayers: -1, FlashAttention: true, CacheK: "q8_0", CacheV: "q8_0"})
+	e4, _ := EstimateRun(m, RunConfig{Context: 8192, GPULayers: -1, FlashAttention: true, CacheK: "q4_0", CacheV: "q4_0"})
 	if mib(e8.KVGPU) != 544 || mib(e4.KVGPU) != 288 {
 		t.Errorf("q8_0 KV %.1f, q4_0 KV %.1f MiB", mib(e8.KVGPU), mib(e4.KVGPU))
 	}
-	if _, err := EstimateRun(m, RunConfig{Context: 8192, CacheV: gguf.TypeQ8_0}); err == nil {
+	if _, err := EstimateRun(m, RunConfig{Context: 8192, CacheV: "q8_0"}); err == nil {
 		t.Error("quantized V without flash attention accepted")
 	}
 	// 8 sequences of 1000 tokens: n_ctx_seq = 1024, n_ctx = 8192.

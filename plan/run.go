@@ -186,8 +186,9 @@ type RunConfig struct {
 	// and the output layer; 0 keeps everything on the CPU; n offloads the last
 	// n layers.
 	GPULayers int
-	CacheK    gguf.Type // F16 (default, the zero value means F16), Q8_0, Q4_0, …
-	CacheV    gguf.Type
+	// CacheK and CacheV are the KV cache types by ggml name: "f16" (also
+	// for ""), "q8_0", "q4_0", "f32", "bf16", …
+	CacheK, CacheV string
 	// FlashAttention: true as llama.cpp's "auto" resolves it on CUDA for
 	// Llama models; false gives the classic KQ matrix path.
 	FlashAttention bool
@@ -230,10 +231,19 @@ type RunEstimate struct {
 
 func pad(x, n int) int { return (x + n - 1) / n * n }
 
-func kvRow(t gguf.Type, n int) (int64, error) {
-	if t == 0 && n >= 0 {
-		t = gguf.TypeF16
+// cacheType parses a KV cache type name; "" is f16.
+func cacheType(name string) (gguf.Type, error) {
+	if name == "" {
+		return gguf.TypeF16, nil
 	}
+	t, err := gguf.ParseType(name)
+	if err != nil {
+		return 0, fmt.Errorf("plan: KV cache type %q: %w", name, err)
+	}
+	return t, nil
+}
+
+func kvRow(t gguf.Type, n int) (int64, error) {
 	if t != gguf.TypeF32 && t != gguf.TypeF16 && t != gguf.TypeBF16 && t != gguf.TypeQ8_0 && t != gguf.TypeQ4_0 && t != gguf.TypeQ4_1 && t != gguf.TypeQ5_0 && t != gguf.TypeQ5_1 && t != gguf.TypeIQ4_NL {
 		return 0, fmt.Errorf("plan: KV cache type %s: llama.cpp accepts f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl", t)
 	}
@@ -251,12 +261,13 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 		return nil, errors.New("plan: context must be positive")
 	}
 	P := max(c.Parallel, 1)
-	kT, vT := c.CacheK, c.CacheV
-	if kT == 0 {
-		kT = gguf.TypeF16
+	kT, err := cacheType(c.CacheK)
+	if err != nil {
+		return nil, err
 	}
-	if vT == 0 {
-		vT = gguf.TypeF16
+	vT, err := cacheType(c.CacheV)
+	if err != nil {
+		return nil, err
 	}
 	if !c.FlashAttention && vT.IsQuantized() {
 		return nil, errors.New("plan: a quantized V cache needs flash attention (llama.cpp refuses it otherwise)")
@@ -311,6 +322,15 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 	e.Terms = append(e.Terms, Term{"weights on the GPU", e.WeightsGPU, fmt.Sprintf("tensor bytes of %d of %d layers%s (token_embd stays on the CPU)", e.GPULayers, m.Layers, map[bool]string{true: " and the output layer", false: ""}[e.OutputOnGPU])})
 
 	// KV cache: per layer n_ctx cells × (K row + V row).
+	for _, kv := range []struct {
+		t    gguf.Type
+		n    int
+		what string
+	}{{kT, m.KeyLen, "K"}, {vT, m.ValueLen, "V"}} {
+		if bs := kv.t.BlockSize(); bs > 1 && kv.n%bs != 0 {
+			return nil, fmt.Errorf("plan: a %s %s cache needs the head size (%d) to be a multiple of %d (llama.cpp aborts otherwise)", strings.ToLower(kv.t.String()), kv.what, kv.n, bs)
+		}
+	}
 	kRow, err := kvRow(kT, m.KVHeads*m.KeyLen)
 	if err != nil {
 		return nil, err

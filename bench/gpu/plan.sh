@@ -42,7 +42,7 @@ if [ "${PLAN_SKIP_RUN:-0}" != 1 ]; then
         json="$OUT/plan-run-$tag.json"
         base="$(used_mib)"
         t0=$(date +%s)
-        "$SATTVA" plan run "$model" --ctx "$ctx" --parallel "$par" --measure --hold 4s --json >"$json" 2>>"$log" &
+        "$SATTVA" plan run "$model" --ctx "$ctx" --parallel "$par" --measure --hold 3s --json >"$json" 2>>"$log" &
         pid=$!
         # wait for the JSON (printed once everything is allocated), then sample
         peak=""

@@ -444,11 +444,10 @@ func (o *planRunOptions) config() (plan.RunConfig, error) {
 	if o.Parallel <= 0 {
 		return c, usagef("--parallel must be positive")
 	}
-	t, err := gguf.ParseType(o.CacheType)
-	if err != nil {
+	if _, err := gguf.ParseType(o.CacheType); err != nil {
 		return c, usagef("--cache-type: %v", err)
 	}
-	c.CacheK, c.CacheV = t, t
+	c.CacheK, c.CacheV = o.CacheType, o.CacheType
 	switch o.FlashAttn {
 	case "auto", "on":
 		c.FlashAttention = true
