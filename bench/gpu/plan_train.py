@@ -127,6 +127,8 @@ def measure(name, shape, rank, targets, dropout, cutoff, batch, gcp):
         s0 = time.time()
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
             loss = model(input_ids=ids, attention_mask=att, labels=ids).loss
+        if step == 0:
+            fwd_peak = torch.cuda.max_memory_allocated()  # forward only (before any backward)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -139,7 +141,7 @@ def measure(name, shape, rank, targets, dropout, cutoff, batch, gcp):
     del model, opt, params, loss
     gc.collect()
     torch.cuda.empty_cache()
-    return dict(origin=origin, weights=weights, peak=peak, reserved=reserved, ref=ref,
+    return dict(origin=origin, weights=weights, peak=peak, reserved=reserved, ref=ref, fwd_peak=fwd_peak,
                 step=min(steps[1:]), wall=time.time() - t0)
 
 
@@ -151,12 +153,12 @@ for (name, shape, rank, targets, dropout, cutoff, batch, gcp) in CONFIGS:
         err = 100.0 * (e["peak_allocated_bytes"] - m["peak"]) / m["peak"]
         rows.append((name, shape, m["origin"], rank, "all" if targets == ALL else ",".join(targets), dropout, cutoff, batch,
                      "on" if gcp else "off", m["weights"] / MiB, m["peak"] / MiB, m["reserved"] / MiB,
-                     e["peak_allocated_bytes"] / MiB, err, e["peak_phase"], m["step"]))
+                     e["peak_allocated_bytes"] / MiB, err, e["peak_phase"], m["step"], m["fwd_peak"] / MiB))
         print("%s %s: measured %.0f MiB, estimate %.0f MiB (%+.1f%%), %.1fs" % (
             name, shape, m["peak"] / MiB, e["peak_allocated_bytes"] / MiB, err, m["wall"]), file=sys.stderr)
     except Exception as ex:  # report and go on: one failed configuration must not hide the others
         print("%s %s failed: %r" % (name, shape, ex), file=sys.stderr)
-        rows.append((name, shape, "failed: %s" % type(ex).__name__) + ("",) * 13)
+        rows.append((name, shape, "failed: %s" % type(ex).__name__) + ("",) * 14)
         gc.collect()
         torch.cuda.empty_cache()
 
@@ -172,13 +174,13 @@ with open(OUT_MD, "a") as f:
         torch.cuda.get_device_name(0), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         torch.__version__, transformers.__version__, peft.__version__,
         "3 steps of the fallback trainer's LoRA step (bf16 base, fp32 adapters, autocast), full-length random sequences"))
-    f.write("| cfg | shape | model | r | targets | dropout | cutoff | batch | grad ckpt | weights+LoRA MiB | peak allocated MiB | peak reserved MiB | plan train MiB | error | plan's peak phase | s/step |\n")
-    f.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    f.write("| cfg | shape | model | r | targets | dropout | cutoff | batch | grad ckpt | weights+LoRA MiB | peak allocated MiB | peak reserved MiB | plan train MiB | error | plan's peak phase | s/step | forward-only peak MiB |\n")
+    f.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         if isinstance(r[9], float):
-            f.write("| %s | %s | %s | %d | %s | %g | %d | %d | %s | %.0f | %.0f | %.0f | %.0f | %+.1f%% | %s | %.2f |\n" % r)
+            f.write("| %s | %s | %s | %d | %s | %g | %d | %d | %s | %.0f | %.0f | %.0f | %.0f | %+.1f%% | %s | %.2f | %.0f |\n" % r)
         else:
-            f.write("| %s | %s | %s |" % r[:3] + " |" * 13 + "\n")
+            f.write("| %s | %s | %s |" % r[:3] + " |" * 14 + "\n")
     if qest:
         f.write("\n4-bit QLoRA, llama3.1-8b, r 16, cutoff 2048, batch 1, checkpointing on: plan train estimates "
                 "%.0f MiB peak allocated, %.0f MiB on the card — **not measured** (no bitsandbytes here).\n"
