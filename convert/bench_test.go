@@ -87,3 +87,42 @@ func BenchmarkFP32ToFP16(b *testing.B) {
 		encodeF16(dst, src, len(src))
 	}
 }
+
+type discardAt struct{}
+
+func (discardAt) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
+
+// BenchmarkConvertF16NoDisk is the conversion without the output disk: the
+// same plan written through gguf.Write into a discarding io.WriterAt (the
+// source is read from the page cache). It isolates convert's CPU cost.
+func BenchmarkConvertF16NoDisk(b *testing.B) {
+	dir, n := benchCheckpoint(b)
+	fsys := os.DirFS(dir)
+	hp, err := LoadHParams(fsys, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	model, err := openModel(fsys, dir, "model")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer model.Close()
+	vocab, err := LoadVocab(fsys, dir, hp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, err := planModel(context.Background(), hp, model, vocab, nil, dir, Options{OutType: gguf.TypeF16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := &gguf.Spec{KVs: plan.KVs}
+	for _, t := range plan.Tensors {
+		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: t.Name, Dims: t.Dims, Type: t.Type, Data: t.data})
+	}
+	b.SetBytes(n)
+	for b.Loop() {
+		if _, err := gguf.Write(context.Background(), discardAt{}, spec, gguf.WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
