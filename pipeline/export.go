@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,7 +174,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			continue
 		}
 		out := filepath.Join(dir, stem+"-"+ty+".gguf")
-		if isFloatType(lt) || lt == "q8_0" {
+		if slices.Contains(ConvertTypes, lt) {
 			// Another float type, or Q8_0: convert again from the HF weights,
 			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
 			// Q8_0's 32-element blocks do not divide stay F16 there, where
@@ -199,9 +200,16 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, ""); err != nil {
 			return nil, fmt.Errorf("converting the base model for comparison: %w", err)
 		}
-		if strings.EqualFold(ty, outType) {
+		switch lt := strings.ToLower(ty); {
+		case lt == outType:
 			res.BaseModel = bf
-		} else {
+		case slices.Contains(ConvertTypes, lt):
+			err := o.Tools.ConvertBase(ctx, p.BaseDir(), res.BaseModel, lt, "")
+			os.Remove(bf)
+			if err != nil {
+				return nil, fmt.Errorf("converting the base model to %s: %w", ty, err)
+			}
+		default:
 			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty)
 			os.Remove(bf)
 			if err != nil {

@@ -177,7 +177,10 @@ def main():
         tok.pad_token = tok.eos_token
 
     qbit = int(cfg.get("quantization_bit") or 0)
-    kwargs = {"torch_dtype": dtype}
+    import transformers
+
+    tv = tuple(int(x) for x in transformers.__version__.split(".")[:2] if x.isdigit())
+    kwargs = {"dtype" if tv >= (4, 56) else "torch_dtype": dtype}  # renamed in transformers 4.56
     mode = "LoRA"
     if qbit in (4, 8):
         try:
