@@ -510,6 +510,9 @@ func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
 	if j.src != nil {
 		es, _ := safetensors.DTypeSize(j.src.DType)
 		esize = int64(es)
+		if fused := fusedEncoder(j.src.DType, j.outType); fused != nil && len(j.deltas) == 0 {
+			return j.writeFused(w, fused, chunkRows, esize, rowBytes)
+		}
 	}
 	vals := getF32(int(chunkRows * j.cols))
 	defer putF32(vals)
@@ -607,4 +610,43 @@ func ConvertVocab(ctx context.Context, hfDir, outPath string) error {
 	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
 	kvs = append(kvs, vocab.KVs()...)
 	return gguf.WriteFile(ctx, outPath, &gguf.Spec{KVs: kvs}, gguf.WriteOptions{})
+}
+
+// writeFused is WriteTo for a source read and encoded in one pass over its
+// raw bytes (no LoRA deltas): read, permute rows as raw bytes, convert, write.
+func (j *tensorJob) writeFused(w io.Writer, fused func(dst, raw []byte), chunkRows, esize, rowBytes int64) (int64, error) {
+	rawRow := j.cols * esize
+	raw := getBuf(int(chunkRows * rawRow))
+	defer putBuf(raw)
+	var perm []byte
+	if j.headRows > 0 {
+		perm = getBuf(int(chunkRows * rawRow))
+		defer putBuf(perm)
+	}
+	out := getBuf(int(chunkRows * rowBytes))
+	defer putBuf(out)
+	var written int64
+	for r := int64(0); r < j.rows; r += chunkRows {
+		if err := j.ctx.Err(); err != nil {
+			return written, err
+		}
+		n := min(chunkRows, j.rows-r)
+		rb := raw[:n*rawRow]
+		if _, err := j.src.ReadAt(rb, r*rawRow); err != nil {
+			return written, err
+		}
+		if j.headRows > 0 {
+			p := perm[:len(rb)]
+			permuteRowBytes(p, rb, int(j.headRows), int(rawRow))
+			rb = p
+		}
+		ob := out[:n*rowBytes]
+		fused(ob, rb)
+		m, err := w.Write(ob)
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }

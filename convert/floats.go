@@ -13,6 +13,27 @@ import (
 // llama.cpp's converter writes for F16 tensors.
 func FP32ToFP16(f float32) uint16 {
 	x := math.Float32bits(f)
+	if h, ok := fp16Normal(x); ok {
+		return h
+	}
+	return fp32ToFP16Slow(x)
+}
+
+// fp16Normal converts the float32 bits x when the result is a normal half
+// (2^-14 <= |f| < 65536, rounding up to infinity included); ok is false for
+// every other input. Adding 0xfff plus the lowest kept bit rounds to nearest
+// even exactly as numpy's "add 0x1000 unless the tie is already even"; a carry
+// into the exponent is the right result. It is small enough to inline.
+func fp16Normal(x uint32) (h uint16, ok bool) {
+	abs := x & 0x7fffffff
+	if abs-0x38800000 >= 0x47800000-0x38800000 {
+		return 0, false
+	}
+	return uint16(x>>16)&0x8000 | uint16((abs+0xfff+(abs>>13)&1)>>13-112<<10), true
+}
+
+// fp32ToFP16Slow is numpy's npy_floatbits_to_halfbits for every input.
+func fp32ToFP16Slow(x uint32) uint16 {
 	sign := uint16(x>>16) & 0x8000
 	exp := x & 0x7f800000
 	if exp >= 0x47800000 { // overflow, inf or NaN
@@ -117,7 +138,12 @@ func encodeF32(dst []byte, src []float32, _ int) error {
 func encodeF16(dst []byte, src []float32, _ int) error {
 	dst = dst[:2*len(src)]
 	for i, v := range src {
-		binary.LittleEndian.PutUint16(dst[2*i:], FP32ToFP16(v))
+		x := math.Float32bits(v)
+		h, ok := fp16Normal(x)
+		if !ok {
+			h = fp32ToFP16Slow(x)
+		}
+		dst[2*i], dst[2*i+1] = byte(h), byte(h>>8)
 	}
 	return nil
 }
@@ -159,6 +185,61 @@ func encodeQ8_0(dst []byte, src []float32, cols int) error {
 		for i, v := range x {
 			q := float32(v * id)
 			out[2+i] = byte(int8(math.Round(float64(q))))
+		}
+	}
+	return nil
+}
+
+// fusedEncoder returns a converter straight from a safetensors dtype's raw
+// bytes to the output type's bytes, bit for bit what decodeRows followed by
+// the type's RowEncoder gives, for the common pairs; nil otherwise.
+func fusedEncoder(dtype string, t gguf.Type) func(dst, raw []byte) {
+	switch {
+	case dtype == "F32" && t == gguf.TypeF32, dtype == "F16" && t == gguf.TypeF16:
+		return func(dst, raw []byte) { copy(dst, raw) }
+	case dtype == "BF16" && t == gguf.TypeF16:
+		return func(dst, raw []byte) {
+			if len(raw) == 0 {
+				return
+			}
+			_ = dst[len(raw)-1]
+			for i := 0; i+1 < len(raw); i += 2 {
+				b := (uint32(raw[i]) | uint32(raw[i+1])<<8) << 16
+				h, ok := fp16Normal(b)
+				if !ok {
+					h = fp32ToFP16Slow(b)
+				}
+				dst[i], dst[i+1] = byte(h), byte(h>>8)
+			}
+		}
+	case dtype == "BF16" && t == gguf.TypeBF16:
+		return func(dst, raw []byte) {
+			if len(raw) == 0 {
+				return
+			}
+			_ = dst[len(raw)-1]
+			for i := 0; i+1 < len(raw); i += 2 {
+				b := uint16(raw[i]) | uint16(raw[i+1])<<8
+				h := FP32ToBF16(math.Float32frombits(uint32(b) << 16))
+				dst[i], dst[i+1] = byte(h), byte(h>>8)
+			}
+		}
+	case dtype == "BF16" && t == gguf.TypeF32:
+		return func(dst, raw []byte) {
+			if len(raw) == 0 {
+				return
+			}
+			_ = dst[2*len(raw)-1]
+			for i := 0; i+1 < len(raw); i += 2 {
+				dst[2*i], dst[2*i+1], dst[2*i+2], dst[2*i+3] = 0, 0, raw[i], raw[i+1]
+			}
+		}
+	case dtype == "F32" && t == gguf.TypeF16:
+		return func(dst, raw []byte) {
+			for i := 0; i+3 < len(raw); i += 4 {
+				h := FP32ToFP16(math.Float32frombits(binary.LittleEndian.Uint32(raw[i:])))
+				dst[i/2], dst[i/2+1] = byte(h), byte(h>>8)
+			}
 		}
 	}
 	return nil

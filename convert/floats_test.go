@@ -3,6 +3,8 @@ package convert
 import (
 	"math"
 	"testing"
+
+	"github.com/sattva/sattva/gguf"
 )
 
 // TestFP16Rounding checks FP32ToFP16 on every half value, on each midpoint
@@ -88,5 +90,51 @@ func TestQ8_0Block(t *testing.T) {
 	}
 	if err := encodeQ8_0(dst, src[:16], 16); err == nil {
 		t.Error("rows of 16 accepted")
+	}
+}
+
+// TestFusedMatchesGeneric: the one-pass converters give the bytes of
+// decodeRows followed by the type's encoder, special values included.
+func TestFusedMatchesGeneric(t *testing.T) {
+	var vals []float32
+	for _, v := range []float32{0, 1, -2.5, 65504, 65520, 1e-8, 6e-8, 3e-5, 1e30, -1e-30} {
+		vals = append(vals, v, -v)
+	}
+	vals = append(vals, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0x7f800001), math.Float32frombits(0xff812345))
+	state := uint64(1)
+	for range 4096 {
+		vals = append(vals, math.Float32frombits(uint32(splitmix64(&state))))
+	}
+	raw := map[string][]byte{"F32": make([]byte, 4*len(vals)), "BF16": make([]byte, 2*len(vals)), "F16": make([]byte, 2*len(vals))}
+	for i, v := range vals {
+		b := math.Float32bits(v)
+		raw["F32"][4*i], raw["F32"][4*i+1], raw["F32"][4*i+2], raw["F32"][4*i+3] = byte(b), byte(b>>8), byte(b>>16), byte(b>>24)
+		raw["BF16"][2*i], raw["BF16"][2*i+1] = byte(b>>16), byte(b>>24)
+		raw["F16"][2*i], raw["F16"][2*i+1] = byte(b), byte(b>>8)
+	}
+	for _, dtype := range []string{"F32", "BF16", "F16"} {
+		for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16} {
+			fused := fusedEncoder(dtype, typ)
+			if fused == nil {
+				continue
+			}
+			f := make([]float32, len(vals))
+			if err := decodeRows(f, raw[dtype], dtype); err != nil {
+				t.Fatal(err)
+			}
+			n, _ := typ.RowSize(int64(len(vals)))
+			want := make([]byte, n)
+			builtinEncoder(typ)(want, f, len(f))
+			got := make([]byte, n)
+			fused(got, raw[dtype])
+			if string(got) != string(want) {
+				for i := range got {
+					if got[i] != want[i] {
+						t.Errorf("%s -> %s: byte %d differs", dtype, typ, i)
+						break
+					}
+				}
+			}
+		}
 	}
 }

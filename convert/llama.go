@@ -101,3 +101,18 @@ func permuteRows(dst, src []float32, hd, cols int) {
 		}
 	}
 }
+
+// permuteRowBytes is permuteRows for rows of rowBytes raw bytes.
+func permuteRowBytes(dst, src []byte, hd, rowBytes int) {
+	half := hd / 2
+	block := hd * rowBytes
+	for b := 0; b*block < len(src); b++ {
+		in := src[b*block : (b+1)*block]
+		out := dst[b*block : (b+1)*block]
+		for j := 0; j < half; j++ {
+			for k := 0; k < 2; k++ {
+				copy(out[(2*j+k)*rowBytes:(2*j+k+1)*rowBytes], in[(k*half+j)*rowBytes:(k*half+j+1)*rowBytes])
+			}
+		}
+	}
+}
