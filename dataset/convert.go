@@ -114,7 +114,7 @@ func Convert(ctx context.Context, r io.Reader, w io.Writer, from, to Format) (in
 func readChat(raw []byte, f Format) (*chat, error) {
 	switch f {
 	case Alpaca:
-		rec, err := parseRecord(raw)
+		rec, err := parseRecord(raw, false)
 		if err != nil {
 			return nil, err
 		}

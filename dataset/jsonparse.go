@@ -4,9 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
+
+// strSpecial marks the bytes that end the fast scan of a JSON string.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // maxJSONDepth bounds nesting inside a record (history, unknown fields).
 const maxJSONDepth = 256
@@ -17,7 +28,9 @@ type syntaxError struct {
 	msg string
 }
 
-func (e *syntaxError) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s", e.off+1, e.msg) }
+func (e *syntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d: %s", e.off+1, e.msg)
+}
 
 // fieldProblem is a well-formed JSON record whose fields are wrong for the
 // alpaca format.
@@ -53,8 +66,20 @@ var knownFields = map[string]fieldSet{
 // parseRecord parses one JSONL line as an alpaca record. A syntax error
 // (anything encoding/json would reject, or a value that is not an object) is
 // returned as *syntaxError; field problems are collected in the record.
-func parseRecord(line []byte) (*record, error) {
-	p := parser{b: line}
+//
+// With noCopy the record's strings without escapes share line's memory: the
+// caller must not modify line while it uses them, nor keep them afterwards.
+func parseRecord(line []byte, noCopy bool) (*record, error) {
+	return parse(parser{b: line, noCopy: noCopy})
+}
+
+// parseRecordArena is parseRecord with noCopy whose escaped strings are
+// decoded into *arena (appended; reset it per line).
+func parseRecordArena(line []byte, arena *[]byte) (*record, error) {
+	return parse(parser{b: line, noCopy: true, arena: arena})
+}
+
+func parse(p parser) (*record, error) {
 	rec := &record{}
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
@@ -113,8 +138,10 @@ func parseRecord(line []byte) (*record, error) {
 }
 
 type parser struct {
-	b []byte
-	i int
+	b      []byte
+	i      int
+	noCopy bool
+	arena  *[]byte // with noCopy: where escaped strings are decoded
 }
 
 func (p *parser) errf(format string, args ...any) *syntaxError {
@@ -144,6 +171,7 @@ func (p *parser) ws() {
 
 func (p *parser) field(rec *record, key string) error {
 	bit, known := knownFields[key]
+	key = canonicalKey(key, known) // it may go into an issue, which outlives the line
 	if !known {
 		end, err := p.skipValue(0)
 		if err != nil {
@@ -219,6 +247,25 @@ func (p *parser) field(rec *record, key string) error {
 	return nil
 }
 
+// canonicalKey returns a copy of key that shares no memory with the line.
+func canonicalKey(key string, known bool) string {
+	switch key {
+	case "instruction":
+		return "instruction"
+	case "input":
+		return "input"
+	case "output":
+		return "output"
+	case "system":
+		return "system"
+	case "history":
+		return "history"
+	case "lang":
+		return "lang"
+	}
+	return strings.Clone(key)
+}
+
 func jsonKind(c byte) string {
 	switch c {
 	case '{':
@@ -247,12 +294,19 @@ func (p *parser) str() (string, error) {
 	// fast path: no escapes
 	for p.i < len(p.b) {
 		c := p.b[p.i]
+		if !strSpecial[c] {
+			p.i++
+			continue
+		}
 		if c == '"' {
 			raw := p.b[start:p.i]
 			if !utf8.Valid(raw) {
 				return "", &syntaxError{start, "invalid UTF-8 in a string"}
 			}
 			p.i++
+			if p.noCopy && len(raw) > 0 {
+				return unsafe.String(&raw[0], len(raw)), nil
+			}
 			return string(raw), nil
 		}
 		if c == '\\' {
@@ -263,20 +317,30 @@ func (p *parser) str() (string, error) {
 		}
 		p.i++
 	}
-	buf := append([]byte(nil), p.b[start:p.i]...)
+	var local []byte
+	dst := &local
+	if p.arena != nil {
+		dst = p.arena
+	}
+	base := len(*dst)
+	*dst = append(*dst, p.b[start:p.i]...)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			if !utf8.Valid(buf) {
+			out := (*dst)[base:]
+			if !utf8.Valid(out) {
 				return "", &syntaxError{start, "invalid UTF-8 in a string"}
 			}
 			p.i++
-			return string(buf), nil
+			if p.arena != nil && len(out) > 0 {
+				return unsafe.String(&out[0], len(out)), nil
+			}
+			return string(out), nil
 		case c < 0x20:
 			return "", p.errf("control character in a string")
 		case c != '\\':
-			buf = append(buf, c)
+			*dst = append(*dst, c)
 			p.i++
 			continue
 		}
@@ -288,17 +352,17 @@ func (p *parser) str() (string, error) {
 		p.i++
 		switch e {
 		case '"', '\\', '/':
-			buf = append(buf, e)
+			*dst = append(*dst, e)
 		case 'b':
-			buf = append(buf, '\b')
+			*dst = append(*dst, '\b')
 		case 'f':
-			buf = append(buf, '\f')
+			*dst = append(*dst, '\f')
 		case 'n':
-			buf = append(buf, '\n')
+			*dst = append(*dst, '\n')
 		case 'r':
-			buf = append(buf, '\r')
+			*dst = append(*dst, '\r')
 		case 't':
-			buf = append(buf, '\t')
+			*dst = append(*dst, '\t')
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
@@ -323,7 +387,7 @@ func (p *parser) str() (string, error) {
 					r = utf8.RuneError
 				}
 			}
-			buf = utf8.AppendRune(buf, r)
+			*dst = utf8.AppendRune(*dst, r)
 		default:
 			p.i--
 			return "", p.errf("invalid escape")

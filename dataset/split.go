@@ -110,7 +110,7 @@ func eachRecord(ctx context.Context, open func() (io.ReadCloser, error), fn func
 		if len(trimSpace(raw)) == 0 {
 			continue
 		}
-		rec, err := parseRecord(raw)
+		rec, err := parseRecord(raw, false)
 		if err != nil {
 			return &LineError{Line: lr.line, Msg: err.Error()}
 		}

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -441,7 +442,8 @@ func (v *Validator) collect(b *batch, fileNo int32) {
 
 // worker holds per-goroutine scratch space.
 type worker struct {
-	v    *Validator
+	v     *Validator
+	arena []byte // decoded strings of the current line
 	norm []byte
 	ex   []byte
 }
@@ -471,11 +473,12 @@ func (w *worker) check(line []byte, tooLong bool, res *lineResult) {
 		add(KindEncoding, "", "the file starts with a UTF-8 byte order mark, which JSON readers reject")
 		return
 	}
-	if len(strings.TrimSpace(string(line))) == 0 {
+	if len(bytes.TrimSpace(line)) == 0 {
 		add(KindBlankLine, "", "blank line")
 		return
 	}
-	rec, err := parseRecord(line)
+	w.arena = w.arena[:0]
+	rec, err := parseRecordArena(line, &w.arena) // line and arena stay unchanged until the next line; nothing below keeps their strings
 	if err != nil {
 		var se *syntaxError
 		kind := KindJSON
@@ -487,7 +490,14 @@ func (w *worker) check(line []byte, tooLong bool, res *lineResult) {
 	}
 	res.example = true
 	ex := &rec.ex
-	res.lang = ex.Lang
+	switch ex.Lang { // res outlives line: share no memory with it
+	case "ru":
+		res.lang = "ru"
+	case "en":
+		res.lang = "en"
+	default:
+		res.lang = strings.Clone(ex.Lang)
+	}
 	for _, p := range rec.problems {
 		add(p.kind, p.field, p.msg)
 	}
@@ -535,15 +545,19 @@ func (w *worker) check(line []byte, tooLong bool, res *lineResult) {
 func (w *worker) hashes(ex *Example) (exact, near uint64) {
 	w.ex = w.ex[:0]
 	w.norm = w.norm[:0]
-	parts := []string{ex.System, ex.Instruction, ex.Input, ex.Output}
-	for _, h := range ex.History {
-		parts = append(parts, h[0], h[1])
-	}
-	for _, s := range parts {
+	add := func(s string) {
 		w.ex = append(w.ex, s...)
 		w.ex = append(w.ex, 0)
 		w.norm = appendNormalised(w.norm, s)
 		w.norm = append(w.norm, 0)
+	}
+	add(ex.System)
+	add(ex.Instruction)
+	add(ex.Input)
+	add(ex.Output)
+	for _, h := range ex.History {
+		add(h[0])
+		add(h[1])
 	}
 	return maphash.Bytes(w.v.seed, w.ex), maphash.Bytes(w.v.seed, w.norm)
 }
@@ -561,15 +575,20 @@ func appendNormalised(dst []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n := decodeRune(s[i:])
 		i += n
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		switch {
+		case r >= 'а' && r <= 'я':
+		case r >= 'А' && r <= 'Я':
+			r += 'а' - 'А'
+		case r == 'ё' || r == 'Ё':
+			r = 'е'
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			r = unicode.ToLower(r)
-			if r == 'ё' {
-				r = 'е'
-			}
-			dst = utf8.AppendRune(dst, r)
+		default:
+			continue
 		}
+		dst = utf8.AppendRune(dst, r)
 	}
 	return dst
 }
@@ -594,9 +613,9 @@ func scriptCounts(s string, cyr, lat *int) {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n := decodeRune(s[i:])
 		i += n
-		if unicode.Is(unicode.Cyrillic, r) {
+		if r >= 0x400 && r <= 0x4ff || unicode.Is(unicode.Cyrillic, r) {
 			*cyr++
 		} else if unicode.Is(unicode.Latin, r) {
 			*lat++
@@ -622,17 +641,27 @@ func langMismatch(ex *Example) string {
 	return ""
 }
 
+func asksNumerology(s string) bool {
+	if s == "" {
+		return false
+	}
+	if numerology.ContainsLabel(s) {
+		return true
+	}
+	l := strings.ToLower(s)
+	return strings.Contains(l, "numerolog") || strings.Contains(l, "нумеролог")
+}
+
 // numerologyMismatch checks an example that asks for the five numbers of one
 // date: every number its output states must equal numerology.Compute.
 func numerologyMismatch(ex *Example) string {
-	q := ex.Instruction
-	if ex.Input != "" {
-		q += "\n" + ex.Input
-	}
-	if !numerology.ContainsLabel(q) && !strings.Contains(strings.ToLower(q), "numerolog") && !strings.Contains(strings.ToLower(q), "нумеролог") {
+	if !asksNumerology(ex.Instruction) && !asksNumerology(ex.Input) {
 		return ""
 	}
-	dates := numerology.FindDates(q)
+	dates := numerology.FindDates(ex.Instruction)
+	if ex.Input != "" {
+		dates = append(dates, numerology.FindDates(ex.Input)...)
+	}
 	if len(dates) == 0 {
 		return ""
 	}
@@ -657,4 +686,16 @@ func numerologyMismatch(ex *Example) string {
 		return ""
 	}
 	return fmt.Sprintf("for %s (%s): %s", d, want, strings.Join(bad, "; "))
+}
+
+// decodeRune is utf8.DecodeRuneInString with the two-byte sequences of
+// Cyrillic (and Latin-1, Greek) decoded inline.
+func decodeRune(s string) (rune, int) {
+	if len(s) >= 2 {
+		c0, c1 := s[0], s[1]
+		if c0 >= 0xc2 && c0 <= 0xdf && c1&0xc0 == 0x80 {
+			return rune(c0&0x1f)<<6 | rune(c1&0x3f), 2
+		}
+	}
+	return utf8.DecodeRuneInString(s)
 }

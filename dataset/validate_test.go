@@ -273,7 +273,7 @@ func FuzzValidate(f *testing.F) {
 		if bytes.ContainsAny(line, "\n") {
 			return
 		}
-		rec, err := parseRecord(line)
+		rec, err := parseRecord(line, false)
 		var m map[string]any
 		stdErr := json.Unmarshal(line, &m)
 		validUTF8 := utf8.Valid(line) // encoding/json replaces invalid UTF-8; we reject it
@@ -289,6 +289,11 @@ func FuzzValidate(f *testing.F) {
 					t.Fatalf("%s: we decode %q, encoding/json %q", key, field, s)
 				}
 			}
+		}
+		var arena []byte
+		rec2, err2 := parseRecordArena(line, &arena)
+		if (err == nil) != (err2 == nil) || err == nil && fmt.Sprint(rec.ex) != fmt.Sprint(rec2.ex) {
+			t.Fatalf("copying and arena parsers disagree: %v %v / %+v %+v", err, err2, rec, rec2)
 		}
 		v := NewValidator(Options{Workers: 1})
 		if err := v.Validate(context.Background(), bytes.NewReader(line), "f"); err != nil {

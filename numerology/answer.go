@@ -55,7 +55,8 @@ var (
 // error is nil when all five were found once each, else it wraps ErrNoNumbers,
 // ErrIncomplete or ErrConflict.
 func ParseAnswer(text string) (Numbers, []Span, error) {
-	hits := labelledSpans(text)
+	var hitBuf [16]Span
+	hits := labelledSpans(text, hitBuf[:0])
 	var n Numbers
 	var found [5]bool
 	var spans [5]Span
@@ -79,7 +80,7 @@ func ParseAnswer(text string) (Numbers, []Span, error) {
 			return listNumbers(list), list, nil
 		}
 	}
-	var out []Span
+	out := make([]Span, 0, count)
 	for f := range 5 {
 		if found[f] {
 			out = append(out, spans[f])
@@ -114,14 +115,22 @@ func listNumbers(list []Span) Numbers {
 // look alike in Latin, Cyrillic and Greek to one representative. It returns
 // -1 for characters that are ignored inside a word (zero-width, combining).
 func skeleton(r rune) rune {
-	switch r {
-	case '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad':
+	switch {
+	case r < utf8.RuneSelf:
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	case r >= 'А' && r <= 'Я':
+		r += 'а' - 'А'
+	case r >= 'а' && r <= 'я':
+	case r == '\u200b', r == '\u200c', r == '\u200d', r == '\u2060', r == '\ufeff', r == '\u00ad':
 		return -1
-	}
-	if unicode.Is(unicode.Mn, r) {
+	case unicode.Is(unicode.Mn, r):
 		return -1
+	default:
+		r = unicode.ToLower(r)
 	}
-	r = unicode.ToLower(r)
 	switch r {
 	case 'а', 'α':
 		return 'a'
@@ -203,16 +212,45 @@ var labelForms = func() []labelForm {
 	}
 }()
 
+// maxLabelSkeleton bounds the skeleton of a label word in bytes; longer
+// words are not labels.
+const maxLabelSkeleton = 40
+
 // matchLabel returns the field a word names.
 func matchLabel(word string) (Field, bool) {
-	sk := skeletonString(word)
+	var buf [maxLabelSkeleton]byte
+	sk := buf[:0]
+	for _, r := range word {
+		k := skeleton(r)
+		if k < 0 {
+			continue
+		}
+		if len(sk)+utf8.RuneLen(k) > maxLabelSkeleton {
+			return 0, false
+		}
+		sk = utf8.AppendRune(sk, k)
+		if len(sk) == utf8.RuneLen(k) && !labelInitial[byte(k)] {
+			return 0, false // quick reject on the first letter
+		}
+	}
 	for _, lf := range labelForms {
-		if strings.HasPrefix(sk, lf.stem) && lf.suffixes[sk[len(lf.stem):]] {
+		if len(sk) >= len(lf.stem) && string(sk[:len(lf.stem)]) == lf.stem && lf.suffixes[string(sk[len(lf.stem):])] {
 			return lf.field, true
 		}
 	}
 	return 0, false
 }
+
+// labelInitial holds the low byte of the first skeleton rune of every label
+// form (a superset check: a false positive only costs the full comparison).
+var labelInitial = func() [256]bool {
+	var t [256]bool
+	for _, lf := range labelForms {
+		r, _ := utf8.DecodeRuneInString(lf.stem)
+		t[byte(r)] = true
+	}
+	return t
+}()
 
 // fillers may stand between a label and its value.
 var fillers = map[string]bool{
@@ -222,46 +260,39 @@ var fillers = map[string]bool{
 }
 
 func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || skeleton(r) < 0
+	return isLetter(r) || skeleton(r) < 0
 }
 
-type word struct{ start, end int }
-
-func words(text string) []word {
-	var ws []word
-	for i := 0; i < len(text); {
-		r, n := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsLetter(r) {
-			i += n
-			continue
-		}
-		j := i + n
-		for j < len(text) {
-			r2, n2 := utf8.DecodeRuneInString(text[j:])
-			if !isWordRune(r2) {
-				break
-			}
-			j += n2
-		}
-		ws = append(ws, word{i, j})
-		i = j
+// isLetter is unicode.IsLetter with fast paths for ASCII and basic Cyrillic.
+func isLetter(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf:
+		return r|0x20 >= 'a' && r|0x20 <= 'z'
+	case r >= 0x410 && r <= 0x44f, r == 0x401, r == 0x451:
+		return true
 	}
-	return ws
+	return unicode.IsLetter(r)
 }
 
-func labelledSpans(text string) []Span {
-	ws := words(text)
-	type lab struct {
-		field      Field
-		start, end int
-	}
-	var labs []lab
-	for _, w := range ws {
-		if f, ok := matchLabel(text[w.start:w.end]); ok {
-			labs = append(labs, lab{f, w.start, w.end})
+type labelHit struct {
+	field      Field
+	start, end int
+}
+
+// labelledSpans appends to dst the labelled numbers of text.
+func labelledSpans(text string, dst []Span) []Span {
+	var buf [16]labelHit
+	labs := buf[:0]
+	for i := 0; ; {
+		s, e := nextWord(text, i)
+		if s < 0 {
+			break
 		}
+		if f, ok := matchLabel(text[s:e]); ok {
+			labs = append(labs, labelHit{f, s, e})
+		}
+		i = e
 	}
-	var out []Span
 	for i, l := range labs {
 		limit := len(text)
 		if i+1 < len(labs) {
@@ -271,10 +302,10 @@ func labelledSpans(text string) []Span {
 			limit = l.end + nl
 		}
 		if vs, ve, v, ok := valueAfter(text, l.end, limit); ok {
-			out = append(out, Span{Field: l.field, Value: v, Start: l.start, End: ve, ValueStart: vs, ValueEnd: ve, Labelled: true})
+			dst = append(dst, Span{Field: l.field, Value: v, Start: l.start, End: ve, ValueStart: vs, ValueEnd: ve, Labelled: true})
 		}
 	}
-	return out
+	return dst
 }
 
 // digitRun returns the end of the run of ASCII digits starting at i.
@@ -328,7 +359,7 @@ func valueAfter(text string, i, limit int) (vs, ve, v int, ok bool) {
 			}
 			i++
 		default:
-			r, n := utf8.DecodeRuneInString(text[i:])
+			r, n := decodeRune(text[i:])
 			if unicode.IsLetter(r) {
 				w, wn := wordAt(text, i)
 				if !fillers[strings.ToLower(w)] {
@@ -346,7 +377,7 @@ func valueAfter(text string, i, limit int) (vs, ve, v int, ok bool) {
 func wordAt(text string, i int) (string, int) {
 	j := i
 	for j < len(text) {
-		r, n := utf8.DecodeRuneInString(text[j:])
+		r, n := decodeRune(text[j:])
 		if !isWordRune(r) {
 			break
 		}
@@ -416,11 +447,12 @@ func chainOp(s string) (byte, int) {
 // lastBareList finds the last run of exactly five numbers 1..9 separated by
 // commas, semicolons, slashes, bars, spaces or spaced dashes, not part of a date.
 func lastBareList(text string) ([]Span, bool) {
+	var bestBuf, curBuf [6]Span
 	var best []Span
-	var cur []Span
+	cur := curBuf[:0]
 	flush := func() {
 		if len(cur) == 5 {
-			best = append(best[:0], cur...)
+			best = append(bestBuf[:0], cur...)
 		}
 		cur = cur[:0]
 	}
@@ -475,7 +507,7 @@ func lastBareList(text string) ([]Span, bool) {
 				continue
 			}
 			if i < len(text) {
-				_, n := utf8.DecodeRuneInString(text[i:])
+				_, n := decodeRune(text[i:])
 				i += n
 			}
 			continue
@@ -486,16 +518,59 @@ func lastBareList(text string) ([]Span, bool) {
 	if best == nil {
 		return nil, false
 	}
-	return best, true
+	return append([]Span(nil), best...), true
 }
 
 // ContainsLabel reports whether text names any of the five numbers, in
 // Russian or English, through the same homoglyph-tolerant matching as ParseAnswer.
 func ContainsLabel(text string) bool {
-	for _, w := range words(text) {
-		if _, ok := matchLabel(text[w.start:w.end]); ok {
+	for i := 0; ; {
+		s, e := nextWord(text, i)
+		if s < 0 {
+			return false
+		}
+		if _, ok := matchLabel(text[s:e]); ok {
 			return true
 		}
+		i = e
 	}
-	return false
+}
+
+// nextWord returns the bounds of the first word (letters, with zero-width
+// characters inside) at or after i, or -1, -1.
+func nextWord(text string, i int) (int, int) {
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf && !(c|0x20 >= 'a' && c|0x20 <= 'z') {
+			i++
+			continue
+		}
+		r, n := decodeRune(text[i:])
+		if !isLetter(r) {
+			i += n
+			continue
+		}
+		j := i + n
+		for j < len(text) {
+			r2, n2 := decodeRune(text[j:])
+			if !isWordRune(r2) {
+				break
+			}
+			j += n2
+		}
+		return i, j
+	}
+	return -1, -1
+}
+
+// decodeRune is utf8.DecodeRuneInString with the two-byte sequences of
+// Cyrillic (and Latin-1, Greek) decoded inline.
+func decodeRune(s string) (rune, int) {
+	if len(s) >= 2 {
+		c0, c1 := s[0], s[1]
+		if c0 >= 0xc2 && c0 <= 0xdf && c1&0xc0 == 0x80 {
+			return rune(c0&0x1f)<<6 | rune(c1&0x3f), 2
+		}
+	}
+	return utf8.DecodeRuneInString(s)
 }

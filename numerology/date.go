@@ -1,7 +1,6 @@
 package numerology
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -67,9 +66,21 @@ func parseNumericDate(s string) (Date, string) {
 		return Date{Day: atoiDigits(s[0:2]), Month: atoiDigits(s[2:4]), Year: atoiDigits(s[4:8])}, ""
 	}
 	sep := s[strings.IndexAny(s, "./-")]
-	parts := strings.Split(s, string(sep))
-	if len(parts) != 3 {
-		return Date{}, "want three parts: day, month and year"
+	var parts [3]string
+	rest := s
+	for k := range 3 {
+		j := strings.IndexByte(rest, sep)
+		if k == 2 {
+			if j >= 0 {
+				return Date{}, "want three parts: day, month and year"
+			}
+			parts[k] = rest
+			break
+		}
+		if j < 0 {
+			return Date{}, "want three parts: day, month and year"
+		}
+		parts[k], rest = rest[:j], rest[j+1:]
 	}
 	for _, p := range parts {
 		if p == "" || strings.ContainsAny(p, "./-") {
@@ -113,7 +124,12 @@ var monthNames = func() map[string]int {
 
 // MonthNumber returns the month (1..12) named by word in English or Russian
 // (any case, full, abbreviated, nominative or genitive), or 0.
-func MonthNumber(word string) int { return monthNames[strings.ToLower(word)] }
+func MonthNumber(word string) int {
+	if m, ok := monthNames[word]; ok {
+		return m
+	}
+	return monthNames[strings.ToLower(word)]
+}
 
 // fillerWords may stand around a worded date without meaning anything.
 var fillerWords = map[string]bool{
@@ -126,10 +142,9 @@ type dateToken struct {
 	text   string
 }
 
-func tokenizeDate(s string) ([]dateToken, string) {
-	var toks []dateToken
+func tokenizeDate(s string, toks []dateToken) ([]dateToken, string) {
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n := decodeRune(s[i:])
 		switch {
 		case r >= '0' && r <= '9':
 			j := i
@@ -141,7 +156,7 @@ func tokenizeDate(s string) ([]dateToken, string) {
 		case unicode.IsLetter(r):
 			j := i
 			for j < len(s) {
-				r2, n2 := utf8.DecodeRuneInString(s[j:])
+				r2, n2 := decodeRune(s[j:])
 				if !unicode.IsLetter(r2) {
 					break
 				}
@@ -159,11 +174,12 @@ func tokenizeDate(s string) ([]dateToken, string) {
 }
 
 func parseWordDate(s string) (Date, string) {
-	toks, msg := tokenizeDate(s)
+	var tokBuf, keptBuf [8]dateToken
+	toks, msg := tokenizeDate(s, tokBuf[:0])
 	if msg != "" {
 		return Date{}, msg
 	}
-	var kept []dateToken
+	kept := keptBuf[:0]
 	for _, t := range toks {
 		if !t.digits && fillerWords[t.text] {
 			continue
@@ -201,8 +217,6 @@ type DateMatch struct {
 	Start, End int
 }
 
-var dateInText = regexp.MustCompile(`(?i)\d{1,2}[./-]\d{1,2}[./-]\d{4}|\d{4}-\d{2}-\d{2}|\d{8}|\d{1,2}(?:st|nd|rd|th|-?го)?\s+(?:of\s+)?\pL+\.?,?\s+\d{4}|\pL+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}`)
-
 // FindDates returns the valid dates written in text in any form ParseDate
 // accepts, in order. A digit run touching a match ("129.01.19880") disqualifies it.
 func FindDates(text string) []DateMatch {
@@ -210,14 +224,182 @@ func FindDates(text string) []DateMatch {
 		return nil
 	}
 	var out []DateMatch
-	for _, m := range dateInText.FindAllStringIndex(text, -1) {
-		s, e := m[0], m[1]
-		if s > 0 && text[s-1] >= '0' && text[s-1] <= '9' || e < len(text) && text[e] >= '0' && text[e] <= '9' {
-			continue
-		}
-		if d, err := ParseDate(text[s:e]); err == nil {
-			out = append(out, DateMatch{Date: d, Start: s, End: e})
+	for i := 0; i < len(text); {
+		c := text[i]
+		switch {
+		case isDigit(c) && (i == 0 || !isDigit(text[i-1])):
+			if e := dateAtDigits(text, i); e > i {
+				if d, err := ParseDate(text[i:e]); err == nil {
+					out = append(out, DateMatch{Date: d, Start: i, End: e})
+					i = e
+					continue
+				}
+			}
+			i = digitRun(text, i)
+		case c >= utf8.RuneSelf || c|0x20 >= 'a' && c|0x20 <= 'z':
+			w, n := letterWord(text, i)
+			if n == 0 {
+				_, sz := decodeRune(text[i:])
+				i += sz
+				continue
+			}
+			if n >= 3 && n <= 16 && followedByDigit(text, i+n) && MonthNumber(w) != 0 {
+				if e := monthFirstDate(text, i+n); e > 0 {
+					if d, err := ParseDate(text[i:e]); err == nil {
+						out = append(out, DateMatch{Date: d, Start: i, End: e})
+						i = e
+						continue
+					}
+				}
+			}
+			i += n
+		default:
+			i++
 		}
 	}
 	return out
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// followedByDigit reports whether an optional '.', spaces and a digit follow i.
+func followedByDigit(s string, i int) bool {
+	if i < len(s) && s[i] == '.' {
+		i++
+	}
+	j := skipSpaces(s, i)
+	return j > i && j < len(s) && isDigit(s[j])
+}
+
+// letterWord returns the run of letters at i.
+func letterWord(s string, i int) (string, int) {
+	j := i
+	for j < len(s) {
+		c := s[j]
+		if c < utf8.RuneSelf {
+			if c|0x20 < 'a' || c|0x20 > 'z' {
+				break
+			}
+			j++
+			continue
+		}
+		r, n := decodeRune(s[j:])
+		if !isLetter(r) {
+			break
+		}
+		j += n
+	}
+	return s[i:j], j - i
+}
+
+func skipSpaces(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	if strings.HasPrefix(s[i:], "\u00a0") {
+		return skipSpaces(s, i+len("\u00a0"))
+	}
+	return i
+}
+
+// year4 returns the end of exactly four digits at i not followed by a digit, or -1.
+func year4(s string, i int) int {
+	if i+4 <= len(s) && isDigit(s[i]) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) && (i+4 == len(s) || !isDigit(s[i+4])) {
+		return i + 4
+	}
+	return -1
+}
+
+// ordinalSuffix skips "st", "nd", "rd", "th", "-го", "го" after a day number.
+func ordinalSuffix(s string, i int) int {
+	for _, suf := range []string{"st", "nd", "rd", "th", "-го", "го"} {
+		if strings.HasPrefix(s[i:], suf) {
+			j := i + len(suf)
+			if j < len(s) {
+				if r, _ := decodeRune(s[j:]); unicode.IsLetter(r) {
+					continue
+				}
+			}
+			return j
+		}
+	}
+	return i
+}
+
+// dateAtDigits returns the end of a date starting with the digit run at i, or -1.
+func dateAtDigits(s string, i int) int {
+	e := digitRun(s, i)
+	n := e - i
+	switch {
+	case n == 8:
+		return e
+	case n == 4 && e < len(s) && s[e] == '-':
+		if e+6 <= len(s) && isDigit(s[e+1]) && isDigit(s[e+2]) && s[e+3] == '-' && isDigit(s[e+4]) && isDigit(s[e+5]) && (e+6 == len(s) || !isDigit(s[e+6])) {
+			return e + 6
+		}
+		return -1
+	case n > 2:
+		return -1
+	}
+	if e < len(s) && (s[e] == '.' || s[e] == '/' || s[e] == '-') {
+		sep := s[e]
+		m := digitRun(s, e+1)
+		if m-(e+1) >= 1 && m-(e+1) <= 2 && m < len(s) && s[m] == sep {
+			if y := year4(s, m+1); y > 0 {
+				return y
+			}
+		}
+		if sep != '-' {
+			return -1
+		}
+	}
+	// worded: day [suffix] spaces [of spaces] month[.][,] spaces year
+	j := ordinalSuffix(s, e)
+	k := skipSpaces(s, j)
+	if k == j {
+		return -1
+	}
+	if strings.HasPrefix(s[k:], "of ") {
+		k = skipSpaces(s, k+2)
+	}
+	w, wn := letterWord(s, k)
+	if wn == 0 || MonthNumber(w) == 0 {
+		return -1
+	}
+	k += wn
+	if k < len(s) && s[k] == '.' {
+		k++
+	}
+	if k < len(s) && s[k] == ',' {
+		k++
+	}
+	k2 := skipSpaces(s, k)
+	if k2 == k {
+		return -1
+	}
+	return year4(s, k2)
+}
+
+// monthFirstDate reads " 5, 2004" / " 5th 2004" after a month word ending at i.
+func monthFirstDate(s string, i int) int {
+	if i < len(s) && s[i] == '.' {
+		i++
+	}
+	j := skipSpaces(s, i)
+	if j == i {
+		return -1
+	}
+	e := digitRun(s, j)
+	if e-j < 1 || e-j > 2 {
+		return -1
+	}
+	e = ordinalSuffix(s, e)
+	if e < len(s) && s[e] == ',' {
+		e++
+	}
+	k := skipSpaces(s, e)
+	if k == e {
+		return -1
+	}
+	return year4(s, k)
 }

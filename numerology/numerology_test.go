@@ -217,3 +217,22 @@ func TestFindDates(t *testing.T) {
 		}
 	}
 }
+
+func TestFindDatesForms(t *testing.T) {
+	want := Date{2004, 11, 5}
+	for _, text := range []string{
+		"дата 05.11.2004.", "дата 5/11/2004", "(DDMMYYYY=05112004)", "ISO 2004-11-05!", "born 5 November 2004",
+		"born 5th of Nov 2004", "on November 5, 2004.", "Nov. 5th 2004", "5 ноября 2004 г.", "5-го ноября 2004 года",
+		"5\u00a0ноября\u00a02004", "Родился 5 ноябрь 2004",
+	} {
+		got := FindDates(text)
+		if len(got) != 1 || got[0].Date != want {
+			t.Errorf("FindDates(%q) = %v", text, got)
+		}
+	}
+	for _, text := range []string{"05.11.20045", "105.11.2004", "5 Novembre 2004", "05.11-2004", "2004-11-5", "5 ноября"} {
+		if got := FindDates(text); len(got) != 0 {
+			t.Errorf("FindDates(%q) = %v, want none", text, got)
+		}
+	}
+}

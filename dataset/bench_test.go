@@ -1,0 +1,66 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/sattva/sattva/numerology"
+)
+
+// generated returns n generated numerology examples as JSONL, dates drawn
+// from years 1000..9999 so that up to millions are distinct.
+func generated(tb testing.TB, n int) []byte {
+	tb.Helper()
+	seq, err := numerology.Examples(numerology.GenOptions{N: n, Seed: 1, RussianShare: 0.5,
+		From: numerology.Date{Year: 1000, Month: 1, Day: 1}, To: numerology.Date{Year: 9999, Month: 12, Day: 31}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for ex := range seq {
+		enc.Encode(ex)
+	}
+	return b.Bytes()
+}
+
+// BenchmarkValidate measures validation without token counting; MB/s is of
+// the JSONL text. The duplicate index is on, as by default.
+func BenchmarkValidate(b *testing.B) {
+	data := generated(b, 100_000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu0, n := cpuSeconds(), 0
+	defer func() {
+		if cpu := cpuSeconds() - cpu0; cpu > 0 && n > 0 {
+			b.ReportMetric(float64(len(data))*float64(n)/1e6/cpu, "MB/cpu-s")
+		}
+	}()
+	for b.Loop() {
+		n++
+		v := NewValidator(Options{})
+		if err := v.Validate(context.Background(), bytes.NewReader(data), "bench"); err != nil {
+			b.Fatal(err)
+		}
+		if v.Report().Errors != 0 {
+			b.Fatalf("%d errors: %v", v.Report().Errors, v.Report().Issues[0])
+		}
+	}
+}
+
+func BenchmarkParseRecord(b *testing.B) {
+	data := generated(b, 1000)
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range lines {
+			if _, err := parseRecord(l, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
