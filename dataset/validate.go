@@ -444,8 +444,8 @@ func (v *Validator) collect(b *batch, fileNo int32) {
 type worker struct {
 	v     *Validator
 	arena []byte // decoded strings of the current line
-	norm []byte
-	ex   []byte
+	norm  []byte
+	ex    []byte
 }
 
 func newWorker(v *Validator) *worker { return &worker{v: v} }
