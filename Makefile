@@ -6,7 +6,7 @@ BIN       ?= bin/sattva
 PKGS      ?= ./...
 OLLAMA_MOD = github.com/ollama/ollama
 
-.PHONY: build demo test test-short fuzz-short cross vet generate backends backend-src bundle clean
+.PHONY: build demo test test-short fuzz-short cross vet generate backends backend-src bundle gpu-test-bin clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sattva
@@ -63,10 +63,15 @@ backends: backend-src
 
 # A folder to copy to the GPU machine: sattva, the llamacpp test binary, the
 # module's ggml sources with its CMakeLists.txt, and bench/gpu scripts.
-bundle: build backend-src
-	$(GO) test -c -o bin/llamacpp.test ./llamacpp
-	rm -rf .bundle && mkdir -p .bundle/bin .bundle/bench/gpu
+bundle: build backend-src gpu-test-bin
+	rm -rf .bundle && mkdir -p .bundle/bin .bundle/bench/gpu .bundle/scripts/llamacpp
 	cp bin/sattva bin/llamacpp.test .bundle/bin/
 	cp -a $(BACKEND_SRC) .bundle/ggml-src
 	cp -a bench/gpu/llamacpp.sh .bundle/bench/gpu/
-	@echo "bundle in .bundle/ (run bench/gpu/llamacpp.sh from inside it)"
+	cp -a scripts/llamacpp/stage-ggml-src.sh .bundle/scripts/llamacpp/
+	@echo "bundle in .bundle/: cd .bundle && OUT=... MODEL_8B_Q4KM=... SATTVA_TESTDATA=... bench/gpu/llamacpp.sh"
+
+# The llamacpp tests as a binary for the GPU machine (no Go there):
+#   SATTVA_GPU_TEST=1 SATTVA_BACKEND_DIR=... SATTVA_TESTDATA=... bin/llamacpp.test -test.run 'TestBackends|TestGPU' -test.v
+gpu-test-bin:
+	$(GO) test -c -o bin/llamacpp.test ./llamacpp

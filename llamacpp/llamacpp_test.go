@@ -17,8 +17,11 @@ import (
 	"github.com/sattva/sattva/internal/fixture"
 )
 
+// The stories260K references are checks of the CPU engine (the GPU is
+// compared with the CPU in TestGPU).
+
 func TestStoriesGreedy(t *testing.T) {
-	m := loadStories(t, ModelOptions{})
+	m := loadStories(t, ModelOptions{CPUOnly: true})
 	ref := readGreedy(t)
 	want, err := os.ReadFile(fixture.Path(t, storiesText))
 	if err != nil {
@@ -54,7 +57,7 @@ func TestStoriesGreedy(t *testing.T) {
 }
 
 func TestStoriesLogits(t *testing.T) {
-	m := loadStories(t, ModelOptions{})
+	m := loadStories(t, ModelOptions{CPUOnly: true})
 	ref := readGreedy(t)
 	want := readF32(t, fixture.Path(t, storiesLogits), m.NVocab())
 	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512, KVCacheType: "f32", FlashAttention: FlashAttentionOff})
