@@ -63,7 +63,8 @@ func DefaultBackendDir() string {
 // log to log (nil discards), loads ggml's backend plugins (libggml-cpu-*.so,
 // libggml-cuda.so, …) from dir ("" means DefaultBackendDir) and returns the
 // devices found, best first. Later calls return the same devices; a non-nil
-// log replaces the logger. When the folder holds no plugin, or none loads,
+// log replaces the logger. The log is process-wide: it must stay usable for as
+// long as llama.cpp runs (not a testing.T's, which dies with its test). When the folder holds no plugin, or none loads,
 // it warns and the built-in CPU code (no SIMD) runs.
 func InitBackends(dir string, log *slog.Logger) ([]BackendInfo, error) {
 	e := initEngine(dir, log)

@@ -3,7 +3,6 @@
 package llamacpp
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -25,17 +24,11 @@ const (
 	storiesText   = "stories260K/llama2c/published_greedy.txt"
 )
 
-// testLogger logs llama.cpp's warnings and errors through t.Log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
+// testLogger logs llama.cpp's warnings and errors to stderr. (Not through
+// t.Log: llama.cpp's log is process-wide and outlives a test.)
+func testLogger(testing.TB) *slog.Logger { return stderrLogger }
 
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimSpace(p)))
-	return len(p), nil
-}
+var stderrLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 func loadStories(t testing.TB, o ModelOptions) *Model {
 	t.Helper()
