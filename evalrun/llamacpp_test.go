@@ -17,7 +17,7 @@ import (
 func newStoriesRunner(t *testing.T, parallel int) *LlamaRunner {
 	t.Helper()
 	path := fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf")
-	r, err := NewLlamaRunner(LlamaOptions{Model: path, Parallel: parallel, Threads: 2, CPUOnly: true})
+	r, err := NewLlamaRunner(LlamaOptions{Model: path, Parallel: parallel, Threads: 1, CPUOnly: true})
 	if errors.Is(err, llamacpp.ErrNoEngine) {
 		t.Skip("built without cgo: no llama.cpp engine")
 	}
@@ -32,13 +32,12 @@ func newStoriesRunner(t *testing.T, parallel int) *LlamaRunner {
 // children's stories): every case gets an answer, the scores are low, and all
 // four report files are written.
 //
-// stories260K's context is 512 tokens and its vocabulary falls back to bytes
-// for Cyrillic, so the suite's bilingual system prompt alone is over 1,500 of
-// its tokens: the test drops the system prompt (each case's own prompt is
-// kept) to stay inside the model's context and CI's time.
+// The suite runs unchanged, system prompt included, although stories260K's
+// training context is 512 tokens and its vocabulary spells Cyrillic in bytes
+// (the prompts are 1,600-2,000 of its tokens): the answers are meaningless,
+// which is the point of an honest low score.
 func TestStarterSuiteOnStories260K(t *testing.T) {
 	s := starterSuite(t)
-	s.Defaults.System = ""
 	r := newStoriesRunner(t, 0)
 	var last int64
 	rep, err := Run(context.Background(), s, r, RunOptions{MaxTokens: 32, Progress: func(d, _ int64) { last = d }})

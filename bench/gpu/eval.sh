@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 : "${MODEL_8B_Q4KM:?set MODEL_8B_Q4KM to the Llama-3.1-8B-shaped q4_K_M GGUF}"
 : "${OUT:?set OUT to the results folder}"
 SATTVA="${SATTVA:-./bin/sattva}"
-SUITE=evals/sattva-control.yaml
+SUITE="${SUITE:-evals/sattva-control.yaml}"
 NEW_TOKENS="${NEW_TOKENS:-256}"
 mkdir -p "$OUT"
 work="$(mktemp -d /tmp/sattva-eval-bench.XXXXXX)"
