@@ -268,7 +268,7 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 		if err := p.saveState(st); err != nil {
 			return err
 		}
-		notify(stage, rec.Status, detail)
+		notify(stage, rec.Status, rec.Detail)
 		return nil
 	}
 
