@@ -10,7 +10,9 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // slot is one sequence of a GenerateBatch.
@@ -23,6 +25,7 @@ type slot struct {
 	pos      int   // tokens in the sequence's KV cells
 	last     int32 // sampled token to decode next
 	out      int   // batch index of this slot's logits this step, -1 none
+	greedy   int32 // argmax found by argmaxParallel this step, -1 none
 	text     strings.Builder
 	maxStop  int
 	stopScan int // text offset from which a stop string can still start
@@ -57,7 +60,7 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 
 	slots := make([]slot, c.nSeq)
 	for i := range slots {
-		slots[i] = slot{req: -1, seq: int32(i), out: -1}
+		slots[i] = slot{req: -1, seq: int32(i), out: -1, greedy: -1}
 	}
 	defer func() {
 		for i := range slots {
@@ -156,12 +159,19 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 			}
 			return results, err
 		}
+		c.argmaxParallel(slots)
 		for i := range slots {
 			s := &slots[i]
 			if s.req < 0 || s.out < 0 {
 				continue
 			}
-			tok, err := c.sample(s.smp, s.out)
+			var tok int32
+			var err error
+			if s.smp.chain == nil && s.greedy >= 0 {
+				tok = s.greedy
+			} else {
+				tok, err = c.sample(s.smp, s.out)
+			}
 			if err != nil {
 				results[s.req].Err = err
 				finish(s, "")
@@ -205,4 +215,34 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 			s.last = tok
 		}
 	}
+}
+
+// argmaxParallel finds the greedy tokens of the greedy slots of this step on
+// several threads when there are enough of them and the vocabulary is large
+// (a scan of 128K logits per sequence would otherwise add up on one core).
+// Reading logits is safe from several threads; c.mu is held by the caller.
+func (c *Context) argmaxParallel(slots []slot) {
+	var idx []int
+	for i := range slots {
+		slots[i].greedy = -1
+		if slots[i].req >= 0 && slots[i].out >= 0 && slots[i].smp.chain == nil {
+			idx = append(idx, i)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(idx))
+	if len(idx) < 4 || c.nvocab < c.argmaxMinVocab || workers < 2 {
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k := w; k < len(idx); k += workers {
+				s := &slots[idx[k]]
+				s.greedy = int32(C.sattva_argmax(c.ctx, C.int32_t(s.out), C.int32_t(c.nvocab)))
+			}
+		}(w)
+	}
+	wg.Wait()
 }

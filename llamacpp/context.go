@@ -36,6 +36,9 @@ type Context struct {
 	nvocab  int
 	busy    bool    // a Generate iterator is running
 	cached  []int32 // tokens whose KV cells sequence 0 holds, positions 0..len-1
+	// argmaxMinVocab is the vocabulary size from which GenerateBatch scans
+	// greedy logits on several threads (tests lower it).
+	argmaxMinVocab int
 }
 
 // NewContext makes a Context over the model with the model's LoRA adapters
@@ -119,6 +122,7 @@ func (m *Model) NewContext(o ContextOptions) (*Context, error) {
 	c := &Context{
 		m: m, ctx: cctx, mem: C.llama_get_memory(cctx),
 		nBatch: int(C.llama_n_batch(cctx)), nCtxSeq: int(C.llama_n_ctx_seq(cctx)), nSeq: nseq, nvocab: m.nvocab,
+		argmaxMinVocab: 16384,
 	}
 	for _, a := range m.adapters {
 		if C.llama_set_adapter_lora(cctx, a.a, C.float(a.scale)) != 0 {

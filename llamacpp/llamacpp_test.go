@@ -150,6 +150,7 @@ func TestGenerateBatchMatchesGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	c.argmaxMinVocab = 0 // exercise the multi-threaded greedy scan
 	var mu sync.Mutex
 	streamed := make([]int, len(reqs))
 	got, err := c.GenerateBatch(context.Background(), reqs, func(i int, tok Token) {

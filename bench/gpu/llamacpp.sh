@@ -90,7 +90,7 @@ rows=""
 if [ -n "${MODEL_8B_Q4KM:-}" ] && [ -f "$MODEL_8B_Q4KM" ]; then
   for fa in on off; do
     j="$OUT/llamacpp-bench-fa-$fa.json"
-    if "$SATTVA" bench "$MODEL_8B_Q4KM" -p 512 -n 128 -r 5 --fa "$fa" --json >"$j" 2>>"$log"; then
+    if "$SATTVA" bench "$MODEL_8B_Q4KM" -p 512 -n 128 -r 5 --fa "$fa" ${BENCH_ARGS:-} --json >"$j" 2>>"$log"; then
       rows+="$(python3 - "$j" "$fa" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); fa = sys.argv[2]
@@ -107,7 +107,7 @@ PY
   done
   if "$SATTVA" bench --help 2>/dev/null | grep -q -- '--parallel'; then
     j="$OUT/llamacpp-bench-parallel.json"
-    if "$SATTVA" bench "$MODEL_8B_Q4KM" -p 128 -n 128 -r 3 --parallel 32 --json >"$j" 2>>"$log"; then
+    if "$SATTVA" bench "$MODEL_8B_Q4KM" -p 128 -n 128 -r 3 --parallel 32 ${BENCH_ARGS:-} --json >"$j" 2>>"$log"; then
       rows+="$(python3 - "$j" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
