@@ -145,7 +145,7 @@ func TestGenerateBatchMatchesGenerate(t *testing.T) {
 		res.Text = text.String()
 		want = append(want, res)
 	}
-	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256, Parallel: 3, BatchSize: 16})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256, Parallel: 4, BatchSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
