@@ -107,25 +107,39 @@ def infer_seqlen(source_len, target_len, cutoff_len):
     return new_source_len, new_target_len
 
 
-def encode(tok, template, ex, cutoff_len):
-    enc = lambda s: tok.encode(s, add_special_tokens=False) if s else []
-    bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+BOS, EOS = "<BOS>", "<EOS>"  # markers in segments(): the tokenizer's BOS / EOS ids
+
+
+def segments(template, ex):
+    """The pieces of one example: (prompt pieces, answer pieces), each a string
+    tokenized on its own without special tokens, or the BOS / EOS marker."""
     if template == "llama3":
-        src = list(bos)
+        src = [BOS]
         if ex["system"]:
-            src += enc("<|start_header_id|>system<|end_header_id|>\n\n" + ex["system"] + "<|eot_id|>")
-        src += enc(
-            "<|start_header_id|>user<|end_header_id|>\n\n" + ex["user"] + "<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n"
-        )
-        tgt = enc(ex["answer"] + "<|eot_id|>")
-    elif template == "plain":
-        # evalrun.RawPrompt: system and question joined by a blank line.
-        prompt = (ex["system"] + "\n\n" if ex["system"] else "") + ex["user"]
-        src = list(bos) + enc(prompt)
-        tgt = enc(ex["answer"]) + [tok.eos_token_id]
-    else:
-        raise SystemExit(f"template {template!r}: the fallback trainer knows llama3 and plain")
+            src.append("<|start_header_id|>system<|end_header_id|>\n\n" + ex["system"] + "<|eot_id|>")
+        src.append("<|start_header_id|>user<|end_header_id|>\n\n" + ex["user"] + "<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n")
+        return src, [ex["answer"] + "<|eot_id|>"]
+    if template == "plain":
+        # evalrun.RawPrompt: system and question joined by a blank line, one piece.
+        return [BOS, (ex["system"] + "\n\n" if ex["system"] else "") + ex["user"]], [ex["answer"], EOS]
+    raise SystemExit(f"template {template!r}: the fallback trainer knows llama3 and plain")
+
+
+def encode(tok, template, ex, cutoff_len):
+    def ids(parts):
+        out = []
+        for p in parts:
+            if p == BOS:
+                out += [tok.bos_token_id] if tok.bos_token_id is not None else []
+            elif p == EOS:
+                out.append(tok.eos_token_id)
+            elif p:
+                out += tok.encode(p, add_special_tokens=False)
+        return out
+
+    src_parts, tgt_parts = segments(template, ex)
+    src, tgt = ids(src_parts), ids(tgt_parts)
     s, t = infer_seqlen(len(src), len(tgt), cutoff_len)
     src, tgt = src[:s], tgt[:t]
     return src + tgt, [IGNORE] * len(src) + tgt
