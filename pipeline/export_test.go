@@ -124,6 +124,18 @@ func TestExportSeparateAndNoAdapter(t *testing.T) {
 		t.Errorf("Modelfile:\n%s", mf)
 	}
 
+	// template llama3 over a base without a chat template: export writes one.
+	for ty, path := range res.Models {
+		f, err := gguf.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct, _ := f.String("tokenizer.chat_template"); ct != Llama3ChatTemplateJinja {
+			t.Errorf("%s: tokenizer.chat_template %q", ty, ct)
+		}
+		f.Close()
+	}
+
 	// No adapter: the base alone, said in the notes.
 	p = mustProject(t, t.TempDir(), "")
 	calls = nil
