@@ -30,6 +30,7 @@ type Context struct {
 	mem     C.llama_memory_t
 	batch   C.struct_llama_batch
 	cand    *C.llama_token_data // n_vocab candidates for sampling
+	tp, tpb *C.struct_ggml_threadpool // CPU threadpools (generation, batches); tpb may equal tp
 	nBatch  int
 	nCtxSeq int
 	nSeq    int
@@ -130,6 +131,16 @@ func (m *Model) NewContext(o ContextOptions) (*Context, error) {
 			return nil, errorf("llama_set_adapter_lora failed")
 		}
 	}
+	// Persistent threadpools, as llama-bench and llama-cli attach: without
+	// them ggml starts and joins its threads on every graph it computes.
+	c.tp = C.sattva_threadpool_new(C.int(threads), 50)
+	c.tpb = c.tp
+	if bthreads != threads {
+		c.tpb = C.sattva_threadpool_new(C.int(bthreads), 50)
+	}
+	if c.tp != nil && c.tpb != nil {
+		C.llama_attach_threadpool(cctx, c.tp, c.tpb)
+	}
 	c.batch = C.llama_batch_init(C.int32_t(c.nBatch), 0, 1)
 	c.cand = (*C.llama_token_data)(C.malloc(C.size_t(m.nvocab) * C.size_t(unsafe.Sizeof(C.llama_token_data{}))))
 	m.ctxMu.Lock()
@@ -151,8 +162,13 @@ func (c *Context) free() {
 	}
 	C.llama_batch_free(c.batch)
 	C.free(unsafe.Pointer(c.cand))
+	C.llama_detach_threadpool(c.ctx)
 	C.llama_free(c.ctx)
-	c.ctx, c.cand, c.mem = nil, nil, nil
+	if c.tpb != c.tp {
+		C.sattva_threadpool_free(c.tpb)
+	}
+	C.sattva_threadpool_free(c.tp)
+	c.ctx, c.cand, c.mem, c.tp, c.tpb = nil, nil, nil, nil, nil
 	c.cached = nil
 }
 

@@ -92,3 +92,30 @@ static int sattva_gguf_arch(const char *path, char *buf, size_t n) {
 	gguf_free(g);
 	return rc;
 }
+
+// CPU threadpools come from the CPU backend llama.cpp uses (a plugin's, when
+// one is loaded), found through its registry like llama-bench does.
+typedef struct ggml_threadpool * (*sattva_tp_new_fn)(struct ggml_threadpool_params *);
+typedef void (*sattva_tp_free_fn)(struct ggml_threadpool *);
+
+static void *sattva_cpu_proc(const char *name) {
+	ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+	if (!dev) return NULL;
+	ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
+	if (!reg) return NULL;
+	return ggml_backend_reg_get_proc_address(reg, name);
+}
+
+static struct ggml_threadpool *sattva_threadpool_new(int n_threads, uint32_t poll) {
+	sattva_tp_new_fn fn = (sattva_tp_new_fn) sattva_cpu_proc("ggml_threadpool_new");
+	if (!fn) return NULL;
+	struct ggml_threadpool_params p = ggml_threadpool_params_default(n_threads);
+	p.poll = poll;
+	return fn(&p);
+}
+
+static void sattva_threadpool_free(struct ggml_threadpool *tp) {
+	if (!tp) return;
+	sattva_tp_free_fn fn = (sattva_tp_free_fn) sattva_cpu_proc("ggml_threadpool_free");
+	if (fn) fn(tp);
+}
