@@ -29,7 +29,7 @@ type Context struct {
 	ctx     *C.struct_llama_context
 	mem     C.llama_memory_t
 	batch   C.struct_llama_batch
-	cand    *C.llama_token_data // n_vocab candidates for sampling
+	cand    *C.llama_token_data       // n_vocab candidates for sampling
 	tp, tpb *C.struct_ggml_threadpool // CPU threadpools (generation, batches); tpb may equal tp
 	nBatch  int
 	nCtxSeq int
