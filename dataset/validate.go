@@ -2,6 +2,8 @@ package dataset
 
 import (
 	"bytes"
+	"slices"
+	"sort"
 	"context"
 	"errors"
 	"fmt"
@@ -80,27 +82,30 @@ type TokenStats struct {
 	Histogram []Bucket `json:"histogram"`
 }
 
-// Bucket counts examples with Lo ≤ tokens < Hi.
+// Bucket counts examples with Lo < tokens ≤ Hi (buckets above the cutoff are truncated).
 type Bucket struct {
 	Lo    int   `json:"lo"`
 	Hi    int   `json:"hi"`
 	Count int64 `json:"count"`
 }
 
-// histogram buckets: [0,32), [32,64), [64,128), … doubling.
-func bucketOf(n int) int {
-	b := 0
-	for lim := 32; n >= lim && b < 30; lim <<= 1 {
-		b++
+// histBounds returns the histogram's bucket bounds: 16, 24, 32, 48, 64, 96, 128,
+// 192, 256, … (powers of two and 1.5×), with the cutoff as one of them.
+func histBounds(cutoff int) []int {
+	b := []int{0}
+	for p := 16; p <= 1<<24; p *= 2 {
+		b = append(b, p, p+p/2)
+	}
+	i := sort.SearchInts(b, cutoff)
+	if i == len(b) || b[i] != cutoff {
+		b = slices.Insert(b, i, cutoff)
 	}
 	return b
 }
 
-func bucketBounds(b int) (int, int) {
-	if b == 0 {
-		return 0, 32
-	}
-	return 16 << b, 32 << b
+// bucketOf returns the index of the bucket (bounds[i], bounds[i+1]] holding n.
+func bucketOf(bounds []int, n int) int {
+	return max(sort.SearchInts(bounds, n)-1, 0)
 }
 
 // Validator checks one or more files with shared duplicate detection.
@@ -111,6 +116,7 @@ type Validator struct {
 	seed   maphash.Seed
 	seen   map[uint64]dupEntry
 	hist   []int64
+	bounds []int
 	files  []string
 	fileNo int32
 }
@@ -135,7 +141,7 @@ func NewValidator(o Options) *Validator {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	v := &Validator{o: o, seed: maphash.MakeSeed()}
+	v := &Validator{o: o, seed: maphash.MakeSeed(), bounds: histBounds(o.Cutoff)}
 	v.rep.ByKind = map[Kind]int64{}
 	v.rep.ByLang = map[string]int64{}
 	v.rep.Issues = []Issue{}
@@ -191,8 +197,7 @@ func (v *Validator) Report() *Report {
 		t.Histogram = t.Histogram[:0]
 		for b, n := range v.hist {
 			if n > 0 {
-				lo, hi := bucketBounds(b)
-				t.Histogram = append(t.Histogram, Bucket{lo, hi, n})
+				t.Histogram = append(t.Histogram, Bucket{v.bounds[b], v.bounds[b+1], n})
 			}
 		}
 		if t.Counted > 0 {
@@ -409,7 +414,7 @@ func (v *Validator) collect(b *batch, fileNo int32) {
 				if res.tokens > t.Max {
 					t.Max = res.tokens
 				}
-				bk := bucketOf(res.tokens)
+				bk := bucketOf(v.bounds, res.tokens)
 				for len(v.hist) <= bk {
 					v.hist = append(v.hist, 0)
 				}

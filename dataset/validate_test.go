@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -303,4 +304,17 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	b := histBounds(2048)
+	for _, tc := range []struct{ n, lo, hi int }{{0, 0, 16}, {1, 0, 16}, {16, 0, 16}, {17, 16, 24}, {2048, 1536, 2048}, {2049, 2048, 3072}} {
+		i := bucketOf(b, tc.n)
+		if b[i] != tc.lo || b[i+1] != tc.hi {
+			t.Errorf("%d tokens in (%d, %d], want (%d, %d]", tc.n, b[i], b[i+1], tc.lo, tc.hi)
+		}
+	}
+	if b := histBounds(100); !slices.Contains(b, 100) || !slices.IsSorted(b) {
+		t.Errorf("cutoff 100 is not a bound: %v", b[:12])
+	}
 }

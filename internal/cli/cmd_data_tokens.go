@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/dataset"
 	"github.com/sattva/sattva/llamacpp"
 )
@@ -28,7 +29,7 @@ func openTokenCounter(ctx context.Context, modelPath, tokDir string, tmpl *datas
 		}
 		cleanup = func() { os.RemoveAll(tmp) }
 		path = filepath.Join(tmp, "vocab.gguf")
-		if err := convertVocab(ctx, tokDir, path); err != nil {
+		if err := convert.ConvertVocab(ctx, tokDir, path); err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("making a vocab-only GGUF from %s: %w", tokDir, err)
 		}
@@ -44,8 +45,3 @@ func openTokenCounter(ctx context.Context, modelPath, tokDir string, tmpl *datas
 	return dataset.NewLlamaCounter(m, tmpl), func() { m.Close(); cleanup() }, nil
 }
 
-// convertVocab writes a vocab-only GGUF of the tokenizer folder dir.
-// TODO(data): call convert.ConvertVocab (contracts.md) once it is committed.
-func convertVocab(ctx context.Context, dir, out string) error {
-	return fmt.Errorf("--tokenizer: convert.ConvertVocab is not in this build yet; pass --model with a GGUF of the same model instead")
-}

@@ -155,10 +155,10 @@ func printValidateSummary(w io.Writer, r *dataset.Report) {
 		for _, b := range t.Histogram {
 			bar := strings.Repeat("#", int(1+39*b.Count/max(peak, 1)))
 			mark := ""
-			if b.Hi > t.Cutoff {
-				mark = "  (reaches cutoff)"
+			if b.Lo >= t.Cutoff {
+				mark = "  (over cutoff_len: truncated)"
 			}
-			fmt.Fprintf(w, "  %6d-%-6d %8d %s%s\n", b.Lo, b.Hi-1, b.Count, bar, mark)
+			fmt.Fprintf(w, "  %6d-%-6d %8d %s%s\n", b.Lo+1, b.Hi, b.Count, bar, mark)
 		}
 	}
 	if r.IssuesDropped > 0 {
