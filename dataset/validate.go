@@ -2,8 +2,6 @@ package dataset
 
 import (
 	"bytes"
-	"slices"
-	"sort"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +9,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"

@@ -44,4 +44,3 @@ func openTokenCounter(ctx context.Context, modelPath, tokDir string, tmpl *datas
 	}
 	return dataset.NewLlamaCounter(m, tmpl), func() { m.Close(); cleanup() }, nil
 }
-
