@@ -38,7 +38,7 @@ if [ -n "${SATTVA_BACKEND_DIR:-}" ] && [ -f "$SATTVA_BACKEND_DIR/libggml-cuda.so
   plugins="prebuilt ($SATTVA_BACKEND_DIR)"
 else
   src="${GGML_SRC:-}"
-  for d in build/ggml-src .bundle/ggml-src; do
+  for d in build/ggml-src .bundle/ggml-src ggml-src; do
     [ -z "$src" ] && [ -f "$d/CMakeLists.txt" ] && src="$d"
   done
   if [ -z "$src" ] && command -v go >/dev/null; then
