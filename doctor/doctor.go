@@ -27,6 +27,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sattva/sattva/hfcache"
+	"github.com/sattva/sattva/plan"
 )
 
 //go:embed probe.py
@@ -144,6 +147,10 @@ type Options struct {
 	// HTTPClient asks Ollama; nil means a client with a 3 s timeout.
 	HTTPClient *http.Client
 
+	// BaseModel is the project's base model (a folder or a Hugging Face id in
+	// the local cache); "" skips the check.
+	BaseModel string
+
 	// Disks are folders where models and outputs go (they need not exist:
 	// the nearest existing parent is measured).
 	Disks []string
@@ -180,6 +187,7 @@ func Run(ctx context.Context, o Options) *Report {
 	checkEngine(r, &o)
 	checkPython(ctx, r, &o)
 	checkOllama(ctx, r, &o)
+	checkBase(r, &o)
 	checkDisks(r, &o)
 	return r
 }
@@ -679,6 +687,41 @@ func ollamaVersion(ctx context.Context, hc *http.Client, base *url.URL) (string,
 	return v.Version, nil
 }
 
+// ---- base model ----
+
+const StageModel = "model"
+
+func checkBase(r *Report, o *Options) {
+	if o.BaseModel == "" {
+		return
+	}
+	c := Check{ID: "base", Stage: StageModel, Facts: map[string]string{"ref": o.BaseModel}}
+	m, err := hfcache.Resolve(o.BaseModel, hfcache.Options{Getenv: o.Getenv, GOOS: o.GOOS})
+	switch {
+	case err != nil:
+		c.Status, c.Summary = Fail, "base model: "+err.Error()
+		c.Fix = "download it once (accept the licence on huggingface.co first): huggingface-cli download meta-llama/Llama-3.1-8B --local-dir models/llama-3.1-8b, or set base: in sattva.yaml to the folder"
+	case m.Kind == hfcache.KindGGUF:
+		c.Status, c.Summary = Fail, "base model "+m.Path+" is a GGUF file; training and merging need the Hugging Face folder"
+		c.Fix = "point base: at the Hugging Face folder (config.json, *.safetensors, tokenizer files)"
+	default:
+		c.Facts["path"] = m.Path
+		shape, err := plan.ShapeFromDir(m.Path)
+		if err != nil {
+			c.Status, c.Summary = Fail, fmt.Sprintf("base model at %s: %v", m.Path, err)
+			c.Fix = "the folder must hold the model's config.json, *.safetensors and tokenizer files"
+			break
+		}
+		weights, _ := filepath.Glob(filepath.Join(m.Path, "*.safetensors"))
+		c.Status = OK
+		c.Summary = fmt.Sprintf("base model %s: %d layers, hidden %d, %.2fB params", m.Path, shape.Layers, shape.Hidden, float64(shape.Params())/1e9)
+		if len(weights) == 0 {
+			c.Status, c.Fix = Fail, "no *.safetensors beside config.json: the download is incomplete"
+		}
+	}
+	r.add(c)
+}
+
 // ---- disks ----
 
 // Disk thresholds: an 8B export keeps the merged HF model (16 GB), the F16
@@ -699,11 +742,12 @@ func checkDisks(r *Report, o *Options) {
 			r.add(c)
 			continue
 		}
-		key := fmt.Sprint(total, free, filepath.VolumeName(p))
-		if seen[key] && total > 0 {
-			continue // same file system as a folder already reported
+		if key := volumeID(p); key != "" {
+			if seen[key] {
+				continue // same file system as a folder already reported
+			}
+			seen[key] = true
 		}
-		seen[key] = true
 		c.Facts["free_bytes"] = fmt.Sprint(free)
 		c.Facts["total_bytes"] = fmt.Sprint(total)
 		c.Summary = fmt.Sprintf("%s free at %s (of %s)", gib(free), d, gib(total))

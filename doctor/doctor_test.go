@@ -426,3 +426,40 @@ func TestReportJSONStable(t *testing.T) {
 		t.Fatalf("worst %s, counts %+v", r.Worst(), r.Counts)
 	}
 }
+
+func TestBaseModel(t *testing.T) {
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full")
+	os.MkdirAll(full, 0o755)
+	cfg := `{"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
+	os.WriteFile(filepath.Join(full, "config.json"), []byte(cfg), 0o644)
+	os.WriteFile(filepath.Join(full, "model.safetensors"), []byte("x"), 0o644)
+	partial := filepath.Join(dir, "partial")
+	os.MkdirAll(partial, 0o755)
+	os.WriteFile(filepath.Join(partial, "config.json"), []byte(cfg), 0o644)
+	cases := []struct {
+		ref  string
+		want Status
+		text string
+	}{
+		{full, OK, "2 layers, hidden 64"},
+		{partial, Fail, "download is incomplete"},
+		{dir, Fail, "config.json"},
+		{"meta-llama/Llama-3.1-8B", Fail, "huggingface-cli download"},
+	}
+	for _, c := range cases {
+		o := Options{BaseModel: c.ref, Getenv: func(k string) string {
+			if k == "HF_HUB_CACHE" {
+				return dir
+			}
+			return ""
+		}}
+		o.defaults()
+		r := &Report{}
+		checkBase(r, &o)
+		ch := status(t, r, "base")
+		if ch.Status != c.want || !strings.Contains(ch.Summary+" "+ch.Fix, c.text) {
+			t.Errorf("%s: %+v", c.ref, ch)
+		}
+	}
+}

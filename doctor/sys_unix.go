@@ -3,6 +3,7 @@
 package doctor
 
 import (
+	"fmt"
 	"os/exec"
 	"syscall"
 
@@ -24,4 +25,13 @@ func diskFree(path string) (free, total uint64, err error) {
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+}
+
+// volumeID names the file system holding path (its device number).
+func volumeID(path string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprint(st.Dev)
 }

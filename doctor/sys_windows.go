@@ -4,6 +4,8 @@ package doctor
 
 import (
 	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -24,3 +26,12 @@ func diskFree(path string) (free, total uint64, err error) {
 
 // setProcessGroup: on Windows exec.CommandContext kills the probe process itself.
 func setProcessGroup(cmd *exec.Cmd) {}
+
+// volumeID names the volume holding path ("C:").
+func volumeID(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	return strings.ToUpper(filepath.VolumeName(abs))
+}

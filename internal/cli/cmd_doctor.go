@@ -69,8 +69,14 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 		p, err := pipeline.LoadProject(proj)
 		if err != nil {
 			projErr = err
-		} else if len(opts.Disks) == 0 {
-			opts.Disks = []string{p.OutputDir(), p.BaseDir()}
+		} else {
+			opts.BaseModel = p.BaseDir()
+			if _, serr := os.Stat(opts.BaseModel); serr != nil {
+				opts.BaseModel = p.Base // perhaps a Hugging Face id in the local cache
+			}
+			if len(opts.Disks) == 0 {
+				opts.Disks = []string{p.OutputDir(), p.BaseDir()}
+			}
 		}
 	}
 	if len(opts.Disks) == 0 {
@@ -138,6 +144,8 @@ func stageTitle(s string) string {
 		return "serving (Ollama)"
 	case doctor.StageDisk:
 		return "disk"
+	case doctor.StageModel:
+		return "base model"
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }

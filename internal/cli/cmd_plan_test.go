@@ -133,3 +133,45 @@ func TestPlanRun(t *testing.T) {
 		t.Fatal("a JSON file accepted as a model")
 	}
 }
+
+func TestPlanTrainFromProject(t *testing.T) {
+	base := fixture.Path(t, "llama31-tiny/hf")
+	dir := t.TempDir()
+	if _, _, code := runCLI(t, "init", dir, "--base", base, "--examples", "20"); code != 0 {
+		t.Fatal("init failed")
+	}
+	out, errs, code := runCLI(t, "plan", "train", dir+"/sattva.yaml", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	var r struct {
+		Model  string `json:"model"`
+		Config struct {
+			Method    string   `json:"method"`
+			Rank      int      `json:"rank"`
+			Cutoff    int      `json:"cutoff"`
+			GradAccum int      `json:"grad_accum"`
+			Targets   []string `json:"targets"`
+			Examples  int64    `json:"examples"`
+			AvgTokens int      `json:"avg_tokens"`
+			Epochs    float64  `json:"epochs"`
+		} `json:"config"`
+		Estimate struct {
+			EpochSeconds float64 `json:"epoch_seconds"`
+		} `json:"estimate"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	c := r.Config
+	// The example project: QLoRA r 16 on all, cutoff 2048, accumulation 8, 2 epochs; 20 examples.
+	if r.Model != base || c.Method != "qlora" || c.Rank != 16 || c.Cutoff != 2048 || c.GradAccum != 8 || c.Epochs != 2 ||
+		len(c.Targets) != 1 || c.Targets[0] != "all" || c.Examples != 20 || c.AvgTokens <= 0 || r.Estimate.EpochSeconds <= 0 {
+		t.Fatalf("%s", out)
+	}
+	// A flag beats the file.
+	out, _, _ = runCLI(t, "plan", "train", dir+"/sattva.yaml", "--rank", "4", "--method", "lora", "--json")
+	if !strings.Contains(out, `"rank": 4`) || !strings.Contains(out, `"method": "lora"`) {
+		t.Fatalf("flags did not override:\n%s", out)
+	}
+}
