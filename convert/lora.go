@@ -209,7 +209,7 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		}
 		d, ok := a.deltas[base]
 		if !ok {
-			d = &loraDelta{base: base, peftName: strings.TrimSuffix(t.Name, ".weight"), owner: a}
+			d = &loraDelta{base: base, peftName: strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t.Name, ".weight"), ".lora_A"), ".lora_B"), owner: a}
 			a.deltas[base] = d
 			a.order = append(a.order, base)
 		}

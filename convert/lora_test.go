@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 )
@@ -119,5 +120,40 @@ func TestMergeChangesWeights(t *testing.T) {
 	}
 	if string(b0) != string(b2) {
 		t.Error("merging at scale 1e-30 changed attn_q")
+	}
+}
+
+// writeAdapter writes an adapter folder holding zero tensors of these names.
+func writeAdapter(t *testing.T, names map[string][]int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	var specs []safetensors.TensorSpec
+	for n, s := range names {
+		specs = append(specs, safetensors.TensorSpec{Name: n, DType: "F32", Shape: s})
+	}
+	hdr, _, size, err := safetensors.Layout(specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, size)
+	copy(b, hdr)
+	os.WriteFile(filepath.Join(dir, "adapter_model.safetensors"), b, 0o644)
+	os.WriteFile(filepath.Join(dir, "adapter_config.json"), []byte(`{"peft_type":"LORA","r":8,"lora_alpha":16}`), 0o644)
+	return dir
+}
+
+func TestLoRAEmbeddingsAndNormsRefused(t *testing.T) {
+	base := fixture.Path(t, "llama31-tiny/hf")
+	for name, tensors := range map[string]map[string][]int64{
+		"embedding": {"base_model.model.model.embed_tokens.lora_embedding_A": {8, 128256}, "base_model.model.model.embed_tokens.lora_embedding_B": {16, 8}},
+		"norm":      {"base_model.model.model.layers.0.input_layernorm.weight": {16}},
+		"half pair": {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": {8, 16}},
+	} {
+		_, err := ConvertLoRA(context.Background(), writeAdapter(t, tensors), base, filepath.Join(t.TempDir(), "a.gguf"), LoRAOptions{})
+		var ii interface{ InvalidInput() bool }
+		if err == nil || !errors.As(err, &ii) || !strings.Contains(err.Error(), "adapter_model.safetensors") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+		t.Logf("%s: %v", name, err)
 	}
 }
