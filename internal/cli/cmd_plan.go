@@ -176,6 +176,9 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 		})
 		if model == "" {
 			model = p.BaseDir()
+			if _, err := os.Stat(model); err != nil {
+				model = p.Base // perhaps a Hugging Face id in the local cache
+			}
 		}
 		dataFiles = p.DataFiles()
 	}
