@@ -11,6 +11,7 @@
 #
 # Run from the repository root: bash bench/gpu/convert.sh
 set -euo pipefail
+# Disk: at most ~32 GB at once under $DIR (the BF16 checkpoint and one copy or GGUF).
 
 OUT=${OUT:-/tmp/bench-out}
 mkdir -p "$OUT"
@@ -61,7 +62,7 @@ TOKARG=()
 if [ -f "$TOK/tokenizer.json" ]; then TOKARG=(--tokenizer "$TOK"); fi
 
 rm -rf "$HF" "$GGUF"
-measure synth "$BIN" synth --shape "$SHAPE" --dtype bf16 --seed 1 -q "${TOKARG[@]}" "$HF"
+measure synth "$BIN" synth --shape "$SHAPE" --dtype bf16 --seed 1 -q ${TOKARG[@]+"${TOKARG[@]}"} "$HF"
 SYNTH_WALL=$WALL SYNTH_RSS=$RSS
 SRC_BYTES=$(du -cb "$HF"/*.safetensors | tail -1 | cut -f1)
 
@@ -75,7 +76,9 @@ measure convert-warm "$BIN" convert "$HF" --outtype f16 -q -o "$GGUF"
 WARM_WALL=$WALL WARM_RSS=$RSS
 sync
 
-# Conversion after dropping the page cache, when permitted.
+# Conversion after dropping the page cache, when permitted. The first output
+# is removed first so that the disk never holds two 16 GB GGUFs at once.
+rm -f "$GGUF"
 CACHE=$(drop_caches)
 measure convert-cold "$BIN" convert "$HF" --outtype f16 -q -o "$GGUF"
 COLD_WALL=$WALL COLD_RSS=$RSS
