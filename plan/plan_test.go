@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -369,4 +371,33 @@ func TestRunModelFromGGUF(t *testing.T) {
 	if e.KVGPU != 512*5*2*32*2 {
 		t.Fatalf("KV %d", e.KVGPU)
 	}
+}
+
+// FuzzRunModelFromGGUF: whatever a GGUF file says, reading its shape and
+// estimating a context never panics, and sizes never go negative.
+func FuzzRunModelFromGGUF(f *testing.F) {
+	seed, err := os.ReadFile(fixture.Path(f, "stories260K/ref/stories260K-f32.ref.gguf"))
+	if err == nil {
+		f.Add(seed[:min(len(seed), 1<<16)], 512, 1)
+		f.Add(seed, 4096, 8)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, ctx, par int) {
+		gf, err := gguf.NewReader(bytes.NewReader(data), int64(len(data)), gguf.DefaultLimits())
+		if err != nil {
+			return
+		}
+		m, err := RunModelFromGGUF(gf)
+		if err != nil {
+			return
+		}
+		for _, fa := range []bool{true, false} {
+			e, err := EstimateRun(m, RunConfig{Context: ctx, Parallel: par, GPULayers: -1, FlashAttention: fa})
+			if err != nil {
+				continue
+			}
+			if e.TotalGPU < 0 || e.KVGPU < 0 || e.ComputeGPU < 0 || e.WeightsGPU < 0 {
+				t.Fatalf("negative size: %+v", e)
+			}
+		}
+	})
 }

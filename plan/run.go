@@ -40,6 +40,16 @@ type RunModel struct {
 	Tensors  []RunTensor `json:"-"`
 }
 
+// Bounds on hyperparameters read from a file: far above any real model, low
+// enough that no product of them overflows int64.
+const (
+	maxLayers = 1 << 12
+	maxDim    = 1 << 20
+	maxHeads  = 1 << 12
+	maxVocab  = 1 << 24
+	maxCells  = 1 << 24 // llama.cpp's context limit in sattva's llamacpp
+)
+
 // ErrUnsupportedModel is returned for GGUF files whose memory layout the
 // estimator does not model (recurrent or sliding-window architectures).
 var ErrUnsupportedModel = errors.New("plan: model architecture not modelled")
@@ -77,6 +87,9 @@ func RunModelFromGGUF(f *gguf.File) (*RunModel, error) {
 	}
 	if m.Heads <= 0 || m.Embd <= 0 || m.Layers <= 0 || m.KVHeads <= 0 {
 		return nil, fmt.Errorf("plan: %s: layers, embedding length and head counts must be positive", arch)
+	}
+	if m.Layers > maxLayers || m.Embd > maxDim || m.Heads > maxHeads || m.KVHeads > maxHeads {
+		return nil, fmt.Errorf("plan: %s: %d layers, embedding %d, %d/%d heads: beyond any real model", arch, m.Layers, m.Embd, m.Heads, m.KVHeads)
 	}
 	if m.KeyLen, err = opt(arch+".attention.key_length", m.Embd/m.Heads); err != nil {
 		return nil, err
@@ -136,6 +149,9 @@ func RunModelFromGGUF(f *gguf.File) (*RunModel, error) {
 	}
 	if m.Vocab == 0 {
 		return nil, errors.New("plan: cannot tell the vocabulary size (no token_embd.weight, vocab_size or tokenizer.ggml.tokens)")
+	}
+	if m.Vocab > maxVocab || m.FFN > maxDim || m.KeyLen > maxDim || m.ValueLen > maxDim {
+		return nil, fmt.Errorf("plan: %s: vocabulary %d, ffn %d, head size %d/%d: beyond any real model", arch, m.Vocab, m.FFN, m.KeyLen, m.ValueLen)
 	}
 	m.Tied = !hasOutput
 	return m, nil
@@ -261,6 +277,9 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 		return nil, errors.New("plan: context must be positive")
 	}
 	P := max(c.Parallel, 1)
+	if c.Context > maxCells || P > maxCells || c.Context*P > maxCells {
+		return nil, fmt.Errorf("plan: %d sequences × %d tokens is beyond llama.cpp's limit of %d cells", P, c.Context, maxCells)
+	}
 	kT, err := cacheType(c.CacheK)
 	if err != nil {
 		return nil, err

@@ -46,6 +46,9 @@ func (s ModelShape) Validate() error {
 			return fmt.Errorf("plan: model shape %q: %s must be positive, got %d", s.Name, f.n, f.v)
 		}
 	}
+	if s.Layers > maxLayers || s.Hidden > maxDim || s.FFN > maxDim || s.HeadDim > maxDim || s.Heads > maxHeads || s.Vocab > maxVocab {
+		return fmt.Errorf("plan: model shape %q is beyond any real model", s.Name)
+	}
 	if s.Heads%s.KVHeads != 0 {
 		return fmt.Errorf("plan: model shape %q: heads %d not a multiple of kv_heads %d", s.Name, s.Heads, s.KVHeads)
 	}

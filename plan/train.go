@@ -131,6 +131,8 @@ func (c *TrainConfig) validate() error {
 		return errors.New("plan: cutoff length must be positive")
 	case c.Batch <= 0:
 		return errors.New("plan: batch size must be positive")
+	case c.Rank > 1<<16 || c.Cutoff > maxCells || c.Batch > maxCells || c.Cutoff*c.Batch > maxCells:
+		return errors.New("plan: rank, cutoff or batch out of range")
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return errors.New("plan: LoRA dropout must be in [0, 1)")
 	}
