@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 
 // llama3Vocab loads the shared Llama 3 tokenizer as a vocab-only GGUF made
 // by convert.ConvertVocab. It skips without the engine (a build without cgo).
-func llama3Vocab(t *testing.T) *llamacpp.Model {
+func llama3Vocab(t testing.TB) *llamacpp.Model {
 	t.Helper()
 	dir := fixture.Path(t, "llama31-tiny/hf")
 	out := filepath.Join(t.TempDir(), "vocab.gguf")
@@ -118,5 +119,31 @@ func TestValidatePlantedFaultsLlama3(t *testing.T) {
 	checkPlanted(t, rep, want)
 	if rep.Tokens.Max <= testCutoff || rep.Tokens.Min < 20 {
 		t.Errorf("token stats %+v", rep.Tokens)
+	}
+}
+
+// BenchmarkValidateLlama3 is BenchmarkValidate with every example's tokens
+// counted by the Llama 3 tokenizer (vocab-only GGUF through llama.cpp).
+func BenchmarkValidateLlama3(b *testing.B) {
+	m := llama3Vocab(b)
+	tmpl, _ := LookupTemplate("llama3")
+	data := generated(b, 10_000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu0, n := cpuSeconds(), 0
+	defer func() {
+		if cpu := cpuSeconds() - cpu0; cpu > 0 && n > 0 {
+			b.ReportMetric(float64(len(data))*float64(n)/1e6/cpu, "MB/cpu-s")
+		}
+	}()
+	for b.Loop() {
+		n++
+		v := NewValidator(Options{Tokens: NewLlamaCounter(m, tmpl)})
+		if err := v.Validate(context.Background(), bytes.NewReader(data), "bench"); err != nil {
+			b.Fatal(err)
+		}
+		if r := v.Report(); r.Errors != 0 || r.Tokens.Counted != 10_000 {
+			b.Fatalf("%d errors, %d counted", r.Errors, r.Tokens.Counted)
+		}
 	}
 }
