@@ -51,6 +51,10 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 // InvalidInput: an unsupported input is a property of the input (exit code 3).
 func (e *UnsupportedError) InvalidInput() bool { return true }
 
+// maxVocab bounds config.json's vocab_size (the token tables are allocated
+// from it): 16M tokens, 60x Gemma's.
+const maxVocab = 1 << 24
+
 // supportedArchitectures are the config.json architectures this package converts.
 var supportedArchitectures = []string{"LlamaForCausalLM", "MistralForCausalLM"}
 
@@ -217,6 +221,17 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 	}
 	if h.VocabSize, _, err = getInt("vocab_size"); err != nil {
 		return nil, err
+	}
+	if h.VocabSize > maxVocab {
+		return nil, bad("vocab_size", "%d exceeds the limit of %d tokens", h.VocabSize, maxVocab)
+	}
+	for _, d := range []struct {
+		k string
+		v int64
+	}{{"hidden_size", h.HiddenSize}, {"intermediate_size", h.Intermediate}, {"num_hidden_layers", h.Layers}, {"num_attention_heads", h.Heads}} {
+		if d.v > 1<<20 {
+			return nil, bad(d.k, "%d is not a plausible size", d.v)
+		}
 	}
 	getFloat := func(key string) (float64, bool, error) {
 		r, ok := raw[key]

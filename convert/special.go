@@ -73,9 +73,8 @@ func tokenContent(r json.RawMessage) (string, bool) {
 	return "", false
 }
 
-func (s *specialVocab) load(fsys fs.FS, dir string, hp *HParams) error {
-	var tok *tokenizerJSON
-	if _, err := fs.Stat(fsys, "tokenizer.json"); err == nil {
+func (s *specialVocab) load(fsys fs.FS, dir string, hp *HParams, tok *tokenizerJSON) error {
+	if _, err := fs.Stat(fsys, "tokenizer.json"); err == nil && tok == nil {
 		t, err := readTokenizerJSON(fsys, dir)
 		if err != nil {
 			return err

@@ -66,10 +66,14 @@ func LoadVocab(fsys fs.FS, dir string, hp *HParams) (*Vocab, error) {
 	}
 	var v *Vocab
 	var err error
+	var tok *tokenizerJSON // parsed once, shared with the special vocab
 	if _, serr := fs.Stat(fsys, "tokenizer.model"); serr == nil {
 		v, err = loadSentencePiece(fsys, dir, int(vocabSize))
 	} else if _, jerr := fs.Stat(fsys, "tokenizer.json"); jerr == nil {
-		v, err = loadBPE(fsys, dir, int(vocabSize))
+		if tok, err = readTokenizerJSON(fsys, dir); err != nil {
+			return nil, err
+		}
+		v, err = loadBPE(tok, joinPath(dir, "tokenizer.json"), int(vocabSize))
 	} else {
 		return nil, &InputError{File: joinPath(dir, "tokenizer.json"), Msg: "missing: the folder has neither tokenizer.model nor tokenizer.json"}
 	}
@@ -77,7 +81,7 @@ func LoadVocab(fsys fs.FS, dir string, hp *HParams) (*Vocab, error) {
 		return nil, err
 	}
 	sv := newSpecialVocab(len(v.Tokens), v.Model == "gpt2")
-	if err := sv.load(fsys, dir, hp); err != nil {
+	if err := sv.load(fsys, dir, hp, tok); err != nil {
 		return nil, err
 	}
 	v.Special = sv.kvs()
@@ -409,12 +413,7 @@ func detectPre(raw json.RawMessage, file string) (string, error) {
 	return "", &UnsupportedError{File: file, Field: "pre_tokenizer", Msg: fmt.Sprintf("unrecognised pre-tokenizer (split regexes %q): no llama.cpp pre-tokenizer is known for it", regexes)}
 }
 
-func loadBPE(fsys fs.FS, dir string, vocabSize int) (*Vocab, error) {
-	file := joinPath(dir, "tokenizer.json")
-	t, err := readTokenizerJSON(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
+func loadBPE(t *tokenizerJSON, file string, vocabSize int) (*Vocab, error) {
 	if t.Model.Type != "BPE" {
 		return nil, &UnsupportedError{File: file, Field: "model.type", Msg: fmt.Sprintf("%q tokenizers are not supported without tokenizer.model (byte-level BPE is)", t.Model.Type)}
 	}
