@@ -306,14 +306,16 @@ func findPython(o *Options) (cmd []string, how string, tried []string) {
 		return nil, "$SATTVA_PYTHON", tried
 	}
 	if o.GOOS == "windows" {
-		// python.exe of an activated venv first; the py launcher picks the newest install.
-		if c := try("python"); c != nil {
+		// python.exe of an activated venv first; the py launcher picks the newest
+		// install. The Microsoft Store's python.exe alias (…\WindowsApps\) is not
+		// Python: it only opens the Store.
+		if c := try("python"); c != nil && !isStoreAlias(c[0]) {
 			return c, "PATH", tried
 		}
 		if c := try("py", "-3"); c != nil {
 			return c, "py launcher", tried
 		}
-		if c := try("python3"); c != nil {
+		if c := try("python3"); c != nil && !isStoreAlias(c[0]) {
 			return c, "PATH", tried
 		}
 		return nil, "PATH", tried
@@ -325,6 +327,11 @@ func findPython(o *Options) (cmd []string, how string, tried []string) {
 		return c, "PATH", tried
 	}
 	return nil, "PATH", tried
+}
+
+// isStoreAlias reports the Microsoft Store's python.exe stub.
+func isStoreAlias(path string) bool {
+	return strings.Contains(strings.ToLower(strings.ReplaceAll(path, "/", `\`)), `\microsoft\windowsapps\`)
 }
 
 // runProbe runs probe.py in the interpreter with a timeout. On timeout the
@@ -413,6 +420,9 @@ func checkPython(ctx context.Context, r *Report, o *Options) {
 		c.Status = Fail
 		c.Summary = fmt.Sprintf("no Python interpreter (tried %s)", strings.Join(tried, ", "))
 		c.Fix = "install Python 3.10 or 3.11 and create a venv for training (python -m venv); point sattva at it with --python or SATTVA_PYTHON"
+		if o.GOOS == "windows" {
+			c.Fix = "install Python 3.10 or 3.11 from python.org (the Microsoft Store's python.exe alias is not Python), create a venv (py -3.10 -m venv D:\\venvs\\sattva) and pass --python D:\\venvs\\sattva\\Scripts\\python.exe or set SATTVA_PYTHON"
+		}
 		r.add(c)
 		for _, id := range []string{"torch", "transformers", "peft", "accelerate", "bitsandbytes", "llamafactory"} {
 			r.add(Check{ID: "python." + id, Stage: StageTrain, Status: Skip, Summary: "no Python"})

@@ -463,3 +463,29 @@ func TestBaseModel(t *testing.T) {
 		}
 	}
 }
+
+func TestFindPythonWindows(t *testing.T) {
+	paths := map[string]string{
+		"python":  `C:\Users\me\AppData\Local\Microsoft\WindowsApps\python.exe`,
+		"python3": `C:\Users\me\AppData\Local\Microsoft\WindowsApps\python3.exe`,
+		"py":      `C:\Windows\py.exe`,
+	}
+	o := Options{GOOS: "windows", Getenv: noEnv, LookPath: func(n string) (string, error) {
+		if p, ok := paths[n]; ok {
+			return p, nil
+		}
+		return "", exec.ErrNotFound
+	}}
+	cmd, how, _ := findPython(&o)
+	if len(cmd) != 2 || cmd[0] != paths["py"] || cmd[1] != "-3" || how != "py launcher" {
+		t.Fatalf("%v %s: the Store alias was taken for Python", cmd, how)
+	}
+	delete(paths, "py")
+	if cmd, _, tried := findPython(&o); cmd != nil {
+		t.Fatalf("%v (tried %v)", cmd, tried)
+	}
+	paths["python"] = `D:\venvs\llama31-qlora\Scripts\python.exe`
+	if cmd, _, _ := findPython(&o); len(cmd) != 1 || cmd[0] != paths["python"] {
+		t.Fatalf("%v", cmd)
+	}
+}
