@@ -203,7 +203,12 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 	}
 	add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", count(nLoRA), c.Rank, len(tg), L)
 	if !c.NoAutocast {
-		add("bf16 copies of LoRA weights (autocast)", 2*nLoRA, "2 bytes × LoRA params, kept for the backward pass")
+		if c.GradCheckpointing {
+			// only the layer being recomputed holds its copies
+			add("bf16 copies of LoRA weights (autocast)", 2*nLoRA/L, "2 bytes × one layer's LoRA params (recomputed layer)")
+		} else {
+			add("bf16 copies of LoRA weights (autocast)", 2*nLoRA, "2 bytes × LoRA params, kept for the backward pass")
+		}
 	}
 	add("cuBLAS workspaces, inputs", workspaceBytes+16*t, "64 MiB + 16 bytes × %d tokens (input ids, labels)", t)
 	var static int64
