@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -131,6 +132,17 @@ func (s Shape) config(dtype string) map[string]any {
 	}
 	return c
 }
+
+var u16Pool sync.Pool
+
+func getU16(n int) []uint16 {
+	if b, ok := u16Pool.Get().(*[]uint16); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]uint16, n)
+}
+
+func putU16(b []uint16) { u16Pool.Put(&b) }
 
 // splitmix64 is a fast, statistically sound PRNG step.
 func splitmix64(x *uint64) uint64 {
@@ -291,26 +303,28 @@ func SynthShape(ctx context.Context, s Shape, outDir string, o SynthOptions) err
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			bf := make([]uint16, c.n)
+			bf := getU16(int(c.n))
+			defer putU16(bf)
 			randomBF16(bf, c.seed, c.norm)
 			var buf []byte
 			switch c.dtype {
 			case "BF16":
-				buf = make([]byte, 2*c.n)
+				buf = getBuf(int(2 * c.n))
 				for i, v := range bf {
-					binary.LittleEndian.PutUint16(buf[2*i:], v)
+					buf[2*i], buf[2*i+1] = byte(v), byte(v>>8)
 				}
 			case "F16":
-				buf = make([]byte, 2*c.n)
+				buf = getBuf(int(2 * c.n))
 				for i, v := range bf {
 					binary.LittleEndian.PutUint16(buf[2*i:], FP32ToFP16(BF16ToFP32(v)))
 				}
 			default:
-				buf = make([]byte, 4*c.n)
+				buf = getBuf(int(4 * c.n))
 				for i, v := range bf {
 					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(BF16ToFP32(v)))
 				}
 			}
+			defer putBuf(buf)
 			if _, err := c.f.WriteAt(buf, c.off); err != nil {
 				return err
 			}
