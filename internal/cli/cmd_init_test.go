@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sattva/sattva/internal/fixture"
+	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/pipeline"
 )
 
@@ -26,16 +28,35 @@ func TestInitThenPipelineRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Entries) == 0 || r.Base != base {
 		t.Fatalf("%v %s", err, out)
 	}
-	// The user's edits for a quick CPU run: one export type, no eval stage.
+	// The user's edits for a quick CPU run: one export type, eval of the
+	// export alone with 8 new tokens and no pass bar (the base is untrained).
+	// Without an inference engine (CGO_ENABLED=0) there is no eval stage.
+	_, engineErr := llamacpp.InitBackends("", nil)
+	withEval := !errors.Is(engineErr, llamacpp.ErrNoEngine)
 	yml := filepath.Join(dir, "sattva.yaml")
 	b, _ := os.ReadFile(yml)
-	s := strings.Replace(string(b), "types: [q4_K_M, q8_0]", "types: [q8_0]", 1)
-	s = strings.Replace(s, "  type: q4_K_M             # which export the Modelfile's FROM names", "  type: q8_0", 1)
-	s = strings.Replace(s, "  suite: data/private/eval/control.yaml", "  suite: \"\"", 1)
-	s = strings.Replace(s, "  type: q4_K_M             # which export is evaluated", "  type: q8_0", 1)
+	s := string(b)
+	for _, r := range [][2]string{
+		{"types: [q4_K_M, q8_0]", "types: [q8_0]"},
+		{"  type: q4_K_M             # which export the Modelfile's FROM names", "  type: q8_0"},
+		{"  type: q4_K_M             # which export is evaluated", "  type: q8_0"},
+		{"  pass_bar: 0.8 ", "  pass_bar: 0 "},
+		{"  compare_base: true ", "  compare_base: false "},
+	} {
+		if !strings.Contains(s, r[0]) {
+			t.Fatalf("the example project changed: no %q", r[0])
+		}
+		s = strings.Replace(s, r[0], r[1], 1)
+	}
+	if !withEval {
+		s = strings.Replace(s, "  suite: data/private/eval/control.yaml", "  suite: \"\"", 1)
+	}
 	if err := os.WriteFile(yml, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	suite := filepath.Join(dir, "data", "private", "eval", "control.yaml")
+	sb, _ := os.ReadFile(suite)
+	os.WriteFile(suite, []byte(strings.Replace(string(sb), "max_tokens: 64", "max_tokens: 8", 1)), 0o644)
 	if _, err := pipeline.LoadProject(yml); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +70,9 @@ func TestInitThenPipelineRun(t *testing.T) {
 	}
 	if !strings.Contains(pout.String(), "export") || !strings.Contains(pout.String(), "ran") {
 		t.Fatalf("summary:\n%s", pout.String())
+	}
+	if withEval && !strings.Contains(pout.String(), "0/4 passed") && !strings.Contains(pout.String(), "/4 passed") {
+		t.Fatalf("no eval in the summary:\n%s", pout.String())
 	}
 	ggufs, _ := filepath.Glob(filepath.Join(dir, "out", "export", "*.gguf"))
 	if len(ggufs) == 0 {
