@@ -111,14 +111,17 @@ func bucketOf(bounds []int, n int) int {
 // Validator checks one or more files with shared duplicate detection.
 // It is not safe for concurrent use.
 type Validator struct {
-	o      Options
-	rep    Report
-	seed   maphash.Seed
-	seen   map[uint64]dupEntry
-	hist   []int64
-	bounds []int
-	files  []string
-	fileNo int32
+	o    Options
+	rep  Report
+	seed maphash.Seed
+	seen map[uint64]dupEntry // normalised hash → first example with it
+	// seenExact holds the exact hashes of near duplicates (the rare examples
+	// whose normalised hash was seen with other text)
+	seenExact map[uint64]dupEntry
+	hist      []int64
+	bounds    []int
+	files     []string
+	fileNo    int32
 }
 
 type dupEntry struct {
@@ -147,6 +150,7 @@ func NewValidator(o Options) *Validator {
 	v.rep.Issues = []Issue{}
 	if !o.NoDuplicates {
 		v.seen = map[uint64]dupEntry{}
+		v.seenExact = map[uint64]dupEntry{}
 	}
 	if o.Tokens != nil {
 		v.rep.Tokens = &TokenStats{Cutoff: o.Cutoff, Min: -1}
@@ -392,6 +396,15 @@ func (v *Validator) collect(b *batch, fileNo int32) {
 			v.rep.ByLang[lang]++
 			if v.seen != nil {
 				if prev, dup := v.seen[res.near]; dup {
+					if prev.exact != res.exact {
+						// a near duplicate; it may still repeat another
+						// near duplicate of the same group exactly
+						if p2, ok := v.seenExact[res.exact]; ok {
+							prev = p2
+						} else {
+							v.seenExact[res.exact] = dupEntry{exact: res.exact, line: res.line, file: fileNo}
+						}
+					}
 					is := Issue{Line: res.line, Ref: prev.line, RefFile: v.files[prev.file]}
 					if prev.exact == res.exact {
 						is.Kind = KindDuplicate

@@ -245,6 +245,21 @@ func TestValidateDuplicatesAcrossFiles(t *testing.T) {
 	}
 }
 
+// TestValidateExactAmongNear: an exact repeat of a near duplicate is an
+// exact duplicate (an error), not another near duplicate.
+func TestValidateExactAmongNear(t *testing.T) {
+	a := `{"instruction":"Say hello to the user please","output":"Hello there, dear user!","lang":"en"}`
+	near := `{"instruction":"say HELLO to the user, please!","output":"Hello there dear user","lang":"en"}`
+	v := NewValidator(Options{})
+	if err := v.Validate(context.Background(), strings.NewReader(a+"\n"+near+"\n"+near+"\n"), "t.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	iss := v.Report().Issues
+	if len(iss) != 2 || iss[0].Kind != KindNearDuplicate || iss[0].Ref != 1 || iss[1].Kind != KindDuplicate || iss[1].Ref != 2 {
+		t.Errorf("issues %+v", iss)
+	}
+}
+
 func TestValidateLongLine(t *testing.T) {
 	long := `{"instruction":"` + strings.Repeat("a", 5000) + `","output":"b","lang":"en"}`
 	ok := `{"instruction":"Say hello to the user please","output":"Hello there, dear user!","lang":"en"}`

@@ -32,6 +32,41 @@ func TestNumerologyCmd(t *testing.T) {
 	}
 }
 
+func TestDataGenDeterministicAndMeanings(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	for _, p := range []string{a, b} {
+		if code, _, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "300", "--seed", "11", "-o", p); code != 0 {
+			t.Fatalf("gen: %s", errs)
+		}
+	}
+	da, _ := os.ReadFile(a)
+	db, _ := os.ReadFile(b)
+	if !bytes.Equal(da, db) || bytes.Count(da, []byte("\n")) != 300 {
+		t.Error("the same seed gave different files")
+	}
+	// the shipped template is empty: generation refuses it (exit 3) and names the entries
+	code, tmpl, _ := runDataCLI(t, "data", "gen", "numerology", "--meanings-template")
+	mt := filepath.Join(dir, "meanings.yaml")
+	os.WriteFile(mt, []byte(tmpl), 0o644)
+	if code != 0 || !strings.Contains(tmpl, "jiva:") {
+		t.Fatalf("template: %d %q", code, tmpl)
+	}
+	if code, _, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "5", "--meanings", mt); code != ExitInvalidInput || !strings.Contains(errs, "ru.jiva.1") {
+		t.Errorf("empty meanings: code %d %s", code, errs)
+	}
+	// filled in: answers carry the meanings
+	filled := strings.ReplaceAll(tmpl, `""`, `"смысл числа"`)
+	os.WriteFile(mt, []byte(filled), 0o644)
+	code, out, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "50", "--meanings", mt)
+	if code != 0 || !strings.Contains(out, "смысл числа") {
+		t.Errorf("filled meanings: code %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never.jsonl")); err == nil {
+		t.Error("unexpected file")
+	}
+}
+
 func TestDataGenValidateSplitConvert(t *testing.T) {
 	dir := t.TempDir()
 	gen := filepath.Join(dir, "gen.jsonl")
