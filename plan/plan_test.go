@@ -401,3 +401,16 @@ func FuzzRunModelFromGGUF(f *testing.F) {
 		}
 	})
 }
+
+func TestLookupTFLOPS(t *testing.T) {
+	for name, want := range map[string]float64{
+		"NVIDIA GeForce RTX 4060 Ti": 22.1, "RTX 4060": 15.1, "rtx 3060": 25.6, "NVIDIA H100 80GB HBM3": 989, "NVIDIA A100-SXM4-80GB": 312,
+	} {
+		if got, ok := LookupTFLOPS(name); !ok || got != want {
+			t.Errorf("%s: %v %v", name, got, ok)
+		}
+	}
+	if _, ok := LookupTFLOPS("Voodoo 3"); ok {
+		t.Error("unknown card found")
+	}
+}

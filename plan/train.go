@@ -58,13 +58,45 @@ type TrainConfig struct {
 	MFU       float64 // fraction of TFLOPS reached; 0: DefaultMFU
 }
 
-// Defaults of the time estimate. They describe a mid-range 12-16 GB card
-// (RTX 4060 Ti / 4070 class, bf16 with fp32 accumulation); pass the real
-// card's figure for a better estimate.
+// Defaults of the time estimate: a mid-range 12-16 GB GeForce card (RTX
+// 4060 Ti / 4070 class) doing bf16 matmuls with fp32 accumulation, which
+// GeForce cards run at half their advertised tensor rate. Pass the card's
+// figure (GPUTFLOPS) for a better estimate.
 const (
-	DefaultTFLOPS = 40.0
+	DefaultTFLOPS = 30.0
 	DefaultMFU    = 0.40
 )
+
+// GPUTFLOPS are dense bf16 tensor TFLOPS with fp32 accumulation (what
+// PyTorch's bf16 matmuls use) of common cards, from NVIDIA's architecture
+// whitepapers. Keys are lower case, without "nvidia geforce".
+var GPUTFLOPS = map[string]float64{
+	"rtx 3060": 25.6, "rtx 3060 ti": 32.4, "rtx 3070": 40.6, "rtx 3080": 59.5, "rtx 3090": 71,
+	"rtx 4060": 15.1, "rtx 4060 ti": 22.1, "rtx 4070": 29.1, "rtx 4070 super": 35.5, "rtx 4070 ti": 40.1,
+	"rtx 4070 ti super": 44.1, "rtx 4080": 48.7, "rtx 4080 super": 52.2, "rtx 4090": 82.6,
+	"rtx 5060 ti": 23.7, "rtx 5070": 30.9, "rtx 5070 ti": 43.9, "rtx 5080": 56.3, "rtx 5090": 104.8,
+	"a100": 312, "h100": 989, "h200": 989, "l4": 121, "a10": 125, "t4": 65,
+}
+
+// LookupTFLOPS finds a card in GPUTFLOPS by a name as torch or nvidia-smi
+// print it ("NVIDIA GeForce RTX 4060 Ti"); ok is false for an unknown card.
+func LookupTFLOPS(name string) (float64, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	for _, p := range []string{"nvidia ", "geforce "} {
+		n = strings.TrimPrefix(n, p)
+	}
+	if v, ok := GPUTFLOPS[n]; ok {
+		return v, true
+	}
+	// "h100 80gb hbm3", "a100-sxm4-80gb": the longest known prefix
+	best, bestLen := 0.0, 0
+	for k, v := range GPUTFLOPS {
+		if strings.HasPrefix(n, k) && len(k) > bestLen && (len(n) == len(k) || n[len(k)] == ' ' || n[len(k)] == '-') {
+			best, bestLen = v, len(k)
+		}
+	}
+	return best, bestLen > 0
+}
 
 // Constants of the memory model, each explained in the formula text.
 const (

@@ -48,6 +48,7 @@ type planTrainOptions struct {
 	AvgTokens int
 	Epochs    float64
 	TFLOPS    float64
+	GPU       string
 	VRAM      string
 	Explain   bool
 	JSON      bool
@@ -88,6 +89,7 @@ func newPlanTrainCmd(s *Streams) *cobra.Command {
 	f.IntVar(&o.AvgTokens, "avg-tokens", 0, "mean tokens per example (default: dataset bytes / 4, at most the cutoff)")
 	f.Float64Var(&o.Epochs, "epochs", 0, "epochs (default: the project's, else 1)")
 	f.Float64Var(&o.TFLOPS, "tflops", 0, fmt.Sprintf("the card's dense bf16 TFLOPS (default %.0f; time only)", plan.DefaultTFLOPS))
+	f.StringVar(&o.GPU, "gpu", "", "the card, for the time estimate: \"RTX 4060 Ti\", \"RTX 3060\", … (sets --tflops)")
 	f.StringVar(&o.VRAM, "vram", "", "GPU memory to fit, e.g. 12GB or 16GB (GB taken as GiB)")
 	f.BoolVar(&o.Explain, "explain", false, "print the formula and every term")
 	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
@@ -123,6 +125,13 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 		Method: plan.Method(o.Method), Rank: o.Rank, Dropout: o.Dropout, Cutoff: o.Cutoff, Batch: o.Batch,
 		GradAccum: o.GradAccum, GradCheckpointing: o.GC, Examples: o.Examples, AvgTokens: o.AvgTokens,
 		Epochs: o.Epochs, TFLOPS: o.TFLOPS,
+	}
+	if o.GPU != "" && o.TFLOPS == 0 {
+		tf, ok := plan.LookupTFLOPS(o.GPU)
+		if !ok {
+			return usagef("--gpu %q: unknown card; give --tflops (dense bf16 TFLOPS with fp32 accumulation) instead", o.GPU)
+		}
+		cfg.TFLOPS = tf
 	}
 	trainer := o.Trainer
 	model := o.Model
@@ -339,7 +348,7 @@ func printPlanTrain(w io.Writer, r *planTrainResult, c plan.TrainConfig, explain
 			fmt.Fprintf(w, ", ~%s in all", fmtDuration(e.TotalSeconds))
 		}
 	}
-	fmt.Fprintf(w, "\n        assuming %.0f dense bf16 TFLOPS at %.0f%% utilisation (--tflops for your card); rough\n", tf, 100*plan.DefaultMFU)
+	fmt.Fprintf(w, "\n        assuming %.0f dense bf16 TFLOPS at %.0f%% utilisation (--gpu or --tflops for your card); rough\n", tf, 100*plan.DefaultMFU)
 	for _, n := range e.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
