@@ -101,6 +101,7 @@ type OllamaRunner struct {
 	Model       string // the model's name in Ollama
 	Concurrency int    // requests in flight; 0: 1 (Ollama queues the rest anyway)
 	NumCtx      int    // options.num_ctx; 0: Ollama's default
+	NumThread   int    // options.num_thread; 0: Ollama's default
 	Client      *http.Client
 }
 
@@ -123,6 +124,7 @@ type ollamaOptions struct {
 	RepeatPenalty float64  `json:"repeat_penalty,omitempty"`
 	Stop          []string `json:"stop,omitempty"`
 	NumCtx        int      `json:"num_ctx,omitempty"`
+	NumThread     int      `json:"num_thread,omitempty"`
 }
 
 type ollamaChatRequest struct {
@@ -163,7 +165,7 @@ func (o *OllamaRunner) one(ctx context.Context, r GenRequest) GenResult {
 	in := ollamaChatRequest{Model: o.Model, Options: ollamaOptions{
 		Temperature: r.Sampling.Temperature, Seed: int64(r.Sampling.Seed), NumPredict: r.MaxTokens,
 		TopK: r.Sampling.TopK, TopP: r.Sampling.TopP, MinP: r.Sampling.MinP, RepeatPenalty: r.Sampling.RepeatPenalty,
-		Stop: r.Stop, NumCtx: o.NumCtx,
+		Stop: r.Stop, NumCtx: o.NumCtx, NumThread: o.NumThread,
 	}}
 	url := base + "/api/chat"
 	if r.ChatTemplate {
