@@ -35,6 +35,12 @@ func TestParseAnswer(t *testing.T) {
 		{"zero-width inside label", "Джи\u200bва: 2\nДхарма: 3\nПодход: 1\nМетод: 8\nКар\u00adма: 5", seed1},
 		{"upper case", "ДЖИВА: 2\nДХАРМА: 3\nПОДХОД: 1\nМЕТОД: 8\nКАРМА: 5", seed1},
 		{"is", "Your Jiva is 5, your Dharma is 7, Approach is 2, Method is 6 and Karma is 2.", seed2},
+		{"both languages per label", "Джива (Jiva): 2\nДхарма (Dharma): 3\nПодход (Approach): 1\nМетод (Method): 8\nКарма (Karma): 5", seed1},
+		{"markdown table", "| Число | Значение |\n|---|---|\n| Джива | 2 |\n| Дхарма | 3 |\n| Подход | 1 |\n| Метод | 8 |\n| Карма | 5 |", seed1},
+		{"header then list", "Джива, Дхарма, Подход, Метод, Карма\n2, 3, 1, 8, 5", seed1},
+		{"long chains", "Джива = 2 + 9 = 11 → 1 + 1 = 2\nДхарма = 2 + 1 = 3\nПодход = 0 + 1 = 1\nМетод: 8 (1+9+8+8 = 26 → 8)\nКарма: 5", seed1},
+		{"hyphen and semicolons", "Jiva - 5; Dharma - 7; Approach - 2; Method - 6; Karma - 2", seed2},
+		{"bold values", "**Jiva**: **5**, **Dharma**: **7**, **Approach**: **2**, **Method**: **6**, **Karma**: **2**", seed2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
