@@ -552,3 +552,74 @@ func qkxError(scale, min float32, fl, x, w []float32) float32 {
 	}
 	return e
 }
+
+// makeQx16 is makeQxQuants (rmse_type 1) for 16 values, the q6_K and q3_K
+// sub-block size: the same operations in the same order, with the weights
+// (qw, or x*x) and the products w*x, which C recomputes identically in every
+// pass, computed once.
+func makeQx16(x *[16]float32, L *[16]int8, nmax int32, qw *[16]float32) float32 {
+	var max, amax float32
+	for _, v := range x {
+		ax := abs32(v)
+		if ax > amax {
+			amax = ax
+			max = v
+		}
+	}
+	if amax < groupMaxEps {
+		*L = [16]int8{}
+		return 0
+	}
+	var w, wx [16]float32
+	for i, v := range x {
+		if qw != nil {
+			w[i] = qw[i]
+		} else {
+			w[i] = float32(v * v)
+		}
+		wx[i] = float32(w[i] * v)
+	}
+	fnmax := float32(nmax)
+	iscale := -fnmax / max
+	sumlx, suml2 := qxPass16(iscale, nmax, x[:], w[:], wx[:])
+	for i, v := range x {
+		l := clampI(nearestInt(float32(iscale*v)), -nmax, nmax-1)
+		L[i] = int8(l + nmax)
+	}
+	var scale float32
+	if suml2 != 0 {
+		scale = sumlx / suml2
+	}
+	best := float32(scale * sumlx)
+	for is := -9; is <= 9; is++ {
+		if is == 0 {
+			continue
+		}
+		iscale = -(fnmax + float32(0.1*float32(is))) / max
+		sumlx, suml2 = qxPass16(iscale, nmax, x[:], w[:], wx[:])
+		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
+			for i, v := range x {
+				l := clampI(nearestInt(float32(iscale*v)), -nmax, nmax-1)
+				L[i] = int8(nmax + l)
+			}
+			scale = sumlx / suml2
+			best = float32(scale * sumlx)
+		}
+	}
+	return scale
+}
+
+// qxPass16 is one candidate scale of make_qx_quants over 16 values.
+//
+//go:noinline
+func qxPass16(iscale float32, nmax int32, x, w, wx []float32) (sumlx, suml2 float32) {
+	x, w, wx = x[:16], w[:16], wx[:16]
+	lo, hi := -nmax, nmax-1
+	for i := 0; i < 16; i++ {
+		l := clampI(nearestInt(float32(iscale*x[i])), lo, hi)
+		fl := float32(l)
+		sumlx += float32(wx[i] * fl)
+		suml2 += float32(float32(w[i]*fl) * fl)
+	}
+	return sumlx, suml2
+}

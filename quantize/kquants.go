@@ -279,7 +279,7 @@ func quantizeBlockQ3_KW(x *[qkK]float32, y *[110]byte, qw *[qkK]float32, s *scra
 			sumw += w[l]
 		}
 		s.sw[j] = sumw
-		s.scales[j] = makeQxQuants(xs, L[16*j:16*j+16], 4, w)
+		s.scales[j] = makeQx16((*[16]float32)(xs), (*[16]int8)(L[16*j:16*j+16]), 4, (*[16]float32)(w))
 	}
 	sc := (*[12]byte)(y[96:108])
 	*sc = [12]byte{}
@@ -585,11 +585,11 @@ func quantizeBlockQ6_K(x *[qkK]float32, y *[210]byte, qw *[qkK]float32, s *scrat
 	L := &s.li8
 	var maxScale, maxAbsScale float32
 	for ib := 0; ib < 16; ib++ {
-		var w []float32
+		var w *[16]float32
 		if qw != nil {
-			w = qw[16*ib : 16*ib+16]
+			w = (*[16]float32)(qw[16*ib : 16*ib+16])
 		}
-		scale := makeQxQuants(x[16*ib:16*ib+16], L[16*ib:16*ib+16], 32, w)
+		scale := makeQx16((*[16]float32)(x[16*ib:16*ib+16]), (*[16]int8)(L[16*ib:16*ib+16]), 32, w)
 		s.scales[ib] = scale
 		if abs32(scale) > maxAbsScale {
 			maxAbsScale = abs32(scale)
