@@ -206,3 +206,15 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("types: %v", types)
 	}
 }
+
+func TestEmptyTensorRefused(t *testing.T) {
+	dir := smallCheckpoint(t, 0)
+	editHeader(t, filepath.Join(dir, "model.safetensors"), func(h map[string]map[string]any) {
+		h["model.norm.weight"]["shape"] = []int{0}
+		h["model.norm.weight"]["data_offsets"] = []int{0, 0}
+	})
+	_, err := Convert(context.Background(), dir, filepath.Join(t.TempDir(), "o.gguf"), Options{OutType: gguf.TypeF16})
+	if err == nil || !strings.Contains(err.Error(), `tensor "model.norm.weight".shape`) {
+		t.Fatalf("err = %v", err)
+	}
+}

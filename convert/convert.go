@@ -94,6 +94,11 @@ type Plan struct {
 	DryRun       bool         `json:"dry_run,omitempty"`
 }
 
+// maxRowValues bounds the length of one row (the last dimension): a worker
+// holds at least one row in memory. Real checkpoints have rows of at most a
+// few hundred thousand values (1-D tensors are one row).
+const maxRowValues = 1 << 26
+
 // fileTypeOf maps an output type to llama.cpp's general.file_type.
 func fileTypeOf(t gguf.Type) uint32 {
 	switch t {
@@ -301,6 +306,9 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q", st.Name), Msg: "maps to " + name + " twice"}
 		}
 		used[name] = true
+		if st.NumElements() == 0 {
+			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("%v holds no values", st.Shape)}
+		}
 		cols := int64(1)
 		rows := int64(1)
 		if n := len(st.Shape); n > 0 {
@@ -308,6 +316,9 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 			for _, d := range st.Shape[:n-1] {
 				rows *= d
 			}
+		}
+		if cols > maxRowValues {
+			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("rows of %d values exceed the limit of %d (a row is the unit held in memory)", cols, maxRowValues)}
 		}
 		job := &tensorJob{src: st, rows: rows, cols: cols}
 		pt := PlanTensor{Name: name, Source: st.Name, DType: st.DType, Dims: gdims(st.Shape)}

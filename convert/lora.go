@@ -201,8 +201,8 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		if strings.HasPrefix(gname, "token_embd") {
 			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings; not supported"})
 		}
-		if len(t.Shape) != 2 {
-			return fail(&InputError{File: a.file, Field: field + ".shape", Msg: fmt.Sprintf("%v is not 2-D", t.Shape)})
+		if len(t.Shape) != 2 || t.Shape[0] == 0 || t.Shape[1] == 0 {
+			return fail(&InputError{File: a.file, Field: field + ".shape", Msg: fmt.Sprintf("%v is not a non-empty 2-D shape", t.Shape)})
 		}
 		if !sourceDTypeOK(t.DType) {
 			return fail(&UnsupportedError{File: a.file, Field: field + ".dtype", Msg: fmt.Sprintf("dtype %s is not a floating-point weight", t.DType)})
