@@ -102,6 +102,10 @@ func (r *Report) Check(id string) (Check, bool) {
 	return Check{}, false
 }
 
+// Add appends a check (callers add checks of their own, such as a fit of the
+// project's training run) and counts it.
+func (r *Report) Add(c Check) { r.add(c) }
+
 func (r *Report) add(c Check) {
 	r.Checks = append(r.Checks, c)
 	switch c.Status {

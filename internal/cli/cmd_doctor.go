@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/sattva/sattva/doctor"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/pipeline"
+	"github.com/sattva/sattva/plan"
 )
 
 type doctorOptions struct {
@@ -102,6 +104,10 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 		r.Checks = append([]doctor.Check{{ID: "project", Stage: "project", Status: doctor.Fail, Summary: projErr.Error(),
 			Fix: "fix the project file (sattva init writes a commented one)"}}, r.Checks...)
 		r.Counts.Fail++
+	} else if proj != "" {
+		if c, ok := trainFitCheck(r, proj); ok {
+			r.Add(c)
+		}
 	}
 	if o.JSON {
 		if err := writeJSON(s.Out, r); err != nil {
@@ -114,6 +120,49 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 		return ExitWith(ExitFailure)
 	}
 	return nil
+}
+
+// trainFitCheck asks plan train whether the project's training run fits the
+// VRAM torch (or llama.cpp) reported free; ok is false when no GPU memory
+// figure is known.
+func trainFitCheck(r *doctor.Report, proj string) (doctor.Check, bool) {
+	var vram uint64
+	for _, id := range []string{"python.torch", "gpu"} {
+		if c, ok := r.Check(id); ok && c.Status != doctor.Skip {
+			if v, err := strconv.ParseUint(c.Facts["vram_free_bytes"], 10, 64); err == nil && v > 0 {
+				vram = v
+				break
+			}
+		}
+	}
+	if vram == 0 {
+		return doctor.Check{}, false
+	}
+	po := defaultPlanTrainOptions()
+	po.Project, po.VRAM = proj, strconv.FormatUint(vram, 10)
+	c := doctor.Check{ID: "plan.train", Stage: doctor.StageTrain, Facts: map[string]string{"vram_free_bytes": po.VRAM}}
+	res, cfg, err := buildPlanTrain(po)
+	if err != nil {
+		c.Status, c.Summary = doctor.Warn, "could not estimate the training run's memory: "+err.Error()
+		c.Fix = "sattva plan train " + proj + " --model llama3.1-8b (a known shape) gives the estimate without the base model"
+		return c, true
+	}
+	e, f := res.Estimate, res.Fit
+	c.Facts["device_bytes"] = strconv.FormatInt(e.Device, 10)
+	need := fmt.Sprintf("the training run as configured (%s, r=%d, cutoff %d × batch %d) needs about %s; %s free",
+		cfg.Method, cfg.Rank, cfg.Cutoff, cfg.Batch, plan.FormatBytes(e.Device), plan.FormatBytes(int64(vram)))
+	if f.Fits {
+		c.Status, c.Summary = doctor.OK, need
+		return c, true
+	}
+	c.Status, c.Summary = doctor.Fail, need
+	switch {
+	case f.MaxCutoff > 0:
+		c.Fix = fmt.Sprintf("set cutoff_len to %d or less (or batch_size 1 with more gradient_accumulation); details: sattva plan train --vram %s --explain", f.MaxCutoff, plan.FormatBytes(int64(vram)))
+	default:
+		c.Fix = "use quantization_bit: 4, a lower lora_rank and gradient_checkpointing: true, or a smaller model; details: sattva plan train --explain"
+	}
+	return c, true
 }
 
 func printDoctor(w io.Writer, r *doctor.Report) {

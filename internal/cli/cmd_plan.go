@@ -74,17 +74,18 @@ func newPlanTrainCmd(s *Streams) *cobra.Command {
 			return runPlanTrain(c.Context(), s, o)
 		},
 	}
+	d := defaultPlanTrainOptions()
 	f := c.Flags()
 	f.StringVar(&o.Model, "model", "", "base model: folder, HF id (org/name[@rev]) or shape name (default: the project's base)")
-	f.StringVar(&o.Method, "method", "qlora", "qlora (4-bit NF4 base) or lora (bf16 base)")
-	f.IntVar(&o.Rank, "rank", 16, "LoRA rank")
-	f.StringVar(&o.Targets, "targets", "all", "LoRA target modules: all, or a comma list (q_proj,v_proj,…)")
-	f.Float64Var(&o.Dropout, "dropout", 0.05, "LoRA dropout")
-	f.IntVar(&o.Cutoff, "cutoff", 2048, "cutoff_len: tokens per sequence")
-	f.IntVar(&o.Batch, "batch", 1, "per-device batch size")
-	f.IntVar(&o.GradAccum, "grad-accum", 8, "gradient accumulation steps")
-	f.BoolVar(&o.GC, "gradient-checkpointing", true, "recompute layers in the backward pass")
-	f.StringVar(&o.Trainer, "trainer", "llamafactory", "llamafactory or fallback (the fallback's QLoRA keeps embeddings and lm_head in fp32)")
+	f.StringVar(&o.Method, "method", d.Method, "qlora (4-bit NF4 base) or lora (bf16 base)")
+	f.IntVar(&o.Rank, "rank", d.Rank, "LoRA rank")
+	f.StringVar(&o.Targets, "targets", d.Targets, "LoRA target modules: all, or a comma list (q_proj,v_proj,…)")
+	f.Float64Var(&o.Dropout, "dropout", d.Dropout, "LoRA dropout")
+	f.IntVar(&o.Cutoff, "cutoff", d.Cutoff, "cutoff_len: tokens per sequence")
+	f.IntVar(&o.Batch, "batch", d.Batch, "per-device batch size")
+	f.IntVar(&o.GradAccum, "grad-accum", d.GradAccum, "gradient accumulation steps")
+	f.BoolVar(&o.GC, "gradient-checkpointing", d.GC, "recompute layers in the backward pass")
+	f.StringVar(&o.Trainer, "trainer", d.Trainer, "llamafactory or fallback (the fallback's QLoRA keeps embeddings and lm_head in fp32)")
 	f.Int64Var(&o.Examples, "examples", 0, "training examples (default: lines of the project's dataset files)")
 	f.IntVar(&o.AvgTokens, "avg-tokens", 0, "mean tokens per example (default: dataset bytes / 4, at most the cutoff)")
 	f.Float64Var(&o.Epochs, "epochs", 0, "epochs (default: the project's, else 1)")
@@ -94,6 +95,13 @@ func newPlanTrainCmd(s *Streams) *cobra.Command {
 	f.BoolVar(&o.Explain, "explain", false, "print the formula and every term")
 	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
 	return c
+}
+
+// defaultPlanTrainOptions are plan train's flag defaults: the plan's
+// settings (QLoRA r 16 on all projections, cutoff 2048, batch 1 × 8).
+func defaultPlanTrainOptions() *planTrainOptions {
+	return &planTrainOptions{Method: "qlora", Rank: 16, Targets: "all", Dropout: 0.05, Cutoff: 2048, Batch: 1, GradAccum: 8,
+		GC: true, Trainer: "llamafactory", changed: func(string) bool { return false }}
 }
 
 // planTrainResult is plan train's --json document.
@@ -121,6 +129,20 @@ type planTrainConfigJSON struct {
 }
 
 func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
+	res, cfg, err := buildPlanTrain(o)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(s.Out, res)
+	}
+	printPlanTrain(s.Out, res, cfg, o.Explain)
+	return nil
+}
+
+// buildPlanTrain turns the options (and the project file they name) into an
+// estimate and, with o.VRAM, a fit.
+func buildPlanTrain(o *planTrainOptions) (*planTrainResult, plan.TrainConfig, error) {
 	cfg := plan.TrainConfig{
 		Method: plan.Method(o.Method), Rank: o.Rank, Dropout: o.Dropout, Cutoff: o.Cutoff, Batch: o.Batch,
 		GradAccum: o.GradAccum, GradCheckpointing: o.GC, Examples: o.Examples, AvgTokens: o.AvgTokens,
@@ -129,7 +151,7 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 	if o.GPU != "" && o.TFLOPS == 0 {
 		tf, ok := plan.LookupTFLOPS(o.GPU)
 		if !ok {
-			return usagef("--gpu %q: unknown card; give --tflops (dense bf16 TFLOPS with fp32 accumulation) instead", o.GPU)
+			return nil, cfg, usagef("--gpu %q: unknown card; give --tflops (dense bf16 TFLOPS with fp32 accumulation) instead", o.GPU)
 		}
 		cfg.TFLOPS = tf
 	}
@@ -140,14 +162,14 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 		if _, err := os.Stat("sattva.yaml"); err == nil {
 			proj = "sattva.yaml"
 		} else {
-			return usagef("plan train: give a project file (sattva.yaml) or --model")
+			return nil, cfg, usagef("plan train: give a project file (sattva.yaml) or --model")
 		}
 	}
 	var dataFiles []string
 	if proj != "" {
 		p, err := pipeline.LoadProject(proj)
 		if err != nil {
-			return err
+			return nil, cfg, err
 		}
 		t := p.Train
 		set := func(flag string, apply func()) {
@@ -176,7 +198,7 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 			}
 		})
 		if t.QuantizationBit == 8 && !o.changed("method") {
-			return fmt.Errorf("plan train: quantization_bit 8 (LLM.int8) is not modelled; use 4 (QLoRA) or 0 (LoRA)")
+			return nil, cfg, fmt.Errorf("plan train: quantization_bit 8 (LLM.int8) is not modelled; use 4 (QLoRA) or 0 (LoRA)")
 		}
 		set("trainer", func() {
 			if t.Trainer == "fallback" {
@@ -197,11 +219,11 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 	case "fallback":
 		cfg.KbitUpcast = true
 	default:
-		return usagef("plan train: --trainer %q: want llamafactory or fallback", trainer)
+		return nil, cfg, usagef("plan train: --trainer %q: want llamafactory or fallback", trainer)
 	}
 	shape, where, err := trainShape(model)
 	if err != nil {
-		return err
+		return nil, cfg, err
 	}
 	cfg.Shape = shape
 	if cfg.Examples == 0 && len(dataFiles) > 0 {
@@ -215,7 +237,7 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 	}
 	est, err := plan.EstimateTrain(cfg)
 	if err != nil {
-		return err
+		return nil, cfg, err
 	}
 	res := planTrainResult{Model: where, Shape: shape, Estimate: est, Config: planTrainConfigJSON{
 		Method: cfg.Method, Rank: cfg.Rank, Targets: cfg.Targets, Dropout: cfg.Dropout, Cutoff: cfg.Cutoff, Batch: cfg.Batch,
@@ -228,19 +250,15 @@ func runPlanTrain(ctx context.Context, s *Streams, o *planTrainOptions) error {
 	if o.VRAM != "" {
 		v, err := plan.ParseBytes(o.VRAM)
 		if err != nil {
-			return usagef("--vram: %v", err)
+			return nil, cfg, usagef("--vram: %v", err)
 		}
 		fit, err := plan.FitTrain(cfg, v)
 		if err != nil {
-			return err
+			return nil, cfg, err
 		}
 		res.Fit = &fit
 	}
-	if o.JSON {
-		return writeJSON(s.Out, res)
-	}
-	printPlanTrain(s.Out, &res, cfg, o.Explain)
-	return nil
+	return &res, cfg, nil
 }
 
 func splitList(s string) []string {
