@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 TD="${SATTVA_TESTDATA:-../shared/testdata}"
 rm -rf .gpu && mkdir -p .gpu
-go build -trimpath -ldflags='-s -w' -o .gpu/sattva ./cmd/sattva
-go test -c -trimpath -ldflags='-s -w' -o .gpu/llamacpp.test ./llamacpp
+go build -ldflags='-s -w' -o .gpu/sattva ./cmd/sattva
+go test -c -ldflags='-s -w' -o .gpu/llamacpp.test ./llamacpp
 xz -T2 -6 .gpu/sattva .gpu/llamacpp.test
 tar -C "$TD" -cJf .gpu/testdata.tar.xz \
   stories260K/hf stories260K/ref stories260K/llama2c/published_greedy.txt \
