@@ -218,3 +218,23 @@ func TestEmptyTensorRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestDryRunFileSize: the dry run's file size is the size of the file written.
+func TestDryRunFileSize(t *testing.T) {
+	dir := smallCheckpoint(t, 0)
+	out := filepath.Join(t.TempDir(), "o.gguf")
+	dry, err := Convert(context.Background(), dir, out, Options{OutType: gguf.TypeF16, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Convert(context.Background(), dir, out, Options{OutType: gguf.TypeF16}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.FileBytes != st.Size() {
+		t.Errorf("dry run says %d bytes, file has %d", dry.FileBytes, st.Size())
+	}
+}

@@ -89,6 +89,7 @@ type Plan struct {
 	KVs          []gguf.KV    `json:"-"`
 	Tensors      []PlanTensor `json:"tensors"`
 	TensorBytes  int64        `json:"tensor_bytes"` // sum of tensor sizes
+	FileBytes    int64        `json:"file_bytes"`   // size of the GGUF file (metadata, tensors, padding)
 	SourceBytes  int64        `json:"source_bytes"` // bytes of the source tensors read
 	Output       string       `json:"output,omitempty"`
 	DryRun       bool         `json:"dry_run,omitempty"`
@@ -167,6 +168,9 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := plan.sizeFile(); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		plan.DryRun = true
 		return plan, nil
@@ -195,11 +199,27 @@ func openModel(fsys fs.FS, dir, prefix string) (*safetensors.Model, error) {
 	return m, nil
 }
 
-func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error)) error {
+// spec is the plan as the GGUF writer takes it.
+func (plan *Plan) spec() *gguf.Spec {
 	spec := &gguf.Spec{KVs: plan.KVs}
 	for _, t := range plan.Tensors {
 		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: t.Name, Dims: t.Dims, Type: t.Type, Data: t.data})
 	}
+	return spec
+}
+
+// sizeFile fills FileBytes from the writer's layout.
+func (plan *Plan) sizeFile() error {
+	lay, err := gguf.PlanLayout(plan.spec())
+	if err != nil {
+		return err
+	}
+	plan.FileBytes = lay.Size
+	return nil
+}
+
+func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error)) error {
+	spec := plan.spec()
 	if rewrite != nil {
 		var err error
 		if spec, err = rewrite(spec); err != nil {

@@ -304,6 +304,9 @@ func ConvertLoRA(ctx context.Context, adapterDir, baseDir, outPath string, o LoR
 		{Key: "adapter.lora.alpha", Value: gguf.Float32(float32(alpha))},
 		{Key: "general.quantization_version", Value: gguf.Uint32(2)},
 	}
+	if err := plan.sizeFile(); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		plan.DryRun = true
 		return plan, nil

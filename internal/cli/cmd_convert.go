@@ -112,8 +112,8 @@ func printPlan(s *Streams, plan *convert.Plan, asJSON bool) error {
 			}
 			fmt.Fprintf(s.Out, "%-32s %-22s %-5s %-8s <- %s %s%s\n", t.Name, fmt.Sprint(t.Dims), t.TypeStr, progress.FormatBytes(t.Bytes), src, t.DType, extra)
 		}
-		fmt.Fprintf(s.Out, "%d tensors, %s of tensor data (read %s); nothing written (--dry-run)\n",
-			len(plan.Tensors), progress.FormatBytes(plan.TensorBytes), progress.FormatBytes(plan.SourceBytes))
+		fmt.Fprintf(s.Out, "%d tensors, %s of tensor data, a %s GGUF file (reading %s); nothing written (--dry-run)\n",
+			len(plan.Tensors), progress.FormatBytes(plan.TensorBytes), progress.FormatBytes(plan.FileBytes), progress.FormatBytes(plan.SourceBytes))
 		return nil
 	}
 	fmt.Fprintf(s.Out, "wrote %s: %d tensors, %s of tensor data\n", plan.Output, len(plan.Tensors), progress.FormatBytes(plan.TensorBytes))
