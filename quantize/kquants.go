@@ -27,6 +27,8 @@ type scratch struct {
 	lsi8   [16]int8
 	xm     [32]float32
 	fl     [32]float32
+	wpair  [2][32]float32
+	blk    [2]qkxBlock
 }
 
 func sumSquares256(x *[qkK]float32) float32 {
@@ -409,21 +411,31 @@ func impScalesK4(y []byte, sc *[12]byte, s *scratch, clamp bool) {
 }
 
 // refSubBlocksK4 runs make_qkx2_quants over the 8 sub-blocks as the _ref
-// quantizers do and returns the largest scale and min.
+// quantizers do (two sub-blocks at a time, see qkxBlock) and returns the
+// largest scale and min.
 func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep int) (maxScale, maxMin float32) {
 	L := &s.lu8
-	w := &s.w32
+	for j := 0; j < 8; j += 2 {
+		for k := 0; k < 2; k++ {
+			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
+			w := &s.wpair[k]
+			var sumX2 float32
+			for _, v := range xs {
+				sumX2 += float32(v * v)
+			}
+			avX := sqrt32(sumX2 / 32)
+			for l, v := range xs {
+				w[l] = avX + abs32(v)
+			}
+			s.blk[k].init(xs, w, (*[32]uint8)(L[32*(j+k):32*(j+k)+32]), nmax, false)
+		}
+		makeQkx32Pair(&s.blk[0], &s.blk[1], nmax, rmin, 0.1, nstep)
+		for k := 0; k < 2; k++ {
+			s.scales[j+k] = s.blk[k].scale
+			s.mins[j+k] = -s.blk[k].min
+		}
+	}
 	for j := 0; j < 8; j++ {
-		xs := (*[32]float32)(x[32*j : 32*j+32])
-		var sumX2 float32
-		for _, v := range xs {
-			sumX2 += float32(v * v)
-		}
-		avX := sqrt32(sumX2 / 32)
-		for l, v := range xs {
-			w[l] = avX + abs32(v)
-		}
-		s.scales[j] = makeQkx32(xs, w, (*[32]uint8)(L[32*j:32*j+32]), nmax, &s.mins[j], rmin, 0.1, nstep, false, &s.xm, &s.fl, &s.laux)
 		if s.scales[j] > maxScale {
 			maxScale = s.scales[j]
 		}
@@ -434,23 +446,31 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 	return maxScale, maxMin
 }
 
-// impSubBlocksK4 runs make_qkx3_quants with importance weights.
+// impSubBlocksK4 runs make_qkx3_quants with importance weights, two
+// sub-blocks at a time.
 func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 	L := &s.lu8
-	w := &s.w32
 	sigma2 := 2 * sumSquares256(x) / qkK
-	for j := 0; j < 8; j++ {
-		xs := (*[32]float32)(x[32*j : 32*j+32])
-		q := (*[32]float32)(qw[32*j : 32*j+32])
-		for l, v := range xs {
-			w[l] = q[l] * sqrt32(sigma2+float32(v*v))
+	for j := 0; j < 8; j += 2 {
+		for k := 0; k < 2; k++ {
+			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
+			q := (*[32]float32)(qw[32*(j+k) : 32*(j+k)+32])
+			w := &s.wpair[k]
+			for l, v := range xs {
+				w[l] = q[l] * sqrt32(sigma2+float32(v*v))
+			}
+			var sumw float32
+			for _, v := range w {
+				sumw += v
+			}
+			s.sw[j+k] = sumw
+			s.blk[k].init(xs, w, (*[32]uint8)(L[32*(j+k):32*(j+k)+32]), nmax, true)
 		}
-		var sumw float32
-		for _, v := range w {
-			sumw += v
+		makeQkx32Pair(&s.blk[0], &s.blk[1], nmax, -0.9, 0.05, 36)
+		for k := 0; k < 2; k++ {
+			s.scales[j+k] = s.blk[k].scale
+			s.mins[j+k] = -s.blk[k].min
 		}
-		s.sw[j] = sumw
-		s.scales[j] = makeQkx32(xs, w, (*[32]uint8)(L[32*j:32*j+32]), nmax, &s.mins[j], -0.9, 0.05, 36, true, &s.xm, &s.fl, &s.laux)
 	}
 }
 

@@ -1,0 +1,171 @@
+package quantize
+
+// qkxBlock is the state of make_qkx2_quants / make_qkx3_quants for one
+// 32-value sub-block, so that two sub-blocks can be searched in lockstep:
+// their candidate passes are independent, and interleaving them lets the
+// CPU overlap the two chains of float additions, which C and Go both must
+// do strictly in order. Each block still sees exactly C's operations.
+type qkxBlock struct {
+	x, w           *[32]float32
+	L              *[32]uint8
+	min, max, rng  float32
+	sumW, sumX     float32
+	scale, best    float32
+	xm, fl         [32]float32
+	laux           [32]uint8
+	done           bool // all values equal (or max <= min): L is 0, nothing to search
+}
+
+// init runs the part of makeQkx32 before the candidate loop.
+func (b *qkxBlock) init(x, w *[32]float32, L *[32]uint8, nmax int32, qkx3 bool) {
+	b.x, b.w, b.L = x, w, L
+	min, max := x[0], x[0]
+	sumW := w[0]
+	sumX := float32(sumW * x[0])
+	for i := 1; i < 32; i++ {
+		v := x[i]
+		if v < min {
+			min = v
+		}
+		if v > max {
+			max = v
+		}
+		wi := w[i]
+		sumW += wi
+		sumX += float32(wi * v)
+	}
+	if min > 0 {
+		min = 0
+	}
+	b.min, b.max, b.sumW, b.sumX = min, max, sumW, sumX
+	b.done = max == min || (qkx3 && max <= min)
+	if b.done {
+		*L = [32]uint8{}
+		b.scale = 0
+		return
+	}
+	for i := range b.xm {
+		b.xm[i] = x[i] - min
+	}
+	fnmax := float32(nmax)
+	b.rng = max - min
+	iscale := fnmax / b.rng
+	b.scale = 1 / iscale
+	var bestError float32
+	for i := range b.xm {
+		l := clampI(nearestInt(float32(iscale*b.xm[i])), 0, nmax)
+		L[i] = uint8(l)
+		diff := float32(b.scale*float32(l)) + min - x[i]
+		bestError += float32(w[i] * float32(diff*diff))
+	}
+	b.best = bestError
+}
+
+// candidate finishes one candidate whose sums are known: the least-squares
+// scale and min, their error, and the switch when it is better.
+func (b *qkxBlock) candidate(sumL, sumL2, sumXL float32) (thisScale, thisMin float32, ok bool) {
+	D := float32(b.sumW*sumL2) - float32(sumL*sumL)
+	if !(D > 0) {
+		return 0, 0, false
+	}
+	thisScale = (float32(b.sumW*sumXL) - float32(b.sumX*sumL)) / D
+	thisMin = (float32(sumL2*b.sumX) - float32(sumL*sumXL)) / D
+	if thisMin > 0 {
+		thisMin = 0
+		thisScale = sumXL / sumL2
+	}
+	return thisScale, thisMin, true
+}
+
+func (b *qkxBlock) accept(curError, thisScale, thisMin float32) {
+	if curError < b.best {
+		*b.L = b.laux
+		b.best = curError
+		b.scale = thisScale
+		b.min = thisMin
+		b.rng = b.max - b.min
+		for i := range b.xm {
+			b.xm[i] = b.x[i] - b.min
+		}
+	}
+}
+
+// makeQkx32Pair is makeQkx32 for two sub-blocks at once; theMin and the
+// returned scales are per block.
+func makeQkx32Pair(a, b *qkxBlock, nmax int32, rmin, rdelta float32, nstep int) {
+	fnmax := float32(nmax)
+	for is := 0; is <= nstep; is++ {
+		num := rmin + float32(rdelta*float32(is)) + fnmax
+		switch {
+		case !a.done && !b.done:
+			sa0, sa1, sa2, sb0, sb1, sb2 := qkxPass2(num/a.rng, num/b.rng, nmax,
+				a.xm[:], a.w[:], a.x[:], a.fl[:], a.laux[:], b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:])
+			as, am, aok := a.candidate(sa0, sa1, sa2)
+			bs, bm, bok := b.candidate(sb0, sb1, sb2)
+			switch {
+			case aok && bok:
+				ea, eb := qkxError2(as, am, a.fl[:], a.x[:], a.w[:], bs, bm, b.fl[:], b.x[:], b.w[:])
+				a.accept(ea, as, am)
+				b.accept(eb, bs, bm)
+			case aok:
+				a.accept(qkxError(as, am, a.fl[:], a.x[:], a.w[:]), as, am)
+			case bok:
+				b.accept(qkxError(bs, bm, b.fl[:], b.x[:], b.w[:]), bs, bm)
+			}
+		case !a.done:
+			s0, s1, s2 := qkxPass(num/a.rng, nmax, a.xm[:], a.w[:], a.x[:], a.fl[:], a.laux[:])
+			if s, m, ok := a.candidate(s0, s1, s2); ok {
+				a.accept(qkxError(s, m, a.fl[:], a.x[:], a.w[:]), s, m)
+			}
+		case !b.done:
+			s0, s1, s2 := qkxPass(num/b.rng, nmax, b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:])
+			if s, m, ok := b.candidate(s0, s1, s2); ok {
+				b.accept(qkxError(s, m, b.fl[:], b.x[:], b.w[:]), s, m)
+			}
+		}
+	}
+}
+
+// qkxPass2 is qkxPass for two sub-blocks, interleaved.
+//
+//go:noinline
+func qkxPass2(ia, ib float32, nmax int32,
+	xma, wa, xa, fla []float32, La []uint8,
+	xmb, wb, xb, flb []float32, Lb []uint8) (a0, a1, a2, b0, b1, b2 float32) {
+	xma, wa, xa, fla, La = xma[:32], wa[:32], xa[:32], fla[:32], La[:32]
+	xmb, wb, xb, flb, Lb = xmb[:32], wb[:32], xb[:32], flb[:32], Lb[:32]
+	for i := 0; i < 32; i++ {
+		la := clampI(nearestInt(float32(ia*xma[i])), 0, nmax)
+		lb := clampI(nearestInt(float32(ib*xmb[i])), 0, nmax)
+		La[i] = uint8(la)
+		Lb[i] = uint8(lb)
+		fa := float32(la)
+		fb := float32(lb)
+		fla[i] = fa
+		flb[i] = fb
+		wla := float32(wa[i] * fa)
+		wlb := float32(wb[i] * fb)
+		a0 += wla
+		b0 += wlb
+		a1 += float32(wla * fa)
+		b1 += float32(wlb * fb)
+		a2 += float32(wla * xa[i])
+		b2 += float32(wlb * xb[i])
+	}
+	return
+}
+
+// qkxError2 is qkxError for two sub-blocks, interleaved.
+//
+//go:noinline
+func qkxError2(sa, ma float32, fla, xa, wa []float32, sb, mb float32, flb, xb, wb []float32) (ea, eb float32) {
+	fla, xa, wa = fla[:32], xa[:32], wa[:32]
+	flb, xb, wb = flb[:32], xb[:32], wb[:32]
+	for i := 0; i < 32; i++ {
+		da := float32(sa*fla[i]) + ma - xa[i]
+		db := float32(sb*flb[i]) + mb - xb[i]
+		ea += float32(wa[i] * float32(da*da))
+		eb += float32(wb[i] * float32(db*db))
+	}
+	return
+}
