@@ -6,14 +6,14 @@ package quantize
 // CPU overlap the two chains of float additions, which C and Go both must
 // do strictly in order. Each block still sees exactly C's operations.
 type qkxBlock struct {
-	x, w           *[32]float32
-	L              *[32]uint8
-	min, max, rng  float32
-	sumW, sumX     float32
-	scale, best    float32
-	xm, fl         [32]float32
-	laux           [32]uint8
-	done           bool // all values equal (or max <= min): L is 0, nothing to search
+	x, w          *[32]float32
+	L             *[32]uint8
+	min, max, rng float32
+	sumW, sumX    float32
+	scale, best   float32
+	xm, fl        [32]float32
+	laux          [32]uint8
+	done          bool // all values equal (or max <= min): L is 0, nothing to search
 }
 
 // init runs the part of makeQkx32 before the candidate loop.
