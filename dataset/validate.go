@@ -633,9 +633,13 @@ func scriptCounts(s string, cyr, lat *int) {
 		}
 		r, n := decodeRune(s[i:])
 		i += n
-		if r >= 0x400 && r <= 0x4ff || unicode.Is(unicode.Cyrillic, r) {
+		switch {
+		case r >= 0x400 && r <= 0x4ff:
 			*cyr++
-		} else if unicode.Is(unicode.Latin, r) {
+		case r >= 0x2000 && r <= 0x2bff: // punctuation, arrows, symbols: neither
+		case unicode.Is(unicode.Cyrillic, r):
+			*cyr++
+		case unicode.Is(unicode.Latin, r):
 			*lat++
 		}
 	}

@@ -270,6 +270,8 @@ func isLetter(r rune) bool {
 		return r|0x20 >= 'a' && r|0x20 <= 'z'
 	case r >= 0x410 && r <= 0x44f, r == 0x401, r == 0x451:
 		return true
+	case r >= 0x2000 && r <= 0x2bff: // punctuation, arrows, symbols
+		return false
 	}
 	return unicode.IsLetter(r)
 }
