@@ -29,6 +29,7 @@ type scratch struct {
 	fl     [32]float32
 	wpair  [2][32]float32
 	blk    [2]qkxBlock
+	qx     [2]qxBlock
 }
 
 func sumSquares256(x *[qkK]float32) float32 {
@@ -604,13 +605,19 @@ func dequantizeBlockQ5_K(x *[176]byte, y *[qkK]float32) {
 func quantizeBlockQ6_K(x *[qkK]float32, y *[210]byte, qw *[qkK]float32, s *scratch) {
 	L := &s.li8
 	var maxScale, maxAbsScale float32
-	for ib := 0; ib < 16; ib++ {
-		var w *[16]float32
-		if qw != nil {
-			w = (*[16]float32)(qw[16*ib : 16*ib+16])
+	for ib := 0; ib < 16; ib += 2 {
+		for k := 0; k < 2; k++ {
+			var w *[16]float32
+			if qw != nil {
+				w = (*[16]float32)(qw[16*(ib+k) : 16*(ib+k)+16])
+			}
+			s.qx[k].init((*[16]float32)(x[16*(ib+k):16*(ib+k)+16]), (*[16]int8)(L[16*(ib+k):16*(ib+k)+16]), 32, w)
 		}
-		scale := makeQx16((*[16]float32)(x[16*ib:16*ib+16]), (*[16]int8)(L[16*ib:16*ib+16]), 32, w)
-		s.scales[ib] = scale
+		makeQx16Pair(&s.qx[0], &s.qx[1], 32)
+		s.scales[ib], s.scales[ib+1] = s.qx[0].scale, s.qx[1].scale
+	}
+	for ib := 0; ib < 16; ib++ {
+		scale := s.scales[ib]
 		if abs32(scale) > maxAbsScale {
 			maxAbsScale = abs32(scale)
 			maxScale = scale

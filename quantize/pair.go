@@ -169,3 +169,111 @@ func qkxError2(sa, ma float32, fla, xa, wa []float32, sb, mb float32, flb, xb, w
 	}
 	return
 }
+
+// qxBlock is make_qx_quants's state for one 16-value sub-block (see makeQx16).
+type qxBlock struct {
+	x     *[16]float32
+	L     *[16]int8
+	w, wx [16]float32
+	max   float32
+	scale float32
+	best  float32
+	done  bool
+}
+
+func (b *qxBlock) init(x *[16]float32, L *[16]int8, nmax int32, qw *[16]float32) (sumlx, suml2 float32) {
+	b.x, b.L = x, L
+	var max, amax float32
+	for _, v := range x {
+		ax := abs32(v)
+		if ax > amax {
+			amax = ax
+			max = v
+		}
+	}
+	b.max = max
+	b.done = amax < groupMaxEps
+	if b.done {
+		*L = [16]int8{}
+		b.scale = 0
+		return 0, 0
+	}
+	for i, v := range x {
+		if qw != nil {
+			b.w[i] = qw[i]
+		} else {
+			b.w[i] = float32(v * v)
+		}
+		b.wx[i] = float32(b.w[i] * v)
+	}
+	iscale := -float32(nmax) / max
+	sumlx, suml2 = qxPass16(iscale, nmax, x[:], b.w[:], b.wx[:])
+	b.setL(iscale, nmax)
+	b.scale = 0
+	if suml2 != 0 {
+		b.scale = sumlx / suml2
+	}
+	b.best = float32(b.scale * sumlx)
+	return
+}
+
+func (b *qxBlock) setL(iscale float32, nmax int32) {
+	for i, v := range b.x {
+		l := clampI(nearestInt(float32(iscale*v)), -nmax, nmax-1)
+		b.L[i] = int8(nmax + l)
+	}
+}
+
+func (b *qxBlock) consider(iscale float32, nmax int32, sumlx, suml2 float32) {
+	if suml2 > 0 && float32(sumlx*sumlx) > float32(b.best*suml2) {
+		b.setL(iscale, nmax)
+		b.scale = sumlx / suml2
+		b.best = float32(b.scale * sumlx)
+	}
+}
+
+// makeQx16Pair is makeQx16 for two sub-blocks at once.
+func makeQx16Pair(a, b *qxBlock, nmax int32) {
+	fnmax := float32(nmax)
+	for is := -9; is <= 9; is++ {
+		if is == 0 {
+			continue
+		}
+		num := -(fnmax + float32(0.1*float32(is)))
+		switch {
+		case !a.done && !b.done:
+			ia, ib := num/a.max, num/b.max
+			a0, a1, b0, b1 := qxPass16x2(ia, ib, nmax, a.x[:], a.w[:], a.wx[:], b.x[:], b.w[:], b.wx[:])
+			a.consider(ia, nmax, a0, a1)
+			b.consider(ib, nmax, b0, b1)
+		case !a.done:
+			ia := num / a.max
+			s0, s1 := qxPass16(ia, nmax, a.x[:], a.w[:], a.wx[:])
+			a.consider(ia, nmax, s0, s1)
+		case !b.done:
+			ib := num / b.max
+			s0, s1 := qxPass16(ib, nmax, b.x[:], b.w[:], b.wx[:])
+			b.consider(ib, nmax, s0, s1)
+		}
+	}
+}
+
+// qxPass16x2 is qxPass16 for two sub-blocks, interleaved.
+//
+//go:noinline
+func qxPass16x2(ia, ib float32, nmax int32, xa, wa, wxa, xb, wb, wxb []float32) (a0, a1, b0, b1 float32) {
+	xa, wa, wxa = xa[:16], wa[:16], wxa[:16]
+	xb, wb, wxb = xb[:16], wb[:16], wxb[:16]
+	lo, hi := -nmax, nmax-1
+	for i := 0; i < 16; i++ {
+		la := clampI(nearestInt(float32(ia*xa[i])), lo, hi)
+		lb := clampI(nearestInt(float32(ib*xb[i])), lo, hi)
+		fa := float32(la)
+		fb := float32(lb)
+		a0 += float32(wxa[i] * fa)
+		b0 += float32(wxb[i] * fb)
+		a1 += float32(float32(wa[i]*fa) * fa)
+		b1 += float32(float32(wb[i]*fb) * fb)
+	}
+	return
+}
