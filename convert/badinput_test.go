@@ -238,3 +238,13 @@ func TestDryRunFileSize(t *testing.T) {
 		t.Errorf("dry run says %d bytes, file has %d", dry.FileBytes, st.Size())
 	}
 }
+
+func TestPickleRefused(t *testing.T) {
+	dir := smallCheckpoint(t, 0)
+	os.Remove(filepath.Join(dir, "model.safetensors"))
+	os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), []byte("PK"), 0o644)
+	_, err := Convert(context.Background(), dir, filepath.Join(t.TempDir(), "o.gguf"), Options{})
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "pytorch_model.bin") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -192,6 +192,9 @@ func openModel(fsys fs.FS, dir, prefix string) (*safetensors.Model, error) {
 			return nil, fe
 		}
 		if errors.Is(err, fs.ErrNotExist) {
+			if bins, _ := fs.Glob(fsys, "pytorch_model*.bin"); len(bins) > 0 {
+				return nil, &UnsupportedError{File: joinPath(dir, bins[0]), Msg: "pickled PyTorch checkpoints are not read (loading them can run code); save the model with safe_serialization=True (transformers' default) to get safetensors"}
+			}
 			return nil, &InputError{File: dir, Field: prefix + "*.safetensors", Msg: err.Error()}
 		}
 		return nil, fmt.Errorf("convert: %s: %w", dir, err)
