@@ -132,6 +132,8 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		ModulesToSave json.RawMessage `json:"modules_to_save"`
 		TrainableTok  json.RawMessage `json:"trainable_token_indices"`
 		LayerRepl     json.RawMessage `json:"layer_replication"`
+		ALoRA         json.RawMessage `json:"alora_invocation_tokens"`
+		InvocationStr json.RawMessage `json:"invocation_string"`
 	}
 	b, _ := json.Marshal(raw)
 	if err := json.Unmarshal(b, &cfg); err != nil {
@@ -158,6 +160,8 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		return nil, unsupported("modules_to_save", "the adapter carries fully retrained modules (often embed_tokens or lm_head for new tokens); convert the merged model instead")
 	case nonEmptyJSON(cfg.TrainableTok):
 		return nil, unsupported("trainable_token_indices", "the adapter retrains token embeddings; convert the merged model instead")
+	case nonEmptyJSON(cfg.ALoRA), nonEmptyJSON(cfg.InvocationStr) && string(cfg.InvocationStr) != `""`:
+		return nil, unsupported("alora_invocation_tokens", "activated LoRA (aLoRA) adapters switch on after an invocation sequence; not supported")
 	case nonEmptyJSON(cfg.LayerRepl):
 		return nil, unsupported("layer_replication", "layer replication changes the model's depth; not supported")
 	}

@@ -43,6 +43,7 @@ func TestLoRARefusals(t *testing.T) {
 		{"trained bias", "bias", func(m map[string]any) { m["bias"] = "all" }},
 		{"not lora", "peft_type", func(m map[string]any) { m["peft_type"] = "IA3" }},
 		{"wrong rank", "rank 8", func(m map[string]any) { m["r"] = 4 }},
+		{"alora", "alora_invocation_tokens", func(m map[string]any) { m["alora_invocation_tokens"] = []int{1, 2} }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
