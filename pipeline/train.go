@@ -208,6 +208,13 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []A
 			plan.Reason = "llamafactory-cli not on PATH: the fallback trainer scripts/train/sft_lora.py"
 		}
 	}
+	if plan.Trainer == TrainerFallback && (strings.Contains(p.Train.GPUs, ",") || p.Train.Nodes > 1) {
+		note := "the fallback trainer runs one process on the first visible GPU; several GPUs and nodes need LLaMA-Factory"
+		if plan.Reason != "" {
+			note = plan.Reason + "; " + note
+		}
+		plan.Reason = note
+	}
 	return plan, examples, nil
 }
 
