@@ -12,7 +12,9 @@ go build -ldflags='-s -w' -o .gpu/sattva ./cmd/sattva
 go test -c -ldflags='-s -w' -o .gpu/llamacpp.test ./llamacpp
 xz -T2 -6 .gpu/sattva .gpu/llamacpp.test
 tar -C "$TD" -cJf .gpu/testdata.tar.xz \
-  stories260K/hf stories260K/ref stories260K/llama2c/published_greedy.txt \
-  llama31-tiny/hf llama31-tiny/lora llama31-tiny/ref/logits.json
+  stories260K/ref stories260K/llama2c/published_greedy.txt \
+  llama31-tiny/hf/config.json llama31-tiny/hf/generation_config.json \
+  llama31-tiny/hf/special_tokens_map.json llama31-tiny/hf/tokenizer.json \
+  llama31-tiny/hf/tokenizer_config.json
 date -u +%s > .gpu/stamp
 du -sh .gpu/* .device/plugins-xz 2>/dev/null
