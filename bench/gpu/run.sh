@@ -6,9 +6,9 @@
 # CMakeLists.txt and ml/backend/ggml/ggml for sm_90a) into /tmp/sattva-gpu,
 # which survives back-to-back calls while the machine stays warm, then runs the
 # named parts, each under a time limit, and prints the collected tables last.
-#   A: llamacpp GPU tests, 8B synth + convert, quantize, llamacpp bench
-#   B: eval throughput, plan run/train vs reality
-#   C: pipeline (fallback trainer on stories260K, export, eval base vs fine-tune)
+#   A: 8B synth + convert to F16, quantize (Go vs llama.cpp, one pass)
+#   B: llamacpp GPU tests and bench, eval throughput, plan run vs reality
+#   C: plan train vs reality, pipeline (fallback trainer, export, eval A/B)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OUT="${OUT:-/tmp/gpu-out}"
@@ -48,15 +48,16 @@ for part in "$@"; do
   case "$part" in
   A)
     step convert 200 bash bench/gpu/convert.sh
-    [ -f bench/gpu/quantize.sh ] && step quantize 330 bash bench/gpu/quantize.sh
-    step llamacpp 150 bash bench/gpu/llamacpp.sh
+    step quantize 350 bash bench/gpu/quantize.sh
     ;;
   B)
-    step eval 220 bash bench/gpu/eval.sh
-    step plan 330 bash bench/gpu/plan.sh
+    step llamacpp 150 bash bench/gpu/llamacpp.sh
+    step eval 200 bash bench/gpu/eval.sh
+    PLAN_SKIP_TRAIN=1 step plan-run 210 bash bench/gpu/plan.sh
     ;;
   C)
-    [ -f bench/gpu/pipeline.sh ] && step pipeline 300 bash bench/gpu/pipeline.sh
+    PLAN_SKIP_RUN=1 step plan-train 240 bash bench/gpu/plan.sh
+    step pipeline 300 bash bench/gpu/pipeline.sh
     ;;
   *) echo "unknown part $part" ;;
   esac
