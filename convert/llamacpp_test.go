@@ -257,3 +257,40 @@ func TestLlamaCppVocabLlama2(t *testing.T) {
 	}
 	checkVocab(t, dir, "ggml-vocab-llama-spm.gguf")
 }
+
+// TestQ8_0AgainstGGML compares our Q8_0 encoder (gguf-py's algorithm) with
+// ggml's quantize_row_q8_0 on random rows, including exact .5 ties after
+// scaling; the F16/BF16 rounding is checked against llama.cpp's own files
+// by the reference tests.
+func TestQ8_0AgainstGGML(t *testing.T) {
+	const rows, cols = 64, 256
+	src := make([]float32, rows*cols)
+	state := uint64(42)
+	for i := range src {
+		r := splitmix64(&state)
+		src[i] = float32(int64(r>>11)-(1<<52)) / (1 << 52) * float32(1+r%7)
+		if i%32 == 0 {
+			src[i] = 127 // makes d exactly 1 so that halves below are ties
+		}
+		if i%32 == 1 {
+			src[i] = float32(int(r%100)) + 0.5
+		}
+	}
+	want, err := llamacpp.QuantizeRows(gguf.TypeQ8_0, src, rows, cols, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if err := encodeQ8_0(got, src, cols); err != nil {
+		t.Fatal(err)
+	}
+	diff := 0
+	for i := range got {
+		if got[i] != want[i] {
+			diff++
+		}
+	}
+	if diff != 0 {
+		t.Errorf("%d of %d bytes differ from ggml's Q8_0", diff, len(got))
+	}
+}
