@@ -220,56 +220,74 @@ type DateMatch struct {
 // FindDates returns the valid dates written in text in any form ParseDate
 // accepts, in order. A digit run touching a match ("129.01.19880") disqualifies it.
 func FindDates(text string) []DateMatch {
-	if strings.IndexAny(text, "0123456789") < 0 {
-		return nil
-	}
 	var out []DateMatch
+	last := 0 // end of the previous match
 	for i := 0; i < len(text); {
-		c := text[i]
-		switch {
-		case isDigit(c) && (i == 0 || !isDigit(text[i-1])):
-			if e := dateAtDigits(text, i); e > i {
-				if d, err := ParseDate(text[i:e]); err == nil {
-					out = append(out, DateMatch{Date: d, Start: i, End: e})
-					i = e
+		// dates hold digits: scan bytes for the next digit run
+		if !isDigit(text[i]) || i > 0 && isDigit(text[i-1]) {
+			i++
+			continue
+		}
+		if e := dateAtDigits(text, i); e > i {
+			if d, err := ParseDate(text[i:e]); err == nil {
+				out = append(out, DateMatch{Date: d, Start: i, End: e})
+				i, last = e, e
+				continue
+			}
+		}
+		// month first: "November 5, 2004" — a month word just before the digits
+		if ws := monthWordBefore(text, i, last); ws >= 0 {
+			if e := monthFirstDate(text, wordEnd(text, ws)); e > 0 {
+				if d, err := ParseDate(text[ws:e]); err == nil {
+					out = append(out, DateMatch{Date: d, Start: ws, End: e})
+					i, last = e, e
 					continue
 				}
 			}
-			i = digitRun(text, i)
-		case c >= utf8.RuneSelf || c|0x20 >= 'a' && c|0x20 <= 'z':
-			w, n := letterWord(text, i)
-			if n == 0 {
-				_, sz := decodeRune(text[i:])
-				i += sz
-				continue
-			}
-			if n >= 3 && n <= 16 && followedByDigit(text, i+n) && MonthNumber(w) != 0 {
-				if e := monthFirstDate(text, i+n); e > 0 {
-					if d, err := ParseDate(text[i:e]); err == nil {
-						out = append(out, DateMatch{Date: d, Start: i, End: e})
-						i = e
-						continue
-					}
-				}
-			}
-			i += n
-		default:
-			i++
 		}
+		i = digitRun(text, i)
 	}
 	return out
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// followedByDigit reports whether an optional '.', spaces and a digit follow i.
-func followedByDigit(s string, i int) bool {
-	if i < len(s) && s[i] == '.' {
-		i++
+// monthWordBefore returns the start of a month word that ends, followed by
+// an optional '.' and spaces, just before the digit at i, not before min; -1 if none.
+func monthWordBefore(s string, i, min int) int {
+	j := i
+	for j > min && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
 	}
-	j := skipSpaces(s, i)
-	return j > i && j < len(s) && isDigit(s[j])
+	if j == i {
+		if j-2 >= min && s[j-2:j] == "\u00a0" {
+			j -= 2
+		} else {
+			return -1
+		}
+	}
+	if j > min && s[j-1] == '.' {
+		j--
+	}
+	end := j
+	for j > min {
+		r, n := utf8.DecodeLastRuneInString(s[min:j])
+		if !isLetter(r) {
+			break
+		}
+		j -= n
+	}
+	if n := end - j; n < 3 || n > 24 || MonthNumber(s[j:end]) == 0 {
+		return -1
+	}
+	return j
 }
+
+// wordEnd returns the end of the letter run at i.
+func wordEnd(s string, i int) int {
+	_, n := letterWord(s, i)
+	return i + n
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // letterWord returns the run of letters at i.
 func letterWord(s string, i int) (string, int) {

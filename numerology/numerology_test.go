@@ -236,3 +236,23 @@ func TestFindDatesForms(t *testing.T) {
 		}
 	}
 }
+
+func FuzzFindDates(f *testing.F) {
+	f.Add("Родился 5 ноября 2004 г., брат — 1988-01-29, Nov. 5th, 2004; 05112004")
+	f.Add("November\u00a05, 2004")
+	f.Fuzz(func(t *testing.T, s string) {
+		last := 0
+		for _, m := range FindDates(s) {
+			if m.Start < last || m.End <= m.Start || m.End > len(s) {
+				t.Fatalf("bad match %+v in %q", m, s)
+			}
+			last = m.End
+			if d, err := ParseDate(s[m.Start:m.End]); err != nil || d != m.Date {
+				t.Fatalf("match %q does not parse to %v: %v", s[m.Start:m.End], m.Date, err)
+			}
+		}
+		if d, err := ParseDate(s); err == nil && !d.Valid() {
+			t.Fatalf("ParseDate(%q) = invalid %v", s, d)
+		}
+	})
+}
