@@ -248,3 +248,25 @@ func TestPickleRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestProgressReportsBytes: progress ends at the file's size.
+func TestProgressReportsBytes(t *testing.T) {
+	dir := smallCheckpoint(t, 0)
+	out := filepath.Join(t.TempDir(), "o.gguf")
+	var last, total int64
+	calls := 0
+	_, err := Convert(context.Background(), dir, out, Options{OutType: gguf.TypeF16, Progress: func(d, n int64) {
+		if d < last {
+			t.Errorf("progress went back from %d to %d", last, d)
+		}
+		last, total = d, n
+		calls++
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(out)
+	if calls < 2 || last != st.Size() || total != st.Size() {
+		t.Errorf("%d calls, last %d/%d, file %d", calls, last, total, st.Size())
+	}
+}
