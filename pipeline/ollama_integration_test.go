@@ -199,4 +199,46 @@ func TestOllamaServesExport(t *testing.T) {
 		t.Errorf("ollama's text is not the published greedy text:\n%q\nwant a prefix of\n%q", prompt+gen.Response, published[:200])
 	}
 	t.Logf("ollama %s served the export and continued %q with %q", bin, prompt, gen.Response)
+
+	// Through /api/chat the Modelfile's TEMPLATE renders system + user; the
+	// answer must equal llama.cpp's on RenderPrompt's text (the trainer's format).
+	const system, user, nc = "Lily and Tom", "One day", 16
+	body, _ = json.Marshal(map[string]any{"model": "stories260k", "stream": false,
+		"messages": []map[string]string{{"role": "system", "content": system}, {"role": "user", "content": user}},
+		"options":  map[string]any{"temperature": 0, "repeat_penalty": 1, "num_predict": nc}})
+	req, _ = http.NewRequestWithContext(ctx, "POST", "http://"+host+"/api/chat", bytes.NewReader(body))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chat struct {
+		Message struct{ Content string } `json:"message"`
+		Error   string                   `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&chat)
+	resp.Body.Close()
+	if chat.Error != "" {
+		t.Fatal(chat.Error)
+	}
+	rendered, _ := RenderPrompt("plain", system, user)
+	toks, err = m.Tokenize(rendered, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := m.NewContext(llamacpp.ContextOptions{ContextSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	sb.Reset()
+	for tok, err := range c2.Generate(ctx, toks, llamacpp.GenerateOptions{MaxTokens: nc, Sampling: llamacpp.SamplingOptions{Temperature: 0, RepeatPenalty: 1}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb.WriteString(tok.Text)
+	}
+	if chat.Message.Content != sb.String() {
+		t.Errorf("ollama chat through the TEMPLATE and llama.cpp on RenderPrompt differ:\nollama: %q\nllama.cpp: %q", chat.Message.Content, sb.String())
+	}
+	t.Logf("chat: %q", chat.Message.Content)
 }
