@@ -46,6 +46,9 @@ type TrainOptions struct {
 	Stdout, Stderr io.Writer
 	// Grace between SIGINT and SIGKILL on cancellation (default 5s).
 	Grace time.Duration
+	// OnPlan, if set, is told what will run, after the inputs are written and
+	// before the trainer starts.
+	OnPlan func(*TrainPlan)
 }
 
 // TrainPlan is what Train would run: decided and checked, nothing written yet.
@@ -308,6 +311,9 @@ func Train(ctx context.Context, p *Project, o TrainOptions) (*TrainResult, error
 	}
 	if err := WriteTrainInputs(p, plan, examples); err != nil {
 		return nil, err
+	}
+	if o.OnPlan != nil {
+		o.OnPlan(plan)
 	}
 	res := &TrainResult{Trainer: plan.Trainer, AdapterDir: plan.AdapterDir, Command: plan.Command.String(), Reason: plan.Reason}
 	var lastStep int64

@@ -105,6 +105,13 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 	if o.Verbose {
 		topt.OnLine = func(line string, _ bool) { fmt.Fprintln(s.ErrOut, line) }
 	}
+	topt.OnPlan = func(plan *pipeline.TrainPlan) {
+		fmt.Fprintf(s.ErrOut, "training with %s on %d examples", plan.Trainer, plan.Examples)
+		if plan.Reason != "" {
+			fmt.Fprintf(s.ErrOut, " (%s)", plan.Reason)
+		}
+		fmt.Fprintf(s.ErrOut, "\nconfig: %s\nrunning: %s\n", plan.Paths.Config, plan.Command)
+	}
 	res, err := pipeline.Train(ctx, p, topt)
 	bar.Finish()
 	if err != nil {
