@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -78,7 +79,7 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 		if err != nil {
 			return err
 		}
-		info, err := p.DatasetInfo(plan.Paths.Dataset[strings.LastIndex(plan.Paths.Dataset, "/")+1:])
+		info, err := p.DatasetInfo(filepath.Base(plan.Paths.Dataset))
 		if err != nil {
 			return err
 		}
