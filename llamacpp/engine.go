@@ -88,6 +88,11 @@ func initEngine(dir string, log *slog.Logger) *engine {
 		e.dir = dir
 		plugins, _ := filepath.Glob(filepath.Join(dir, "libggml-*"+soExt))
 		if dir != "" && len(plugins) > 0 {
+			if base := filepath.Join(dir, "libggml-base"+soExt); fileExists(base) {
+				cbase := C.CString(base)
+				C.sattva_route_plugin_log(cbase, C.uintptr_t(e.handle))
+				C.free(unsafe.Pointer(cbase))
+			}
 			cdir := C.CString(dir)
 			C.ggml_backend_load_all_from_path(cdir)
 			C.free(unsafe.Pointer(cdir))
@@ -118,6 +123,11 @@ func initEngine(dir string, log *slog.Logger) *engine {
 }
 
 const soExt = ".so"
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
 
 func listDevices() []BackendInfo {
 	builtin := C.ggml_backend_cpu_reg()

@@ -119,3 +119,17 @@ static void sattva_threadpool_free(struct ggml_threadpool *tp) {
 	sattva_tp_free_fn fn = (sattva_tp_free_fn) sattva_cpu_proc("ggml_threadpool_free");
 	if (fn) fn(tp);
 }
+
+// sattva_route_plugin_log loads the plugins' own libggml-base (they link a
+// second copy of ggml's base beside the one in sattva) before the plugins, so
+// that they share it, and points its log at sattva's callback. It returns
+// the library handle (kept for the life of the process) or NULL.
+#include <dlfcn.h>
+typedef void (*sattva_log_set_fn)(ggml_log_callback, void *);
+static void *sattva_route_plugin_log(const char *base_path, uintptr_t handle) {
+	void *h = dlopen(base_path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) return NULL;
+	sattva_log_set_fn fn = (sattva_log_set_fn) dlsym(h, "ggml_log_set");
+	if (fn) fn(sattva_log_cb, (void *)handle);
+	return h;
+}
