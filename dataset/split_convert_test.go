@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -86,5 +87,36 @@ func TestConvertRoundTrip(t *testing.T) {
 	var le *LineError
 	if !errors.As(err, &le) || le.Line != 1 {
 		t.Errorf("bad turn order: %v", err)
+	}
+}
+
+func TestTruncateLikeLLaMAFactory(t *testing.T) {
+	// expected values worked by hand from infer_seqlen and the supervised
+	// processor's loop
+	tests := []struct {
+		turns  []Turn
+		cutoff int
+		want   []Turn
+	}{
+		{[]Turn{{100, 50}}, 2048, []Turn{{100, 50}}},       // fits
+		{[]Turn{{3000, 100}}, 2048, []Turn{{1948, 100}}},   // short answer: cut the prompt
+		{[]Turn{{100, 3000}}, 2048, []Turn{{100, 1948}}},   // short prompt: cut the answer
+		{[]Turn{{1500, 1500}}, 2048, []Turn{{1024, 1024}}}, // both long: proportionally
+		// both long: answer int(2048 × 2400/3600) = 1365, prompt 2048 − 1365 = 683
+		{[]Turn{{1200, 2400}}, 2048, []Turn{{683, 1365}}},
+		// the second turn within the 148 left: both long for that budget, int(148 × 200/500) = 59
+		{[]Turn{{1000, 900}, {300, 200}}, 2048, []Turn{{1000, 900}, {89, 59}}},
+		{[]Turn{{1500, 600}, {10, 10}}, 2048, []Turn{{1448, 600}}}, // budget spent: turn 2 dropped
+	}
+	for _, tt := range tests {
+		if got := Truncate(tt.turns, tt.cutoff); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Truncate(%v, %d) = %v, want %v", tt.turns, tt.cutoff, got, tt.want)
+		}
+	}
+	if msg := describeTruncation([]Turn{{100, 3000}}, 2048); msg != "the answer: 3000 → 1948 tokens" {
+		t.Errorf("describe: %q", msg)
+	}
+	if msg := describeTruncation([]Turn{{1500, 600}, {10, 10}}, 2048); msg != "turn 1's prompt: 1500 → 1448 tokens, turn 2: dropped" {
+		t.Errorf("describe: %q", msg)
 	}
 }

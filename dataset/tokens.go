@@ -23,18 +23,37 @@ func NewLlamaCounter(m *llamacpp.Model, t *Template) *LlamaCounter {
 	return &LlamaCounter{m: m, t: t}
 }
 
+var _ TurnCounter = (*LlamaCounter)(nil)
+
 // CountTokens implements TokenCounter.
 func (c *LlamaCounter) CountTokens(ex *Example) (int, error) {
+	turns, err := c.CountTurns(ex)
 	n := 0
+	for _, t := range turns {
+		n += t.Source + t.Target
+	}
+	return n, err
+}
+
+// CountTurns implements TurnCounter: BOS and the system message count
+// toward the first turn's prompt.
+func (c *LlamaCounter) CountTurns(ex *Example) ([]Turn, error) {
+	var turns []Turn
+	pending := 0 // prompt tokens not yet paired with an answer
 	if c.t.BOS != "" && c.m.BOS() >= 0 {
-		n++
+		pending++
 	}
 	for _, s := range c.t.Segments(ex) {
 		toks, err := c.m.Tokenize(s.Text, false, true)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		n += len(toks)
+		if !s.Response {
+			pending += len(toks)
+			continue
+		}
+		turns = append(turns, Turn{Source: pending, Target: len(toks)})
+		pending = 0
 	}
-	return n, nil
+	return turns, nil
 }

@@ -546,14 +546,30 @@ func (w *worker) check(line []byte, tooLong bool, res *lineResult) {
 	}
 	res.exact, res.near = w.hashes(ex)
 	if tc := w.v.o.Tokens; tc != nil {
-		n, err := tc.CountTokens(ex)
-		if err != nil {
-			add(KindTokenizer, "", err.Error())
-		} else {
-			res.tokens = n
-			if n > w.v.o.Cutoff {
-				add(KindTruncated, "", fmt.Sprintf("%d tokens after the chat template > cutoff_len %d: LLaMA-Factory would cut the answer", n, w.v.o.Cutoff))
+		var n int
+		var turns []Turn
+		var err error
+		if trc, ok := tc.(TurnCounter); ok {
+			if turns, err = trc.CountTurns(ex); err == nil {
+				for _, t := range turns {
+					n += t.Source + t.Target
+				}
 			}
+		} else {
+			n, err = tc.CountTokens(ex)
+		}
+		switch {
+		case err != nil:
+			add(KindTokenizer, "", err.Error())
+		case n > w.v.o.Cutoff:
+			res.tokens = n
+			what := "LLaMA-Factory would truncate it"
+			if turns != nil {
+				what += " (" + describeTruncation(turns, w.v.o.Cutoff) + ")"
+			}
+			add(KindTruncated, "", fmt.Sprintf("%d tokens after the chat template > cutoff_len %d: %s", n, w.v.o.Cutoff, what))
+		default:
+			res.tokens = n
 		}
 	}
 }
