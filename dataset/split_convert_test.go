@@ -120,3 +120,24 @@ func TestTruncateLikeLLaMAFactory(t *testing.T) {
 		t.Errorf("describe: %q", msg)
 	}
 }
+
+func TestValidateCancel(t *testing.T) {
+	var b strings.Builder
+	for range 20000 {
+		b.WriteString("{oops\n")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	seen := 0
+	v := NewValidator(Options{Workers: 2, OnIssue: func(Issue) {
+		if seen++; seen == 10 {
+			cancel()
+		}
+	}})
+	err := v.Validate(ctx, strings.NewReader(b.String()), "c")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if r := v.Report(); r.Lines >= 20000 {
+		t.Errorf("went on after cancel: %d lines", r.Lines)
+	}
+}

@@ -263,6 +263,7 @@ func (v *Validator) Validate(ctx context.Context, r io.Reader, name string) (err
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *batch, v.o.Workers*2)
+	slots := make(chan struct{}, v.o.Workers*4) // batches in flight: at most Workers×4 × 512 KiB
 	results := make(chan *batch, v.o.Workers*2)
 	var wg sync.WaitGroup
 	for range v.o.Workers {
@@ -288,6 +289,13 @@ func (v *Validator) Validate(ctx context.Context, r io.Reader, name string) (err
 		send := func() bool {
 			if len(b.lines) == 0 {
 				return true
+			}
+			// a slot bounds the batches between reader and collector, so a
+			// stalled worker cannot make the others pile results up
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return false
 			}
 			select {
 			case jobs <- b:
@@ -339,6 +347,7 @@ func (v *Validator) Validate(ctx context.Context, r io.Reader, name string) (err
 			delete(pending, next)
 			v.collect(nb, fileNo)
 			batchPool.Put(nb)
+			<-slots
 			next++
 		}
 		if err := ctx.Err(); err != nil {
