@@ -3,10 +3,10 @@
 // instruction, input, output, optional system and history, and the user's
 // lang ("ru" or "en").
 //
-// Files are streamed (plain, gzip or zstd, recognised by their first bytes),
-// so memory does not grow with the size of a line's neighbours; the duplicate
-// index is the only state that grows, by about 40 bytes per example, and it
-// can be turned off.
+// Files are streamed (plain, gzip or zstd, recognised by their first bytes)
+// in bounded batches, so memory does not grow with the file: the duplicate
+// index is the only state that does, by about 65 bytes per example
+// (Options.NoDuplicates turns it off), whatever the examples' length.
 package dataset
 
 import (

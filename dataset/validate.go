@@ -37,7 +37,7 @@ type Options struct {
 	// example is truncated when its total length exceeds it.
 	Cutoff int
 	// NoDuplicates turns off duplicate detection, the only state that grows
-	// with the number of examples (about 40 bytes each).
+	// with the number of examples (about 65 bytes each).
 	NoDuplicates bool
 	// MaxLineBytes is the longest line read (0: 16 MiB); longer lines are
 	// reported as KindLineTooLong and skipped without being held in memory.
@@ -216,15 +216,13 @@ func (v *Validator) Report() *Report {
 
 // lineResult is what a worker found in one line.
 type lineResult struct {
-	line     int64
-	issues   []Issue
-	example  bool
-	lang     string
-	exact    uint64
-	near     uint64
-	tokens   int // -1: not counted
-	tooLong  bool
-	rawBytes int
+	line    int64
+	issues  []Issue
+	example bool
+	lang    string
+	exact   uint64
+	near    uint64
+	tokens  int // -1: not counted
 }
 
 type batch struct {
@@ -482,7 +480,7 @@ func (w *worker) process(b *batch) {
 	for i, end := range b.ends {
 		line := b.data[start:end]
 		start = end
-		res := lineResult{line: b.lines[i], tokens: -1, rawBytes: len(line)}
+		res := lineResult{line: b.lines[i], tokens: -1}
 		w.check(line, b.tooLong[i], &res)
 		b.results = append(b.results, res)
 	}

@@ -62,7 +62,7 @@ cannot be read at all (broken gzip/zstd stream).`,
 	f.StringVar(&o.Template, "template", "llama3", "LLaMA-Factory chat template")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.IntVar(&o.MaxIssues, "max-issues", 1000, "issues listed in the report (counts are always complete)")
-	f.BoolVar(&o.NoDuplicates, "no-duplicates", false, "skip duplicate detection (its index grows ~40 bytes per example)")
+	f.BoolVar(&o.NoDuplicates, "no-duplicates", false, "skip duplicate detection (its index grows ~65 bytes per example)")
 	f.IntVar(&o.Workers, "workers", 0, "parallel checkers (0: all cores)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
 	return c
