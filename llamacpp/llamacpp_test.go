@@ -469,3 +469,58 @@ func TestQuantizeFile(t *testing.T) {
 		t.Error("file type Q9_9 accepted")
 	}
 }
+
+// TestConcurrentUse runs contexts of one model on several goroutines and
+// closes the model under a tokenizing goroutine (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	m, err := Load(fixture.Path(t, storiesGGUF), ModelOptions{CPUOnly: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := readGreedy(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 3; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			var ids []int32
+			for tok, err := range c.Generate(context.Background(), []int32{m.BOS()}, GenerateOptions{MaxTokens: 30}) {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids = append(ids, tok.ID)
+			}
+			if !slices.Equal(ids, ref.GreedyIDs[1:31]) {
+				t.Errorf("concurrent greedy differs: %v", ids)
+			}
+		}()
+	}
+	wg.Wait()
+	done := make(chan error)
+	go func() {
+		for {
+			if _, err := m.Tokenize("Once upon a time", true, false); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Tokenize during Close: %v", err)
+	}
+	if _, err := c.Logits([]int32{1}); !errors.Is(err, ErrClosed) {
+		t.Errorf("context after model Close: %v", err)
+	}
+}
