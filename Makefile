@@ -66,6 +66,7 @@ backends: backend-src
 bundle: build backend-src gpu-test-bin
 	rm -rf .bundle && mkdir -p .bundle/bin .bundle/bench/gpu .bundle/scripts/llamacpp
 	cp bin/sattva bin/llamacpp.test .bundle/bin/
+	cp -r bin/testdata .bundle/bin/
 	cp -a $(BACKEND_SRC) .bundle/ggml-src
 	cp -a bench/gpu/llamacpp.sh .bundle/bench/gpu/
 	cp -a scripts/llamacpp/stage-ggml-src.sh .bundle/scripts/llamacpp/
@@ -73,5 +74,11 @@ bundle: build backend-src gpu-test-bin
 
 # The llamacpp tests as a binary for the GPU machine (no Go there):
 #   SATTVA_GPU_TEST=1 SATTVA_BACKEND_DIR=... SATTVA_TESTDATA=... bin/llamacpp.test -test.run 'TestBackends|TestGPU' -test.v
+# It also copies the stories260K references it needs into bin/testdata (1 MB).
+SHARED_TESTDATA ?= $(if $(SATTVA_TESTDATA),$(SATTVA_TESTDATA),../shared/testdata)
 gpu-test-bin:
 	$(GO) test -c -o bin/llamacpp.test ./llamacpp
+	mkdir -p bin/testdata/stories260K/llama2c
+	cp -r $(SHARED_TESTDATA)/stories260K/ref bin/testdata/stories260K/
+	cp $(SHARED_TESTDATA)/stories260K/llama2c/published_greedy.txt bin/testdata/stories260K/llama2c/
+	chmod -R u+w bin/testdata

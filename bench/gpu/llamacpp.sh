@@ -9,8 +9,9 @@
 #     (`go test -c -o bin/llamacpp.test ./llamacpp`; there is no Go here) with
 #     SATTVA_GPU_TEST=1: TestBackends (a plugin device must load), TestGPU
 #     (GPU named; stories260K logits GPU vs CPU < 1e-2), and the stories260K
-#     greedy/logits references on the GPU build of the process. Needs the shared
-#     testdata: $SATTVA_TESTDATA, else ../shared/testdata or shared/testdata.
+#     greedy/logits references (CPU) in the same process. Needs the shared
+#     testdata: $SATTVA_TESTDATA, else ../shared/testdata, shared/testdata or
+#     bin/testdata (`make gpu-test-bin` copies the stories260K files there).
 # (3) Benchmark: `sattva bench` pp512/tg128 (5 repetitions after a warm-up,
 #     llama-bench's method) on $MODEL_8B_Q4KM (Llama-3.1-8B shape, q4_K_M),
 #     with flash attention on and off (and on with 4 CPU threads); then batched
@@ -64,7 +65,7 @@ export SATTVA_BACKEND_DIR
 
 # (2) GPU tests
 if [ -z "${SATTVA_TESTDATA:-}" ]; then
-  for d in ../shared/testdata shared/testdata; do
+  for d in ../shared/testdata shared/testdata bin/testdata; do
     [ -z "${SATTVA_TESTDATA:-}" ] && [ -f "$d/stories260K/ref/greedy.json" ] && SATTVA_TESTDATA="$(cd "$d" && pwd)"
   done
 fi
