@@ -668,10 +668,38 @@ func scriptCounts(s string, cyr, lat *int) {
 	}
 }
 
+// proseCounts is scriptCounts over s without its code: fenced blocks
+// (```…```) and inline `code` are skipped, so that a Russian answer about
+// English identifiers is judged by its Russian prose.
+func proseCounts(s string, cyr, lat *int) {
+	if !strings.Contains(s, "`") {
+		scriptCounts(s, cyr, lat)
+		return
+	}
+	for s != "" {
+		i := strings.IndexByte(s, '`')
+		if i < 0 {
+			scriptCounts(s, cyr, lat)
+			return
+		}
+		scriptCounts(s[:i], cyr, lat)
+		fence := "`"
+		if strings.HasPrefix(s[i:], "```") {
+			fence = "```"
+		}
+		rest := s[i+len(fence):]
+		j := strings.Index(rest, fence)
+		if j < 0 {
+			return // an unclosed fence: the rest is code
+		}
+		s = rest[j+len(fence):]
+	}
+}
+
 func langMismatch(ex *Example) string {
 	var cyr, lat int
-	scriptCounts(ex.Instruction, &cyr, &lat)
-	scriptCounts(ex.Output, &cyr, &lat)
+	proseCounts(ex.Instruction, &cyr, &lat)
+	proseCounts(ex.Output, &cyr, &lat)
 	total := cyr + lat
 	if total < minLetters {
 		return ""

@@ -193,6 +193,7 @@ func TestValidateIssues(t *testing.T) {
 		{"no lang", `{"instruction":"Say hello to the user please","output":"Hello there, dear user!"}`, []Kind{KindLangMissing}},
 		{"lang de", `{"instruction":"Say hello to the user please","output":"Hello there, dear user!","lang":"de"}`, []Kind{KindLangUnknown}},
 		{"EN text marked ru", `{"instruction":"Say hello to the user please","output":"Hello there, dear user!","lang":"ru"}`, []Kind{KindLangMismatch}},
+		{"RU prose about code", "{\"instruction\":\"Почему падает функция?\",\"output\":\"Ошибка в цикле: ```go\\n// this loop reads past the end of the slice when the last element is processed by the worker pool\\nfor i := range items { process(items[i+1]) }\\nreturn results, fmt.Errorf(\\\"failed processing everything\\\")\\n``` — индекс `items[i+1]` выходит за границу.\",\"lang\":\"ru\"}", nil},
 		{"array", `[1,2]`, []Kind{KindJSON}},
 		{"trailing data", `{"instruction":"a","output":"b","lang":"en"} x`, []Kind{KindJSON}},
 		{"bad utf8", "{\"instruction\":\"\xff\xfe\",\"output\":\"b\",\"lang\":\"en\"}", []Kind{KindEncoding}},
