@@ -35,7 +35,8 @@ func newDataValidateCmd(s *Streams) *cobra.Command {
 line number:
 
   errors:   invalid JSON or UTF-8, missing or empty instruction/output, fields of the
-            wrong type, lang that disagrees with the script of instruction and output,
+            wrong type, lang that disagrees with the script of instruction and output
+            (code in backticks is not judged),
             exact duplicates (also across files), numerology answers that contradict
             the computed numbers, examples longer than --cutoff tokens (truncated by
             LLaMA-Factory), over-long lines
