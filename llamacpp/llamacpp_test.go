@@ -524,3 +524,28 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("context after model Close: %v", err)
 	}
 }
+
+// TestGenerateAllocsPerToken checks that generation allocates nothing per
+// token: the allocations of a 200-token run equal those of a 20-token run.
+func TestGenerateAllocsPerToken(t *testing.T) {
+	m := loadStories(t, ModelOptions{CPUOnly: true})
+	c, err := m.NewContext(ContextOptions{Threads: 1, ContextSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	run := func(n int) float64 {
+		return testing.AllocsPerRun(5, func() {
+			for _, err := range c.Generate(context.Background(), []int32{m.BOS()}, GenerateOptions{MaxTokens: n}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	short, long := run(20), run(200)
+	t.Logf("allocations per Generate: %v for 20 tokens, %v for 200", short, long)
+	if long > short {
+		t.Errorf("generation allocates per token: %v allocations for 200 tokens, %v for 20", long, short)
+	}
+}
