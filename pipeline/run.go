@@ -297,7 +297,9 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	_, adapterErr := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json"))
 	trainOutputs := adapterErr == nil || tplan.Trainer == TrainerNone
 	if err := run(StageTrain, trainHash, trainOutputs, func() (string, error) {
-		res, err := Train(ctx, p, o.Train)
+		to := o.Train
+		to.ValidateData = nil // validated above, before any stage ran
+		res, err := Train(ctx, p, to)
 		if err != nil {
 			return "", err
 		}
