@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -132,7 +133,7 @@ func newRunCmd(s *Streams) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the user's message (or, with --raw, the whole prompt text)")
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the user's message (or, with --raw, the whole prompt text); - reads it from stdin")
 	f.StringVar(&o.System, "system", "", "system message")
 	f.StringArrayVar(&o.LoRA, "lora", nil, "LoRA adapter GGUF, FILE or FILE:SCALE (repeatable)")
 	f.BoolVar(&o.Raw, "raw", false, "no chat template: the prompt text is tokenized as it is (special tokens parsed)")
@@ -145,6 +146,13 @@ func runRun(ctx context.Context, s *Streams, o *runOptions) error {
 	adapters, err := parseLoRAFlags(o.LoRA)
 	if err != nil {
 		return err
+	}
+	if o.Prompt == "-" {
+		b, err := io.ReadAll(s.In)
+		if err != nil {
+			return err
+		}
+		o.Prompt = strings.TrimRight(string(b), "\n")
 	}
 	m, err := o.load(s, o.Model, adapters)
 	if err != nil {

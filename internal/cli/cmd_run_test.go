@@ -38,6 +38,10 @@ func TestRunChatBench(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "no chat template") || out != ", there was a \n" {
 		t.Errorf("run without template: code %d, stdout %q, stderr %q", code, out, stderr)
 	}
+	code, out, _ = runSattvaIn(t, "Once upon a time\n", "run", model, "--raw", "-p", "-", "-n", "3", "-t", "1")
+	if code != 0 || out != ", there was\n" {
+		t.Errorf("run -p - (stdin): code %d, stdout %q", code, out)
+	}
 	code, _, _ = runSattvaIn(t, "", "run", model)
 	if code != ExitUsage {
 		t.Errorf("run without -p: code %d, want %d", code, ExitUsage)
