@@ -154,3 +154,33 @@ func TestLlamaRunnerIgnoreEOS(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C in the middle of a batch: the cases that finished keep their
+// answers, the rest are not_run, and Run says the report is partial.
+func TestLlamaRunnerInterrupted(t *testing.T) {
+	s := starterSuite(t)
+	s.Defaults.System = ""
+	s.Cases = s.Cases[:4]
+	path := fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := NewLlamaRunner(LlamaOptions{Model: path, Parallel: 1, Threads: 1, CPUOnly: true, Progress: func(done, _ int64) {
+		if done == 40 { // inside the second case: the first has its 32 tokens
+			cancel()
+		}
+	}})
+	if errors.Is(err, llamacpp.ErrNoEngine) {
+		t.Skip("built without cgo: no llama.cpp engine")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rep, err := Run(ctx, s, r, RunOptions{MaxTokens: 32, IgnoreEOS: true})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if !rep.Partial || rep.Cases[0].Tokens != 32 || rep.Summary.NotRun != 3 {
+		t.Errorf("partial %v, first case %d tokens, summary %+v", rep.Partial, rep.Cases[0].Tokens, rep.Summary)
+	}
+}
