@@ -176,7 +176,7 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 }
 
 // benchParallel times GenerateBatch over o.Parallel requests of random
-// prompts, greedy, o.GenTokens each (fewer if one ends with EOG): the
+// prompts, greedy, exactly o.GenTokens each (IgnoreEOS): the
 // aggregate generated tokens per second, prompt processing included.
 func benchParallel(ctx context.Context, lc *llamacpp.Context, nvocab int, o *benchOptions) (benchTest, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -189,7 +189,7 @@ func benchParallel(ctx context.Context, lc *llamacpp.Context, nvocab int, o *ben
 			for j := range p {
 				p[j] = int32(rng.IntN(nvocab))
 			}
-			reqs[i] = llamacpp.Request{Prompt: p, Options: llamacpp.GenerateOptions{MaxTokens: o.GenTokens}}
+			reqs[i] = llamacpp.Request{Prompt: p, Options: llamacpp.GenerateOptions{MaxTokens: o.GenTokens, IgnoreEOS: true}}
 		}
 		start := time.Now()
 		res, err := lc.GenerateBatch(ctx, reqs, nil)
