@@ -49,7 +49,8 @@ var (
 //
 // When the labels do not name all five, ParseAnswer looks for a bare list of
 // exactly five numbers 1..9 ("2, 3, 1, 8, 5", "2 3 1 8 5") in the plan's order
-// (Jiva, Dharma, Approach, Method, Karma) and takes the last such list.
+// (Jiva, Dharma, Approach, Method, Karma) and takes the last such list; a
+// labelled number elsewhere that disagrees with it is an ErrConflict.
 //
 // The spans give, in field order, the evidence for every number returned. The
 // error is nil when all five were found once each, else it wraps ErrNoNumbers,
@@ -77,6 +78,15 @@ func ParseAnswer(text string) (Numbers, []Span, error) {
 	}
 	if count < 5 {
 		if list, ok := lastBareList(text); ok {
+			// labelled numbers outside the list must agree with it
+			for _, h := range hits {
+				if l := list[h.Field]; h.Value != l.Value && (h.ValueStart < list[0].Start || h.ValueStart >= list[4].End) {
+					conflict = append(conflict, fmt.Sprintf("%s %d (labelled) and %d (list)", h.Field, h.Value, l.Value))
+				}
+			}
+			if len(conflict) > 0 {
+				return listNumbers(list), list, fmt.Errorf("%w: %s", ErrConflict, strings.Join(conflict, "; "))
+			}
 			return listNumbers(list), list, nil
 		}
 	}

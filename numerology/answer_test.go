@@ -80,6 +80,7 @@ func TestParseAnswerErrors(t *testing.T) {
 		{"four of five", "Jiva: 2\nDharma: 3\nApproach: 1\nMethod: 8", ErrIncomplete},
 		{"conflict", "Jiva: 2\nDharma: 3\nApproach: 1\nMethod: 8\nKarma: 5\nJiva: 4", ErrConflict},
 		{"bare list of six", "2, 3, 1, 8, 5, 6", ErrNoNumbers},
+		{"label contradicts list", "Джива: 4\nИтого: 2, 3, 1, 8, 5", ErrConflict},
 		{"label without number", "Метод расчёта прост.", ErrNoNumbers},
 	}
 	for _, tt := range tests {
