@@ -138,6 +138,14 @@ func QuantizeSpec(s *gguf.Spec, ft FileType, o Options) (*gguf.Spec, *Summary, e
 	}
 	sum := &Summary{FileType: ft, Tensors: len(plans), TypeCounts: map[gguf.Type]int{}, TensorPlans: plans}
 	out := &gguf.Spec{Version: 3, Alignment: gguf.DefaultAlignment, KVs: outputKVs(s.KVs, ft, o)}
+	for _, kv := range out.KVs {
+		if kv.Key == gguf.KeyAlignment {
+			// llama.cpp copies the key but pads to 32 regardless, which
+			// leaves a file its own reader misreads unless the key says 32;
+			// follow the key instead.
+			out.Alignment = 0
+		}
+	}
 	for _, p := range plans {
 		t := s.Tensors[p.Index]
 		n := infos[p.Index].NumElements()
