@@ -2,7 +2,6 @@ package quantize
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 )
 
@@ -280,40 +279,4 @@ func dequantizeBlockQ8_0(x *[34]byte, y *[32]float32) {
 	for j := range y {
 		y[j] = float32(int8(x[2+j])) * d
 	}
-}
-
-// QuantizeQ8_0GGUFPy quantizes src (whole blocks of 32) to Q8_0 the way
-// llama.cpp's Python converter does (gguf-py's quants.Q8_0, used by
-// convert_hf_to_gguf.py --outtype q8_0). It differs from ggml's
-// quantize_row_q8_0_ref in one place: numpy rounds with floor(|x|+0.5) in
-// float32, so a scaled value just below one half (|x| in (0.5-2^-25, 0.5))
-// rounds to 1 where C's roundf gives 0. For `convert --outtype q8_0` this is
-// the reference; for `quantize ... Q8_0` ggml's QuantizeRows is.
-func QuantizeQ8_0GGUFPy(dst []byte, src []float32) error {
-	if len(src)%32 != 0 || len(dst) != len(src)/32*34 {
-		return fmt.Errorf("quantize: Q8_0 needs whole blocks: %d values, %d bytes", len(src), len(dst))
-	}
-	for i := 0; i < len(src)/32; i++ {
-		x := (*[32]float32)(src[32*i:])
-		y := (*[34]byte)(dst[34*i:])
-		var amax float32
-		for _, v := range x {
-			amax = max(amax, abs32(v))
-		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		putF16(y[0:2], d)
-		for j, v := range x {
-			n := float32(v * id)
-			r := float32(math.Floor(float64(float32(abs32(n) + 0.5))))
-			if n < 0 {
-				r = -r
-			}
-			y[2+j] = uint8(int8(int32(r)))
-		}
-	}
-	return nil
 }
