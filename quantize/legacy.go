@@ -152,14 +152,18 @@ func quantizeBlockQ8_0(x *[32]float32, y *[34]byte) {
 		id = 1 / d
 	}
 	putF16(y[0:2], d)
-	q := y[2:34]
+	q := (*[32]byte)(y[2:34])
 	for j, v := range x {
-		q[j] = uint8(int8(int32(roundAway(v * id))))
+		q[j] = uint8(int8(roundAwayI(float32(v * id))))
 	}
 }
 
-// roundAway is C's roundf: halves away from zero.
-func roundAway(f float32) float32 { return float32(math.Round(float64(f))) }
+// roundAwayI is (int)roundf(f) for |f| < 2^30: f ± 1/2 is exact in float64,
+// and the conversion truncates toward zero, so halves go away from zero.
+func roundAwayI(f float32) int32 {
+	t := float64(f)
+	return int32(t + math.Copysign(0.5, t))
+}
 
 // Importance-weighted versions (quantize_row_q*_impl), used when an imatrix
 // is given. sigma2 is sum(x^2)/n over the whole row, as ggml computes it.

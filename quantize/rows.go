@@ -283,9 +283,7 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 			y[i] = math.Float32frombits(binary.LittleEndian.Uint32(x[4*i:]))
 		}
 	case gguf.TypeF16:
-		for i := range y {
-			y[i] = FP16ToFP32(binary.LittleEndian.Uint16(x[2*i:]))
-		}
+		decodeF16(y, x)
 	case gguf.TypeBF16:
 		for i := range y {
 			y[i] = BF16ToFP32(binary.LittleEndian.Uint16(x[2*i:]))
