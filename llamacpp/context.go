@@ -127,7 +127,7 @@ func (m *Model) NewContext(o ContextOptions) (*Context, error) {
 	}
 	for _, a := range m.adapters {
 		if C.llama_set_adapter_lora(cctx, a.a, C.float(a.scale)) != 0 {
-			C.llama_free(cctx)
+			C.sattva_llama_free(cctx)
 			return nil, errorf("llama_set_adapter_lora failed")
 		}
 	}
@@ -163,7 +163,7 @@ func (c *Context) free() {
 	C.llama_batch_free(c.batch)
 	C.free(unsafe.Pointer(c.cand))
 	C.llama_detach_threadpool(c.ctx)
-	C.llama_free(c.ctx)
+	C.sattva_llama_free(c.ctx)
 	if c.tpb != c.tp {
 		C.sattva_threadpool_free(c.tpb)
 	}

@@ -5,7 +5,7 @@ package llamacpp
 /*
 #cgo CPPFLAGS: -I${SRCDIR}/../third_party/llama.cpp/include
 #cgo CFLAGS: -O3
-#cgo LDFLAGS: -ldl
+#cgo LDFLAGS: -ldl -Wl,--wrap=ggml_backend_free
 #include "helpers.h"
 */
 import "C"
@@ -183,3 +183,6 @@ func SystemInfo() string {
 func cBool(b bool) C.bool { return C.bool(b) }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("llamacpp: "+format, args...) }
+
+// wrapActive reports whether ggml_backend_free goes through freeorder.c's wrapper.
+func wrapActive() bool { return C.sattva_wrap_active() == 1 }

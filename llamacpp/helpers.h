@@ -133,3 +133,8 @@ static void *sattva_route_plugin_log(const char *base_path, uintptr_t handle) {
 	if (fn) fn(sattva_log_cb, (void *)handle);
 	return h;
 }
+
+// freeorder.c: llama_free that frees the context's backends only after its
+// scheduler (see the comment there), and a check that the link wrap is active.
+void sattva_llama_free(struct llama_context *ctx);
+int sattva_wrap_active(void);

@@ -1,0 +1,13 @@
+//go:build cgo
+
+package llamacpp
+
+import "testing"
+
+// The use-after-free fix in freeorder.c works only when the final link
+// redirects ggml_backend_free to the wrapper (-Wl,--wrap in engine.go).
+func TestBackendFreeIsWrapped(t *testing.T) {
+	if !wrapActive() {
+		t.Fatal("ggml_backend_free is not wrapped: llama_free would free GPU backends before the scheduler")
+	}
+}
