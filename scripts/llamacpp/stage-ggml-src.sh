@@ -13,4 +13,7 @@ cp "$mod/CMakeLists.txt" "$dest/"
 rm -rf "$dest/ml/backend/ggml/ggml"
 cp -r "$mod/ml/backend/ggml/ggml" "$dest/ml/backend/ggml/ggml"
 chmod -R u+w "$dest"
+# The copied folder holds the module's Go files: a go.mod of its own keeps it
+# out of this repository's `go build ./...` and `go test ./...`.
+printf 'module ggmlsrc\n\ngo 1.26\n' >"$dest/go.mod"
 echo "ggml sources staged in $dest"
