@@ -9,6 +9,7 @@
 #   A: 8B synth + convert to F16, quantize (Go vs llama.cpp, one pass)
 #   B: llamacpp GPU tests and bench, eval throughput, plan run vs reality
 #   C: plan train vs reality, pipeline (fallback trainer, export, eval A/B)
+#   pipeline: the pipeline step alone
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OUT="${OUT:-/tmp/gpu-out}"
@@ -59,6 +60,7 @@ for part in "$@"; do
     PLAN_SKIP_RUN=1 step plan-train 240 bash bench/gpu/plan.sh
     step pipeline 300 bash bench/gpu/pipeline.sh
     ;;
+  pipeline) step pipeline 300 bash bench/gpu/pipeline.sh ;;
   *) echo "unknown part $part" ;;
   esac
 done
