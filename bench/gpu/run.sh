@@ -9,6 +9,7 @@
 #   A: 8B synth + convert to F16, quantize (Go vs llama.cpp, one pass)
 #   B: llamacpp GPU tests and bench, eval throughput, plan run vs reality
 #   C: plan train vs reality, pipeline (fallback trainer, export, eval A/B)
+#   prep: only make the 8B F16 and q4_K_M models (fresh machine, before B)
 #   pipeline: the pipeline step alone
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,6 +60,12 @@ for part in "$@"; do
   C)
     PLAN_SKIP_RUN=1 step plan-train 240 bash bench/gpu/plan.sh
     step pipeline 300 bash bench/gpu/pipeline.sh
+    ;;
+  prep) # the 8B q4_K_M model alone, when the machine is fresh (A measures these steps)
+    step prep 300 bash -c 'set -e; rm -rf /tmp/l8b; mkdir -p /tmp/l8b
+      ./bin/sattva synth --shape llama3.1-8b --dtype bf16 --seed 1 -q --tokenizer "$TOK" /tmp/l8b/hf
+      ./bin/sattva convert /tmp/l8b/hf --outtype f16 -q -o /tmp/l8b/f16.gguf
+      ./bin/sattva quantize /tmp/l8b/f16.gguf /tmp/l8b/q4_k_m.gguf Q4_K_M -q'
     ;;
   pipeline) step pipeline 300 bash bench/gpu/pipeline.sh ;;
   *) echo "unknown part $part" ;;
