@@ -27,6 +27,7 @@ cd "$(dirname "$0")/../.."
 : "${OUT:?set OUT to the results folder}"
 SATTVA="${SATTVA:-./bin/sattva}"
 EPOCHS="${EPOCHS:-8}"
+LR="${LR:-2.0e-3}"
 N="${N:-2000}"
 mkdir -p "$OUT"
 md="$OUT/pipeline.md"
@@ -72,7 +73,7 @@ step() {
   echo "## sattva pipeline on stories260K — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "Machine: $gpu, $(nproc) CPU cores; $pyver; sattva $("$SATTVA" version 2>/dev/null | head -1)."
-  echo "Command: \`bench/gpu/pipeline.sh\` (EPOCHS=$EPOCHS N=$N)."
+  echo "Command: \`bench/gpu/pipeline.sh\` (EPOCHS=$EPOCHS N=$N LR=$LR)."
   echo
 } >"$md"
 
@@ -93,7 +94,7 @@ train:
   lora_dropout: 0.0
   lora_target: all
   epochs: $EPOCHS
-  learning_rate: 2.0e-3
+  learning_rate: $LR
   batch_size: 32
   gradient_accumulation: 1
   cutoff_len: 256
