@@ -126,6 +126,61 @@ def segments(template, ex):
     raise SystemExit(f"template {template!r}: the fallback trainer knows llama3 and plain")
 
 
+PROBE = "Jiva: 2, Dharma: 3, Approach: 1. Date 29.01.1988"
+
+
+class SentencePieceTokenizer:
+    """The few tokenizer calls this script makes, served by sentencepiece from
+    tokenizer.model; save_pretrained goes to the Hugging Face tokenizer."""
+
+    def __init__(self, sp, hf):
+        self.sp, self.hf = sp, hf
+        self.bos_token_id = sp.bos_id() if sp.bos_id() >= 0 else None
+        self.eos_token_id = sp.eos_id() if sp.eos_id() >= 0 else None
+        self.unk_token_id = sp.unk_id() if sp.unk_id() >= 0 else None
+        self.pad_token_id = sp.pad_id() if sp.pad_id() >= 0 else None
+
+    def encode(self, text, add_special_tokens=False):
+        ids = list(self.sp.encode(text))
+        if add_special_tokens and self.bos_token_id is not None:
+            ids = [self.bos_token_id] + ids
+        return ids
+
+    def convert_tokens_to_ids(self, piece):
+        i = self.sp.piece_to_id(piece)
+        return None if i == self.unk_token_id else i
+
+    def save_pretrained(self, out):
+        return self.hf.save_pretrained(out)
+
+
+def checked_tokenizer(tok, base):
+    """tok if it encodes ordinary text; else tokenizer.model through
+    sentencepiece. A tokenizer.json whose vocabulary lacks the pieces (the
+    stories260K one holds 3 tokens) turns every answer into <unk>, and
+    training then learns to emit <unk> (seen on the GPU machine, 2026-11-27:
+    the loss stuck at 5.3223 with zero gradient for three learning rates)."""
+    ids = tok.encode(PROBE, add_special_tokens=False)
+    unk = tok.unk_token_id
+    n_unk = sum(1 for i in ids if unk is not None and i == unk)
+    if ids and n_unk * 4 <= len(ids):
+        return tok
+    spm_path = os.path.join(base, "tokenizer.model")
+    if not os.path.exists(spm_path):
+        raise SystemExit("the tokenizer of %s turns %d of %d tokens of %r into <unk> and there is no "
+                         "tokenizer.model to use instead" % (base, n_unk, len(ids), PROBE))
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=spm_path)
+    sp_tok = SentencePieceTokenizer(sp, tok)
+    sp_ids = sp_tok.encode(PROBE)
+    if not sp_ids or sum(1 for i in sp_ids if i == sp_tok.unk_token_id) * 4 > len(sp_ids):
+        raise SystemExit("neither tokenizer.json nor tokenizer.model of %s encodes %r" % (base, PROBE))
+    log("tokenizer.json turns %d of %d tokens of %r into <unk>: using %s through sentencepiece"
+        % (n_unk, len(ids), PROBE, spm_path))
+    return sp_tok
+
+
 def encode(tok, template, ex, cutoff_len):
     def ids(parts):
         out = []
@@ -183,12 +238,15 @@ def main():
     dtype = torch.bfloat16 if use_bf16 else torch.float32
 
     base = cfg["model_name_or_path"]
-    tok = AutoTokenizer.from_pretrained(base)
+    tok = checked_tokenizer(AutoTokenizer.from_pretrained(base), base)
     template = cfg.get("template", "llama3")
     if template == "llama3" and tok.convert_tokens_to_ids("<|eot_id|>") in (None, tok.unk_token_id):
         raise SystemExit("template llama3 needs a tokenizer with <|eot_id|>; use template plain for this model")
     if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
+        if isinstance(tok, SentencePieceTokenizer):
+            tok.pad_token_id = tok.eos_token_id
+        else:
+            tok.pad_token = tok.eos_token
 
     qbit = int(cfg.get("quantization_bit") or 0)
     import transformers
