@@ -72,7 +72,7 @@ func (b *Bar) Update(done, total int64) {
 		fmt.Fprintf(b.w, "\r\033[K%s", b.line(done, total, now))
 		return
 	}
-	if pct >= 0 && pct/10 == b.lastPct/10 && done != total {
+	if pct >= 0 && pct/10 == b.lastPct/10 && (done != total || b.lastPct == 100) {
 		return
 	}
 	if pct < 0 && now.Sub(b.last) < 5*time.Second {

@@ -12,6 +12,7 @@ func TestBarNonTTYPrintsTenthsAndFinal(t *testing.T) {
 	for i := int64(0); i <= 100; i++ {
 		b.Update(i, 100)
 	}
+	b.Update(100, 100) // a second report of the end prints nothing more
 	b.Finish()
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 11 {
