@@ -5,7 +5,8 @@ package llamacpp
 /*
 #cgo CPPFLAGS: -I${SRCDIR}/../third_party/llama.cpp/include
 #cgo CFLAGS: -O3
-#cgo LDFLAGS: -ldl -Wl,--wrap=ggml_backend_free
+#cgo LDFLAGS: -ldl
+#cgo linux windows LDFLAGS: -Wl,--wrap=ggml_backend_free
 #include "helpers.h"
 */
 import "C"

@@ -21,6 +21,13 @@
 #include "llama.h"
 #include "ggml-backend.h"
 
+#if defined(__APPLE__)
+// Apple's linker has no --wrap: the context is freed as llama.cpp does it
+// (engine.go passes the flag only where GNU ld or lld link).
+void sattva_llama_free(struct llama_context *ctx) { llama_free(ctx); }
+int sattva_wrap_active(void) { return 0; }
+#else
+
 void __real_ggml_backend_free(ggml_backend_t backend);
 
 #define SATTVA_MAX_DEFERRED 64
@@ -54,3 +61,4 @@ void sattva_llama_free(struct llama_context *ctx) {
 int sattva_wrap_active(void) {
 	return (void (*)(ggml_backend_t))ggml_backend_free == __wrap_ggml_backend_free;
 }
+#endif
