@@ -262,89 +262,14 @@ func makeQkx2Quants(x, weights []float32, L, Laux []uint8, nmax int32, theMin *f
 }
 
 // makeQkx3Quants is make_qkx3_quants with non-nil weights (every caller
-// that ggml_quantize_chunk reaches passes them) and use_mad false.
+// that ggml_quantize_chunk reaches passes them) and use_mad false. In that
+// case ggml's function computes exactly what make_qkx2_quants does with
+// use_mad false: the one difference, an early return on max <= min instead of
+// max == min, cannot differ because min <= max for every input (with a NaN
+// both tests are false).
 func makeQkx3Quants(x, weights []float32, L, Laux []uint8, nmax int32, theMin *float32,
 	rmin, rdelta float32, nstep int) float32 {
-	n := len(x)
-	weights = weights[:n]
-	L = L[:n]
-	Laux = Laux[:n]
-	min, max := x[0], x[0]
-	sumW := weights[0]
-	sumX := float32(sumW * x[0])
-	for i := 1; i < n; i++ {
-		v := x[i]
-		if v < min {
-			min = v
-		}
-		if v > max {
-			max = v
-		}
-		w := weights[i]
-		sumW += w
-		sumX += float32(w * v)
-	}
-	if min > 0 {
-		min = 0
-	}
-	if max <= min {
-		for i := range L {
-			L[i] = 0
-		}
-		*theMin = -min
-		return 0
-	}
-	fnmax := float32(nmax)
-	iscale := fnmax / (max - min)
-	scale := 1 / iscale
-	var bestMad float32
-	for i, v := range x {
-		l := clampI(nearestInt(float32(iscale*(v-min))), 0, nmax)
-		L[i] = uint8(l)
-		diff := float32(scale*float32(l)) + min - v
-		diff = float32(diff * diff)
-		bestMad += float32(weights[i] * diff)
-	}
-	if nstep < 1 {
-		*theMin = -min
-		return scale
-	}
-	for is := 0; is <= nstep; is++ {
-		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / (max - min)
-		var sumL, sumL2, sumXL float32
-		for i, v := range x {
-			l := clampI(nearestInt(float32(iscale*(v-min))), 0, nmax)
-			Laux[i] = uint8(l)
-			w := weights[i]
-			fl := float32(l)
-			sumL += float32(w * fl)
-			sumL2 += float32(float32(w*fl) * fl)
-			sumXL += float32(float32(w*fl) * v)
-		}
-		D := float32(sumW*sumL2) - float32(sumL*sumL)
-		if D > 0 {
-			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
-			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
-			if thisMin > 0 {
-				thisMin = 0
-				thisScale = sumXL / sumL2
-			}
-			var mad float32
-			for i, v := range x {
-				diff := float32(thisScale*float32(Laux[i])) + thisMin - v
-				diff = float32(diff * diff)
-				mad += float32(weights[i] * diff)
-			}
-			if mad < bestMad {
-				copy(L, Laux)
-				bestMad = mad
-				scale = thisScale
-				min = thisMin
-			}
-		}
-	}
-	*theMin = -min
-	return scale
+	return makeQkx2Quants(x, weights, L, Laux, nmax, theMin, rmin, rdelta, nstep, false)
 }
 
 // makeQpQuants is make_qp_quants: quantize non-negative values x (scales or
