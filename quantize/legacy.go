@@ -53,8 +53,10 @@ func quantizeBlockQ4_0(x *[32]float32, y *[18]byte) {
 	}
 }
 
-func quantizeBlockQ4_1(x *[32]float32, y *[20]byte) {
-	min := float32(math.MaxFloat32)
+// minScale is the shared start of quantize_row_q4_1_ref and q5_1_ref: the
+// block's minimum, the step d = (max-min)/levels and its inverse (0 when d is 0).
+func minScale(x *[32]float32, levels float32) (min, d, id float32) {
+	min = float32(math.MaxFloat32)
 	max := float32(-math.MaxFloat32)
 	for _, v := range x {
 		if v < min {
@@ -64,11 +66,15 @@ func quantizeBlockQ4_1(x *[32]float32, y *[20]byte) {
 			max = v
 		}
 	}
-	d := (max - min) / 15
-	var id float32
+	d = (max - min) / levels
 	if d != 0 {
 		id = 1 / d
 	}
+	return min, d, id
+}
+
+func quantizeBlockQ4_1(x *[32]float32, y *[20]byte) {
+	min, d, id := minScale(x, 15)
 	putF16(y[0:2], d)
 	putF16(y[2:4], min)
 	for j := 0; j < 16; j++ {
@@ -108,21 +114,7 @@ func quantizeBlockQ5_0(x *[32]float32, y *[22]byte) {
 }
 
 func quantizeBlockQ5_1(x *[32]float32, y *[24]byte) {
-	min := float32(math.MaxFloat32)
-	max := float32(-math.MaxFloat32)
-	for _, v := range x {
-		if v < min {
-			min = v
-		}
-		if v > max {
-			max = v
-		}
-	}
-	d := (max - min) / 31
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
+	min, d, id := minScale(x, 31)
 	putF16(y[0:2], d)
 	putF16(y[2:4], min)
 	var qh uint32
