@@ -38,27 +38,8 @@ for f in "$F16" "$HF/config.json" "$BIN"; do
   fi
 done
 
-# measure LABEL CMD...: wall seconds and peak RSS (KiB) of the child in
-# $WALL and $RSS (python's getrusage, as convert.sh does).
-measure() {
-  local label=$1; shift
-  local res
-  res=$(python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-rc = subprocess.run(sys.argv[1:], stdout=sys.stderr).returncode
-w = time.monotonic() - t
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{w:.2f} {ru.ru_maxrss} {rc}")
-PY
-)
-  read -r WALL RSS RC <<<"$res"
-  echo "[$label] wall ${WALL}s, peak RSS $((RSS / 1024)) MiB, exit $RC" >&2
-  if [ "$RC" != 0 ]; then
-    echo "[$label] failed" >&2
-    exit 1
-  fi
-}
+# shellcheck source=measure.sh
+source "$(dirname "$0")/measure.sh"
 
 # Same starting point for both engines: the F16 file in the page cache.
 cat "$F16" > /dev/null
