@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,24 +9,17 @@ import (
 	"testing"
 )
 
-func runDataCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 func TestNumerologyCmd(t *testing.T) {
-	code, out, _ := runDataCLI(t, "numerology", "29.01.1988")
+	code, out, _ := runSattva(t, "numerology", "29.01.1988")
 	if code != 0 || out != "Джива: 2\nДхарма: 3\nПодход: 1\nМетод: 8\nКарма: 5\n" {
 		t.Errorf("code %d, out %q", code, out)
 	}
-	code, out, _ = runDataCLI(t, "numerology", "5 ноября 2004", "--lang", "en", "--json")
+	code, out, _ = runSattva(t, "numerology", "5 ноября 2004", "--lang", "en", "--json")
 	var res []numerologyResult
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || res[0].Order != [5]int{5, 7, 2, 6, 2} || res[0].Numbers["karma"] != 2 {
 		t.Errorf("code %d, out %s", code, out)
 	}
-	if code, _, errs := runDataCLI(t, "numerology", "31.02.2001"); code != ExitUsage || !strings.Contains(errs, "31.02.2001") {
+	if code, _, errs := runSattva(t, "numerology", "31.02.2001"); code != ExitUsage || !strings.Contains(errs, "31.02.2001") {
 		t.Errorf("invalid date: code %d, %s", code, errs)
 	}
 }
@@ -36,7 +28,7 @@ func TestDataGenDeterministicAndMeanings(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
 	for _, p := range []string{a, b} {
-		if code, _, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "300", "--seed", "11", "-o", p); code != 0 {
+		if code, _, errs := runSattva(t, "data", "gen", "numerology", "-n", "300", "--seed", "11", "-o", p); code != 0 {
 			t.Fatalf("gen: %s", errs)
 		}
 	}
@@ -46,19 +38,19 @@ func TestDataGenDeterministicAndMeanings(t *testing.T) {
 		t.Error("the same seed gave different files")
 	}
 	// the shipped template is empty: generation refuses it (exit 3) and names the entries
-	code, tmpl, _ := runDataCLI(t, "data", "gen", "numerology", "--meanings-template")
+	code, tmpl, _ := runSattva(t, "data", "gen", "numerology", "--meanings-template")
 	mt := filepath.Join(dir, "meanings.yaml")
 	os.WriteFile(mt, []byte(tmpl), 0o644)
 	if code != 0 || !strings.Contains(tmpl, "jiva:") {
 		t.Fatalf("template: %d %q", code, tmpl)
 	}
-	if code, _, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "5", "--meanings", mt); code != ExitInvalidInput || !strings.Contains(errs, "ru.jiva.1") {
+	if code, _, errs := runSattva(t, "data", "gen", "numerology", "-n", "5", "--meanings", mt); code != ExitInvalidInput || !strings.Contains(errs, "ru.jiva.1") {
 		t.Errorf("empty meanings: code %d %s", code, errs)
 	}
 	// filled in: answers carry the meanings
 	filled := strings.ReplaceAll(tmpl, `""`, `"смысл числа"`)
 	os.WriteFile(mt, []byte(filled), 0o644)
-	code, out, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "50", "--meanings", mt)
+	code, out, errs := runSattva(t, "data", "gen", "numerology", "-n", "50", "--meanings", mt)
 	if code != 0 || !strings.Contains(out, "смысл числа") {
 		t.Errorf("filled meanings: code %d %s", code, errs)
 	}
@@ -70,20 +62,20 @@ func TestDataGenDeterministicAndMeanings(t *testing.T) {
 func TestDataGenValidateSplitConvert(t *testing.T) {
 	dir := t.TempDir()
 	gen := filepath.Join(dir, "gen.jsonl")
-	if code, _, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "200", "--seed", "3", "--lang-ratio", "0.7", "-o", gen); code != 0 {
+	if code, _, errs := runSattva(t, "data", "gen", "numerology", "-n", "200", "--seed", "3", "--lang-ratio", "0.7", "-o", gen); code != 0 {
 		t.Fatalf("gen: %d %s", code, errs)
 	}
 	gen2 := filepath.Join(dir, "gen2.jsonl.zst")
-	if code, _, errs := runDataCLI(t, "data", "gen", "numerology", "-n", "200", "--seed", "3", "--lang-ratio", "0.7", "-o", gen2); code != 0 {
+	if code, _, errs := runSattva(t, "data", "gen", "numerology", "-n", "200", "--seed", "3", "--lang-ratio", "0.7", "-o", gen2); code != 0 {
 		t.Fatalf("gen zst: %d %s", code, errs)
 	}
 	// a clean set validates with exit 0, also compressed
-	code, out, _ := runDataCLI(t, "data", "validate", "-q", gen)
+	code, out, _ := runSattva(t, "data", "validate", "-q", gen)
 	if code != 0 || !strings.Contains(out, "OK: 0 errors, 0 warnings") {
 		t.Fatalf("clean set: code %d\n%s", code, out)
 	}
 	// the zst file holds the same examples: all 200 are duplicates of gen.jsonl
-	code, out, _ = runDataCLI(t, "data", "validate", "-q", "--json", gen, gen2)
+	code, out, _ = runSattva(t, "data", "validate", "-q", "--json", gen, gen2)
 	var rep struct {
 		Examples int64            `json:"examples"`
 		Errors   int64            `json:"errors"`
@@ -102,7 +94,7 @@ func TestDataGenValidateSplitConvert(t *testing.T) {
 	// warnings only: exit 0
 	warn := filepath.Join(dir, "warn.jsonl")
 	os.WriteFile(warn, []byte(`{"instruction":"Say hello to the user please","output":"Hello there, dear user!"}`+"\n"), 0o644)
-	if code, out, _ := runDataCLI(t, "data", "validate", "-q", warn); code != 0 || !strings.Contains(out, "lang-missing") {
+	if code, out, _ := runSattva(t, "data", "validate", "-q", warn); code != 0 || !strings.Contains(out, "lang-missing") {
 		t.Errorf("warnings only: code %d\n%s", code, out)
 	}
 	// planted faults through the command line
@@ -112,7 +104,7 @@ func TestDataGenValidateSplitConvert(t *testing.T) {
 	lines[19] = lines[2]
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-	code, out, _ = runDataCLI(t, "data", "validate", "-q", bad)
+	code, out, _ = runSattva(t, "data", "validate", "-q", bad)
 	if code != ExitFailure || !strings.Contains(out, "bad.jsonl:7: error: invalid-json") || !strings.Contains(out, "bad.jsonl:20: error: duplicate: the same example as "+bad+":3") {
 		t.Errorf("planted: code %d\n%s", code, out)
 	}
@@ -120,17 +112,17 @@ func TestDataGenValidateSplitConvert(t *testing.T) {
 	z, _ := os.ReadFile(gen2)
 	cut := filepath.Join(dir, "cut.jsonl.zst")
 	os.WriteFile(cut, z[:len(z)/2], 0o644)
-	if code, _, errs := runDataCLI(t, "data", "validate", "-q", cut); code != ExitInvalidInput {
+	if code, _, errs := runSattva(t, "data", "validate", "-q", cut); code != ExitInvalidInput {
 		t.Errorf("truncated zstd: code %d %s", code, errs)
 	}
 	// split: deterministic and stratified
 	tr, ev := filepath.Join(dir, "train.jsonl"), filepath.Join(dir, "eval.jsonl")
-	if code, out, errs := runDataCLI(t, "data", "split", gen, "--train", tr, "--eval", ev, "--eval-ratio", "0.2", "--seed", "9", "--json"); code != 0 {
+	if code, out, errs := runSattva(t, "data", "split", gen, "--train", tr, "--eval", ev, "--eval-ratio", "0.2", "--seed", "9", "--json"); code != 0 {
 		t.Fatalf("split: %d %s %s", code, out, errs)
 	}
 	t1, _ := os.ReadFile(tr)
 	e1, _ := os.ReadFile(ev)
-	runDataCLI(t, "data", "split", gen, "--train", tr, "--eval", ev, "--eval-ratio", "0.2", "--seed", "9")
+	runSattva(t, "data", "split", gen, "--train", tr, "--eval", ev, "--eval-ratio", "0.2", "--seed", "9")
 	t2, _ := os.ReadFile(tr)
 	if !bytes.Equal(t1, t2) {
 		t.Error("split is not deterministic")
@@ -143,13 +135,13 @@ func TestDataGenValidateSplitConvert(t *testing.T) {
 	}
 	// convert round trip alpaca → sharegpt → alpaca keeps every example
 	sg, back := filepath.Join(dir, "sg.jsonl"), filepath.Join(dir, "back.jsonl")
-	if code, _, errs := runDataCLI(t, "data", "convert", gen, "--to", "sharegpt", "-o", sg); code != 0 {
+	if code, _, errs := runSattva(t, "data", "convert", gen, "--to", "sharegpt", "-o", sg); code != 0 {
 		t.Fatalf("convert: %s", errs)
 	}
-	if code, _, errs := runDataCLI(t, "data", "convert", sg, "--from", "sharegpt", "--to", "alpaca", "-o", back); code != 0 {
+	if code, _, errs := runSattva(t, "data", "convert", sg, "--from", "sharegpt", "--to", "alpaca", "-o", back); code != 0 {
 		t.Fatalf("convert back: %s", errs)
 	}
-	if code, out, _ := runDataCLI(t, "data", "validate", "-q", back); code != 0 {
+	if code, out, _ := runSattva(t, "data", "validate", "-q", back); code != 0 {
 		t.Errorf("round trip does not validate:\n%s", out)
 	}
 }

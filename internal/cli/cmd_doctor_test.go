@@ -32,7 +32,7 @@ func TestDoctorCommand(t *testing.T) {
 	args := func(py string) []string {
 		return []string{"doctor", "--json", "--python", filepath.Join(bin, py), "--ollama-host", "127.0.0.1:1", "--disk", disk}
 	}
-	out, errs, code := runCLI(t, args("goodpy")...)
+	code, out, errs := runSattva(t, args("goodpy")...)
 	if code != 0 {
 		t.Fatalf("good: exit %d %s\n%s", code, errs, out)
 	}
@@ -52,7 +52,7 @@ func TestDoctorCommand(t *testing.T) {
 	if st["python.torch"] != "ok" || st["python.bitsandbytes"] != "ok" || st["python.llamafactory"] != "warn" || st["ollama"] != "warn" || st["disk:"+disk] == "" {
 		t.Fatalf("%v", st)
 	}
-	out, _, code = runCLI(t, args("barepy")...)
+	code, out, _ = runSattva(t, args("barepy")...)
 	if code != ExitFailure || !strings.Contains(out, `"python.torch"`) {
 		t.Fatalf("bare: exit %d\n%s", code, out)
 	}
@@ -60,7 +60,7 @@ func TestDoctorCommand(t *testing.T) {
 	dir := t.TempDir()
 	proj := filepath.Join(dir, "sattva.yaml")
 	os.WriteFile(proj, []byte("name: [unclosed\n"), 0o644)
-	out, _, code = runCLI(t, "doctor", proj, "--python", filepath.Join(bin, "goodpy"), "--ollama-host", "127.0.0.1:1", "--disk", disk)
+	code, out, _ = runSattva(t, "doctor", proj, "--python", filepath.Join(bin, "goodpy"), "--ollama-host", "127.0.0.1:1", "--disk", disk)
 	if code != ExitFailure || !strings.Contains(out, "FAIL") || !strings.Contains(out, "sattva.yaml") || !strings.Contains(out, "fix: ") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -72,7 +72,7 @@ func TestDoctorTrainFit(t *testing.T) {
 	}
 	base := fixture.Path(t, "llama31-tiny/hf")
 	proj := t.TempDir()
-	if _, _, code := runCLI(t, "init", proj, "--base", base, "--examples", "0"); code != 0 {
+	if code, _, _ := runSattva(t, "init", proj, "--base", base, "--examples", "0"); code != 0 {
 		t.Fatal("init failed")
 	}
 	bin := t.TempDir()
@@ -84,7 +84,7 @@ func TestDoctorTrainFit(t *testing.T) {
 		return p
 	}
 	check := func(free string) map[string]string {
-		out, errs, _ := runCLI(t, "doctor", filepath.Join(proj, "sattva.yaml"), "--json", "--python", py(free), "--ollama-host", "127.0.0.1:1", "--disk", proj)
+		_, out, errs := runSattva(t, "doctor", filepath.Join(proj, "sattva.yaml"), "--json", "--python", py(free), "--ollama-host", "127.0.0.1:1", "--disk", proj)
 		var r struct {
 			Checks []struct{ ID, Status, Summary, Fix string } `json:"checks"`
 		}

@@ -13,14 +13,6 @@ import (
 	"github.com/sattva/sattva/internal/fixture"
 )
 
-// runSattva runs the command line with buffers for its streams.
-func runSattva(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 // ggufTestFile writes a small GGUF with a few KVs and two tensors.
 func ggufTestFile(t *testing.T, dir string) string {
 	t.Helper()

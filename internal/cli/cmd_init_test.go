@@ -20,7 +20,7 @@ import (
 func TestInitThenPipelineRun(t *testing.T) {
 	base := fixture.Path(t, "stories260K/hf")
 	dir := filepath.Join(t.TempDir(), "proj")
-	out, errs, code := runCLI(t, "init", dir, "--base", base, "--template", "plain", "--examples", "20", "--json")
+	code, out, errs := runSattva(t, "init", dir, "--base", base, "--template", "plain", "--examples", "20", "--json")
 	if code != 0 {
 		t.Fatalf("init: exit %d %s", code, errs)
 	}
@@ -90,7 +90,7 @@ func TestInitBaseFromHubCache(t *testing.T) {
 	os.WriteFile(filepath.Join(repo, "snapshots", commit, "config.json"), []byte("{}"), 0o644)
 	t.Setenv("HF_HUB_CACHE", cache)
 	dir := t.TempDir()
-	_, errs, code := runCLI(t, "init", dir, "--base", "meta-llama/Llama-3.1-8B", "--examples", "0")
+	code, _, errs := runSattva(t, "init", dir, "--base", "meta-llama/Llama-3.1-8B", "--examples", "0")
 	if code != 0 {
 		t.Fatalf("exit %d %s", code, errs)
 	}
@@ -101,11 +101,11 @@ func TestInitBaseFromHubCache(t *testing.T) {
 	if p.Base != filepath.Join(repo, "snapshots", commit) {
 		t.Fatalf("base %s", p.Base)
 	}
-	_, errs, code = runCLI(t, "init", t.TempDir(), "--base", "meta-llama/absent")
+	code, _, errs = runSattva(t, "init", t.TempDir(), "--base", "meta-llama/absent")
 	if code != ExitFailure || !strings.Contains(errs, "looked in") {
 		t.Fatalf("exit %d %s", code, errs)
 	}
-	_, _, code = runCLI(t, "init", t.TempDir(), "--template", "chatml")
+	code, _, _ = runSattva(t, "init", t.TempDir(), "--template", "chatml")
 	if code != ExitUsage {
 		t.Fatalf("bad template: exit %d", code)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,13 +10,6 @@ import (
 
 	"github.com/sattva/sattva/internal/fixture"
 )
-
-func runPipelineCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 // pipelineProject writes a project over the repository's stories260K copy.
 func pipelineProject(t *testing.T, extra string) string {
@@ -33,7 +25,7 @@ func pipelineProject(t *testing.T, extra string) string {
 
 func TestTrainPrintConfig(t *testing.T) {
 	path := pipelineProject(t, "train:\n  lora_rank: 4\n")
-	code, out, errs := runPipelineCLI(t, "train", path, "--print-config", "--trainer", "none")
+	code, out, errs := runSattva(t, "train", path, "--print-config", "--trainer", "none")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -53,20 +45,20 @@ func TestPipelineExitCodes(t *testing.T) {
 	bad := filepath.Join(dir, "sattva.yaml")
 	os.WriteFile(bad, []byte("name: s\nbase: b\ndata:\n  train: [d.jsonl]\ntrain:\n  lora_r: 8\n"), 0o644)
 	for _, cmd := range [][]string{{"train", bad}, {"export", bad}, {"pipeline", "run", bad}} {
-		code, _, errs := runPipelineCLI(t, cmd...)
+		code, _, errs := runSattva(t, cmd...)
 		if code != ExitInvalidInput || !strings.Contains(errs, "sattva.yaml:6:3: train.lora_r: unknown key") {
 			t.Errorf("%v: exit %d, %s", cmd, code, errs)
 		}
 	}
 	// A bad --force is a usage error.
-	if code, _, _ := runPipelineCLI(t, "pipeline", "run", pipelineProject(t, ""), "--force", "training"); code != ExitUsage {
+	if code, _, _ := runSattva(t, "pipeline", "run", pipelineProject(t, ""), "--force", "training"); code != ExitUsage {
 		t.Errorf("--force training: exit %d", code)
 	}
 	// A missing base folder is refused before anything runs (exit 3).
 	path := pipelineProject(t, "")
 	b, _ := os.ReadFile(path)
 	os.WriteFile(path, bytes.Replace(b, []byte("base: "), []byte("base: /nonexistent"), 1), 0o644)
-	code, _, errs := runPipelineCLI(t, "pipeline", "run", path)
+	code, _, errs := runSattva(t, "pipeline", "run", path)
 	if code != ExitInvalidInput || !strings.Contains(errs, "sattva.yaml:2:7: base:") {
 		t.Errorf("missing base: exit %d: %s", code, errs)
 	}
@@ -74,7 +66,7 @@ func TestPipelineExitCodes(t *testing.T) {
 
 func TestExportCommand(t *testing.T) {
 	path := pipelineProject(t, "export:\n  types: [q8_0]\n")
-	code, out, errs := runPipelineCLI(t, "export", path, "-q")
+	code, out, errs := runSattva(t, "export", path, "-q")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -99,7 +91,7 @@ func TestOllamaCreateCommand(t *testing.T) {
 	mfDir := filepath.Join(filepath.Dir(path), "out", "export")
 	os.MkdirAll(mfDir, 0o755)
 	os.WriteFile(filepath.Join(mfDir, "Modelfile"), []byte("FROM ./x.gguf\n"), 0o644)
-	code, out, errs := runPipelineCLI(t, "ollama", "create", "-p", path, "--host", "127.0.0.1:1")
+	code, out, errs := runSattva(t, "ollama", "create", "-p", path, "--host", "127.0.0.1:1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

@@ -21,7 +21,7 @@ func TestPlanRunMeasure(t *testing.T) {
 		{"512", "4", "64", "f16", "on"},
 		{"512", "2", "128", "f16", "off"},
 	} {
-		out, errs, code := runCLI(t, "plan", "run", g, "--ctx", c.ctx, "--parallel", c.par, "--ubatch", c.ub, "--cache-type", c.cache, "--flash-attn", c.fa, "--measure", "--json")
+		code, out, errs := runSattva(t, "plan", "run", g, "--ctx", c.ctx, "--parallel", c.par, "--ubatch", c.ub, "--cache-type", c.cache, "--flash-attn", c.fa, "--measure", "--json")
 		if code != 0 {
 			t.Fatalf("%v: exit %d %s", c, code, errs)
 		}

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -10,15 +8,8 @@ import (
 	"github.com/sattva/sattva/internal/fixture"
 )
 
-func runCLI(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return out.String(), errb.String(), code
-}
-
 func TestPlanTrainJSON(t *testing.T) {
-	out, errs, code := runCLI(t, "plan", "train", "--model", "llama3.1-8b", "--vram", "12GB", "--json")
+	code, out, errs := runSattva(t, "plan", "train", "--model", "llama3.1-8b", "--vram", "12GB", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -49,7 +40,7 @@ func TestPlanTrainJSON(t *testing.T) {
 }
 
 func TestPlanTrainText(t *testing.T) {
-	out, errs, code := runCLI(t, "plan", "train", "--model", "llama3.2-1b", "--method", "lora", "--cutoff", "8192", "--vram", "8GB", "--explain")
+	code, out, errs := runSattva(t, "plan", "train", "--model", "llama3.2-1b", "--method", "lora", "--cutoff", "8192", "--vram", "8GB", "--explain")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -72,7 +63,7 @@ func TestPlanTrainErrors(t *testing.T) {
 		{[]string{"plan", "train", "--model", "llama3.1-8b", "--targets", "qkv"}, ExitFailure, "unknown LoRA target"},
 	}
 	for _, c := range cases {
-		_, errs, code := runCLI(t, c.args...)
+		code, _, errs := runSattva(t, c.args...)
 		if code != c.code || !strings.Contains(errs, c.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, errs, c.code, c.msg)
 		}
@@ -81,7 +72,7 @@ func TestPlanTrainErrors(t *testing.T) {
 
 func TestPlanTrainModelFolder(t *testing.T) {
 	dir := fixture.Path(t, "llama31-tiny/hf")
-	out, errs, code := runCLI(t, "plan", "train", "--model", dir, "--json")
+	code, out, errs := runSattva(t, "plan", "train", "--model", dir, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -93,11 +84,11 @@ func TestPlanTrainModelFolder(t *testing.T) {
 func TestPlanRun(t *testing.T) {
 	g := fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf")
 	// stories260K's head size is 8: llama.cpp cannot hold it in q8_0 blocks of 32.
-	_, errs, code := runCLI(t, "plan", "run", g, "--cache-type", "q8_0")
+	code, _, errs := runSattva(t, "plan", "run", g, "--cache-type", "q8_0")
 	if code != ExitFailure || !strings.Contains(errs, "multiple of 32") {
 		t.Fatalf("q8_0 cache with head size 8: exit %d %s", code, errs)
 	}
-	out, errs, code := runCLI(t, "plan", "run", g, "--ctx", "1000", "--parallel", "2", "--cache-type", "f32", "--vram", "1GB", "--json")
+	code, out, errs := runSattva(t, "plan", "run", g, "--ctx", "1000", "--parallel", "2", "--cache-type", "f32", "--vram", "1GB", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -120,15 +111,15 @@ func TestPlanRun(t *testing.T) {
 	if r.MaxCtx == nil || *r.MaxCtx != 512 { // capped at the model's training context
 		t.Fatalf("max ctx %v", r.MaxCtx)
 	}
-	_, errs, code = runCLI(t, "plan", "run", g, "--cache-type", "q4_0", "--flash-attn", "off")
+	code, _, errs = runSattva(t, "plan", "run", g, "--cache-type", "q4_0", "--flash-attn", "off")
 	if code != ExitFailure || !strings.Contains(errs, "flash attention") {
 		t.Fatalf("exit %d %s", code, errs)
 	}
-	_, _, code = runCLI(t, "plan", "run", g, "--ctx", "0")
+	code, _, _ = runSattva(t, "plan", "run", g, "--ctx", "0")
 	if code != ExitUsage {
 		t.Fatalf("ctx 0: exit %d", code)
 	}
-	_, _, code = runCLI(t, "plan", "run", fixture.Path(t, "stories260K/ref/greedy.json"))
+	code, _, _ = runSattva(t, "plan", "run", fixture.Path(t, "stories260K/ref/greedy.json"))
 	if code == 0 {
 		t.Fatal("a JSON file accepted as a model")
 	}
@@ -137,10 +128,10 @@ func TestPlanRun(t *testing.T) {
 func TestPlanTrainFromProject(t *testing.T) {
 	base := fixture.Path(t, "llama31-tiny/hf")
 	dir := t.TempDir()
-	if _, _, code := runCLI(t, "init", dir, "--base", base, "--examples", "20"); code != 0 {
+	if code, _, _ := runSattva(t, "init", dir, "--base", base, "--examples", "20"); code != 0 {
 		t.Fatal("init failed")
 	}
-	out, errs, code := runCLI(t, "plan", "train", dir+"/sattva.yaml", "--json")
+	code, out, errs := runSattva(t, "plan", "train", dir+"/sattva.yaml", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d %s", code, errs)
 	}
@@ -170,7 +161,7 @@ func TestPlanTrainFromProject(t *testing.T) {
 		t.Fatalf("%s", out)
 	}
 	// A flag beats the file.
-	out, _, _ = runCLI(t, "plan", "train", dir+"/sattva.yaml", "--rank", "4", "--method", "lora", "--json")
+	_, out, _ = runSattva(t, "plan", "train", dir+"/sattva.yaml", "--rank", "4", "--method", "lora", "--json")
 	if !strings.Contains(out, `"rank": 4`) || !strings.Contains(out, `"method": "lora"`) {
 		t.Fatalf("flags did not override:\n%s", out)
 	}
