@@ -92,21 +92,7 @@ func quantizeBlockQ2_K(x *[qkK]float32, y *[84]byte, s *scratch) {
 	} else {
 		putF16(y[82:84], 0)
 	}
-	dAll := getF16(y[80:82])
-	mAll := getF16(y[82:84])
-	for j := 0; j < 16; j++ {
-		d := dAll * float32(sc[j]&0xF)
-		if d == 0 {
-			continue
-		}
-		dm := mAll * float32(sc[j]>>4)
-		xs := (*[16]float32)(x[16*j : 16*j+16])
-		ls := (*[16]uint8)(L[16*j : 16*j+16])
-		for ii, v := range xs {
-			ls[ii] = uint8(clampI(nearestInt((v+dm)/d), 0, 3))
-		}
-	}
-	packQ2((*[64]byte)(y[16:80]), L)
+	requantQ2(x, y, L)
 }
 
 func quantizeBlockQ2_KW(x *[qkK]float32, y *[84]byte, qw *[qkK]float32, s *scratch) {
@@ -130,22 +116,30 @@ func quantizeBlockQ2_KW(x *[qkK]float32, y *[84]byte, qw *[qkK]float32, s *scrat
 	mm := makeQpQuants(s.mins[:], s.lm[:], 15, s.sw[:])
 	putF16(y[80:82], dm)
 	putF16(y[82:84], mm)
-	dm = getF16(y[80:82])
-	mm = getF16(y[82:84])
 	sc := (*[16]byte)(y[0:16])
 	for j := range sc {
 		sc[j] = s.ls[j] | s.lm[j]<<4
 	}
+	requantQ2(x, y, L)
+}
+
+// requantQ2 is the common end of quantize_row_q2_K_ref and _impl: with the
+// block's scales (y[0:16]) and its rounded d and dmin (y[80:84]) written, it
+// quantizes every sub-block again against them and packs the 2-bit values.
+func requantQ2(x *[qkK]float32, y *[84]byte, L *[qkK]uint8) {
+	dAll := getF16(y[80:82])
+	mAll := getF16(y[82:84])
+	sc := y[0:16]
 	for j := 0; j < 16; j++ {
-		d := dm * float32(sc[j]&0xF)
+		d := dAll * float32(sc[j]&0xF)
 		if d == 0 {
 			continue
 		}
-		m := mm * float32(sc[j]>>4)
+		dm := mAll * float32(sc[j]>>4)
 		xs := (*[16]float32)(x[16*j : 16*j+16])
 		ls := (*[16]uint8)(L[16*j : 16*j+16])
 		for ii, v := range xs {
-			ls[ii] = uint8(clampI(nearestInt((v+m)/d), 0, 3))
+			ls[ii] = uint8(clampI(nearestInt((v+dm)/d), 0, 3))
 		}
 	}
 	packQ2((*[64]byte)(y[16:80]), L)
