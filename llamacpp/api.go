@@ -88,7 +88,8 @@ type ModelOptions struct {
 	// GPULayers is how many layers to offload to the GPU: 0 (default) or -1
 	// offload all when a GPU backend is present; n > 0 offloads n layers.
 	GPULayers int
-	// CPUOnly keeps every layer on the CPU even when a GPU is present.
+	// CPUOnly runs the model on the CPU alone: no GPU device is used, not
+	// even for the large batches llama.cpp would otherwise offload.
 	CPUOnly bool
 	// NoMmap reads the file into memory instead of mapping it.
 	NoMmap bool

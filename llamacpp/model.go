@@ -60,7 +60,14 @@ func Load(path string, o ModelOptions) (*Model, error) {
 	p := C.llama_model_default_params()
 	switch {
 	case o.CPUOnly:
+		// No GPU device at all, as llama-bench's `-dev none`: with only
+		// n_gpu_layers 0 the GPU backend is still in every context and
+		// llama.cpp offloads the matrix products of batches of 32 tokens
+		// or more to it (op_offload).
 		p.n_gpu_layers = 0
+		none := (*C.ggml_backend_dev_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ggml_backend_dev_t(nil)))))
+		defer C.free(unsafe.Pointer(none))
+		p.devices = none
 	case o.GPULayers <= 0:
 		p.n_gpu_layers = 999
 	default:
