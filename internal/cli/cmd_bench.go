@@ -105,24 +105,35 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		return err
 	}
 	defer m.Close()
-	nctx := o.ContextSize
-	if nctx == 0 {
-		nctx = max(o.PromptTokens, o.GenTokens)
+	// One context per test, as llama-bench makes them: n_ctx is the test's
+	// own tokens (512 for pp512, 128 for tg128) unless -c says otherwise.
+	// Sharing one context between the tests cost tg128 5% on an H200 (234
+	// against 246 tok/s, bench/gpu/tgprobe.sh, 2026-11-27).
+	newContext := func(nctx, parallel int) (*llamacpp.Context, error) {
+		if o.ContextSize > 0 {
+			nctx = o.ContextSize
+		}
+		return m.NewContext(llamacpp.ContextOptions{
+			ContextSize: nctx, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
+			Threads: o.Threads, FlashAttention: fa, Parallel: parallel,
+		})
 	}
-	if o.Parallel > 1 && o.ContextSize == 0 {
-		nctx = o.PromptTokens + o.GenTokens
-	}
-	lc, err := m.NewContext(llamacpp.ContextOptions{
-		ContextSize: nctx, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
-		Threads: o.Threads, FlashAttention: fa, Parallel: max(o.Parallel, 1),
-	})
-	if err != nil {
-		return err
-	}
-	defer lc.Close()
-	res, err := lc.Bench(ctx, llamacpp.BenchOptions{PromptTokens: o.PromptTokens, GenTokens: o.GenTokens, Repetitions: o.Repetitions})
-	if err != nil {
-		return err
+	res := &llamacpp.BenchResult{}
+	for _, t := range []struct{ pp, tg int }{{o.PromptTokens, 0}, {0, o.GenTokens}} {
+		if t.pp+t.tg == 0 {
+			continue
+		}
+		lc, err := newContext(t.pp+t.tg, 1)
+		if err != nil {
+			return err
+		}
+		r, err := lc.Bench(ctx, llamacpp.BenchOptions{PromptTokens: t.pp, GenTokens: t.tg, Repetitions: o.Repetitions})
+		lc.Close()
+		if err != nil {
+			return err
+		}
+		res.Prompt = append(res.Prompt, r.Prompt...)
+		res.Gen = append(res.Gen, r.Gen...)
 	}
 	size, params := m.Size()
 	dir := o.BackendDir
@@ -151,7 +162,12 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		rep.Tests = append(rep.Tests, benchStats(fmt.Sprintf("tg%d", o.GenTokens), 0, o.GenTokens, res.Gen))
 	}
 	if o.Parallel > 1 {
+		lc, err := newContext(o.PromptTokens+o.GenTokens, o.Parallel)
+		if err != nil {
+			return err
+		}
 		t, err := benchParallel(ctx, lc, m.NVocab(), o)
+		lc.Close()
 		if err != nil {
 			return err
 		}
