@@ -11,6 +11,9 @@
 #   C: plan train vs reality, pipeline (fallback trainer, export, eval A/B)
 #   prep: only make the 8B F16 and q4_K_M models (fresh machine, before B)
 #   pipeline: the pipeline step alone
+#   gputest: the llamacpp GPU tests alone (TestGPU, TestBackends, stories260K)
+#   probe: tg128 against builds with other C flags and a C++ driver
+#          (bench/gpu/tgprobe.sh; stage with STAGE_PROBE=1; needs prep)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OUT="${OUT:-/tmp/gpu-out}"
@@ -20,6 +23,9 @@ mkdir -p "$G/bin" "$G/plugins" "$G/testdata"
 if [ -f .gpu/stamp ] && ! cmp -s .gpu/stamp "$G/stamp"; then
   xz -dc .gpu/sattva.xz >"$G/bin/sattva"
   xz -dc .gpu/llamacpp.test.xz >"$G/bin/llamacpp.test"
+  for f in sattva-o3 tgbench tgbench-o3; do
+    [ -f .gpu/$f.xz ] && xz -dc .gpu/$f.xz >"$G/bin/$f"
+  done
   chmod +x "$G/bin/"*
   tar -C "$G/testdata" -xJf .gpu/testdata.tar.xz
   cp .gpu/stamp "$G/stamp"
@@ -68,6 +74,12 @@ for part in "$@"; do
       ./bin/sattva quantize /tmp/l8b/f16.gguf /tmp/l8b/q4_k_m.gguf Q4_K_M -q'
     ;;
   pipeline) step pipeline 300 bash bench/gpu/pipeline.sh ;;
+  gputest)
+    SATTVA_GPU_TEST=1 CI=true step gputest 120 ./bin/llamacpp.test -test.v -test.count=1 \
+      -test.run 'TestBackends|TestGPU|TestStories|TestGenerateBatch|TestErrors'
+    grep -E '^(---|ok|FAIL|PASS)|GPU|logits' "$OUT/gputest.log" >"$OUT/gputest.md"
+    ;;
+  probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
   *) echo "unknown part $part" ;;
   esac
 done
