@@ -21,6 +21,9 @@ type BenchOptions struct {
 	GenTokens    int // 0: no tg test
 	Repetitions  int // 0: 5
 	Seed         uint64
+	// CLoop runs the tg loop in one C call instead of one cgo call per
+	// step (a diagnostic: it tells Go's share of the generation time).
+	CLoop bool
 }
 
 // BenchResult holds the wall time of every repetition of each test.
@@ -76,6 +79,12 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 			tok = 0
 		}
 		start := time.Now()
+		if o.CLoop {
+			if rc := C.sattva_bench_tg(c.ctx, &c.batch, C.int(o.GenTokens), tok, C.int(c.nvocab), C.uint64_t(rng.Uint64())); rc != 0 {
+				return 0, errorf("llama_decode failed (%d)", int(rc))
+			}
+			return time.Since(start), nil
+		}
 		for i := 0; i < o.GenTokens; i++ {
 			C.sattva_batch_set(&c.batch, 0, tok, C.llama_pos(i), 0, 1)
 			if err := c.decode(1); err != nil {

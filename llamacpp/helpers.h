@@ -74,6 +74,24 @@ static void sattva_batch_set(struct llama_batch *b, int32_t i, llama_token tok, 
 	b->logits[i] = logits;
 }
 
+// sattva_bench_tg decodes n tokens one at a time into sequence 0 from
+// position 0 with llama_synchronize after each, the next token drawn by a
+// xorshift from seed: Context.Bench's tg loop with no Go in it (CLoop).
+static int sattva_bench_tg(struct llama_context *ctx, struct llama_batch *b, int n, llama_token first, int nvocab, uint64_t seed) {
+	uint64_t x = seed | 1;
+	llama_token tok = first;
+	for (int i = 0; i < n; i++) {
+		sattva_batch_set(b, 0, tok, i, 0, 1);
+		b->n_tokens = 1;
+		int rc = llama_decode(ctx, *b);
+		if (rc != 0) return rc;
+		llama_synchronize(ctx);
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		tok = (llama_token)(x % (uint64_t)nvocab);
+	}
+	return 0;
+}
+
 // sattva_gguf_arch opens path with ggml's GGUF reader (metadata only) and
 // copies general.architecture into buf. It returns 0 on success, -1 when
 // the file is not a valid GGUF, -2 when the key is missing or not a string.

@@ -14,6 +14,7 @@ if [ -n "${ANCHOR_CFLAGS:-}" ]; then
   export CGO_CFLAGS="$ANCHOR_CFLAGS" CGO_CXXFLAGS="$ANCHOR_CFLAGS"
 fi
 go build -buildmode=c-archive -o "$tmp/libanchor.a" ./bench/anchor/lib
-g++ -O3 -DNDEBUG -std=c++17 -Ithird_party/llama.cpp/include bench/anchor/tgbench.cpp "$tmp/libanchor.a" \
-  -o "$out/tgbench" -lpthread -ldl -lm
+gcc -O2 -c -Ithird_party/llama.cpp/include llamacpp/freeorder.c -o "$tmp/freeorder.o"
+g++ -O3 -DNDEBUG -std=c++17 -Ithird_party/llama.cpp/include bench/anchor/tgbench.cpp "$tmp/freeorder.o" "$tmp/libanchor.a" \
+  -o "$out/tgbench" -Wl,--wrap=ggml_backend_free -lpthread -ldl -lm
 strip "$out/tgbench"

@@ -4,13 +4,15 @@
 // plugins, the same card; only the driving language differs.
 //
 // What it mirrors from llama.cpp's tools/llama-bench (test_prompt, test_gen):
-// one context per test with n_ctx = n_prompt + n_gen, n_batch 2048, n_ubatch
+// one context per test with n_ctx = its tokens (512 for pp512), n_batch 2048, n_ubatch
 // 512, F16 KV cache, all layers on the GPU, a persistent CPU threadpool made
 // through the CPU backend's registry, a warm-up run, then r repetitions that
 // each clear the cache, random tokens (BOS first), llama_decode of one token
 // at a time for tg with llama_synchronize after each, no sampling.
 //
-// usage: tgbench MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [--fa on|off]
+// usage: tgbench MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [-c N] [--fa on|off] [--free 1]
+// (-c: this n_ctx for every test; --free 1: free each test's context and
+// threadpool before the next, through sattva's llamacpp/freeorder.c)
 // prints one JSON object per test on stdout.
 #include <chrono>
 #include <cmath>
@@ -26,6 +28,8 @@
 #include "ggml-cpu.h"
 #include "llama.h"
 
+extern "C" void sattva_llama_free(struct llama_context *ctx); // llamacpp/freeorder.c
+
 static double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -36,19 +40,21 @@ static void quiet_log(ggml_log_level level, const char *text, void *) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [--fa on|off]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [-c N] [--fa on|off] [--free 1]\n", argv[0]);
         return 2;
     }
     const char *model_path = argv[1], *plugin_dir = argv[2];
-    int n_prompt = 512, n_gen = 128, reps = 5, threads = 16;
-    bool fa = true;
+    int n_prompt = 512, n_gen = 128, reps = 5, threads = 16, n_ctx = 0;
+    bool fa = true, free_ctx = false;
     for (int i = 3; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "-p") n_prompt = atoi(argv[i + 1]);
         else if (a == "-n") n_gen = atoi(argv[i + 1]);
         else if (a == "-r") reps = atoi(argv[i + 1]);
         else if (a == "-t") threads = atoi(argv[i + 1]);
+        else if (a == "-c") n_ctx = atoi(argv[i + 1]);
         else if (a == "--fa") fa = std::string(argv[i + 1]) == "on";
+        else if (a == "--free") free_ctx = atoi(argv[i + 1]) != 0;
         else { fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
     }
     llama_log_set(quiet_log, nullptr);
@@ -72,7 +78,7 @@ int main(int argc, char **argv) {
     for (test t : {test{"pp", n_prompt}, test{"tg", n_gen}}) {
         if (t.n <= 0) continue;
         llama_context_params cp = llama_context_default_params();
-        cp.n_ctx = n_prompt + n_gen;
+        cp.n_ctx = n_ctx > 0 ? n_ctx : t.n; // llama-bench: n_prompt + n_gen of this test
         cp.n_batch = 2048;
         cp.n_ubatch = 512;
         cp.n_threads = cp.n_threads_batch = threads;
@@ -116,14 +122,17 @@ int main(int argc, char **argv) {
         mean /= ts.size();
         for (double x : ts) sd += (x - mean) * (x - mean);
         sd = ts.size() > 1 ? std::sqrt(sd / (ts.size() - 1)) : 0;
-        printf("{\"name\":\"%s%d\",\"fa\":%s,\"threads\":%d,\"avg_ts\":%.2f,\"stddev_ts\":%.2f}\n",
-               t.kind, t.n, fa ? "true" : "false", threads, mean, sd);
+        printf("{\"name\":\"%s%d\",\"n_ctx\":%u,\"fa\":%s,\"threads\":%d,\"avg_ts\":%.2f,\"stddev_ts\":%.2f}\n",
+               t.kind, t.n, llama_n_ctx(ctx), fa ? "true" : "false", threads, mean, sd);
         fflush(stdout);
-        // The context and its threadpool are left allocated: the pinned
-        // llama.cpp frees a CUDA context's backends before its scheduler and
-        // crashes (sattva works around it in llamacpp/freeorder.c; this
-        // program stays plain llama.cpp API and exits instead).
-        (void) tp_free;
+        // By default the context and its threadpool stay allocated: the
+        // pinned llama.cpp frees a CUDA context's backends before its
+        // scheduler and crashes in llama_free; --free 1 frees them the way
+        // sattva does (llamacpp/freeorder.c, linked with --wrap).
+        if (free_ctx) {
+            sattva_llama_free(ctx);
+            if (tp && tp_free) tp_free(tp);
+        }
     }
     _exit(0); // see above: no llama_free, no model free
 

@@ -10,14 +10,16 @@ TD="${SATTVA_TESTDATA:-../shared/testdata}"
 rm -rf .gpu && mkdir -p .gpu
 go build -ldflags='-s -w' -o .gpu/sattva ./cmd/sattva
 go test -c -ldflags='-s -w' -o .gpu/llamacpp.test ./llamacpp
-if [ -n "${STAGE_PROBE:-}" ]; then # the builds bench/gpu/tgprobe.sh compares
+if [ -n "${STAGE_PROBE:-}" ]; then # the C++ anchor bench/gpu/tgprobe.sh compares
   bash bench/anchor/build.sh .gpu
+fi
+if [ "${STAGE_PROBE:-}" = o3 ]; then # and the builds with CMake's Release flags
   O3="-O3 -DNDEBUG"
   CGO_CFLAGS="$O3" CGO_CXXFLAGS="$O3" go build -ldflags='-s -w' -o .gpu/sattva-o3 ./cmd/sattva
   mkdir -p .gpu/o3 && ANCHOR_CFLAGS="$O3" bash bench/anchor/build.sh .gpu/o3 && mv .gpu/o3/tgbench .gpu/tgbench-o3 && rmdir .gpu/o3
 fi
 xz -T2 -6 .gpu/sattva .gpu/llamacpp.test
-for f in sattva-o3 tgbench tgbench-o3; do [ -f .gpu/$f ] && xz -T2 -6 .gpu/$f; done
+for f in sattva-o3 tgbench tgbench-o3; do if [ -f .gpu/$f ]; then xz -T2 -6 .gpu/$f; fi; done
 tar -C "$TD" -cJf .gpu/testdata.tar.xz \
   stories260K/ref stories260K/llama2c/published_greedy.txt \
   llama31-tiny/hf/config.json llama31-tiny/hf/generation_config.json \

@@ -23,6 +23,7 @@ type benchOptions struct {
 	BatchSize    int
 	UBatchSize   int
 	FlashAttn    string
+	CLoop        bool
 	Parallel     int
 	JSON         bool
 	engineFlags
@@ -54,6 +55,8 @@ func newBenchCmd(s *Streams) *cobra.Command {
 	f.StringVar(&o.FlashAttn, "fa", "auto", "flash attention: auto, on or off")
 	f.IntVar(&o.Parallel, "parallel", 1, "with N > 1: also measure batched generation, N sequences of -p prompt and -n generated tokens in one context (GenerateBatch, greedy)")
 	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
+	f.BoolVar(&o.CLoop, "c-loop", false, "diagnostic: run the tg loop inside one C call (no Go between tokens)")
+	_ = f.MarkHidden("c-loop")
 	o.engineFlags.bind(f, 0)
 	return c
 }
@@ -107,8 +110,6 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 	defer m.Close()
 	// One context per test, as llama-bench makes them: n_ctx is the test's
 	// own tokens (512 for pp512, 128 for tg128) unless -c says otherwise.
-	// Sharing one context between the tests cost tg128 5% on an H200 (234
-	// against 246 tok/s, bench/gpu/tgprobe.sh, 2026-11-27).
 	newContext := func(nctx, parallel int) (*llamacpp.Context, error) {
 		if o.ContextSize > 0 {
 			nctx = o.ContextSize
@@ -127,7 +128,7 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		if err != nil {
 			return err
 		}
-		r, err := lc.Bench(ctx, llamacpp.BenchOptions{PromptTokens: t.pp, GenTokens: t.tg, Repetitions: o.Repetitions})
+		r, err := lc.Bench(ctx, llamacpp.BenchOptions{PromptTokens: t.pp, GenTokens: t.tg, Repetitions: o.Repetitions, CLoop: o.CLoop})
 		lc.Close()
 		if err != nil {
 			return err

@@ -176,8 +176,9 @@ def checked_tokenizer(tok, base):
     sp_ids = sp_tok.encode(PROBE)
     if not sp_ids or sum(1 for i in sp_ids if i == sp_tok.unk_token_id) * 4 > len(sp_ids):
         raise SystemExit("neither tokenizer.json nor tokenizer.model of %s encodes %r" % (base, PROBE))
-    log("tokenizer.json turns %d of %d tokens of %r into <unk>: using %s through sentencepiece"
-        % (n_unk, len(ids), PROBE, spm_path))
+    why = ("turns %d of %d tokens of %r into <unk>" % (n_unk, len(ids), PROBE)) if ids else \
+        ("encodes %r as no tokens at all" % PROBE)
+    log("tokenizer.json %s: using %s through sentencepiece" % (why, spm_path))
     return sp_tok
 
 
