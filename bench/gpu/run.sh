@@ -12,6 +12,7 @@
 #   prep: only make the 8B F16 and q4_K_M models (fresh machine, before B)
 #   pipeline: the pipeline step alone
 #   gputest: the llamacpp GPU tests alone (TestGPU, TestBackends, stories260K)
+#   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
 #   probe: tg128 against builds with other C flags and a C++ driver
 #          (bench/gpu/tgprobe.sh; stage with STAGE_PROBE=1; needs prep)
@@ -86,6 +87,7 @@ for part in "$@"; do
     grep -hE '^(---|ok|FAIL|PASS)|GPU|logits' "$OUT/gputest.log" "$OUT/gputest-fp32.log" >"$OUT/gputest.md"
     ;;
   probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
+  pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone
   *) echo "unknown part $part" ;;
   esac
