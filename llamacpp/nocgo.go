@@ -82,6 +82,7 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 type BenchOptions struct {
 	PromptTokens, GenTokens, Repetitions int
 	Seed                                 uint64
+	CLoop                                bool
 }
 type BenchResult struct{ Prompt, Gen []time.Duration }
 
