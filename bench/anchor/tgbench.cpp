@@ -11,6 +11,10 @@
 // at a time for tg with llama_synchronize after each, no sampling.
 //
 // usage: tgbench MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [-c N] [--fa on|off] [--free 1]
+//                [--clear-data 1] [--explicit 1]
+// (--clear-data 1: llama_memory_clear(mem, true) as sattva does; --explicit 1:
+// a llama_batch_init batch with positions, sequence 0 and the logits flags set,
+// as sattva fills it, instead of llama_batch_get_one)
 // (-c: this n_ctx for every test; --free 1: free each test's context and
 // threadpool before the next, through sattva's llamacpp/freeorder.c)
 // prints one JSON object per test on stdout.
@@ -40,12 +44,12 @@ static void quiet_log(ggml_log_level level, const char *text, void *) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [-c N] [--fa on|off] [--free 1]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL PLUGIN_DIR [-p N] [-n N] [-r N] [-t N] [-c N] [--fa on|off] [--free 1] [--clear-data 1] [--explicit 1]\n", argv[0]);
         return 2;
     }
     const char *model_path = argv[1], *plugin_dir = argv[2];
     int n_prompt = 512, n_gen = 128, reps = 5, threads = 16, n_ctx = 0;
-    bool fa = true, free_ctx = false;
+    bool fa = true, free_ctx = false, clear_data = false, explicit_batch = false;
     for (int i = 3; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "-p") n_prompt = atoi(argv[i + 1]);
@@ -55,6 +59,8 @@ int main(int argc, char **argv) {
         else if (a == "-c") n_ctx = atoi(argv[i + 1]);
         else if (a == "--fa") fa = std::string(argv[i + 1]) == "on";
         else if (a == "--free") free_ctx = atoi(argv[i + 1]) != 0;
+        else if (a == "--clear-data") clear_data = atoi(argv[i + 1]) != 0;
+        else if (a == "--explicit") explicit_batch = atoi(argv[i + 1]) != 0;
         else { fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
     }
     llama_log_set(quiet_log, nullptr);
@@ -93,21 +99,32 @@ int main(int argc, char **argv) {
             llama_attach_threadpool(ctx, tp, nullptr);
         }
         std::vector<llama_token> toks(t.n);
+        llama_batch eb = llama_batch_init(2048, 0, 1);
+        // decode n tokens from p at position pos0 (logits for the last only)
+        auto decode = [&](llama_token *p, int n, int pos0) -> int {
+            if (!explicit_batch) return llama_decode(ctx, llama_batch_get_one(p, n));
+            for (int j = 0; j < n; j++) {
+                eb.token[j] = p[j]; eb.pos[j] = pos0 + j; eb.n_seq_id[j] = 1;
+                eb.seq_id[j][0] = 0; eb.logits[j] = j == n - 1;
+            }
+            eb.n_tokens = n;
+            return llama_decode(ctx, eb);
+        };
         auto run = [&]() -> double {
-            llama_memory_clear(llama_get_memory(ctx), false);
+            llama_memory_clear(llama_get_memory(ctx), clear_data);
             double t0 = now_s();
             if (t.kind[0] == 'p') {
                 for (auto &x : toks) x = rng() % n_vocab;
                 toks[0] = llama_vocab_bos(vocab);
                 for (int i = 0; i < t.n; i += 2048) {
                     int n = std::min(2048, t.n - i);
-                    if (llama_decode(ctx, llama_batch_get_one(toks.data() + i, n)) != 0) { fprintf(stderr, "decode failed\n"); exit(1); }
+                    if (decode(toks.data() + i, n, i) != 0) { fprintf(stderr, "decode failed\n"); exit(1); }
                 }
                 llama_synchronize(ctx);
             } else {
                 llama_token tok = llama_vocab_bos(vocab);
                 for (int i = 0; i < t.n; i++) {
-                    if (llama_decode(ctx, llama_batch_get_one(&tok, 1)) != 0) { fprintf(stderr, "decode failed\n"); exit(1); }
+                    if (decode(&tok, 1, i) != 0) { fprintf(stderr, "decode failed\n"); exit(1); }
                     llama_synchronize(ctx);
                     tok = rng() % n_vocab;
                 }

@@ -31,5 +31,9 @@ md="$OUT/pinprobe.md"
   echo "### tgbench"
   "$T" $m "$SATTVA_BACKEND_DIR" --fa on -t 16 -r 5 -p 512 -n 128 --free 1 2>/dev/null | sed 's/^/    /'
   "$T" $m "$SATTVA_BACKEND_DIR" --fa on -t 16 -r 5 -p 0 -n 128 2>/dev/null | sed 's/^/    /'
+  for v in "--clear-data 1" "--explicit 1" "--clear-data 1 --explicit 1"; do
+    echo "### tgbench --free 1 $v"
+    "$T" $m "$SATTVA_BACKEND_DIR" --fa on -t 16 -r 5 -p 512 -n 128 --free 1 $v 2>/dev/null | sed 's/^/    /'
+  done
 } >"$md"
 cat "$md"
