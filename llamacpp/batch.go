@@ -55,7 +55,7 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 	}
 	results := make([]Result, len(reqs))
 	pieces := c.m.genPieces()
-	C.llama_memory_clear(c.mem, cBool(true))
+	c.clearCache()
 	c.cached = c.cached[:0]
 
 	slots := make([]slot, c.nSeq)
@@ -66,7 +66,7 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 		for i := range slots {
 			slots[i].smp.free()
 		}
-		C.llama_memory_clear(c.mem, cBool(true))
+		c.clearCache()
 	}()
 	next := 0
 	finish := func(s *slot, reason string) {

@@ -64,7 +64,7 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 	}
 	pp := func() (time.Duration, error) {
 		randomize()
-		C.llama_memory_clear(c.mem, cBool(true))
+		c.clearCache()
 		start := time.Now()
 		if _, err := c.prefill(toks[:o.PromptTokens], 0, 0, false, nil); err != nil {
 			return 0, err
@@ -73,7 +73,7 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 		return time.Since(start), nil
 	}
 	tg := func() (time.Duration, error) {
-		C.llama_memory_clear(c.mem, cBool(true))
+		c.clearCache()
 		tok := C.llama_token(bos)
 		if bos < 0 {
 			tok = 0
@@ -96,7 +96,7 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 		return time.Since(start), nil
 	}
 	defer func() {
-		C.llama_memory_clear(c.mem, cBool(true))
+		c.clearCache()
 		c.cached = c.cached[:0]
 	}()
 	res := &BenchResult{}

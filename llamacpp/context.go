@@ -206,7 +206,7 @@ func (c *Context) Reset() error {
 	if c.ctx == nil {
 		return ErrClosed
 	}
-	C.llama_memory_clear(c.mem, cBool(true))
+	c.clearCache()
 	c.cached = c.cached[:0]
 	return nil
 }
@@ -269,7 +269,7 @@ func (c *Context) Logits(tokens []int32) ([][]float32, error) {
 	if len(tokens) > c.nCtxSeq {
 		return nil, fmt.Errorf("%w: %d tokens do not fit a context of %d", ErrContextFull, len(tokens), c.nCtxSeq)
 	}
-	C.llama_memory_clear(c.mem, cBool(true))
+	c.clearCache()
 	c.cached = c.cached[:0]
 	out := make([][]float32, 0, len(tokens))
 	_, err := c.prefill(tokens, 0, 0, true, func(first, n int) {
@@ -283,7 +283,7 @@ func (c *Context) Logits(tokens []int32) ([][]float32, error) {
 		}
 	})
 	if err != nil {
-		C.llama_memory_clear(c.mem, cBool(true))
+		c.clearCache()
 		return nil, err
 	}
 	c.cached = append(c.cached, tokens...)
@@ -628,4 +628,17 @@ func partialStop(text string, stops []string) int {
 		}
 	}
 	return best
+}
+
+// clearCache forgets every sequence's cells (metadata only, as llama-bench
+// and llama.cpp's server clear). With data=true llama.cpp also memsets every
+// KV buffer, on a CUDA machine through cudaMemsetAsync on the calling
+// thread's cudaStreamPerThread and a cudaStreamSynchronize; after that,
+// generation on the H200 replayed its CUDA graph ~8% slower (the C++
+// anchor with `--clear-data 1`: 739 against 804 tok/s on a 1B model,
+// bench/gpu/pinprobe.sh). Stale values in freed cells never reach a
+// result: llama.cpp zeroes the buffers when it allocates them, and masks
+// every cell a sequence does not hold (weight exactly 0 on finite values).
+func (c *Context) clearCache() {
+	C.llama_memory_clear(c.mem, cBool(false))
 }
