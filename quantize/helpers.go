@@ -30,6 +30,39 @@ func clampI(l, lo, hi int32) int32 {
 	return l
 }
 
+// signedAbsMax returns the first value of largest magnitude in x and that
+// magnitude (0, 0 for an empty or all-zero x): the scan every ggml
+// quantizer with a signed scale starts with.
+func signedAbsMax(x []float32) (max, amax float32) {
+	for _, v := range x {
+		if ax := abs32(v); ax > amax {
+			amax = ax
+			max = v
+		}
+	}
+	return max, amax
+}
+
+// weightedRange is the first pass of make_qkx2/qkx3_quants: the minimum and
+// maximum of x and the sums of w and w*x, accumulated in ggml's order.
+func weightedRange(x, w []float32) (min, max, sumW, sumX float32) {
+	min, max = x[0], x[0]
+	sumW = w[0]
+	sumX = float32(sumW * x[0])
+	for i := 1; i < len(x); i++ {
+		v := x[i]
+		if v < min {
+			min = v
+		}
+		if v > max {
+			max = v
+		}
+		sumW += w[i]
+		sumX += float32(w[i] * v)
+	}
+	return min, max, sumW, sumX
+}
+
 // makeQxQuants is make_qx_quants for rmseType 1 (the only type the ported
 // quantizers use) with weights qw, or x*x when qw is nil. L gets values in
 // [0, 2*nmax).
@@ -39,14 +72,7 @@ func makeQxQuants(x []float32, L []int8, nmax int32, qw []float32) float32 {
 	if qw != nil {
 		qw = qw[:n]
 	}
-	var max, amax float32
-	for _, v := range x {
-		ax := abs32(v)
-		if ax > amax {
-			amax = ax
-			max = v
-		}
-	}
+	max, amax := signedAbsMax(x[:])
 	if amax < groupMaxEps {
 		for i := range L {
 			L[i] = 0
@@ -108,14 +134,7 @@ func makeQxQuants(x []float32, L []int8, nmax int32, qw []float32) float32 {
 func makeQ3Quants(x []float32, L []int8, nmax int32) float32 {
 	n := len(x)
 	L = L[:n]
-	var max, amax float32
-	for _, v := range x {
-		ax := abs32(v)
-		if ax > amax {
-			amax = ax
-			max = v
-		}
-	}
+	max, amax := signedAbsMax(x[:])
 	if amax < groupMaxEps {
 		for i := range L {
 			L[i] = 0
@@ -175,21 +194,7 @@ func makeQkx2Quants(x, weights []float32, L, Laux []uint8, nmax int32, theMin *f
 	weights = weights[:n]
 	L = L[:n]
 	Laux = Laux[:n]
-	min, max := x[0], x[0]
-	sumW := weights[0]
-	sumX := float32(sumW * x[0])
-	for i := 1; i < n; i++ {
-		v := x[i]
-		if v < min {
-			min = v
-		}
-		if v > max {
-			max = v
-		}
-		w := weights[i]
-		sumW += w
-		sumX += float32(w * v)
-	}
+	min, max, sumW, sumX := weightedRange(x, weights)
 	if min > 0 {
 		min = 0
 	}
@@ -406,14 +411,7 @@ func qkxError(scale, min float32, fl, x, w []float32) float32 {
 // (qw, or x*x) and the products w*x, which C recomputes identically in every
 // pass, computed once.
 func makeQx16(x *[16]float32, L *[16]int8, nmax int32, qw *[16]float32) float32 {
-	var max, amax float32
-	for _, v := range x {
-		ax := abs32(v)
-		if ax > amax {
-			amax = ax
-			max = v
-		}
-	}
+	max, amax := signedAbsMax(x[:])
 	if amax < groupMaxEps {
 		*L = [16]int8{}
 		return 0

@@ -31,13 +31,7 @@ func minI(a, b int32) int32 {
 
 // quantizeBlockQ4_0 is quantize_row_q4_0_ref for one block.
 func quantizeBlockQ4_0(x *[32]float32, y *[18]byte) {
-	var amax, max float32
-	for _, v := range x {
-		if amax < abs32(v) {
-			amax = abs32(v)
-			max = v
-		}
-	}
+	max, _ := signedAbsMax(x[:])
 	d := max / -8
 	var id float32
 	if d != 0 {
@@ -87,13 +81,7 @@ func quantizeBlockQ4_1(x *[32]float32, y *[20]byte) {
 }
 
 func quantizeBlockQ5_0(x *[32]float32, y *[22]byte) {
-	var amax, max float32
-	for _, v := range x {
-		if amax < abs32(v) {
-			amax = abs32(v)
-			max = v
-		}
-	}
+	max, _ := signedAbsMax(x[:])
 	d := max / -16
 	var id float32
 	if d != 0 {

@@ -19,21 +19,7 @@ type qkxBlock struct {
 // init runs the part of makeQkx32 before the candidate loop.
 func (b *qkxBlock) init(x, w *[32]float32, L *[32]uint8, nmax int32, qkx3 bool) {
 	b.x, b.w, b.L = x, w, L
-	min, max := x[0], x[0]
-	sumW := w[0]
-	sumX := float32(sumW * x[0])
-	for i := 1; i < 32; i++ {
-		v := x[i]
-		if v < min {
-			min = v
-		}
-		if v > max {
-			max = v
-		}
-		wi := w[i]
-		sumW += wi
-		sumX += float32(wi * v)
-	}
+	min, max, sumW, sumX := weightedRange(x[:], w[:])
 	if min > 0 {
 		min = 0
 	}
@@ -183,14 +169,7 @@ type qxBlock struct {
 
 func (b *qxBlock) init(x *[16]float32, L *[16]int8, nmax int32, qw *[16]float32) (sumlx, suml2 float32) {
 	b.x, b.L = x, L
-	var max, amax float32
-	for _, v := range x {
-		ax := abs32(v)
-		if ax > amax {
-			amax = ax
-			max = v
-		}
-	}
+	max, amax := signedAbsMax(x[:])
 	b.max = max
 	b.done = amax < groupMaxEps
 	if b.done {
