@@ -128,16 +128,7 @@ func BenchmarkValidateLlama3(b *testing.B) {
 	m := llama3Vocab(b)
 	tmpl, _ := LookupTemplate("llama3")
 	data := generated(b, 10_000)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	cpu0, n := cpuSeconds(), 0
-	defer func() {
-		if cpu := cpuSeconds() - cpu0; cpu > 0 && n > 0 {
-			b.ReportMetric(float64(len(data))*float64(n)/1e6/cpu, "MB/cpu-s")
-		}
-	}()
-	for b.Loop() {
-		n++
+	benchData(b, data, func() {
 		v := NewValidator(Options{Tokens: NewLlamaCounter(m, tmpl)})
 		if err := v.Validate(context.Background(), bytes.NewReader(data), "bench"); err != nil {
 			b.Fatal(err)
@@ -145,5 +136,5 @@ func BenchmarkValidateLlama3(b *testing.B) {
 		if r := v.Report(); r.Errors != 0 || r.Tokens.Counted != 10_000 {
 			b.Fatalf("%d errors, %d counted", r.Errors, r.Tokens.Counted)
 		}
-	}
+	})
 }
