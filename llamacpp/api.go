@@ -9,7 +9,10 @@
 // be used from several goroutines; a Context is used by one call at a time
 // (its methods lock it).
 //
-// Backends: llama.cpp's built-in CPU code is compiled without SIMD. ggml's
+// Backends: llama.cpp's built-in CPU code is compiled with the flags that
+// scripts/llamacpp/cgoflags.sh chooses (make build: this machine's
+// instruction set and weight repacking; a plain go build: the compiler's
+// baseline, no SIMD; BuildFlags and CPUBackends say which). ggml's
 // CMake-built backend plugins (CPU variants with SIMD, CUDA) are loaded from
 // a folder named by InitBackends' argument, $SATTVA_BACKEND_DIR, or
 // lib/ollama beside the executable (bin/lib/ollama for bin/sattva; `make
@@ -74,7 +77,7 @@ type BackendInfo struct {
 	Kind        string `json:"kind"`        // "CPU", "GPU", "IGPU" or "ACCEL"
 	FreeBytes   uint64 `json:"free_bytes"`
 	TotalBytes  uint64 `json:"total_bytes"`
-	// Builtin is true for the CPU code compiled into sattva (no SIMD), false
+	// Builtin is true for the CPU code compiled into sattva by cgo, false
 	// for a device from a loaded plugin.
 	Builtin bool `json:"builtin"`
 	// Features lists the backend's build features that are on ("AVX2",

@@ -49,6 +49,12 @@ portable) ;;
 *[!a-z0-9.+_-]* | "") echo "cgoflags.sh: SATTVA_CPU=$cpu: want native, portable or a -march level (x86-64-v3 …)" >&2; exit 2 ;;
 *) arch="-march=$cpu" ;;
 esac
+# The module's cgo package leaves out ggml-cpu/amx/ (not a Go package), but
+# ggml-cpu.cpp calls into it when the compiler says AMX (__AMX_INT8__): on a
+# CPU with AMX (Sapphire Rapids and later), -march=native would not link.
+if [ -n "$arch" ] && "$cc" $arch -dM -E - </dev/null 2>/dev/null | grep -q __AMX_INT8__; then
+  arch="$arch -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+fi
 cflags="-O3${arch:+ $arch}${extra:+ $extra}"
 cppflags="-DNDEBUG -DGGML_USE_CPU_REPACK${id:+ -DSATTVA_CPU_ID=$id}"
 summary="SATTVA_CPU=$cpu; CGO_CFLAGS=CGO_CXXFLAGS=$cflags; CGO_CPPFLAGS=$cppflags"
