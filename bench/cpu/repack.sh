@@ -33,7 +33,7 @@ say() { echo "repack.sh: $*" >&2; }
 # ---- build what is missing (make's recipes, the flags above) ----
 t0=$(date +%s)
 make -s build >&2
-[ -x bin/anchor/tgbench ] || bash bench/anchor/build.sh bin/anchor >&2
+bash bench/anchor/build.sh bin/anchor >&2 # same flags; cached when warm
 if ! ls "$plugins"/libggml-cpu-*.so >/dev/null 2>&1; then
   command -v cmake >/dev/null && command -v ninja >/dev/null || { say "make backends needs cmake and ninja (apt-get install -y cmake ninja-build)"; exit 1; }
   make -s backends ${BACKEND_TARGETS:+BACKEND_TARGETS="$BACKEND_TARGETS"} >&2
