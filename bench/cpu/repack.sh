@@ -33,7 +33,10 @@ say() { echo "repack.sh: $*" >&2; }
 # ---- build what is missing (make's recipes, the flags above) ----
 t0=$(date +%s)
 make -s build >&2
-bash bench/anchor/build.sh bin/anchor >&2 # same flags; cached when warm
+# the anchor: rebuilt when missing or older than the flags script (REBUILD_ANCHOR=1 forces)
+if [ ! -x bin/anchor/tgbench ] || [ scripts/llamacpp/cgoflags.sh -nt bin/anchor/tgbench ] || [ "${REBUILD_ANCHOR:-0}" = 1 ]; then
+  bash bench/anchor/build.sh bin/anchor >&2
+fi
 if ! ls "$plugins"/libggml-cpu-*.so >/dev/null 2>&1; then
   command -v cmake >/dev/null && command -v ninja >/dev/null || { say "make backends needs cmake and ninja (apt-get install -y cmake ninja-build)"; exit 1; }
   make -s backends ${BACKEND_TARGETS:+BACKEND_TARGETS="$BACKEND_TARGETS"} >&2
