@@ -25,6 +25,8 @@ type LlamaOptions struct {
 	Threads     int // 0: llama.cpp's choice (every CPU)
 	GPULayers   int // 0 or -1: all when a GPU is present
 	CPUOnly     bool
+	// FlashAttention is llama.cpp's -fa (default auto).
+	FlashAttention llamacpp.FlashAttention
 	BackendDir  string // ggml backend plugins; "": $SATTVA_BACKEND_DIR or beside the executable
 	Logger      *slog.Logger
 	// Progress, when set, is called with the tokens generated so far and the
@@ -148,7 +150,7 @@ func (r *LlamaRunner) Generate(ctx context.Context, reqs []GenRequest, onDone fu
 	if nctx == 0 {
 		nctx = longest + 16
 	}
-	lc, err := r.model.NewContext(llamacpp.ContextOptions{ContextSize: nctx, Parallel: par, Threads: r.o.Threads})
+	lc, err := r.model.NewContext(llamacpp.ContextOptions{ContextSize: nctx, Parallel: par, Threads: r.o.Threads, FlashAttention: r.o.FlashAttention})
 	if err != nil {
 		return err
 	}
