@@ -593,9 +593,6 @@ func (p *Project) Resolve(rel string) string {
 	return filepath.Join(p.Dir, filepath.FromSlash(rel))
 }
 
-// BaseDir is the resolved base model folder.
-func (p *Project) BaseDir() string { return p.Resolve(p.Base) }
-
 // OutputDir is the resolved output folder.
 func (p *Project) OutputDir() string { return p.Resolve(p.Output) }
 

@@ -49,6 +49,10 @@ type TrainOptions struct {
 	// OnPlan, if set, is told what will run, after the inputs are written and
 	// before the trainer starts.
 	OnPlan func(*TrainPlan)
+	// AllowMissingBase lets PlanTrain plan for a base model that is not
+	// downloaded yet (train --print-config, pipeline run --dry-run); the plan's
+	// BaseMissing says so. Train itself always needs the weights.
+	AllowMissingBase bool
 }
 
 // TrainPlan is what Train would run: decided and checked, nothing written yet.
@@ -61,6 +65,9 @@ type TrainPlan struct {
 	ConfigYAML []byte // LLaMA-Factory's YAML (the fallback reads the same file)
 	AdapterDir string
 	Examples   int // training examples after merging data.train
+	// BaseMissing, when the base model is not downloaded yet (only with
+	// TrainOptions.AllowMissingBase), says what to run to fetch it.
+	BaseMissing string
 }
 
 // TrainResult is the outcome of Train, also written to <output>/train/result.json.
@@ -85,26 +92,6 @@ type LossPoint struct {
 // ErrNoTrainer is returned by Train when train.trainer names a trainer that
 // is not installed (auto falls back to skipping with a reason instead).
 var ErrNoTrainer = errNoTrainer
-
-// CheckBase refuses a base folder that is not a Hugging Face checkpoint.
-func (p *Project) CheckBase() error {
-	dir := p.BaseDir()
-	st, err := os.Stat(dir)
-	if err != nil {
-		return p.Errorf("base", "base model folder %s: %v", dir, errors.Unwrap(err))
-	}
-	if !st.IsDir() {
-		return p.Errorf("base", "%s is not a folder (a Hugging Face checkpoint folder is expected)", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		return p.Errorf("base", "%s has no config.json: not a Hugging Face checkpoint folder", dir)
-	}
-	m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
-	if len(m) == 0 {
-		return p.Errorf("base", "%s has no *.safetensors weights", dir)
-	}
-	return nil
-}
 
 // CheckData reads every dataset file (structural check plus the optional
 // validator) and returns the merged examples.
@@ -135,8 +122,12 @@ func (p *Project) CheckData(ctx context.Context, validate func(context.Context, 
 // PlanTrain checks the project's inputs (base folder, datasets, trainer) and
 // decides what Train runs, without writing anything.
 func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []AlpacaExample, error) {
+	baseMissing := ""
 	if err := p.CheckBase(); err != nil {
-		return nil, nil, err
+		if !o.AllowMissingBase || !errors.Is(err, ErrBaseMissing) {
+			return nil, nil, err
+		}
+		baseMissing = p.DownloadCommand()
 	}
 	examples, err := p.CheckData(ctx, o.ValidateData)
 	if err != nil {
@@ -148,7 +139,7 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []A
 	if err != nil {
 		return nil, nil, err
 	}
-	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples)}
+	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples), BaseMissing: baseMissing}
 	trainer := p.Train.Trainer
 	if o.Trainer != "" {
 		trainer = o.Trainer

@@ -278,6 +278,12 @@ func trainShape(ref string) (plan.ModelShape, string, error) {
 	}
 	m, err := hfcache.Resolve(ref, hfcache.Options{})
 	if err != nil {
+		// Not downloaded yet: a model named like a known shape
+		// (models/llama-3.1-8b, meta-llama/Llama-3.1-8B-Instruct) is planned
+		// from that shape, and the output says so.
+		if s, ok := presetFromName(ref); ok {
+			return s, "shape " + s.Name + " (from the name " + ref + "; the weights are not on this machine yet)", nil
+		}
 		return plan.ModelShape{}, "", fmt.Errorf("plan train: %w\n(or name a known shape with --model: %s)", err, strings.Join(plan.Presets(), ", "))
 	}
 	if m.Kind == hfcache.KindGGUF {
@@ -288,6 +294,25 @@ func trainShape(ref string) (plan.ModelShape, string, error) {
 		return plan.ModelShape{}, "", err
 	}
 	return s, m.Path, nil
+}
+
+// presetFromName finds the known shape a model folder or Hugging Face id is
+// named after: "models/llama-3.1-8b" and "meta-llama/Llama-3.1-8B-Instruct"
+// are llama3.1-8b.
+func presetFromName(ref string) (plan.ModelShape, bool) {
+	name := strings.ToLower(ref)
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimRight(filepath.ToSlash(name), "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	for _, suffix := range []string{"-instruct", "-hf"} {
+		name = strings.TrimSuffix(name, suffix)
+	}
+	name = strings.Replace(name, "llama-", "llama", 1)
+	return plan.Preset(name)
 }
 
 // countExamples counts the non-empty lines of JSONL files and their bytes.
