@@ -112,4 +112,3 @@ func (p *Project) CheckBase() error {
 	}
 	return nil
 }
-
