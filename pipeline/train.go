@@ -179,6 +179,13 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []A
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s is not on PATH (the fallback trainer needs python3 with torch, transformers, peft)", ErrNoTrainer, python)
 		}
+		// Before training (not when only printing the plan), refuse a Python
+		// without the trainer's packages with that reason, not a traceback.
+		if !o.AllowMissingBase {
+			if missing := pythonMissing(ctx, py, "torch", "transformers", "peft"); missing != "" {
+				return nil, nil, fmt.Errorf("%w: %s cannot import %s (pip install torch transformers peft; `sattva doctor` checks the rest)", ErrNoTrainer, python, missing)
+			}
+		}
 		useFallback(py)
 	default: // auto
 		if path, err := exec.LookPath(lfCLI); err == nil && p.Template != "plain" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -86,6 +88,21 @@ func runDataSplit(ctx context.Context, s *Streams, o *dataSplitOptions) error {
 		}
 		return n
 	}
-	fmt.Fprintf(s.Out, "train %s: %d examples %v\neval  %s: %d examples %v\n", o.Train, sum(st.Train), st.Train, o.Eval, sum(st.Eval), st.Eval)
+	fmt.Fprintf(s.Out, "train %s: %d examples (%s)\neval  %s: %d examples (%s)\n",
+		o.Train, sum(st.Train), langCounts(st.Train), o.Eval, sum(st.Eval), langCounts(st.Eval))
 	return nil
+}
+
+// langCounts writes per-language counts for people: "en 87, ru 93".
+func langCounts(m map[string]int64) string {
+	langs := make([]string, 0, len(m))
+	for l := range m {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	parts := make([]string, len(langs))
+	for i, l := range langs {
+		parts[i] = fmt.Sprintf("%s %d", l, m[l])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -72,10 +72,8 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 		if err != nil {
 			projErr = err
 		} else {
-			opts.BaseModel = p.BaseDir()
-			if _, serr := os.Stat(opts.BaseModel); serr != nil {
-				opts.BaseModel = p.Base // perhaps a Hugging Face id in the local cache
-			}
+			opts.BaseModel = p.BaseDir() // a folder, or an id's snapshot in the hub cache
+			opts.BaseDownload = p.DownloadCommand()
 			if len(opts.Disks) == 0 {
 				opts.Disks = []string{p.OutputDir(), p.BaseDir()}
 			}
