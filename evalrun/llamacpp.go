@@ -27,8 +27,8 @@ type LlamaOptions struct {
 	CPUOnly     bool
 	// FlashAttention is llama.cpp's -fa (default auto).
 	FlashAttention llamacpp.FlashAttention
-	BackendDir  string // ggml backend plugins; "": $SATTVA_BACKEND_DIR or beside the executable
-	Logger      *slog.Logger
+	BackendDir     string // ggml backend plugins; "": $SATTVA_BACKEND_DIR or beside the executable
+	Logger         *slog.Logger
 	// Progress, when set, is called with the tokens generated so far and the
 	// most the batch can generate (the sum of max tokens).
 	Progress func(done, total int64)
