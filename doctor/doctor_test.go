@@ -127,7 +127,7 @@ func TestFakePythons(t *testing.T) {
 			bin:  map[string]string{"python3": printing(bareProbe)},
 			want: map[string]Status{"python": OK, "python.torch": Fail, "python.transformers": Fail, "python.peft": Fail,
 				"python.accelerate": Warn, "python.bitsandbytes": Warn, "python.llamafactory": Warn},
-			text: map[string]string{"python.torch": "download.pytorch.org", "python.llamafactory": "pip install llamafactory", "python": "python -m venv"},
+			text: map[string]string{"python.torch": "download.pytorch.org", "python.llamafactory": "pip install llamafactory", "python": "-m venv ~/venvs/sattva"},
 		},
 		{
 			name: "bitsandbytes raises",

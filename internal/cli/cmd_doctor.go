@@ -61,6 +61,13 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 	}
 	// The project (given, or ./sattva.yaml) says where models and outputs go.
 	proj := o.Project
+	if proj != "" {
+		// A project file named on the command line must exist (exit 3);
+		// one that exists but is invalid is reported as a failed check.
+		if _, err := os.Stat(proj); err != nil {
+			return err
+		}
+	}
 	if proj == "" {
 		if _, err := os.Stat("sattva.yaml"); err == nil {
 			proj = "sattva.yaml"
