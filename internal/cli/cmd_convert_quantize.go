@@ -52,6 +52,9 @@ func runConvertQuantized(ctx context.Context, s *Streams, o *convertOptions, ft 
 	bar := progress.New(s.ErrOut, "convert+quantize "+ft.String(), progress.Bytes, o.Quiet || o.JSON)
 	co.Progress = bar.Func()
 	start := time.Now()
+	if err := ensureOutDir(o.Out); err != nil {
+		return err
+	}
 	sum, plan, err := quantize.ConvertHF(ctx, o.In, o.Out, ft, co)
 	bar.Finish()
 	if err != nil {

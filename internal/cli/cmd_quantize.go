@@ -34,7 +34,9 @@ type quantizeOptions struct {
 func newQuantizeCmd(s *Streams) *cobra.Command {
 	o := &quantizeOptions{}
 	c := &cobra.Command{
-		Use:   "quantize IN.gguf OUT.gguf TYPE",
+		Use: "quantize IN.gguf OUT.gguf TYPE",
+		Example: "  sattva quantize merged.gguf merged.q4_k_m.gguf Q4_K_M\n" +
+			"  sattva quantize merged.gguf merged.q8_0.gguf Q8_0 --engine llamacpp --json",
 		Short: "Quantize a GGUF model (Q4_K_M, Q5_K_M, Q6_K, Q8_0, …) like llama-quantize",
 		Long: "quantize writes a quantized copy of a GGUF model with the same per-tensor types and the\n" +
 			"same bytes as llama.cpp's llama-quantize, in pure Go with all cores. TYPE is a llama-quantize\n" +
@@ -99,6 +101,12 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	}
 	embT, err := parseTypeFlag("token-embedding-type", o.TokenEmbeddingType)
 	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.In); err != nil {
+		return err
+	}
+	if err := ensureOutDir(o.Out); err != nil {
 		return err
 	}
 	st, err := os.Stat(o.In)
