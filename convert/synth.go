@@ -41,7 +41,10 @@ type Shape struct {
 
 // Shapes are the shapes Synth knows, by name.
 var Shapes = map[string]Shape{
-	"tiny":        {Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
+	"tiny": {Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
+	// mini: the smallest Llama-3.1 shape whose rows every quantized type
+	// takes (256), for walking the whole export path quickly.
+	"mini":        {Name: "mini", Hidden: 256, Intermediate: 512, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
 	"llama3.2-1b": {Name: "llama3.2-1b", Hidden: 2048, Intermediate: 8192, Layers: 16, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 32, TieEmbeddings: true},
 	"llama3.2-3b": {Name: "llama3.2-3b", Hidden: 3072, Intermediate: 8192, Layers: 28, Heads: 24, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 32, TieEmbeddings: true},
 	"llama3.1-8b": {Name: "llama3.1-8b", Hidden: 4096, Intermediate: 14336, Layers: 32, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},

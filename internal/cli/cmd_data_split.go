@@ -25,7 +25,9 @@ type dataSplitOptions struct {
 func newDataSplitCmd(s *Streams) *cobra.Command {
 	o := &dataSplitOptions{}
 	c := &cobra.Command{
-		Use:   "split FILE --train TRAIN.jsonl --eval EVAL.jsonl [--eval-ratio 0.1] [--seed S]",
+		Use: "split FILE --train TRAIN.jsonl --eval EVAL.jsonl [--eval-ratio 0.1] [--seed S]",
+		Example: "  sattva data split data/sattva.jsonl --train train.jsonl --eval eval.jsonl\n" +
+			"  sattva data split data/sattva.jsonl --train train.jsonl --eval eval.jsonl --eval-ratio 0.2 --seed 7 --json",
 		Short: "Split a dataset into train and eval, stratified by lang, deterministically",
 		Long: `split copies each line of FILE, unchanged and in order, to TRAIN or EVAL. Of each
 language's n examples exactly round(n × --eval-ratio) go to EVAL, chosen by a seeded

@@ -31,7 +31,9 @@ type doctorOptions struct {
 func newDoctorCmd(s *Streams) *cobra.Command {
 	o := &doctorOptions{}
 	c := &cobra.Command{
-		Use:   "doctor [sattva.yaml]",
+		Use: "doctor [sattva.yaml]",
+		Example: "  sattva doctor\n" +
+			"  sattva doctor sattva.yaml --json",
 		Short: "Check what this machine can do: engine and GPU, Python training stack, Ollama, disk",
 		Long: "doctor checks each stage before you spend time on it: this build's llama.cpp engine and\n" +
 			"GPU (VRAM free/total), the Python interpreter and torch (with CUDA), transformers, peft,\n" +

@@ -59,7 +59,10 @@ type planTrainOptions struct {
 func newPlanTrainCmd(s *Streams) *cobra.Command {
 	o := &planTrainOptions{}
 	c := &cobra.Command{
-		Use:   "train [sattva.yaml]",
+		Use: "train [sattva.yaml]",
+		Example: "  sattva plan train --model llama3.1-8b --vram 12GB\n" +
+			"  sattva plan train sattva.yaml --explain\n" +
+			"  sattva plan train --model models/llama-3.1-8b --method lora --json",
 		Short: "Peak GPU memory and time per epoch of a LoRA/QLoRA fine-tune",
 		Long: "Estimates the peak GPU memory of the training run that sattva.yaml describes (or the\n" +
 			"flags), the time of an epoch, and the largest batch and cutoff that fit --vram.\n" +
@@ -439,7 +442,9 @@ type planRunOptions struct {
 func newPlanRunCmd(s *Streams) *cobra.Command {
 	o := &planRunOptions{}
 	c := &cobra.Command{
-		Use:   "run MODEL.gguf --ctx N",
+		Use: "run MODEL.gguf [-c N]",
+		Example: "  sattva plan run sattva.q4_k_m.gguf -c 8192\n" +
+			"  sattva plan run sattva.q4_k_m.gguf --vram 12GB --parallel 4 --explain",
 		Short: "GPU memory of a GGUF model in llama.cpp: weights, KV cache, compute buffers",
 		Long: "Estimates what llama.cpp (and so Ollama) allocates on the GPU for a model and context:\n" +
 			"weights per device, the KV cache by type, the compute buffer, and the total; with --vram,\n" +
@@ -452,7 +457,7 @@ func newPlanRunCmd(s *Streams) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.IntVar(&o.Ctx, "ctx", 4096, "context tokens per sequence (Ollama's num_ctx)")
+	f.IntVarP(&o.Ctx, "ctx-size", "c", 4096, "context tokens per sequence (Ollama's num_ctx)")
 	f.IntVar(&o.Parallel, "parallel", 1, "parallel sequences")
 	f.IntVar(&o.NGL, "ngl", -1, "layers offloaded to the GPU (-1: all, with the output layer)")
 	f.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16, q8_0, q4_0")

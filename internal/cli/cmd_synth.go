@@ -25,7 +25,9 @@ type synthOptions struct {
 func newSynthCmd(s *Streams) *cobra.Command {
 	o := &synthOptions{}
 	c := &cobra.Command{
-		Use:   "synth --shape SHAPE OUT_DIR",
+		Use: "synth --shape SHAPE OUT_DIR",
+		Example: "  sattva synth --shape tiny --tokenizer models/llama-3.1-8b synth-tiny\n" +
+			"  sattva synth --shape tiny --dtype f16 --seed 7 synth-tiny-f16",
 		Short: "Write a random-weight Hugging Face checkpoint of a real model's exact shape (for benchmarks)",
 		Long: "synth writes safetensors shards (as transformers' save_pretrained shards them), config.json,\n" +
 			"generation_config.json and tokenizer files (copied from --tokenizer, or a minimal byte-level\n" +

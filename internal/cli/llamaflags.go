@@ -24,6 +24,8 @@ var flagAliases = map[string]string{
 	"fa":          "flash-attn",
 	"temperature": "temp",
 	"max-tokens":  "n-predict",
+	"ctx":         "ctx-size",
+	"ubatch":      "ubatch-size",
 }
 
 // rewriteLlamaDashFlags returns args with llama.cpp's one-dash long flags
