@@ -56,8 +56,8 @@ func newEvalCmd(s *Streams) *cobra.Command {
 	o := &evalOptions{}
 	c := &cobra.Command{
 		Use: "eval SUITE --model M.gguf [--lora A.gguf[:SCALE]]... [--compare-with OTHER.gguf | --baseline PREV.json]",
-		Example: "  sattva eval evals/sattva-control.yaml -m sattva.q4_k_m.gguf -o report\n" +
-			"  sattva eval evals/sattva-control.yaml -m sattva.q4_k_m.gguf --compare-with base.gguf -o report-ab\n" +
+		Example: "  sattva eval evals/sattva-control.yaml -m sattva.q4_k_m.gguf -n 32 -o report\n" +
+			"  sattva eval evals/sattva-control.yaml -m sattva.q4_k_m.gguf -n 32 --compare-with base.gguf -o report-ab\n" +
 			"  sattva eval evals/sattva-control.yaml -m base.gguf --lora adapter.gguf:0.5 -n 16 --baseline report/report.json -o report-lora",
 		Short: "Run a suite of control prompts against a model, score the answers, compare with a baseline",
 		Long: `eval answers every case of SUITE (YAML or JSONL) with the model, scores the answers

@@ -96,7 +96,8 @@ func shellWords(line string) []string {
 }
 
 // exampleWorkdir lays out the files the help examples name, from the test
-// fixtures: model.gguf is stories260K, models/llama-3.1-8b the Llama-3.1-shaped
+// fixtures: model.gguf and base.gguf are the Llama-3.1-shaped checkpoint (with
+// its chat template), stories.gguf and merged.gguf stories260K, models/llama-3.1-8b the Llama-3.1-shaped
 // checkpoint, adapter.gguf its LoRA, data/sattva.jsonl a generated dataset.
 func exampleWorkdir(t *testing.T) string {
 	t.Helper()
@@ -117,7 +118,7 @@ func exampleWorkdir(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	for _, n := range []string{"model.gguf", "stories.gguf", "ours.gguf", "llama-cpp.gguf", "merged.gguf"} {
+	for _, n := range []string{"stories.gguf", "ours.gguf", "llama-cpp.gguf", "merged.gguf"} {
 		link(stories, n)
 	}
 	link(hf, "models/llama-3.1-8b")
@@ -137,6 +138,7 @@ func exampleWorkdir(t *testing.T) string {
 	}
 	at := func(name string) string { return filepath.Join(w, name) }
 	must("convert", hf, "--outtype", "f16", "-q", "-o", at("base.gguf"))
+	must("convert", hf, "--outtype", "f16", "-q", "-o", at("model.gguf")) // has a chat template
 	// llama31-tiny's rows (16) are too short for any quantized type: the
 	// examples' quantized model is a Llama-3.1-shaped checkpoint in F16.
 	must("convert", hf, "--outtype", "f16", "-q", "-o", at("sattva.q4_k_m.gguf"))
