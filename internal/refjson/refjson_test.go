@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/sattva/sattva/gguf"
-	"github.com/sattva/sattva/gguf/refjson"
 	"github.com/sattva/sattva/internal/fixture"
+	"github.com/sattva/sattva/internal/refjson"
 )
 
 // TestStories260K checks the reference GGUF against the JSON description
