@@ -17,6 +17,7 @@ import (
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
+	"github.com/sattva/sattva/synth"
 )
 
 // These tests run our GGUFs through llama.cpp (package llamacpp) on the CPU.
@@ -267,7 +268,7 @@ func TestQ8_0AgainstGGML(t *testing.T) {
 	src := make([]float32, rows*cols)
 	state := uint64(42)
 	for i := range src {
-		r := splitmix64(&state)
+		r := synth.SplitMix64(&state)
 		src[i] = float32(int64(r>>11)-(1<<52)) / (1 << 52) * float32(1+r%7)
 		if i%32 == 0 {
 			src[i] = 127 // makes d exactly 1 so that halves below are ties

@@ -1,10 +1,8 @@
-package quantize
+package gguf
 
 import (
 	"fmt"
 	"strings"
-
-	"github.com/sattva/sattva/gguf"
 )
 
 // FileType is llama.cpp's llama_ftype: the mix of tensor types of a model
@@ -13,7 +11,7 @@ type FileType int
 
 // The llama_ftype values (llama.h). Those without a Go quantizer (the IQ and
 // TQ families, MXFP4_MOE) are listed so that files can be described, but
-// QuantizeFile refuses them.
+// package quantize refuses them.
 const (
 	AllF32        FileType = 0
 	MostlyF16     FileType = 1
@@ -88,65 +86,99 @@ func ParseFileType(s string) (FileType, error) {
 			return ft, nil
 		}
 	}
-	return 0, fmt.Errorf("quantize: unknown file type %q (want Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, F16, …)", s)
+	return 0, fmt.Errorf("gguf: unknown file type %q (want Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, F16, …)", s)
 }
 
 // DefaultType is the tensor type most of ft's tensors get
 // (llama_model_quantize_impl's default_type).
-func (ft FileType) DefaultType() (gguf.Type, error) {
+func (ft FileType) DefaultType() (Type, error) {
 	switch ft {
 	case MostlyQ4_0:
-		return gguf.TypeQ4_0, nil
+		return TypeQ4_0, nil
 	case MostlyQ4_1:
-		return gguf.TypeQ4_1, nil
+		return TypeQ4_1, nil
 	case MostlyQ5_0:
-		return gguf.TypeQ5_0, nil
+		return TypeQ5_0, nil
 	case MostlyQ5_1:
-		return gguf.TypeQ5_1, nil
+		return TypeQ5_1, nil
 	case MostlyQ8_0:
-		return gguf.TypeQ8_0, nil
+		return TypeQ8_0, nil
 	case MostlyF16:
-		return gguf.TypeF16, nil
+		return TypeF16, nil
 	case MostlyBF16:
-		return gguf.TypeBF16, nil
+		return TypeBF16, nil
 	case AllF32:
-		return gguf.TypeF32, nil
+		return TypeF32, nil
 	case MostlyMXFP4:
-		return gguf.TypeMXFP4, nil
+		return TypeMXFP4, nil
 	case MostlyQ2_K_S, MostlyQ2_K:
-		return gguf.TypeQ2_K, nil
+		return TypeQ2_K, nil
 	case MostlyIQ3_XS:
-		return gguf.TypeIQ3_S, nil
+		return TypeIQ3_S, nil
 	case MostlyQ3_K_S, MostlyQ3_K_M, MostlyQ3_K_L:
-		return gguf.TypeQ3_K, nil
+		return TypeQ3_K, nil
 	case MostlyQ4_K_S, MostlyQ4_K_M:
-		return gguf.TypeQ4_K, nil
+		return TypeQ4_K, nil
 	case MostlyQ5_K_S, MostlyQ5_K_M:
-		return gguf.TypeQ5_K, nil
+		return TypeQ5_K, nil
 	case MostlyQ6_K:
-		return gguf.TypeQ6_K, nil
+		return TypeQ6_K, nil
 	case MostlyTQ1_0:
-		return gguf.TypeTQ1_0, nil
+		return TypeTQ1_0, nil
 	case MostlyTQ2_0:
-		return gguf.TypeTQ2_0, nil
+		return TypeTQ2_0, nil
 	case MostlyIQ2_XXS:
-		return gguf.TypeIQ2_XXS, nil
+		return TypeIQ2_XXS, nil
 	case MostlyIQ2_XS, MostlyIQ2_S:
-		return gguf.TypeIQ2_XS, nil
+		return TypeIQ2_XS, nil
 	case MostlyIQ2_M:
-		return gguf.TypeIQ2_S, nil
+		return TypeIQ2_S, nil
 	case MostlyIQ3_XXS:
-		return gguf.TypeIQ3_XXS, nil
+		return TypeIQ3_XXS, nil
 	case MostlyIQ1_S:
-		return gguf.TypeIQ1_S, nil
+		return TypeIQ1_S, nil
 	case MostlyIQ1_M:
-		return gguf.TypeIQ1_M, nil
+		return TypeIQ1_M, nil
 	case MostlyIQ4_NL:
-		return gguf.TypeIQ4_NL, nil
+		return TypeIQ4_NL, nil
 	case MostlyIQ4_XS:
-		return gguf.TypeIQ4_XS, nil
+		return TypeIQ4_XS, nil
 	case MostlyIQ3_S, MostlyIQ3_M:
-		return gguf.TypeIQ3_S, nil
+		return TypeIQ3_S, nil
 	}
-	return 0, fmt.Errorf("quantize: invalid output file type %d", int(ft))
+	return 0, fmt.Errorf("gguf: invalid file type %d", int(ft))
+}
+
+// FileTypeOf is the general.file_type of a file whose weight matrices are all
+// of type t, as llama.cpp's convert_hf_to_gguf.py writes it for --outtype
+// (F32 0, F16 1, Q8_0 7, BF16 32; a k-quant type its _M mix); AllF32 for a
+// type no file type names.
+func FileTypeOf(t Type) FileType {
+	switch t {
+	case TypeF16:
+		return MostlyF16
+	case TypeQ4_0:
+		return MostlyQ4_0
+	case TypeQ4_1:
+		return MostlyQ4_1
+	case TypeQ8_0:
+		return MostlyQ8_0
+	case TypeQ5_0:
+		return MostlyQ5_0
+	case TypeQ5_1:
+		return MostlyQ5_1
+	case TypeQ2_K:
+		return MostlyQ2_K
+	case TypeQ3_K:
+		return MostlyQ3_K_M
+	case TypeQ4_K:
+		return MostlyQ4_K_M
+	case TypeQ5_K:
+		return MostlyQ5_K_M
+	case TypeQ6_K:
+		return MostlyQ6_K
+	case TypeBF16:
+		return MostlyBF16
+	}
+	return AllF32
 }

@@ -1,14 +1,11 @@
-package quantize
+package half
 
-import (
-	"math"
-	"sync"
-)
+import "math"
 
-// FP32ToFP16 converts f to IEEE half precision exactly as ggml's
+// FromFloat32GGML converts f to IEEE half precision exactly as ggml's
 // ggml_compute_fp32_to_fp16 does: round to nearest even, subnormals kept,
 // overflow to infinity, every NaN to the quiet NaN 0x7E00 with f's sign.
-func FP32ToFP16(f float32) uint16 {
+func FromFloat32GGML(f float32) uint16 {
 	const scaleToInf = float32(0x1.0p+112)
 	const scaleToZero = float32(0x1.0p-110)
 	base := float32(float32(abs32(f)*scaleToInf) * scaleToZero)
@@ -31,9 +28,10 @@ func FP32ToFP16(f float32) uint16 {
 	return uint16(sign>>16) | uint16(nonsign)
 }
 
-// FP16ToFP32 converts an IEEE half to float32 (exact), as
-// ggml_compute_fp16_to_fp32.
-func FP16ToFP32(h uint16) float32 {
+// ToFloat32GGML converts an IEEE half to float32 as
+// ggml_compute_fp16_to_fp32: exact for every number; a signalling NaN comes
+// back quiet (the float multiply quiets it), where ToFloat32 keeps it.
+func ToFloat32GGML(h uint16) float32 {
 	w := uint32(h) << 16
 	sign := w & 0x80000000
 	twoW := w + w
@@ -53,9 +51,10 @@ func FP16ToFP32(h uint16) float32 {
 	return math.Float32frombits(r)
 }
 
-// FP32ToBF16 converts f to bfloat16 as ggml_compute_fp32_to_bf16: round to
+// BF16FromFloat32 converts f to bfloat16 as ggml_compute_fp32_to_bf16 and
+// gguf-py's __compute_fp32_to_bf16 (the two agree on every input): round to
 // nearest even, NaNs forced quiet, subnormals kept.
-func FP32ToBF16(f float32) uint16 {
+func BF16FromFloat32(f float32) uint16 {
 	u := math.Float32bits(f)
 	if u&0x7fffffff > 0x7f800000 {
 		return uint16(u>>16) | 64
@@ -63,26 +62,7 @@ func FP32ToBF16(f float32) uint16 {
 	return uint16((u + (0x7fff + ((u >> 16) & 1))) >> 16)
 }
 
-// BF16ToFP32 widens a bfloat16 to float32 (exact).
-func BF16ToFP32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+// BF16ToFloat32 widens a bfloat16 to float32 (exact).
+func BF16ToFloat32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ (1 << 31)) }
-
-// fp16Table holds FP16ToFP32 of every half, for decoding whole rows (ggml's
-// CPU backend keeps the same table); 256 KiB, built on first use.
-var fp16Table = sync.OnceValue(func() *[1 << 16]float32 {
-	t := new([1 << 16]float32)
-	for i := range t {
-		t[i] = FP16ToFP32(uint16(i))
-	}
-	return t
-})
-
-// decodeF16 converts little-endian halves in src to float32 in dst.
-func decodeF16(dst []float32, src []byte) {
-	t := fp16Table()
-	src = src[:2*len(dst)]
-	for i := range dst {
-		dst[i] = t[uint16(src[2*i])|uint16(src[2*i+1])<<8]
-	}
-}

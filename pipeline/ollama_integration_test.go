@@ -16,11 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sattva/sattva/convert"
-	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
-	"github.com/sattva/sattva/quantize"
 )
 
 // findOllamaForTest returns the ollama binary: $SATTVA_OLLAMA, ollama on
@@ -49,34 +46,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func realExportTools() ExportTools {
-	return ExportTools{
-		ConvertBase: func(ctx context.Context, hf, out, outType, merge string) error {
-			ty, err := gguf.ParseType(outType)
-			if err != nil {
-				return err
-			}
-			o := convert.Options{OutType: ty}
-			if merge != "" {
-				o.MergeLoRA = []convert.LoRASpec{{Dir: merge, Scale: 1}}
-			}
-			_, err = convert.Convert(ctx, hf, out, o)
-			return err
-		},
-		ConvertLoRA: func(ctx context.Context, a, b, out string) error {
-			_, err := convert.ConvertLoRA(ctx, a, b, out, convert.LoRAOptions{})
-			return err
-		},
-		Quantize: func(ctx context.Context, in, out, ft string) error {
-			t, err := quantize.ParseFileType(ft)
-			if err != nil {
-				return err
-			}
-			_, err = quantize.QuantizeFile(ctx, in, out, t, quantize.Options{})
-			return err
-		},
-	}
-}
+func realExportTools() ExportTools { return ConvertTools(0, nil) }
 
 // TestOllamaServesExport exports stories260K with sattva (convert, Modelfile,
 // manifest), registers it with `ollama create` on a private `ollama serve`

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sattva/sattva/convert"
+	"github.com/sattva/sattva/convquant"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
@@ -22,7 +23,7 @@ func compareWithLlamaCpp(t *testing.T, in string, fts []string, o quantize.Optio
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range fts {
-		ft, err := quantize.ParseFileType(name)
+		ft, err := gguf.ParseFileType(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestQuantizeFileMatchesLlamaCppStories(t *testing.T) {
 	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "F16"},
 		quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
 	// Q3_K_M's fallback for rows of 64 is IQ4_NL, which only llama.cpp writes.
-	ft, _ := quantize.ParseFileType("Q3_K_M")
+	ft, _ := gguf.ParseFileType("Q3_K_M")
 	_, err := quantize.QuantizeFile(t.Context(), in, filepath.Join(t.TempDir(), "x.gguf"), ft, quantize.Options{})
 	if err == nil || !strings.Contains(err.Error(), "IQ4_NL") {
 		t.Errorf("Q3_K_M of stories260K: got %v, want an error naming IQ4_NL", err)
@@ -154,7 +155,7 @@ func TestQuantizeConvertedFixtures(t *testing.T) {
 		}
 		one := filepath.Join(dir, "one.gguf")
 		c := filepath.Join(dir, "c.gguf")
-		if _, _, err := quantize.ConvertHF(t.Context(), hf, one, quantize.MostlyQ4_K_M, quantize.ConvertOptions{}); err != nil {
+		if _, err := convquant.Convert(t.Context(), hf, one, gguf.MostlyQ4_K_M, convquant.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := llamacpp.Quantize(t.Context(), f16, c, llamacpp.QuantizeOptions{FileType: "Q4_K_M", Threads: 2}); err != nil {

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/sattva/sattva/gguf"
-	"github.com/sattva/sattva/quantize"
+	"github.com/sattva/sattva/half"
 )
 
 // rowKinds are the value distributions the differential tests cover.
@@ -46,7 +46,7 @@ func genRows(r *rand.Rand, kind string, n int) []float32 {
 				x[i] = float32(r.NormFloat64())
 			}
 		case "f16grid":
-			x[i] = quantize.FP16ToFP32(quantize.FP32ToFP16(float32(r.NormFloat64() * 0.05)))
+			x[i] = half.ToFloat32GGML(half.FromFloat32GGML(float32(r.NormFloat64() * 0.05)))
 		case "steps":
 			x[i] = float32(r.IntN(7)-3) * 0.125
 		}

@@ -147,7 +147,7 @@ func TestIMatrixAppliedPerTensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "q.gguf")
-	if _, err := quantize.QuantizeFile(t.Context(), in, out, quantize.MostlyQ4_K_M, quantize.Options{IMatrix: m, IMatrixPath: imPath}); err != nil {
+	if _, err := quantize.QuantizeFile(t.Context(), in, out, gguf.MostlyQ4_K_M, quantize.Options{IMatrix: m, IMatrixPath: imPath}); err != nil {
 		t.Fatal(err)
 	}
 	g, err := gguf.Open(out)

@@ -3,6 +3,8 @@ package quantize
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/sattva/sattva/half"
 )
 
 // Block layouts of ggml's 32-element formats (ggml-common.h):
@@ -15,8 +17,8 @@ import (
 
 const qk32 = 32
 
-func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, FP32ToFP16(f)) }
-func getF16(b []byte) float32    { return FP16ToFP32(binary.LittleEndian.Uint16(b)) }
+func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, half.FromFloat32GGML(f)) }
+func getF16(b []byte) float32    { return half.ToFloat32GGML(binary.LittleEndian.Uint16(b)) }
 
 // f32ToI8 converts like C's (int8_t)f on x86-64: truncate toward zero to
 // int32, then keep the low byte.

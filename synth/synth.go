@@ -1,4 +1,4 @@
-package convert
+package synth
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sattva/sattva/convert/safetensors"
+	"github.com/sattva/sattva/half"
 	"github.com/sattva/sattva/internal/atomicfile"
 )
 
@@ -39,26 +40,32 @@ type Shape struct {
 	TieEmbeddings bool
 }
 
-// Shapes are the shapes Synth knows, by name.
-var Shapes = map[string]Shape{
+// shapes are the shapes Write knows, by name.
+var shapes = map[string]Shape{
 	"tiny":        {Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
 	"llama3.2-1b": {Name: "llama3.2-1b", Hidden: 2048, Intermediate: 8192, Layers: 16, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 32, TieEmbeddings: true},
 	"llama3.2-3b": {Name: "llama3.2-3b", Hidden: 3072, Intermediate: 8192, Layers: 28, Heads: 24, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 32, TieEmbeddings: true},
 	"llama3.1-8b": {Name: "llama3.1-8b", Hidden: 4096, Intermediate: 14336, Layers: 32, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
 }
 
+// ShapeByName returns a known shape ("tiny", "llama3.1-8b", …).
+func ShapeByName(name string) (Shape, bool) {
+	s, ok := shapes[name]
+	return s, ok
+}
+
 // ShapeNames lists the known shapes, sorted.
 func ShapeNames() []string {
 	var n []string
-	for k := range Shapes {
+	for k := range shapes {
 		n = append(n, k)
 	}
 	sort.Strings(n)
 	return n
 }
 
-// SynthOptions tune Synth.
-type SynthOptions struct {
+// Options tune Write.
+type Options struct {
 	DType     string // "bf16" (default), "f16" or "f32"
 	Seed      uint64
 	Tokenizer string // folder to copy tokenizer files from ("": a minimal built-in byte-level tokenizer)
@@ -144,8 +151,8 @@ func getU16(n int) []uint16 {
 
 func putU16(b []uint16) { u16Pool.Put(&b) }
 
-// splitmix64 is a fast, statistically sound PRNG step.
-func splitmix64(x *uint64) uint64 {
+// SplitMix64 is a fast, statistically sound PRNG step.
+func SplitMix64(x *uint64) uint64 {
 	*x += 0x9e3779b97f4a7c15
 	z := *x
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
@@ -159,7 +166,7 @@ func splitmix64(x *uint64) uint64 {
 func randomBF16(dst []uint16, state uint64, norm bool) {
 	i := 0
 	for i < len(dst) {
-		r := splitmix64(&state)
+		r := SplitMix64(&state)
 		for k := 0; k < 4 && i < len(dst); k++ {
 			v := uint16(r >> (16 * k))
 			if norm {
@@ -173,22 +180,22 @@ func randomBF16(dst []uint16, state uint64, norm bool) {
 	}
 }
 
-// Synth writes a random-weight Hugging Face checkpoint of the named shape to
+// Write writes a random-weight Hugging Face checkpoint of the named shape to
 // outDir (created if needed): safetensors shards with their index (or one
 // model.safetensors when it fits a shard), config.json,
 // generation_config.json and tokenizer files. Weights come from a seeded
 // PRNG, so the same seed gives the same bytes; tensors are written in chunks
 // by parallel workers at precomputed offsets.
-func Synth(ctx context.Context, shape string, outDir string, o SynthOptions) error {
-	s, ok := Shapes[shape]
+func Write(ctx context.Context, shape string, outDir string, o Options) error {
+	s, ok := shapes[shape]
 	if !ok {
 		return fmt.Errorf("convert: unknown shape %q (known: %s)", shape, strings.Join(ShapeNames(), ", "))
 	}
-	return SynthShape(ctx, s, outDir, o)
+	return WriteShape(ctx, s, outDir, o)
 }
 
-// SynthShape is Synth for a shape given in full.
-func SynthShape(ctx context.Context, s Shape, outDir string, o SynthOptions) error {
+// WriteShape is Write for a shape given in full.
+func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 	if s.Hidden <= 0 || s.Heads <= 0 || s.KVHeads <= 0 || s.Hidden%s.Heads != 0 || s.Heads%s.KVHeads != 0 || s.Vocab <= 0 || s.Layers < 0 || s.Intermediate <= 0 {
 		return fmt.Errorf("convert: synth shape %+v is not a valid Llama shape", s)
 	}
@@ -316,12 +323,12 @@ func SynthShape(ctx context.Context, s Shape, outDir string, o SynthOptions) err
 			case "F16":
 				buf = getBuf(int(2 * c.n))
 				for i, v := range bf {
-					binary.LittleEndian.PutUint16(buf[2*i:], FP32ToFP16(BF16ToFP32(v)))
+					binary.LittleEndian.PutUint16(buf[2*i:], half.FromFloat32Numpy(half.BF16ToFloat32(v)))
 				}
 			default:
 				buf = getBuf(int(4 * c.n))
 				for i, v := range bf {
-					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(BF16ToFP32(v)))
+					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(half.BF16ToFloat32(v)))
 				}
 			}
 			defer putBuf(buf)
@@ -391,7 +398,7 @@ func copyTokenizer(src, dst string) error {
 		}
 	}
 	if !found {
-		return &InputError{File: src, Msg: "no tokenizer files (tokenizer.json or tokenizer.model)"}
+		return &NoTokenizerError{Dir: src}
 	}
 	return nil
 }
@@ -467,3 +474,26 @@ func writeMinimalTokenizer(dir string, vocabSize int64) error {
 	b, _ = json.MarshalIndent(tc, "", "  ")
 	return atomicfile.WriteFile(filepath.Join(dir, "tokenizer_config.json"), b, 0o644)
 }
+
+// NoTokenizerError is returned when Options.Tokenizer names a folder
+// without tokenizer.json or tokenizer.model.
+type NoTokenizerError struct{ Dir string }
+
+func (e *NoTokenizerError) Error() string {
+	return "synth: " + e.Dir + ": no tokenizer files (tokenizer.json or tokenizer.model)"
+}
+
+// InvalidInput marks the error as "this input is invalid" (exit code 3).
+func (e *NoTokenizerError) InvalidInput() bool { return true }
+
+// bufPool recycles the shard writers' row buffers.
+var bufPool sync.Pool
+
+func getBuf(n int) []byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) { bufPool.Put(&b) }

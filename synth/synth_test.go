@@ -1,4 +1,4 @@
-package convert
+package synth_test
 
 import (
 	"context"
@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/synth"
 )
 
 // TestSynthTinyConverts writes the tiny shape sharded (tiny shard limit) and
@@ -15,7 +17,7 @@ import (
 func TestSynthTinyConverts(t *testing.T) {
 	dir := t.TempDir()
 	hf := filepath.Join(dir, "hf")
-	if err := Synth(context.Background(), "tiny", hf, SynthOptions{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
+	if err := synth.Write(context.Background(), "tiny", hf, synth.Options{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := safetensors.OpenDir(os.DirFS(hf))
@@ -30,7 +32,7 @@ func TestSynthTinyConverts(t *testing.T) {
 	}
 	m.Close()
 	out := filepath.Join(dir, "tiny.gguf")
-	if _, err := Convert(context.Background(), hf, out, Options{OutType: gguf.TypeF16}); err != nil {
+	if _, err := convert.Convert(context.Background(), hf, out, convert.Options{OutType: gguf.TypeF16}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := gguf.Open(out)
@@ -46,7 +48,7 @@ func TestSynthTinyConverts(t *testing.T) {
 	}
 	// Same seed, same bytes.
 	hf2 := filepath.Join(dir, "hf2")
-	if err := Synth(context.Background(), "tiny", hf2, SynthOptions{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
+	if err := synth.Write(context.Background(), "tiny", hf2, synth.Options{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	shards, _ := filepath.Glob(filepath.Join(hf, "model-*.safetensors"))

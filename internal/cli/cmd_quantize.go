@@ -89,7 +89,7 @@ func parseTypeFlag(flag, v string) (*gguf.Type, error) {
 }
 
 func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
-	ft, err := quantize.ParseFileType(o.Type)
+	ft, err := gguf.ParseFileType(o.Type)
 	if err != nil {
 		return usagef("%v", err)
 	}
