@@ -58,36 +58,14 @@ func encodeBF16(dst []byte, src []float32, _ int) error {
 	return nil
 }
 
-// encodeQ8_0 writes Q8_0 blocks (fp16 scale, 32 int8) exactly as gguf-py's
-// numpy Q8_0.quantize_blocks, which matches ggml's quantize_row_q8_0_ref:
-// d = amax/127 in float32, q = round-half-away(x * (1/d)), d stored as fp16
-// rounded to nearest even. (Written here because package quantize had no
-// Q8_0 encoder when convert was written; the two are tested against the same
-// llama.cpp reference hashes.)
+// encodeQ8_0 writes Q8_0 blocks exactly as gguf-py's numpy
+// Q8_0.quantize_blocks (gguf.QuantizeQ8_0Numpy).
 func encodeQ8_0(dst []byte, src []float32, cols int) error {
 	if cols%32 != 0 || len(src)%32 != 0 {
 		return fmt.Errorf("convert: Q8_0 needs rows of a multiple of 32 values, not %d", cols)
 	}
 	for b := 0; b*32 < len(src); b++ {
-		x := src[b*32 : b*32+32]
-		out := dst[b*34 : b*34+34]
-		var amax float32
-		for _, v := range x {
-			a := float32(math.Abs(float64(v)))
-			if a > amax || a != a {
-				amax = a
-			}
-		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		binary.LittleEndian.PutUint16(out, half.FromFloat32Numpy(d))
-		for i, v := range x {
-			q := float32(v * id)
-			out[2+i] = byte(int8(math.Round(float64(q))))
-		}
+		gguf.QuantizeQ8_0Numpy((*[32]float32)(src[b*32:]), (*[34]byte)(dst[b*34:]))
 	}
 	return nil
 }

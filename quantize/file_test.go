@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,7 +113,7 @@ func TestPlanLlama31_8B(t *testing.T) {
 	add("token_embd.weight", gguf.TypeF16, hidden, vocab)
 	add("rope_freqs.weight", gguf.TypeF32, 64)
 	for l := 0; l < layers; l++ {
-		p := "blk." + itoa(l) + "."
+		p := "blk." + strconv.Itoa(l) + "."
 		add(p+"attn_norm.weight", gguf.TypeF32, hidden)
 		add(p+"attn_q.weight", gguf.TypeF16, hidden, hidden)
 		add(p+"attn_k.weight", gguf.TypeF16, hidden, kv)

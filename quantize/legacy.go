@@ -120,26 +120,6 @@ func quantizeBlockQ5_1(x *[32]float32, y *[24]byte) {
 	binary.LittleEndian.PutUint32(y[4:8], qh)
 }
 
-func quantizeBlockQ8_0(x *[32]float32, y *[34]byte) {
-	var amax float32
-	for _, v := range x {
-		av := abs32(v)
-		if !(amax > av) { // MAX(amax, fabsf(v))
-			amax = av
-		}
-	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	putF16(y[0:2], d)
-	q := (*[32]byte)(y[2:34])
-	for j, v := range x {
-		q[j] = uint8(int8(roundAwayI(float32(v * id))))
-	}
-}
-
 // roundAwayI is (int)roundf(f) for |f| < 2^30: f ± 1/2 is exact in float64,
 // and the conversion truncates toward zero, so halves go away from zero.
 func roundAwayI(f float32) int32 {
@@ -257,12 +237,5 @@ func dequantizeBlockQ5_1(x *[24]byte, y *[32]float32) {
 		xh1 := uint8(qh>>(j+12)) & 0x10
 		y[j] = float32(float32(x[8+j]&0x0F|xh0)*d) + m
 		y[j+16] = float32(float32(x[8+j]>>4|xh1)*d) + m
-	}
-}
-
-func dequantizeBlockQ8_0(x *[34]byte, y *[32]float32) {
-	d := getF16(x[0:2])
-	for j := range y {
-		y[j] = float32(int8(x[2+j])) * d
 	}
 }

@@ -174,7 +174,7 @@ func quantizeRow(t gguf.Type, y []byte, x []float32, qw []float32, s *scratch) {
 		}
 	case gguf.TypeQ8_0:
 		for i := 0; i < len(x)/32; i++ {
-			quantizeBlockQ8_0((*[32]float32)(x[32*i:]), (*[34]byte)(y[34*i:]))
+			gguf.QuantizeQ8_0GGML((*[32]float32)(x[32*i:]), (*[34]byte)(y[34*i:]))
 		}
 	case gguf.TypeQ4_0:
 		if qw == nil {
@@ -307,7 +307,7 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		}
 	case gguf.TypeQ8_0:
 		for i := 0; i < len(y)/32; i++ {
-			dequantizeBlockQ8_0((*[34]byte)(x[34*i:]), (*[32]float32)(y[32*i:]))
+			gguf.DequantizeQ8_0((*[34]byte)(x[34*i:]), (*[32]float32)(y[32*i:]))
 		}
 	case gguf.TypeQ2_K:
 		for i := 0; i < len(y)/qkK; i++ {

@@ -1,4 +1,4 @@
-package dataset
+package differential_test
 
 import (
 	"bytes"
@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/sattva/sattva/convert"
+	"github.com/sattva/sattva/dataset"
+	"github.com/sattva/sattva/internal/cputime"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/numerology"
@@ -42,9 +44,9 @@ func llama3Vocab(t testing.TB) *llamacpp.Model {
 // tokenization of the whole chat-templated text, for the Llama 3 tokenizer.
 func TestLlamaCounterMatchesWholeText(t *testing.T) {
 	m := llama3Vocab(t)
-	tmpl, _ := LookupTemplate("llama3")
-	c := NewLlamaCounter(m, tmpl)
-	exs := []Example{
+	tmpl, _ := dataset.LookupTemplate("llama3")
+	c := dataset.NewLlamaCounter(m, tmpl)
+	exs := []dataset.Example{
 		{Instruction: "Определи числа Джива, Дхарма, Подход, Метод, Карма для даты: 29.01.1988. Дай только числа.", Output: "Джива: 2\nДхарма: 3\nПодход: 1\nМетод: 8\nКарма: 5", Lang: "ru"},
 		{Instruction: "Analyze this birth date", Input: "DDMMYYYY=05112004", Output: "Jiva: 5\nDharma: 7\nApproach: 2\nMethod: 6\nKarma: 2", Lang: "en"},
 		{System: "You are SatTva — a local assistant.", Instruction: "  leading and trailing spaces  ", Output: " answer with a leading space\n\n", Lang: "en"},
@@ -56,7 +58,7 @@ func TestLlamaCounterMatchesWholeText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for ex := range seq {
-		exs = append(exs, Example{Instruction: ex.Instruction, Input: ex.Input, Output: ex.Output, Lang: ex.Lang})
+		exs = append(exs, dataset.Example{Instruction: ex.Instruction, Input: ex.Input, Output: ex.Output, Lang: ex.Lang})
 	}
 	for i, ex := range exs {
 		got, err := c.CountTokens(&ex)
@@ -76,7 +78,7 @@ func TestLlamaCounterMatchesWholeText(t *testing.T) {
 	}
 	// the rendered text is the Llama 3 chat format, byte for byte
 	want := "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nI\nX<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nO<|eot_id|>"
-	if got := tmpl.Render(&Example{System: "S", Instruction: "I", Input: "X", Output: "O"}); got != want {
+	if got := tmpl.Render(&dataset.Example{System: "S", Instruction: "I", Input: "X", Output: "O"}); got != want {
 		t.Errorf("Render = %q", got)
 	}
 }
@@ -105,31 +107,60 @@ func TestLlama3VocabMatchesTransformers(t *testing.T) {
 	}
 }
 
-// TestValidatePlantedFaultsLlama3 is the planted-fault test with the real
-// Llama 3 tokenizer doing the token counts.
-func TestValidatePlantedFaultsLlama3(t *testing.T) {
+// TestValidateCutoffLlama3: the validator's verdicts with the Llama 3
+// counter agree with llama.cpp's tokenization of each whole templated
+// example: exactly the examples longer than the cutoff are reported, and the
+// token statistics are those of the whole texts.
+func TestValidateCutoffLlama3(t *testing.T) {
 	m := llama3Vocab(t)
-	tmpl, _ := LookupTemplate("llama3")
-	data, want := plantedSet(t)
-	v := NewValidator(Options{Tokens: NewLlamaCounter(m, tmpl), Cutoff: testCutoff})
-	if err := v.Validate(context.Background(), strings.NewReader(string(data)), "planted.jsonl"); err != nil {
+	tmpl, _ := dataset.LookupTemplate("llama3")
+	data := generated(t, 300)
+	const cutoff = 110 // some generated examples are longer
+	var long []int64
+	lo, hi := math.MaxInt, 0
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var ex dataset.Example
+		if err := json.Unmarshal(line, &ex); err != nil {
+			t.Fatal(err)
+		}
+		whole, err := m.Tokenize(tmpl.Render(&ex), false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi = min(lo, len(whole)), max(hi, len(whole))
+		if len(whole) > cutoff {
+			long = append(long, int64(i+1))
+		}
+	}
+	if len(long) == 0 || len(long) == 300 {
+		t.Fatalf("%d of 300 examples over the cutoff: choose another", len(long))
+	}
+	v := dataset.NewValidator(dataset.Options{Tokens: dataset.NewLlamaCounter(m, tmpl), Cutoff: cutoff, NoDuplicates: true})
+	if err := v.Validate(context.Background(), bytes.NewReader(data), "gen.jsonl"); err != nil {
 		t.Fatal(err)
 	}
 	rep := v.Report()
-	checkPlanted(t, rep, want)
-	if rep.Tokens.Max <= testCutoff || rep.Tokens.Min < 20 {
-		t.Errorf("token stats %+v", rep.Tokens)
+	var got []int64
+	for _, is := range rep.Issues {
+		got = append(got, is.Line)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(long) {
+		t.Errorf("reported lines %v, want the %d over %d tokens: %v", got, len(long), cutoff, long)
+	}
+	if rep.Tokens.Min != lo || rep.Tokens.Max != hi {
+		t.Errorf("token stats %+v, whole texts %d..%d", rep.Tokens, lo, hi)
 	}
 }
 
-// BenchmarkValidateLlama3 is BenchmarkValidate with every example's tokens
-// counted by the Llama 3 tokenizer (vocab-only GGUF through llama.cpp).
+// BenchmarkValidateLlama3 is dataset's BenchmarkValidate with every
+// example's tokens counted by the Llama 3 tokenizer (vocab-only GGUF
+// through llama.cpp).
 func BenchmarkValidateLlama3(b *testing.B) {
 	m := llama3Vocab(b)
-	tmpl, _ := LookupTemplate("llama3")
+	tmpl, _ := dataset.LookupTemplate("llama3")
 	data := generated(b, 10_000)
-	benchData(b, data, func() {
-		v := NewValidator(Options{Tokens: NewLlamaCounter(m, tmpl)})
+	cputime.Bench(b, data, func() {
+		v := dataset.NewValidator(dataset.Options{Tokens: dataset.NewLlamaCounter(m, tmpl)})
 		if err := v.Validate(context.Background(), bytes.NewReader(data), "bench"); err != nil {
 			b.Fatal(err)
 		}
@@ -137,4 +168,22 @@ func BenchmarkValidateLlama3(b *testing.B) {
 			b.Fatalf("%d errors, %d counted", r.Errors, r.Tokens.Counted)
 		}
 	})
+}
+
+// generated returns n generated numerology examples as JSONL (as dataset's
+// own benchmarks do), dates drawn from years 1000..9999.
+func generated(tb testing.TB, n int) []byte {
+	tb.Helper()
+	seq, err := numerology.Examples(numerology.GenOptions{N: n, Seed: 1, RussianShare: 0.5,
+		From: numerology.Date{Year: 1000, Month: 1, Day: 1}, To: numerology.Date{Year: 9999, Month: 12, Day: 31}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for ex := range seq {
+		enc.Encode(ex)
+	}
+	return b.Bytes()
 }

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package quantize_test
+package differential_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/quantize"
+	"github.com/sattva/sattva/synth"
 )
 
 // compareWithLlamaCpp quantizes in to each file type with the Go path and
@@ -107,14 +108,18 @@ func TestQuantizeFileMatchesLlamaCppStories(t *testing.T) {
 // untied 128256-token output): every k-quant falls back, mostly to F16.
 func TestQuantizeFileLlama31TinyShape(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "tiny-bf16.gguf")
-	writeSynthLlama(t, in, synthShape{Hidden: 16, FFN: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Type: gguf.TypeBF16}, 3)
+	if err := synth.WriteGGUF(t.Context(), in, synth.GGUFShape{Hidden: 16, FFN: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Type: gguf.TypeBF16}, 3); err != nil {
+		t.Fatal(err)
+	}
 	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"},
 		quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
 }
 
 func TestQuantizeFileOptionsMatchLlamaCpp(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "synth-f16.gguf")
-	writeSynthLlama(t, in, synthShape{Hidden: 256, FFN: 512, Layers: 8, Heads: 4, KVHeads: 1, Vocab: 512, Type: gguf.TypeF16}, 1)
+	if err := synth.WriteGGUF(t.Context(), in, synth.GGUFShape{Hidden: 256, FFN: 512, Layers: 8, Heads: 4, KVHeads: 1, Vocab: 512, Type: gguf.TypeF16}, 1); err != nil {
+		t.Fatal(err)
+	}
 	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q4_K_S", "Q3_K_L", "Q2_K", "Q5_0", "BF16"},
 		quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
 	q8, f16 := gguf.TypeQ8_0, gguf.TypeF16
@@ -131,7 +136,9 @@ func TestQuantizeFileOptionsMatchLlamaCpp(t *testing.T) {
 // of 256 (hidden 96, FFN 320), so k-quants fall back to Q5_0/Q5_1/Q8_0/F16.
 func TestQuantizeFileFallbacksMatchLlamaCpp(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "synth-bf16.gguf")
-	writeSynthLlama(t, in, synthShape{Hidden: 96, FFN: 320, Layers: 3, Heads: 4, KVHeads: 2, Vocab: 256, Tied: true, Type: gguf.TypeBF16}, 2)
+	if err := synth.WriteGGUF(t.Context(), in, synth.GGUFShape{Hidden: 96, FFN: 320, Layers: 3, Heads: 4, KVHeads: 2, Vocab: 256, Tied: true, Type: gguf.TypeBF16}, 2); err != nil {
+		t.Fatal(err)
+	}
 	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q4_1"},
 		quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
 }

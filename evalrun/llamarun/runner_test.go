@@ -1,4 +1,4 @@
-package evalrun
+package llamarun
 
 import (
 	"context"
@@ -8,16 +8,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
 )
 
 // newStoriesRunner loads the shared stories260K reference GGUF (skips without
 // cgo or without the fixture).
-func newStoriesRunner(t *testing.T, parallel int) *LlamaRunner {
+func starterSuite(t testing.TB) *evalrun.Suite {
+	t.Helper()
+	s, err := evalrun.LoadSuite(filepath.Join(fixture.Repo(), "evals", "sattva-control.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newStoriesRunner(t *testing.T, parallel int) *Runner {
 	t.Helper()
 	path := fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf")
-	r, err := NewLlamaRunner(LlamaOptions{Model: path, Parallel: parallel, Threads: 1, CPUOnly: true})
+	r, err := New(Options{Model: path, Parallel: parallel, Threads: 1, CPUOnly: true})
 	if errors.Is(err, llamacpp.ErrNoEngine) {
 		t.Skip("built without cgo: no llama.cpp engine")
 	}
@@ -40,7 +50,7 @@ func TestStarterSuiteOnStories260K(t *testing.T) {
 	s := starterSuite(t)
 	r := newStoriesRunner(t, 0)
 	var last int64
-	rep, err := Run(context.Background(), s, r, RunOptions{MaxTokens: 32, Progress: func(d, _ int64) { last = d }})
+	rep, err := evalrun.Run(context.Background(), s, r, evalrun.RunOptions{MaxTokens: 32, Progress: func(d, _ int64) { last = d }})
 	t.Logf("%d prompt tokens, %d generated in %.1f s", rep.Throughput.PromptTokens, rep.Throughput.GeneratedTokens, rep.WallSeconds)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +69,7 @@ func TestStarterSuiteOnStories260K(t *testing.T) {
 		if c.Tokens == 0 && c.StopReason != "eog" {
 			t.Errorf("%s: no tokens, stop %q", c.ID, c.StopReason)
 		}
-		if c.ID == "num-ru-dotted-only-numbers" && c.Status == StatusPass {
+		if c.ID == "num-ru-dotted-only-numbers" && c.Status == evalrun.StatusPass {
 			t.Errorf("stories260K computed numerology? answer %q", c.Answer)
 		}
 	}
@@ -67,7 +77,7 @@ func TestStarterSuiteOnStories260K(t *testing.T) {
 		t.Errorf("notes %v: want the no-chat-template fallback noted", rep.Generator.Notes)
 	}
 	dir := t.TempDir()
-	paths, err := WriteFiles(dir, NewDocument("sattva test", rep, nil))
+	paths, err := evalrun.WriteFiles(dir, evalrun.NewDocument("sattva test", rep, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,15 +106,15 @@ func TestLlamaRunnerDeterministic(t *testing.T) {
 	s.Cases = s.Cases[:6]
 	par := newStoriesRunner(t, 0)
 	one := newStoriesRunner(t, 1)
-	a, err := Run(context.Background(), s, par, RunOptions{MaxTokens: 24})
+	a, err := evalrun.Run(context.Background(), s, par, evalrun.RunOptions{MaxTokens: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Run(context.Background(), s, par, RunOptions{MaxTokens: 24})
+	b, err := evalrun.Run(context.Background(), s, par, evalrun.RunOptions{MaxTokens: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Run(context.Background(), s, one, RunOptions{MaxTokens: 24})
+	c, err := evalrun.Run(context.Background(), s, one, evalrun.RunOptions{MaxTokens: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,12 +127,12 @@ func TestLlamaRunnerDeterministic(t *testing.T) {
 		}
 	}
 	// Seeded sampling: the same seed twice gives the same text.
-	sp := Sampling{Temperature: 0.9, TopK: 40, Seed: 7}
-	x, err := Run(context.Background(), s, par, RunOptions{MaxTokens: 24, Sampling: &sp})
+	sp := evalrun.Sampling{Temperature: 0.9, TopK: 40, Seed: 7}
+	x, err := evalrun.Run(context.Background(), s, par, evalrun.RunOptions{MaxTokens: 24, Sampling: &sp})
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := Run(context.Background(), s, par, RunOptions{MaxTokens: 24, Sampling: &sp})
+	y, err := evalrun.Run(context.Background(), s, par, evalrun.RunOptions{MaxTokens: 24, Sampling: &sp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +154,7 @@ func TestLlamaRunnerIgnoreEOS(t *testing.T) {
 	s.Defaults.System = ""
 	s.Cases = s.Cases[:4]
 	r := newStoriesRunner(t, 0)
-	rep, err := Run(context.Background(), s, r, RunOptions{MaxTokens: 300, IgnoreEOS: true})
+	rep, err := evalrun.Run(context.Background(), s, r, evalrun.RunOptions{MaxTokens: 300, IgnoreEOS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +174,7 @@ func TestLlamaRunnerInterrupted(t *testing.T) {
 	path := fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, err := NewLlamaRunner(LlamaOptions{Model: path, Parallel: 1, Threads: 1, CPUOnly: true, Progress: func(done, _ int64) {
+	r, err := New(Options{Model: path, Parallel: 1, Threads: 1, CPUOnly: true, Progress: func(done, _ int64) {
 		if done == 40 { // inside the second case: the first has its 32 tokens
 			cancel()
 		}
@@ -176,7 +186,7 @@ func TestLlamaRunnerInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	rep, err := Run(ctx, s, r, RunOptions{MaxTokens: 32, IgnoreEOS: true})
+	rep, err := evalrun.Run(ctx, s, r, evalrun.RunOptions{MaxTokens: 32, IgnoreEOS: true})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}

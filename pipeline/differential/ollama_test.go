@@ -1,70 +1,37 @@
 //go:build cgo
 
-package pipeline
+package differential_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sattva/sattva/internal/fixture"
+	"github.com/sattva/sattva/internal/ollamatest"
 	"github.com/sattva/sattva/llamacpp"
+	"github.com/sattva/sattva/pipeline"
 )
 
-// findOllamaForTest returns the ollama binary: $SATTVA_OLLAMA, ollama on
-// PATH, or <repo>/.tools/ollama (scripts/install-ollama.sh puts the pinned
-// v0.6.5 there); "" when there is none.
-func findOllamaForTest() string {
-	if p := os.Getenv("SATTVA_OLLAMA"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("ollama"); err == nil {
-		return p
-	}
-	p := filepath.Join(fixture.Repo(), ".tools", "ollama")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func realExportTools() ExportTools { return ConvertTools(0, nil) }
-
-// TestOllamaServesExport exports stories260K with sattva (convert, Modelfile,
-// manifest), registers it with `ollama create` on a private `ollama serve`
-// (loopback, OLLAMA_MODELS in a temp folder) and checks that Ollama's greedy
-// continuation equals llama.cpp's in this process (what `sattva run` prints)
-// and the text stories260K's author published.
 func TestOllamaServesExport(t *testing.T) {
 	hf := filepath.Join(fixture.Repo(), "testdata", "stories260K", "hf")
 	published, err := os.ReadFile(fixture.Path(t, "stories260K/llama2c/published_greedy.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := findOllamaForTest()
-	if bin == "" {
-		t.Skip("no ollama: run scripts/install-ollama.sh (builds the pinned v0.6.5 into .tools/) or set SATTVA_OLLAMA")
-	}
 	if testing.Short() {
 		t.Skip("-short: starts ollama serve")
+	}
+	bin := ollamatest.Binary()
+	if bin == "" {
+		t.Skip("no ollama: run scripts/install-ollama.sh (builds the pinned v0.6.5 into .tools/) or set SATTVA_OLLAMA")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -74,47 +41,19 @@ func TestOllamaServesExport(t *testing.T) {
 		"export:\n  types: [f32]\nollama:\n  parameters: {temperature: 0, repeat_penalty: 1, num_ctx: 512}\n", hf)
 	os.WriteFile(filepath.Join(dir, "d.jsonl"), []byte(`{"instruction":"q","output":"a"}`+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "sattva.yaml"), []byte(proj), 0o644)
-	p, err := LoadProject(filepath.Join(dir, "sattva.yaml"))
+	p, err := pipeline.LoadProject(filepath.Join(dir, "sattva.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Export(ctx, p, ExportOptions{Tools: realExportTools(), Version: "test"})
+	res, err := pipeline.Export(ctx, p, pipeline.ExportOptions{Tools: pipeline.ConvertTools(0, nil), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	model := res.Models["f32"]
 
-	// ollama serve on a free loopback port, its models in the temp folder.
-	host := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	serve := exec.Command(bin, "serve")
-	serve.Env = append(os.Environ(), "OLLAMA_HOST="+host, "OLLAMA_MODELS="+filepath.Join(dir, "ollama-models"), "HOME="+dir)
-	var serveLog bytes.Buffer
-	serve.Stdout, serve.Stderr = &serveLog, &serveLog
-	setProcessGroup(serve)
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		killGroup(serve.Process)
-		serve.Wait()
-		if t.Failed() {
-			t.Logf("ollama serve log:\n%s", serveLog.String())
-		}
-	}()
-	up := false
-	for i := 0; i < 100 && !up; i++ {
-		if r, err := http.Get("http://" + host + "/api/version"); err == nil {
-			r.Body.Close()
-			up = r.StatusCode == 200
-		}
-		if !up {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	if !up {
-		t.Fatal("ollama serve did not come up")
-	}
-	if err := OllamaCreate(ctx, "stories260k", res.Modelfile, OllamaOptions{Bin: bin, Host: host}); err != nil {
+	// ollama serve on a free loopback port, its models in a temp folder.
+	host, _ := ollamatest.Start(t, bin)
+	if err := pipeline.OllamaCreate(ctx, "stories260k", res.Modelfile, pipeline.OllamaOptions{Bin: bin, Host: host}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -190,7 +129,7 @@ func TestOllamaServesExport(t *testing.T) {
 	if chat.Error != "" {
 		t.Fatal(chat.Error)
 	}
-	rendered, _ := RenderPrompt("plain", system, user)
+	rendered, _ := pipeline.RenderPrompt("plain", system, user)
 	toks, err = m.Tokenize(rendered, true, true)
 	if err != nil {
 		t.Fatal(err)

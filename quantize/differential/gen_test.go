@@ -1,4 +1,4 @@
-package quantize_test
+package differential_test
 
 import (
 	"math"
@@ -69,5 +69,3 @@ func genIMatrix(r *rand.Rand, n int) []float32 {
 	}
 	return im
 }
-
-func mathFloat32bits(f float32) uint32 { return math.Float32bits(f) }

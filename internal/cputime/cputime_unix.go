@@ -1,12 +1,12 @@
 //go:build unix
 
-package dataset
+package cputime
 
 import "syscall"
 
-// cpuSeconds is the CPU time (user + system) this process has used: the
+// Seconds is the CPU time (user + system) this process has used: the
 // honest denominator for a throughput on a machine shared with other work.
-func cpuSeconds() float64 {
+func Seconds() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package quantize_test
+package differential_test
 
 import (
 	"bytes"

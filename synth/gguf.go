@@ -1,25 +1,34 @@
-package quantize_test
+package synth
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
+	"math"
 	"math/rand/v2"
-	"testing"
+	"strconv"
 
 	"github.com/sattva/sattva/gguf"
-	"github.com/sattva/sattva/quantize"
+	"github.com/sattva/sattva/half"
 )
 
-// synthShape is a small Llama-architecture model.
-type synthShape struct {
+// GGUFShape is a small Llama-architecture model written straight to GGUF.
+type GGUFShape struct {
 	Hidden, FFN, Layers, Heads, KVHeads, Vocab int
 	Tied                                       bool
 	Type                                       gguf.Type // F16, BF16 or F32 for 2-D weights
 }
 
-// writeSynthLlama writes a Llama GGUF with random weights, laid out as
-// llama.cpp's converter does (token_embd, blocks, output_norm, output).
-func writeSynthLlama(t testing.TB, path string, sh synthShape, seed uint64) {
-	t.Helper()
+// WriteGGUF writes a Llama GGUF with random weights (normal, sd 0.02; norms
+// around 1) to path, laid out as llama.cpp's converter does (token_embd,
+// blocks, output_norm, output). The same seed gives the same bytes. It has
+// no tokenizer: it is for the quantizer and file-level tests.
+func WriteGGUF(ctx context.Context, path string, sh GGUFShape, seed uint64) error {
+	switch sh.Type {
+	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+	default:
+		return fmt.Errorf("synth: WriteGGUF writes F32, F16 or BF16 weights, not %s", sh.Type)
+	}
 	r := rand.New(rand.NewPCG(seed, 7))
 	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.String("llama")},
@@ -55,12 +64,17 @@ func writeSynthLlama(t testing.TB, path string, sh synthShape, seed uint64) {
 		case gguf.TypeF32:
 			b = make([]byte, 4*n)
 			for i, v := range x {
-				binary.LittleEndian.PutUint32(b[4*i:], mathFloat32bits(v))
+				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+			}
+		case gguf.TypeF16:
+			b = make([]byte, 2*n)
+			for i, v := range x {
+				binary.LittleEndian.PutUint16(b[2*i:], half.FromFloat32GGML(v))
 			}
 		default:
 			b = make([]byte, 2*n)
-			if err := quantize.QuantizeRows(typ, b, x, n, nil); err != nil {
-				t.Fatal(err)
+			for i, v := range x {
+				binary.LittleEndian.PutUint16(b[2*i:], half.BF16FromFloat32(v))
 			}
 		}
 		return gguf.WriteTensor{Name: name, Dims: dims, Type: typ, Data: gguf.BytesData(b)}
@@ -68,7 +82,7 @@ func writeSynthLlama(t testing.TB, path string, sh synthShape, seed uint64) {
 	h, f, kv := uint64(sh.Hidden), uint64(sh.FFN), uint64(sh.Hidden/sh.Heads*sh.KVHeads)
 	ts := []gguf.WriteTensor{tensor("token_embd.weight", sh.Type, h, uint64(sh.Vocab))}
 	for l := 0; l < sh.Layers; l++ {
-		p := "blk." + itoa(l) + "."
+		p := "blk." + strconv.Itoa(l) + "."
 		ts = append(ts,
 			tensor(p+"attn_norm.weight", gguf.TypeF32, h),
 			tensor(p+"attn_q.weight", sh.Type, h, h),
@@ -85,14 +99,5 @@ func writeSynthLlama(t testing.TB, path string, sh synthShape, seed uint64) {
 	if !sh.Tied {
 		ts = append(ts, tensor("output.weight", sh.Type, h, uint64(sh.Vocab)))
 	}
-	if err := gguf.WriteFile(t.Context(), path, &gguf.Spec{KVs: kvs, Tensors: ts}, gguf.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
+	return gguf.WriteFile(ctx, path, &gguf.Spec{KVs: kvs, Tensors: ts}, gguf.WriteOptions{})
 }

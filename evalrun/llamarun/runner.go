@@ -1,4 +1,8 @@
-package evalrun
+// Package llamarun is evalrun's in-process runner: the cases of a suite
+// answered by llama.cpp (package llamacpp) in parallel sequences of one
+// context. It is the one evaluation package that links the engine; pass New
+// as evalrun.RunnerOptions.Local.
+package llamarun
 
 import (
 	"context"
@@ -9,13 +13,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/llamacpp"
 )
 
-// LlamaOptions configure a LlamaRunner.
-type LlamaOptions struct {
-	Model    string             // GGUF path
-	Adapters []llamacpp.Adapter // LoRA adapters applied at load, with their scales
+// Options configure a Runner.
+type Options struct {
+	Model    string            // GGUF path
+	Adapters []evalrun.Adapter // LoRA adapters applied at load, with their scales
 	// Parallel is how many cases are decoded at once, each in its own
 	// sequence of one context; 0: all cases of a Generate call (up to 64).
 	// 1 runs one case at a time.
@@ -32,38 +37,46 @@ type LlamaOptions struct {
 	Progress func(done, total int64)
 }
 
-// MaxParallel caps Parallel's default.
-const MaxParallel = 64
-
-// LlamaRunner answers cases with llama.cpp in this process: the model (and
+// Runner answers cases with llama.cpp in this process: the model (and
 // its adapters) is loaded once; all cases of a Generate call are decoded in
 // parallel sequences of one context. Greedy decoding by default; with a
 // temperature the suite's seed makes the sampling reproducible. It owns the
 // model: Close frees it.
-type LlamaRunner struct {
-	o     LlamaOptions
+type Runner struct {
+	o     Options
 	model *llamacpp.Model
 	notes []string
 }
 
-var _ Generator = (*LlamaRunner)(nil)
-var _ Describer = (*LlamaRunner)(nil)
+var _ evalrun.Runner = (*Runner)(nil)
+var _ evalrun.Describer = (*Runner)(nil)
 
-// NewLlamaRunner loads the model and its adapters. In a build without cgo it
-// returns llamacpp.ErrNoEngine.
-func NewLlamaRunner(o LlamaOptions) (*LlamaRunner, error) {
+// New loads the model and its adapters. In a build without cgo it returns
+// llamacpp.ErrNoEngine.
+func New(o Options) (*Runner, error) {
 	if _, err := llamacpp.InitBackends(o.BackendDir, o.Logger); err != nil {
 		return nil, err
 	}
-	m, err := llamacpp.Load(o.Model, llamacpp.ModelOptions{GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, LoRA: o.Adapters, Logger: o.Logger})
+	var lora []llamacpp.Adapter
+	for _, a := range o.Adapters {
+		lora = append(lora, llamacpp.Adapter{Path: a.Path, Scale: a.Scale})
+	}
+	m, err := llamacpp.Load(o.Model, llamacpp.ModelOptions{GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, LoRA: lora, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	return &LlamaRunner{o: o, model: m}, nil
+	return &Runner{o: o, model: m}, nil
+}
+
+// Local is New for evalrun.RunnerOptions: pass it as RunnerOptions.Local.
+func Local(o evalrun.RunnerOptions) (evalrun.Runner, error) {
+	return New(Options{Model: o.Model, Adapters: o.Adapters, Parallel: o.Parallel, ContextSize: o.ContextSize,
+		Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, BackendDir: o.BackendDir,
+		Logger: o.Logger, Progress: o.Progress})
 }
 
 // Close frees the model. It is idempotent.
-func (r *LlamaRunner) Close() error {
+func (r *Runner) Close() error {
 	if r.model == nil {
 		return nil
 	}
@@ -72,7 +85,7 @@ func (r *LlamaRunner) Close() error {
 	return err
 }
 
-func (r *LlamaRunner) Name() string {
+func (r *Runner) Name() string {
 	n := "llamacpp:" + filepath.Base(r.o.Model)
 	for _, a := range r.o.Adapters {
 		n += "+" + filepath.Base(a.Path)
@@ -80,8 +93,8 @@ func (r *LlamaRunner) Name() string {
 	return n
 }
 
-func (r *LlamaRunner) Info() GeneratorInfo {
-	gi := GeneratorInfo{Runner: "llamacpp", Model: r.o.Model, Parallel: r.o.Parallel, Notes: r.notes}
+func (r *Runner) Info() evalrun.GeneratorInfo {
+	gi := evalrun.GeneratorInfo{Runner: "llamacpp", Model: r.o.Model, Parallel: r.o.Parallel, Notes: r.notes}
 	for _, a := range r.o.Adapters {
 		gi.Adapters = append(gi.Adapters, fmt.Sprintf("%s:%g", a.Path, a.Scale))
 	}
@@ -89,8 +102,8 @@ func (r *LlamaRunner) Info() GeneratorInfo {
 }
 
 // prompt renders and tokenizes one request.
-func (r *LlamaRunner) prompt(q GenRequest) ([]int32, error) {
-	text := RawPrompt(q.Messages)
+func (r *Runner) prompt(q evalrun.GenRequest) ([]int32, error) {
+	text := evalrun.RawPrompt(q.Messages)
 	if q.ChatTemplate {
 		msgs := make([]llamacpp.ChatMessage, len(q.Messages))
 		for i, m := range q.Messages {
@@ -121,7 +134,7 @@ func (r *LlamaRunner) prompt(q GenRequest) ([]int32, error) {
 }
 
 // Generate decodes all requests in one context, Parallel sequences at a time.
-func (r *LlamaRunner) Generate(ctx context.Context, reqs []GenRequest, onDone func(int, GenResult)) error {
+func (r *Runner) Generate(ctx context.Context, reqs []evalrun.GenRequest, onDone func(int, evalrun.GenResult)) error {
 	if r.model == nil {
 		return llamacpp.ErrClosed
 	}
@@ -132,7 +145,7 @@ func (r *LlamaRunner) Generate(ctx context.Context, reqs []GenRequest, onDone fu
 	for i, q := range reqs {
 		toks, err := r.prompt(q)
 		if err != nil {
-			onDone(i, GenResult{Err: err})
+			onDone(i, evalrun.GenResult{Err: err})
 			continue
 		}
 		prompts[i] = toks
@@ -141,7 +154,7 @@ func (r *LlamaRunner) Generate(ctx context.Context, reqs []GenRequest, onDone fu
 	}
 	par := r.o.Parallel
 	if par <= 0 {
-		par = min(len(reqs), MaxParallel)
+		par = min(len(reqs), evalrun.MaxParallel)
 	}
 	par = max(1, min(par, len(reqs)))
 	nctx := r.o.ContextSize
@@ -193,7 +206,7 @@ func (r *LlamaRunner) Generate(ctx context.Context, reqs []GenRequest, onDone fu
 		if err != nil && (rs.Err != nil || rs.StopReason == "") {
 			continue // unfinished when the batch stopped: not an answer
 		}
-		onDone(idx[j], GenResult{Text: rs.Text, PromptTokens: rs.PromptTokens, Tokens: len(rs.Tokens), StopReason: rs.StopReason, Duration: took, Err: rs.Err})
+		onDone(idx[j], evalrun.GenResult{Text: rs.Text, PromptTokens: rs.PromptTokens, Tokens: len(rs.Tokens), StopReason: rs.StopReason, Duration: took, Err: rs.Err})
 	}
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package convert
+package differential_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
@@ -98,10 +99,10 @@ func maxDiff(a, b [][]float32) float64 {
 	return d
 }
 
-func convertTiny(t *testing.T, o Options) string {
+func convertTiny(t *testing.T, o convert.Options) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "tiny.gguf")
-	if _, err := Convert(context.Background(), fixture.Path(t, "llama31-tiny/hf"), out, o); err != nil {
+	if _, err := convert.Convert(context.Background(), fixture.Path(t, "llama31-tiny/hf"), out, o); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -120,14 +121,14 @@ func checkLogits(t *testing.T, m *llamacpp.Model, refRel string) {
 }
 
 func TestLlamaCppBaseLogits(t *testing.T) {
-	m := loadModel(t, convertTiny(t, Options{OutType: gguf.TypeF32}), llamacpp.ModelOptions{})
+	m := loadModel(t, convertTiny(t, convert.Options{OutType: gguf.TypeF32}), llamacpp.ModelOptions{})
 	checkLogits(t, m, "llama31-tiny/ref/logits_base_last2.f32")
 }
 
 func TestLlamaCppAdapterLogits(t *testing.T) {
-	base := convertTiny(t, Options{OutType: gguf.TypeF32})
+	base := convertTiny(t, convert.Options{OutType: gguf.TypeF32})
 	ad := filepath.Join(t.TempDir(), "lora.gguf")
-	if _, err := ConvertLoRA(context.Background(), fixture.Path(t, "llama31-tiny/lora"), fixture.Path(t, "llama31-tiny/hf"), ad, LoRAOptions{}); err != nil {
+	if _, err := convert.ConvertLoRA(context.Background(), fixture.Path(t, "llama31-tiny/lora"), fixture.Path(t, "llama31-tiny/hf"), ad, convert.LoRAOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	m := loadModel(t, base, llamacpp.ModelOptions{LoRA: []llamacpp.Adapter{{Path: ad, Scale: 1}}})
@@ -135,7 +136,7 @@ func TestLlamaCppAdapterLogits(t *testing.T) {
 }
 
 func TestLlamaCppMergedLoRALogits(t *testing.T) {
-	merged := convertTiny(t, Options{OutType: gguf.TypeF32, MergeLoRA: []LoRASpec{{Dir: fixture.Path(t, "llama31-tiny/lora"), Scale: 1}}})
+	merged := convertTiny(t, convert.Options{OutType: gguf.TypeF32, MergeLoRA: []convert.LoRASpec{{Dir: fixture.Path(t, "llama31-tiny/lora"), Scale: 1}}})
 	m := loadModel(t, merged, llamacpp.ModelOptions{})
 	checkLogits(t, m, "llama31-tiny/ref/logits_lora_last2.f32")
 	// And the merge must matter: the base logits differ.
@@ -148,7 +149,7 @@ func TestLlamaCppMergedLoRALogits(t *testing.T) {
 
 func TestLlamaCppStoriesGreedy(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "stories.gguf")
-	if _, err := Convert(context.Background(), fixture.Path(t, "stories260K/hf"), out, Options{OutType: gguf.TypeF32}); err != nil {
+	if _, err := convert.Convert(context.Background(), fixture.Path(t, "stories260K/hf"), out, convert.Options{OutType: gguf.TypeF32}); err != nil {
 		t.Fatal(err)
 	}
 	m := loadModel(t, out, llamacpp.ModelOptions{})
@@ -224,7 +225,7 @@ func readVocabTests(t *testing.T, name string) (inputs []string, want [][]int32)
 
 func checkVocab(t *testing.T, dir, name string) {
 	out := filepath.Join(t.TempDir(), "vocab.gguf")
-	if err := ConvertVocab(context.Background(), dir, out); err != nil {
+	if err := convert.ConvertVocab(context.Background(), dir, out); err != nil {
 		t.Fatal(err)
 	}
 	m := loadModel(t, out, llamacpp.ModelOptions{VocabOnly: true})
@@ -259,7 +260,7 @@ func TestLlamaCppVocabLlama2(t *testing.T) {
 	checkVocab(t, dir, "ggml-vocab-llama-spm.gguf")
 }
 
-// TestQ8_0AgainstGGML compares our Q8_0 encoder (gguf-py's algorithm) with
+// TestQ8_0AgainstGGML compares the converter's Q8_0 (gguf-py's algorithm) with
 // ggml's quantize_row_q8_0 on random rows, including exact .5 ties after
 // scaling; the F16/BF16 rounding is checked against llama.cpp's own files
 // by the reference tests.
@@ -282,8 +283,8 @@ func TestQ8_0AgainstGGML(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make([]byte, len(want))
-	if err := encodeQ8_0(got, src, cols); err != nil {
-		t.Fatal(err)
+	for b := range len(src) / 32 {
+		gguf.QuantizeQ8_0Numpy((*[32]float32)(src[32*b:]), (*[34]byte)(got[34*b:]))
 	}
 	diff := 0
 	for i := range got {
