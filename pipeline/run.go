@@ -28,7 +28,7 @@ const (
 )
 
 // Stages lists the stages in run order.
-var Stages = []string{StageData, StageTrain, StageExport, StageEval}
+func Stages() []string { return []string{StageData, StageTrain, StageExport, StageEval} }
 
 // Stage statuses.
 const (
@@ -172,13 +172,13 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	force := map[string]bool{}
 	for _, f := range o.Force {
 		if f == "all" {
-			for _, s := range Stages {
+			for _, s := range Stages() {
 				force[s] = true
 			}
 			continue
 		}
-		if !contains(Stages, f) {
-			return nil, fmt.Errorf("pipeline: --force %q: stages are %s or all", f, strings.Join(Stages, ", "))
+		if !contains(Stages(), f) {
+			return nil, fmt.Errorf("pipeline: --force %q: stages are %s or all", f, strings.Join(Stages(), ", "))
 		}
 		force[f] = true
 	}

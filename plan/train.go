@@ -20,9 +20,9 @@ const (
 	LoRA Method = "lora"
 )
 
-// AllTargets are the seven projections LLaMA-Factory's lora_target: all selects
+// allTargets are the seven projections LLaMA-Factory's lora_target: all selects
 // in a Llama model.
-var AllTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+var allTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 // TrainConfig is one fine-tuning run as LLaMA-Factory (or sattva's fallback
 // trainer, scripts/train/sft_lora.py) runs it: transformers + PEFT, bf16
@@ -32,7 +32,7 @@ type TrainConfig struct {
 	Shape   ModelShape
 	Method  Method   // QLoRA or LoRA
 	Rank    int      // LoRA rank r
-	Targets []string // PEFT module names; nil or ["all"] means AllTargets
+	Targets []string // PEFT module names; nil or ["all"] means allTargets
 	Dropout float64  // lora_dropout; above 0 each adapter keeps a dropout mask
 	Cutoff  int      // cutoff_len: tokens per sequence (the worst case: every sequence full)
 	Batch   int      // per_device_train_batch_size
@@ -61,16 +61,16 @@ type TrainConfig struct {
 // Defaults of the time estimate: a mid-range 12-16 GB GeForce card (RTX
 // 4060 Ti / 4070 class) doing bf16 matmuls with fp32 accumulation, which
 // GeForce cards run at half their advertised tensor rate. Pass the card's
-// figure (GPUTFLOPS) for a better estimate.
+// figure (gpuTFLOPS) for a better estimate.
 const (
 	DefaultTFLOPS = 30.0
 	DefaultMFU    = 0.40
 )
 
-// GPUTFLOPS are dense bf16 tensor TFLOPS with fp32 accumulation (what
+// gpuTFLOPS are dense bf16 tensor TFLOPS with fp32 accumulation (what
 // PyTorch's bf16 matmuls use) of common cards, from NVIDIA's architecture
 // whitepapers. Keys are lower case, without "nvidia geforce".
-var GPUTFLOPS = map[string]float64{
+var gpuTFLOPS = map[string]float64{
 	"rtx 3060": 25.6, "rtx 3060 ti": 32.4, "rtx 3070": 40.6, "rtx 3080": 59.5, "rtx 3090": 71,
 	"rtx 4060": 15.1, "rtx 4060 ti": 22.1, "rtx 4070": 29.1, "rtx 4070 super": 35.5, "rtx 4070 ti": 40.1,
 	"rtx 4070 ti super": 44.1, "rtx 4080": 48.7, "rtx 4080 super": 52.2, "rtx 4090": 82.6,
@@ -78,19 +78,19 @@ var GPUTFLOPS = map[string]float64{
 	"a100": 312, "h100": 989, "h200": 989, "l4": 121, "a10": 125, "t4": 65,
 }
 
-// LookupTFLOPS finds a card in GPUTFLOPS by a name as torch or nvidia-smi
+// LookupTFLOPS finds a card in gpuTFLOPS by a name as torch or nvidia-smi
 // print it ("NVIDIA GeForce RTX 4060 Ti"); ok is false for an unknown card.
 func LookupTFLOPS(name string) (float64, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
 	for _, p := range []string{"nvidia ", "geforce "} {
 		n = strings.TrimPrefix(n, p)
 	}
-	if v, ok := GPUTFLOPS[n]; ok {
+	if v, ok := gpuTFLOPS[n]; ok {
 		return v, true
 	}
 	// "h100 80gb hbm3", "a100-sxm4-80gb": the longest known prefix
 	best, bestLen := 0.0, 0
-	for k, v := range GPUTFLOPS {
+	for k, v := range gpuTFLOPS {
 		if strings.HasPrefix(n, k) && len(k) > bestLen && (len(n) == len(k) || n[len(k)] == ' ' || n[len(k)] == '-') {
 			best, bestLen = v, len(k)
 		}
@@ -141,7 +141,7 @@ func (c *TrainConfig) targets() ([]Linear, error) {
 	for _, t := range c.Targets {
 		i := slices.IndexFunc(all, func(l Linear) bool { return l.Name == t })
 		if i < 0 {
-			return nil, fmt.Errorf("plan: unknown LoRA target %q (known: all, %s)", t, strings.Join(AllTargets, ", "))
+			return nil, fmt.Errorf("plan: unknown LoRA target %q (known: all, %s)", t, strings.Join(allTargets, ", "))
 		}
 		if !slices.ContainsFunc(out, func(l Linear) bool { return l.Name == t }) {
 			out = append(out, all[i])

@@ -82,8 +82,8 @@ or the pass rate is below eval.pass_bar.`,
 
 func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdline string) error {
 	for _, f := range o.Force {
-		if f != "all" && !slices.Contains(pipeline.Stages, f) {
-			return usagef("--force %q: stages are %s or all", f, strings.Join(pipeline.Stages, ", "))
+		if f != "all" && !slices.Contains(pipeline.Stages(), f) {
+			return usagef("--force %q: stages are %s or all", f, strings.Join(pipeline.Stages(), ", "))
 		}
 	}
 	switch o.Trainer {
