@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/sattva/sattva/internal/progress"
 )
 
 // Method is the fine-tuning method.
@@ -223,17 +225,17 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		// NF4: 4 bits a weight; double quantization: one 8-bit absmax per
 		// 64 weights, one fp32 absmax (and the blocks' fp32 offset) per 256 of those.
 		q := lin/2 + ceilDiv(lin, 64) + 4*ceilDiv(lin, 64*256)
-		add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", count(lin))
+		add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", progress.FormatCount(lin))
 		if c.KbitUpcast {
-			add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", count(embd), count(heads), count(norms))
-			add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", count(embd))
+			add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
+			add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", progress.FormatCount(embd))
 		} else {
-			add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", count(embd), count(heads), count(norms))
+			add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
 		}
 	} else {
-		add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", count(lin+embd+heads+norms))
+		add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", progress.FormatCount(lin+embd+heads+norms))
 	}
-	add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", count(nLoRA), c.Rank, len(tg), L)
+	add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", progress.FormatCount(nLoRA), c.Rank, len(tg), L)
 	if !c.NoAutocast {
 		if c.GradCheckpointing {
 			// only the layer being recomputed holds its copies
@@ -305,7 +307,7 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		}
 		add("gradients in flight", (6*f+4*h)*t+grads, "(6 × ffn + 4 × hidden) bytes × %d tokens + 4 bytes × LoRA params", t)
 		if c.Method == QLoRA {
-			add("dequantized projection", 2*maxW, "2 bytes × largest projection (%s weights)", count(maxW))
+			add("dequantized projection", 2*maxW, "2 bytes × largest projection (%s weights)", progress.FormatCount(maxW))
 		}
 	default:
 		add("gradients and AdamW temporaries", phaseOptim, "12 bytes × LoRA params")
@@ -414,18 +416,6 @@ func largest(lo, hi int, ok func(int) bool) int {
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
-
-func count(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
-}
 
 // TrainFormula is the memory model EstimateTrain applies, for --explain.
 const TrainFormula = `Peak GPU memory of a LoRA/QLoRA step (torch.cuda.max_memory_allocated)
