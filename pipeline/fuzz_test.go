@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
 )
 
 // FuzzParseProject: any bytes give a project or an error with a position,
