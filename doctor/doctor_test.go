@@ -409,7 +409,7 @@ func TestBaseModel(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full")
 	os.MkdirAll(full, 0o755)
-	cfg := `{"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
+	cfg := `{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
 	os.WriteFile(filepath.Join(full, "config.json"), []byte(cfg), 0o644)
 	os.WriteFile(filepath.Join(full, "model.safetensors"), []byte("x"), 0o644)
 	partial := filepath.Join(dir, "partial")

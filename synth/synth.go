@@ -23,6 +23,7 @@ import (
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/half"
 	"github.com/sattva/sattva/internal/atomicfile"
+	"github.com/sattva/sattva/plan"
 )
 
 // Shape is the architecture of a Llama-family checkpoint.
@@ -40,26 +41,34 @@ type Shape struct {
 	TieEmbeddings bool
 }
 
-// shapes are the shapes Write knows, by name.
-var shapes = map[string]Shape{
-	"tiny":        {Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
-	"llama3.2-1b": {Name: "llama3.2-1b", Hidden: 2048, Intermediate: 8192, Layers: 16, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 32, TieEmbeddings: true},
-	"llama3.2-3b": {Name: "llama3.2-3b", Hidden: 3072, Intermediate: 8192, Layers: 28, Heads: 24, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 32, TieEmbeddings: true},
-	"llama3.1-8b": {Name: "llama3.1-8b", Hidden: 4096, Intermediate: 14336, Layers: 32, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
-}
+// tiny is synth's own shape: Llama 3's vocabulary and rope around two
+// 16-wide layers, for tests.
+var tiny = Shape{Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
 
-// ShapeByName returns a known shape ("tiny", "llama3.1-8b", …).
+// realShapes are the model shapes of plan's table that Write offers.
+var realShapes = []string{"llama3.2-1b", "llama3.2-3b", "llama3.1-8b"}
+
+// ShapeByName returns a known shape: "tiny" or a real model's from plan's
+// table ("llama3.1-8b", …).
 func ShapeByName(name string) (Shape, bool) {
-	s, ok := shapes[name]
-	return s, ok
+	if name == tiny.Name {
+		return tiny, true
+	}
+	if !slices.Contains(realShapes, name) {
+		return Shape{}, false
+	}
+	p, ok := plan.Preset(name)
+	if !ok {
+		return Shape{}, false
+	}
+	return Shape{Name: p.Name, Hidden: int64(p.Hidden), Intermediate: int64(p.FFN), Layers: int64(p.Layers), Heads: int64(p.Heads),
+		KVHeads: int64(p.KVHeads), Vocab: int64(p.Vocab), Context: int64(p.Context), RopeTheta: p.RopeTheta, RopeFactor: p.RopeFactor,
+		TieEmbeddings: p.TiedEmbd}, true
 }
 
 // ShapeNames lists the known shapes, sorted.
 func ShapeNames() []string {
-	var n []string
-	for k := range shapes {
-		n = append(n, k)
-	}
+	n := append([]string{tiny.Name}, realShapes...)
 	sort.Strings(n)
 	return n
 }
@@ -187,9 +196,9 @@ func randomBF16(dst []uint16, state uint64, norm bool) {
 // PRNG, so the same seed gives the same bytes; tensors are written in chunks
 // by parallel workers at precomputed offsets.
 func Write(ctx context.Context, shape string, outDir string, o Options) error {
-	s, ok := shapes[shape]
+	s, ok := ShapeByName(shape)
 	if !ok {
-		return fmt.Errorf("convert: unknown shape %q (known: %s)", shape, strings.Join(ShapeNames(), ", "))
+		return fmt.Errorf("synth: unknown shape %q (known: %s)", shape, strings.Join(ShapeNames(), ", "))
 	}
 	return WriteShape(ctx, s, outDir, o)
 }
