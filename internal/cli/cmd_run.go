@@ -44,15 +44,11 @@ func (e *engineFlags) flashAttention() (llamacpp.FlashAttention, error) {
 
 // parseFlashAttn reads llama.cpp's -fa values (auto, on, off; 1 and 0 too).
 func parseFlashAttn(v string) (llamacpp.FlashAttention, error) {
-	switch strings.ToLower(v) {
-	case "", "auto":
-		return llamacpp.FlashAttentionAuto, nil
-	case "on", "1", "true":
-		return llamacpp.FlashAttentionOn, nil
-	case "off", "0", "false":
-		return llamacpp.FlashAttentionOff, nil
+	fa, err := llamacpp.ParseFlashAttention(v)
+	if err != nil {
+		return 0, usagef("--flash-attn %q: want auto, on or off", v)
 	}
-	return 0, usagef("--flash-attn %q: want auto, on or off", v)
+	return fa, nil
 }
 
 // logger is llama.cpp's log: errors only, everything with -v (llamalog.go).
