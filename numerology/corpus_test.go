@@ -53,7 +53,9 @@ func spellDate(d Date, lang string, k int) string {
 		"en": {
 			func() string { return fmt.Sprintf("%d %s %d", d.Day, enMonths[d.Month-1], d.Year) },
 			func() string { return fmt.Sprintf("%s %d, %d", enMonths[d.Month-1], d.Day, d.Year) },
-			func() string { return fmt.Sprintf("%d%s %s %d", d.Day, ordinal(d.Day), enMonths[d.Month-1][:3], d.Year) },
+			func() string {
+				return fmt.Sprintf("%d%s %s %d", d.Day, ordinal(d.Day), enMonths[d.Month-1][:3], d.Year)
+			},
 		},
 		"ru": {
 			func() string { return fmt.Sprintf("%d %s %d", d.Day, ruMonths[d.Month-1], d.Year) },
