@@ -162,7 +162,14 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			kvs = append(kvs, gguf.KV{Key: "tokenizer.chat_template", Value: gguf.String(Llama3ChatTemplateJinja)})
 		}
 	}
-	if err := AddMetadata(ctx, floatPath, kvs); err != nil {
+	// The serving sampler replaces the base's generation_config sampler, so
+	// that llama.cpp's tools sample as the Modelfile says.
+	var drop func(string) bool
+	if sampling := ServingSampling(p.Ollama.Parameters); !sampling.IsZero() {
+		kvs = append(kvs, sampling.KVs()...)
+		drop = isSamplingKey
+	}
+	if err := rewriteMetadata(ctx, floatPath, kvs, drop); err != nil {
 		return nil, fmt.Errorf("writing provenance into %s: %w", floatPath, err)
 	}
 	keepFloat := false
@@ -188,7 +195,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 				return nil, fmt.Errorf("quantizing to %s: %w", ty, err)
 			}
 		}
-		if err := ensureMetadata(ctx, out, kvs); err != nil {
+		if err := ensureMetadata(ctx, out, kvs, drop); err != nil {
 			return nil, err
 		}
 		res.Models[ty] = out
@@ -223,7 +230,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			}
 		}
 		baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
-		if err := AddMetadata(ctx, res.BaseModel, baseKVs); err != nil {
+		if err := rewriteMetadata(ctx, res.BaseModel, baseKVs, drop); err != nil {
 			return nil, err
 		}
 	}
@@ -235,7 +242,13 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter); err != nil {
 			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
 		}
-		if err := ensureMetadata(ctx, res.Adapter, kvs); err != nil {
+		var adapterKVs []gguf.KV // provenance only: a sampler belongs to the model
+		for _, kv := range kvs {
+			if !isSamplingKey(kv.Key) {
+				adapterKVs = append(adapterKVs, kv)
+			}
+		}
+		if err := ensureMetadata(ctx, res.Adapter, adapterKVs, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -380,7 +393,7 @@ func (pr *Provenance) KVs(name string) []gguf.KV {
 
 // ensureMetadata adds kvs to path unless the file already carries the first
 // provenance key with the same value (quantizers copy metadata through).
-func ensureMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
+func ensureMetadata(ctx context.Context, path string, kvs []gguf.KV, drop func(key string) bool) error {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return err
@@ -393,16 +406,34 @@ func ensureMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
 			break
 		}
 	}
+	if ok && drop != nil {
+		want := map[string]bool{}
+		for _, kv := range kvs {
+			want[kv.Key] = true
+		}
+		for _, kv := range f.KVs {
+			if drop(kv.Key) && !want[kv.Key] {
+				ok = false // a key to drop that kvs do not set
+				break
+			}
+		}
+	}
 	f.Close()
 	if ok {
 		return nil
 	}
-	return AddMetadata(ctx, path, kvs)
+	return rewriteMetadata(ctx, path, kvs, drop)
 }
 
 // AddMetadata rewrites the GGUF at path with kvs set (replacing keys of the
 // same name in place, appending new ones), tensors unchanged. Atomic.
 func AddMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
+	return rewriteMetadata(ctx, path, kvs, nil)
+}
+
+// rewriteMetadata is AddMetadata that first drops the file's keys for which
+// drop is true.
+func rewriteMetadata(ctx context.Context, path string, kvs []gguf.KV, drop func(key string) bool) error {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return err
@@ -411,6 +442,9 @@ func AddMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
 	idx := map[string]int{}
 	out := make([]gguf.KV, 0, len(f.KVs)+len(kvs))
 	for _, kv := range f.KVs {
+		if drop != nil && drop(kv.Key) {
+			continue
+		}
 		idx[kv.Key] = len(out)
 		out = append(out, kv)
 	}

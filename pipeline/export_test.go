@@ -16,7 +16,9 @@ func fakeTools(t *testing.T, calls *[]string) ExportTools {
 	write := func(ctx context.Context, out, tag string) error {
 		data := make([]byte, 16)
 		return gguf.WriteFile(ctx, out, &gguf.Spec{
-			KVs:     []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "test.tag", Value: gguf.String(tag)}},
+			KVs: []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "test.tag", Value: gguf.String(tag)},
+				// as the converter writes a base's generation_config.json sampler
+				{Key: gguf.KeySamplingTopP, Value: gguf.Float32(0.5)}, {Key: gguf.KeySamplingTemp, Value: gguf.Float32(0.9)}},
 			Tensors: []gguf.WriteTensor{{Name: "w", Dims: []uint64{2, 2}, Type: gguf.TypeF32, Data: gguf.BytesData(data)}},
 		}, gguf.WriteOptions{})
 	}
@@ -102,6 +104,11 @@ func TestExportMerged(t *testing.T) {
 		}
 		if len(f.Tensors) != 1 {
 			t.Errorf("%s: tensors %v", ty, f.Tensors)
+		}
+		// the serving sampler (temperature 0, repeat_penalty 1) replaces the base's
+		s, err := gguf.SamplingOf(f)
+		if err != nil || s.Temp == nil || *s.Temp != 0 || s.PenaltyRepeat == nil || *s.PenaltyRepeat != 1 || s.TopP != nil {
+			t.Errorf("%s: sampler %v (%v), want temp 0, penalty_repeat 1 only", ty, s, err)
 		}
 		f.Close()
 	}

@@ -63,6 +63,7 @@ func runChat(ctx context.Context, s *Streams, o *chatOptions) error {
 	}
 	defer lc.Close()
 	gen, _ := o.samplingFlags.options()
+	gen.Sampling = withModelSampling(s.ErrOut, o.samplingFlags.flags, o.Model, gen.Sampling, o.Verbose)
 	var history []llamacpp.ChatMessage
 	if o.System != "" {
 		history = append(history, llamacpp.ChatMessage{Role: "system", Content: o.System})

@@ -72,9 +72,11 @@ type samplingFlags struct {
 	Seed                            int64
 	MaxTokens                       int
 	Stop                            []string
+	flags                           *pflag.FlagSet // to tell the flags the user gave
 }
 
 func (sf *samplingFlags) bind(f *pflag.FlagSet, maxTokens int) {
+	sf.flags = f
 	f.Float32Var(&sf.Temp, "temp", 0, "temperature (0: greedy)")
 	f.IntVar(&sf.TopK, "top-k", 40, "top-k sampling (0: off)")
 	f.Float32Var(&sf.TopP, "top-p", 0.95, "top-p sampling (1: off)")
@@ -169,6 +171,7 @@ func runRun(ctx context.Context, s *Streams, o *runOptions) error {
 	}
 	defer lc.Close()
 	gen, seed := o.samplingFlags.options()
+	gen.Sampling = withModelSampling(s.ErrOut, o.samplingFlags.flags, o.Model, gen.Sampling, o.Verbose)
 	if o.Verbose {
 		d := m.Device()
 		fmt.Fprintf(s.ErrOut, "model %s (%s) on %s %s; prompt %d tokens; seed %d\n", o.Model, m.Description(), d.Name, d.Description, len(prompt), seed)
