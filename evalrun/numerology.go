@@ -1,7 +1,7 @@
 package evalrun
 
 import (
-		"fmt"
+	"fmt"
 	"strings"
 
 	"github.com/sattva/sattva/numerology"
