@@ -2,7 +2,9 @@ package numerology
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseAnswer(t *testing.T) {
@@ -139,5 +141,20 @@ func TestReadAnswerShapes(t *testing.T) {
 				t.Errorf("numbers %v, want %v", r.Numbers, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadAnswerHostileIsLinear: long answers made of what the reader looks
+// back and forth over are read in time proportional to their length. At
+// 200,000 repeats a quadratic step would take minutes; linear reading takes
+// well under a second, so the bound holds on a loaded machine too.
+func TestReadAnswerHostileIsLinear(t *testing.T) {
+	for _, unit := range []string{"Джива, ", "Karma (", "Jiva + ", "| Jiva ", "2, ", "Karma: 5 or ", "Jiva Dharma ", "Jiva = 1 + "} {
+		text := strings.Repeat(unit, 200_000)
+		t0 := time.Now()
+		ReadAnswer(text)
+		if d := time.Since(t0); d > 5*time.Second {
+			t.Errorf("%q × 200000 (%d bytes): %v", unit, len(text), d)
+		}
 	}
 }

@@ -191,6 +191,7 @@ type reader struct {
 	used     []bool // token read as a value or consumed as an operand
 	readings []reading
 	lists    [][5]int // token indices of the bare lists of five
+	lineEnds []int32  // lineEnd of every token, filled on first use
 }
 
 // maxNumber caps numbers read from digits; larger values are kept as maxNumber.
@@ -490,10 +491,20 @@ func (rd *reader) chainHasEq(j, limit int) bool {
 
 // lineEnd returns the index of the first newline token at or after i, or len(toks).
 func (rd *reader) lineEnd(i int) int {
-	for i < len(rd.toks) && rd.toks[i].kind != tkNewline {
-		i++
+	if i >= len(rd.toks) {
+		return len(rd.toks)
 	}
-	return i
+	if rd.lineEnds == nil { // computed once: answers of one long line stay linear
+		rd.lineEnds = make([]int32, len(rd.toks))
+		end := len(rd.toks)
+		for k := len(rd.toks) - 1; k >= 0; k-- {
+			if rd.toks[k].kind == tkNewline {
+				end = k
+			}
+			rd.lineEnds[k] = int32(end)
+		}
+	}
+	return int(rd.lineEnds[i])
 }
 
 // readTables reads markdown tables: rows whose first token is "|".
@@ -656,6 +667,9 @@ func (rd *reader) listTail(i int) bool {
 	return rd.kind(p-1) == tkLabel
 }
 
+// maxGroup bounds the labels of a group (five, named in both languages).
+const maxGroup = 10
+
 // groupSep reports whether token kind k may join labels or values of a group.
 func groupSep(k tokKind) bool { return k == tkComma || k == tkSlash || k == tkAnd }
 
@@ -674,6 +688,9 @@ func (rd *reader) group(i int) int {
 		}
 		labels = append(labels, m)
 		j = m + 1
+		if len(labels) > maxGroup {
+			return 0 // a run of labels no answer writes: keeps hostile text linear
+		}
 	}
 	if len(labels) < 2 {
 		return 0
@@ -815,6 +832,7 @@ func viaOf(derived bool) string {
 // closeParen returns the index of the ")" that closes the "(" at j, within limit; -1 if none.
 func (rd *reader) closeParen(j, limit int) int {
 	depth := 0
+	limit = min(limit, j+maxAside) // a longer "aside" is no aside
 	for k := j; k < limit; k++ {
 		switch rd.kind(k) {
 		case tkOpen:
@@ -828,6 +846,9 @@ func (rd *reader) closeParen(j, limit int) int {
 	}
 	return -1
 }
+
+// maxAside bounds, in tokens, a parenthesised aside between a label and its value.
+const maxAside = 200
 
 // commaAside returns the index of the comma that closes an aside of words
 // opened by the comma at j ("Jiva, the number of the day, is 2"); 0 if none.
