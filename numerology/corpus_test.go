@@ -39,6 +39,14 @@ var (
 	ruAbbr   = []string{"янв.", "февр.", "мар.", "апр.", "мая", "июн.", "июл.", "авг.", "сент.", "окт.", "нояб.", "дек."}
 )
 
+// spellings returns how many spellings spellDate knows for lang.
+func spellings(lang string) int {
+	if lang == "ru" {
+		return 10
+	}
+	return 9
+}
+
 // spellDate writes d in the k-th spelling ParseDate accepts for lang.
 func spellDate(d Date, lang string, k int) string {
 	numeric := []func() string{
@@ -65,6 +73,9 @@ func spellDate(d Date, lang string, k int) string {
 		},
 	}
 	all := append(numeric, words[lang]...)
+	if len(all) != spellings(lang) {
+		panic("spellings out of date")
+	}
 	return all[k%len(all)]()
 }
 
@@ -179,6 +190,18 @@ func expand(t *testing.T, id, tmpl string, d Date, dateText string) string {
 // expandCorpus reads testdata/answers.tmpl and expands each template for
 // three dates, each in another spelling.
 func expandCorpus(t *testing.T) []corpusAnswer {
+	out, used := expandCorpusSpellings(t)
+	for _, lang := range []string{"en", "ru"} {
+		if len(used[lang]) != spellings(lang) {
+			t.Errorf("%s answers use %d of the %d date spellings", lang, len(used[lang]), spellings(lang))
+		}
+	}
+	return out
+}
+
+// expandCorpusSpellings is expandCorpus that also returns, per language,
+// which date spellings the answers use.
+func expandCorpusSpellings(t *testing.T) ([]corpusAnswer, map[string]map[int]bool) {
 	t.Helper()
 	data, err := os.ReadFile("testdata/answers.tmpl")
 	if err != nil {
@@ -203,6 +226,7 @@ func expandCorpus(t *testing.T) []corpusAnswer {
 		cur.body += line
 	}
 	var out []corpusAnswer
+	used := map[string]map[int]bool{"en": {}, "ru": {}}
 	k := 0
 	for _, tp := range tmpls {
 		switch tp.truth {
@@ -214,6 +238,7 @@ func expandCorpus(t *testing.T) []corpusAnswer {
 		for e := range 3 {
 			d := corpusDates[k%len(corpusDates)]
 			dt := spellDate(d, tp.lang, k)
+			used[tp.lang][k%spellings(tp.lang)] = true
 			k++
 			out = append(out, corpusAnswer{
 				ID: fmt.Sprintf("%s-%d", tp.id, e+1), Lang: tp.lang, Date: dt, Truth: tp.truth,
@@ -221,7 +246,7 @@ func expandCorpus(t *testing.T) []corpusAnswer {
 			})
 		}
 	}
-	return out
+	return out, used
 }
 
 func readCorpus(t *testing.T) []corpusAnswer {
