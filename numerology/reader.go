@@ -434,10 +434,14 @@ func (rd *reader) chain(j, limit int) (val, last int, derived bool) {
 			break
 		}
 		op := rd.kind(k)
-		if op == tkComma && derived && k+1 < limit && rd.isTerm(k+1) {
-			// "2 + 9 = 11, 1 + 1 = 2": the derivation goes on after a comma
-			if e := rd.chainHasEq(k+1, limit); e {
-				op = tkPlus
+		if op == tkComma && derived {
+			// "2 + 9 = 11, 1 + 1 = 2", "= 14, and 1 + 4 = 5": the derivation goes on after a comma
+			n := k + 1
+			for n < limit && (rd.kind(n) == tkAnd || rd.kind(n) == tkFiller) {
+				n++
+			}
+			if n < limit && rd.isTerm(n) && rd.chainHasEq(n, limit) {
+				op, k = tkPlus, n-1
 			}
 		}
 		if op != tkEq && op != tkPlus && op != tkMinus {
@@ -751,7 +755,8 @@ func (rd *reader) label(i int) {
 	input := false // an input word was passed with no ":" or "=" after it
 	neg := false   // "not" was passed: the next value is rejected
 	prevOp := false
-	heading := true // only marks so far: "### Джива" or "Karma:" alone on its line
+	arrowed := false // the value follows words and an arrow
+	heading := true  // only marks so far: "### Джива" or "Karma:" alone on its line
 	for j := i + 1; j <= limit; j++ {
 		if j == limit {
 			// a heading: the value starts the next line
@@ -799,12 +804,23 @@ func (rd *reader) label(i int) {
 			if !rd.isTerm(j) {
 				return
 			}
+		case tkWord:
+			// "Karma: sum of all four → 14 → 5": words, then an arrow to the value
+			if a := rd.arrowAfterWords(j, limit); a > 0 {
+				j = a - 1
+				arrowed = true
+				continue
+			}
+			return
 		default:
 			return
 		}
 		val, last, derived := rd.chain(j, limit)
 		if val < 0 {
 			return
+		}
+		if arrowed && !derived && (rd.toks[val].val < 1 || rd.toks[val].val > 9) {
+			return // "… → 29 + 1": no result
 		}
 		if input && !derived {
 			return // "comes from the year 1988": the input, not the value
@@ -820,6 +836,28 @@ func (rd *reader) label(i int) {
 		rd.alternatives(f, val, last+1, limit)
 		return
 	}
+}
+
+// arrowAfterWords returns the index of an "=" or arrow that follows the
+// words starting at j (at most a dozen, on the same line and sentence), when
+// a value follows it; 0 if none.
+func (rd *reader) arrowAfterWords(j, limit int) int {
+	for k := j; k < limit && k < j+12; k++ {
+		switch rd.kind(k) {
+		case tkWord, tkFiller, tkInput, tkAnd, tkWordNum, tkOpen, tkClose:
+			continue
+		case tkEq:
+			m := k + 1
+			for m < limit && (rd.kind(m) == tkFiller || rd.kind(m) == tkOpen) {
+				m++
+			}
+			if m < limit && rd.isTerm(m) {
+				return k
+			}
+		}
+		return 0
+	}
+	return 0
 }
 
 func viaOf(derived bool) string {
@@ -1013,8 +1051,17 @@ func (rd *reader) result() Reading {
 		fr := &r.Fields[f]
 		fr.Found = true
 		fr.Span = spans[len(spans)-1]
-		// the committed value is the last labelled reading where one exists
+		// the committed value is the last reading that is not an alternative,
+		// and the last one reduced to 1..9 where one is: a two-digit reading
+		// is unreduced working ("Karma: 2 + 3 + 1 + 8 = 14" before "Karma is 5")
+		picked := false
 		for k := len(spans) - 1; k >= 0; k-- {
+			if spans[k].Via != "alternative" && spans[k].Value >= 1 && spans[k].Value <= 9 {
+				fr.Span, picked = spans[k], true
+				break
+			}
+		}
+		for k := len(spans) - 1; k >= 0 && !picked; k-- {
 			if spans[k].Via != "alternative" {
 				fr.Span = spans[k]
 				break
@@ -1022,10 +1069,14 @@ func (rd *reader) result() Reading {
 		}
 		seen := map[int]bool{fr.Span.Value: true}
 		for _, s := range spans {
-			if !seen[s.Value] {
-				seen[s.Value] = true
-				fr.Others = append(fr.Others, s)
+			if seen[s.Value] {
+				continue
 			}
+			if s.Value > 9 && fr.Span.Value <= 9 && DigitalRoot(s.Value) == fr.Span.Value {
+				continue // the committed value unreduced
+			}
+			seen[s.Value] = true
+			fr.Others = append(fr.Others, s)
 		}
 		r.Numbers.Set(Field(f), fr.Span.Value)
 	}
