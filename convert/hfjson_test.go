@@ -216,6 +216,28 @@ func TestSpecialVocabNulls(t *testing.T) {
 	if err != nil || s.template != "{{ x }}" {
 		t.Errorf("template %v, %v", s.template, err)
 	}
+	// a null *_token in tokenizer_config.json is absent: special_tokens_map.json fills it
+	tok := &tokenizerJSON{AddedTokens: []addedToken{{ID: 5, Content: "<s>"}, {ID: 6, Content: "</s>"}}}
+	loadTok := func(files map[string]string) *specialVocab {
+		fsys := fstest.MapFS{}
+		for k, v := range files {
+			fsys[k] = &fstest.MapFile{Data: []byte(v)}
+		}
+		s := newSpecialVocab(1000, false)
+		if err := s.load(fsys, "", nil, tok); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if v, ok := id(loadTok(map[string]string{"tokenizer_config.json": `{"bos_token": null}`, "special_tokens_map.json": `{"bos_token": "<s>"}`}), "bos"); !ok || v != 5 {
+		t.Errorf("bos_token null + special_tokens_map: %d %v, want 5", v, ok)
+	}
+	if _, ok := id(loadTok(map[string]string{"tokenizer_config.json": `{"bos_token": null}`}), "bos"); ok {
+		t.Error("bos_token null gave an id")
+	}
+	if v, ok := id(loadTok(map[string]string{"tokenizer_config.json": `{"eos_token": {"content": "</s>"}}`, "special_tokens_map.json": `{"eos_token": null}`}), "eos"); !ok || v != 6 {
+		t.Errorf("eos_token present, map null: %d %v, want 6", v, ok)
+	}
 	// generation_config ids: null none, a list none, a number the id, a string an error
 	pad := int64(7)
 	s, err = load(map[string]string{"generation_config.json": `{"pad_token_id": null, "eos_token_id": [1, 2], "bos_token_id": 3}`}, &HParams{})

@@ -120,8 +120,10 @@ func newRunCmd(s *Streams) *cobra.Command {
 		Short: "Generate a reply from a GGUF model with llama.cpp",
 		Long: "Load a GGUF model (with LoRA adapters applied at load) and stream the reply to\n" +
 			"PROMPT. The model's own chat template wraps the prompt (and --system) unless\n" +
-			"--raw. Greedy by default; --temp samples. Runs on the GPU when a CUDA backend\n" +
-			"plugin is found (see --backend-dir), else on the CPU.",
+			"--raw. Greedy by default; --temp samples. Sampler flags not given take the\n" +
+			"model's recommended sampler (general.sampling.*) where it has one, as llama-cli\n" +
+			"does; -v says which. Runs on the GPU when a CUDA backend plugin is found (see\n" +
+			"--backend-dir), else on the CPU.",
 		Example: "  sattva run model.gguf -p \"Compute the five numbers for 05.11.2004\"\n" +
 			"  sattva run base.gguf --lora adapter.gguf:0.8 -p \"Hi\" --temp 0.7 -v\n" +
 			"  sattva run stories.gguf --raw -p \"Once upon a time\" -n 100",
