@@ -127,10 +127,10 @@ func (r Reading) Err() error {
 //     "двойка"), are read where they stand alone as the value;
 //   - "not 5, but 6" / "не 5, а 6" reads 6.
 //
-// When the labels do not give all five, a bare list of exactly five numbers
-// 1..9 ("2, 3, 1, 8, 5", "2 3 1 8 5", "2, 3, 1, 8 and 5") is read in the plan's
-// order (Jiva, Dharma, Approach, Method, Karma); a labelled value that
-// disagrees with it, or a second list that differs, makes the answer ambiguous.
+// A bare list of exactly five numbers 1..9 ("2, 3, 1, 8, 5", "2 3 1 8 5",
+// "2, 3, 1, 8 and 5") is read in the plan's order (Jiva, Dharma, Approach,
+// Method, Karma), beside the labelled values; a labelled value that disagrees
+// with it, or a second list that differs, makes the answer ambiguous.
 //
 // A field read twice with different values is ambiguous: a correction
 // ("Karma: 6. Correction: Karma is actually 7."), and a value followed on its
@@ -1033,7 +1033,9 @@ func (rd *reader) result() Reading {
 			count++
 		}
 	}
-	if count < 5 && len(rd.lists) > 0 {
+	// a bare list of five is a commitment in the plan's order: it fills the
+	// fields the labels leave out and must agree with those they give
+	if len(rd.lists) > 0 {
 		for _, l := range rd.lists {
 			for p, k := range l {
 				t := rd.toks[k]
