@@ -399,6 +399,21 @@ func TestConvertSampling(t *testing.T) {
 	if err != nil || s.Temp == nil || *s.Temp != 0.6 || s.MinP != nil {
 		t.Errorf("SamplingOf: %+v %v", s, err)
 	}
+	// general.sampling.* among ExtraKVs (sattva export's serving sampler)
+	// replace the checkpoint's sampler as a whole, in the same place
+	out0 := filepath.Join(t.TempDir(), "extra.gguf")
+	if _, err := Convert(context.Background(), dir, out0, Options{OutType: gguf.TypeF32, Threads: 2,
+		ExtraKVs: []gguf.KV{{Key: gguf.KeySamplingTemp, Value: gguf.Float32(0)}}}); err != nil {
+		t.Fatal(err)
+	}
+	fx, err := gguf.Open(out0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := gguf.SamplingOf(fx); s.String() != "temp 0" || fx.KVs[2].Key != gguf.KeySamplingTemp || fx.KVs[3].Key != "general.name" {
+		t.Errorf("ExtraKVs sampler: %v; keys %s, %s", s, fx.KVs[2].Key, fx.KVs[3].Key)
+	}
+	fx.Close()
 	setJSON(t, filepath.Join(dir, "generation_config.json"), map[string]any{"top_k": "40"})
 	out := filepath.Join(t.TempDir(), "bad.gguf")
 	_, err = Convert(context.Background(), dir, out, Options{OutType: gguf.TypeF32, Threads: 2})

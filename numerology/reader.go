@@ -271,7 +271,7 @@ func (rd *reader) tokenize() {
 		case c < utf8.RuneSelf && !(c|0x20 >= 'a' && c|0x20 <= 'z'):
 			// spaces, quotes, markdown marks: no token
 		default:
-			r, n := decodeRune(text[i:])
+			r, n := DecodeRune(text[i:])
 			switch {
 			case r == '→' || r == '⇒' || r == '⟶' || r == '≡':
 				emit(tkEq, i, i+n, 0)
@@ -324,13 +324,13 @@ func joinedEnd(text string, s, e int) int {
 // zero-width characters, and an apostrophe between letters ("it's").
 func wordEnd2(text string, i int) int {
 	for i < len(text) {
-		r, n := decodeRune(text[i:])
+		r, n := DecodeRune(text[i:])
 		if isWordRune(r) {
 			i += n
 			continue
 		}
 		if (r == '\'' || r == '’') && i+n < len(text) {
-			if r2, _ := decodeRune(text[i+n:]); isLetter(r2) {
+			if r2, _ := DecodeRune(text[i+n:]); isLetter(r2) {
 				i += n
 				continue
 			}
