@@ -152,6 +152,10 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		merge = adapter
 	}
 	kvs := prov.KVs(p.Name)
+	// The serving sampler as general.sampling.*, in place of the base's
+	// generation_config sampler, so that llama.cpp's tools sample as the
+	// Modelfile says (convert replaces the whole sampler when kvs hold one).
+	kvs = append(kvs, ServingSampling(p.Ollama.Parameters).KVs()...)
 	var defaults []gguf.KV
 	if p.Template == "llama3" {
 		// A base model's tokenizer often has no chat template (Llama-3.1-8B
@@ -232,7 +236,13 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	if mode == "separate" {
 		res.Adapter = filepath.Join(dir, p.Name+"-lora.gguf")
-		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter, kvs); err != nil {
+		var adapterKVs []gguf.KV // a sampler belongs to the model, not the adapter
+		for _, kv := range kvs {
+			if !isSamplingKey(kv.Key) {
+				adapterKVs = append(adapterKVs, kv)
+			}
+		}
+		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter, adapterKVs); err != nil {
 			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
 		}
 	}

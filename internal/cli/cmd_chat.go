@@ -28,7 +28,8 @@ func newChatCmd(s *Streams) *cobra.Command {
 		Short: "Chat with a GGUF model in the terminal",
 		Long: "An interactive chat through the model's own chat template. The whole history\n" +
 			"stays in the context (only new tokens are processed each turn); when it is\n" +
-			"full the oldest turns are dropped. Type /reset to start over, /exit or EOF to quit.",
+			"full the oldest turns are dropped. Type /reset to start over, /exit or EOF to quit.\n" +
+			"Sampler flags not given take the model's general.sampling.* keys; -v says which.",
 		Example: "  sattva chat model.gguf --system \"You are SatTva, a numerology assistant.\"",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -70,6 +71,7 @@ func runChat(ctx context.Context, s *Streams, o *chatOptions) error {
 	}
 	defer lc.Close()
 	gen, _ := o.samplingFlags.options()
+	gen.Sampling = withModelSampling(s.ErrOut, o.samplingFlags.flags, o.Model, gen.Sampling, o.Verbose)
 	var history []llamacpp.ChatMessage
 	if o.System != "" {
 		history = append(history, llamacpp.ChatMessage{Role: "system", Content: o.System})

@@ -108,9 +108,11 @@ type samplingFlags struct {
 	Seed                            int64
 	MaxTokens                       int
 	Stop                            []string
+	flags                           *pflag.FlagSet // to tell the flags the user gave
 }
 
 func (sf *samplingFlags) bind(f *pflag.FlagSet, maxTokens int) {
+	sf.flags = f
 	f.Float32Var(&sf.Temp, "temp", 0, "temperature (0: greedy)")
 	f.IntVar(&sf.TopK, "top-k", 40, "top-k sampling (0: off)")
 	f.Float32Var(&sf.TopP, "top-p", 0.95, "top-p sampling (1: off)")
@@ -154,8 +156,10 @@ func newRunCmd(s *Streams) *cobra.Command {
 		Short: "Generate a reply from a GGUF model with llama.cpp",
 		Long: "Load a GGUF model (with LoRA adapters applied at load) and stream the reply to\n" +
 			"PROMPT. The model's own chat template wraps the prompt (and --system) unless\n" +
-			"--raw. Greedy by default; --temp samples. Runs on the GPU when a CUDA backend\n" +
-			"plugin is found (see --backend-dir), else on the CPU.",
+			"--raw. Greedy by default; --temp samples. Sampler flags not given take the\n" +
+			"model's recommended sampler (general.sampling.*) where it has one, as llama-cli\n" +
+			"does; -v says which. Runs on the GPU when a CUDA backend plugin is found (see\n" +
+			"--backend-dir), else on the CPU.",
 		Example: "  sattva run model.gguf -p \"Compute the five numbers for 05.11.2004\"\n" +
 			"  sattva run base.gguf --lora adapter.gguf:0.8 -p \"Hi\" --temp 0.7 -v\n" +
 			"  sattva run stories.gguf --raw -p \"Once upon a time\" -n 100",
@@ -212,6 +216,7 @@ func runRun(ctx context.Context, s *Streams, o *runOptions) error {
 	}
 	defer lc.Close()
 	gen, seed := o.samplingFlags.options()
+	gen.Sampling = withModelSampling(s.ErrOut, o.samplingFlags.flags, o.Model, gen.Sampling, o.Verbose)
 	if o.Verbose {
 		d := m.Device()
 		fmt.Fprintf(s.ErrOut, "model %s (%s) on %s %s; prompt %d tokens; seed %d\n", o.Model, m.Description(), d.Name, d.Description, len(prompt), seed)
