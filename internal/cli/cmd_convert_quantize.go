@@ -45,6 +45,13 @@ func runConvertQuantized(ctx context.Context, s *Streams, o *convertOptions, ft 
 	}
 	co := quantize.ConvertOptions{FromSource: o.FromSource}
 	co.Threads = o.Threads
+	if o.IMatrix != "" {
+		im, err := quantize.ReadIMatrix(o.IMatrix)
+		if err != nil {
+			return err
+		}
+		co.IMatrix, co.IMatrixPath = im, o.IMatrix
+	}
 	co.Convert = convert.Options{Threads: o.Threads, Name: o.Name}
 	for _, m := range o.MergeLoRA {
 		co.Convert.MergeLoRA = append(co.Convert.MergeLoRA, parseLoRASpec(m))
