@@ -29,7 +29,7 @@ func fakeTools(t *testing.T, calls *[]string) ExportTools {
 			*calls = append(*calls, "lora "+filepath.Base(out))
 			return write(ctx, out, "lora")
 		},
-		Quantize: func(ctx context.Context, in, out, ft string) error {
+		Quantize: func(ctx context.Context, in, out, ft, imatrix string) error {
 			*calls = append(*calls, "quantize "+filepath.Base(in)+" "+filepath.Base(out)+" "+ft)
 			return write(ctx, out, ft) // drops the input's metadata, as a careless quantizer would
 		},

@@ -67,7 +67,7 @@ func realExportTools() ExportTools {
 			_, err := convert.ConvertLoRA(ctx, a, b, out, convert.LoRAOptions{})
 			return err
 		},
-		Quantize: func(ctx context.Context, in, out, ft string) error {
+		Quantize: func(ctx context.Context, in, out, ft, imatrix string) error {
 			t, err := quantize.ParseFileType(ft)
 			if err != nil {
 				return err

@@ -116,15 +116,24 @@ func exportTools(errOut io.Writer, threads int, quiet bool) pipeline.ExportTools
 			bar.Finish()
 			return err
 		},
-		Quantize: func(ctx context.Context, in, out, fileType string) error {
+		Quantize: func(ctx context.Context, in, out, fileType, imatrix string) error {
 			ft, err := quantize.ParseFileType(fileType)
 			if err != nil {
 				return err
 			}
+			qo := quantize.Options{Threads: threads}
+			if imatrix != "" {
+				if qo.IMatrix, err = quantize.ReadIMatrix(imatrix); err != nil {
+					return err
+				}
+				qo.IMatrixPath = imatrix
+			}
 			bar := progress.New(errOut, "quantize "+filepath.Base(out), progress.Bytes, quiet)
-			_, err = quantize.QuantizeFile(ctx, in, out, ft, quantize.Options{Threads: threads, Progress: bar.Func()})
+			qo.Progress = bar.Func()
+			_, err = quantize.QuantizeFile(ctx, in, out, ft, qo)
 			bar.Finish()
 			return err
 		},
+		IMatrix: exportIMatrixTool(errOut, threads, quiet),
 	}
 }
