@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ggml.h"
+#include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "llama.h"
 #include "imatrix.h"
@@ -43,25 +44,90 @@ std::string filter_name(const char * name) {
 
 } // namespace
 
+// device_reducer computes the column sums of squares of an activation on the
+// device that holds it (one backend per device, made on first use), so that
+// ne0 floats cross the bus instead of the whole activation.
+struct device_reducer {
+	ggml_backend_t backend = nullptr;
+	ggml_gallocr_t galloc = nullptr;
+	bool failed = false;
+};
+
 struct sattva_imatrix {
 	std::mutex mu;
+	std::unordered_map<ggml_backend_dev_t, device_reducer> devices;
+	std::vector<float> colsum;
+	int64_t device_calls = 0;   // MUL_MATs summed on a device
 	std::unordered_map<std::string, im_stats> stats;
 	std::vector<char> src1, ids;
 	bool process_output = false;
+	int mode = 0; // 0: reduce on the device for non-host buffers; 1: always copy to the host; 2: always reduce with a backend (tests)
 	int error = 0;              // first error: 1 non-finite value, 2 inconsistent size
 	std::string error_tensor;
 	std::vector<std::string> snapshot; // sorted names for export
 };
 
+// device_colsumsq sets out[j] = sum over the rows of src1 of src1[row][j]^2,
+// computed by ggml on src1's own device (sqr, transpose, sum_rows). It
+// returns false when that is not possible; the caller then copies src1.
+static bool device_colsumsq(sattva_imatrix * im, const struct ggml_tensor * src1, std::vector<float> & out) {
+	ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(src1->buffer);
+	ggml_backend_dev_t dev = buft ? ggml_backend_buft_get_device(buft) : nullptr;
+	if (dev == nullptr && im->mode == 2) {
+		// ggml's CPU buffer type names no device; the tests' mode uses the CPU's.
+		dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+	}
+	if (dev == nullptr) return false;
+	device_reducer & r = im->devices[dev];
+	if (r.failed) return false;
+	if (r.backend == nullptr) {
+		r.backend = ggml_backend_dev_init(dev, nullptr);
+		if (r.backend) r.galloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(r.backend));
+		if (!r.backend || !r.galloc) {
+			r.failed = true;
+			return false;
+		}
+	}
+	struct ggml_init_params p = { ggml_tensor_overhead() * 8 + ggml_graph_overhead_custom(8, false), nullptr, true };
+	struct ggml_context * ctx = ggml_init(p);
+	if (!ctx) return false;
+	struct ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, src1->ne[0], src1->ne[1]);
+	x->data = src1->data;
+	x->buffer = src1->buffer;
+	struct ggml_tensor * s = ggml_sum_rows(ctx, ggml_cont(ctx, ggml_transpose(ctx, ggml_sqr(ctx, x))));
+	struct ggml_cgraph * g = ggml_new_graph_custom(ctx, 8, false);
+	ggml_build_forward_expand(g, s);
+	bool ok = true;
+	for (int i = 0; i < ggml_graph_n_nodes(g); i++) {
+		if (!ggml_backend_supports_op(r.backend, ggml_graph_node(g, i))) ok = false;
+	}
+	ok = ok && ggml_gallocr_alloc_graph(r.galloc, g) && ggml_backend_graph_compute(r.backend, g) == GGML_STATUS_SUCCESS;
+	if (ok) {
+		out.resize(src1->ne[0]);
+		ggml_backend_tensor_get(s, out.data(), 0, sizeof(float) * src1->ne[0]);
+	} else {
+		r.failed = true;
+	}
+	ggml_free(ctx);
+	return ok;
+}
+
 extern "C" {
 
-sattva_imatrix * sattva_imatrix_new(int process_output) {
+sattva_imatrix * sattva_imatrix_new(int process_output, int mode) {
 	auto * im = new sattva_imatrix();
 	im->process_output = process_output != 0;
+	im->mode = mode;
 	return im;
 }
 
-void sattva_imatrix_free(sattva_imatrix * im) { delete im; }
+void sattva_imatrix_free(sattva_imatrix * im) {
+	for (auto & kv : im->devices) {
+		if (kv.second.galloc) ggml_gallocr_free(kv.second.galloc);
+		if (kv.second.backend) ggml_backend_free(kv.second.backend);
+	}
+	delete im;
+}
 
 void sattva_imatrix_reset(sattva_imatrix * im) {
 	std::lock_guard<std::mutex> lock(im->mu);
@@ -85,6 +151,34 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 	if (im->error) return true;
 
 	const bool is_host = ggml_backend_buffer_is_host(src1->buffer);
+	if (((!is_host && im->mode == 0) || im->mode == 2) && t->op == GGML_OP_MUL_MAT && ggml_is_contiguous(src1) &&
+			src1->ne[2] == 1 && src1->ne[3] == 1 && src0->ne[2] == 1 && src0->ne[3] == 1 &&
+			device_colsumsq(im, src1, im->colsum)) {
+		// The dense case on a GPU: the device sums the squares over the rows;
+		// the host adds the ne0 sums (float rounding differs from adding row
+		// by row, well inside float32 summation order).
+		auto & e = im->stats[wname];
+		const int64_t ne0 = src1->ne[0];
+		if (e.values.empty()) {
+			e.values.assign(ne0, 0.0f);
+			e.counts.assign(1, 0);
+		} else if ((int64_t) e.values.size() != ne0) {
+			im->error = 2;
+			im->error_tensor = wname;
+			return true;
+		}
+		for (int64_t j = 0; j < ne0; ++j) {
+			e.values[j] += im->colsum[j];
+			if (!std::isfinite(e.values[j])) {
+				im->error = 1;
+				im->error_tensor = wname;
+				return true;
+			}
+		}
+		for (auto & c : e.counts) c += src1->ne[1];
+		im->device_calls++;
+		return true;
+	}
 	if (!is_host) {
 		const size_t n = ggml_nbytes(src1);
 		im->src1.resize(n);
@@ -185,6 +279,11 @@ int sattva_imatrix_error(sattva_imatrix * im, char * tensor, int n) {
 		tensor[n - 1] = 0;
 	}
 	return im->error;
+}
+
+int64_t sattva_imatrix_device_calls(sattva_imatrix * im) {
+	std::lock_guard<std::mutex> lock(im->mu);
+	return im->device_calls;
 }
 
 int sattva_imatrix_snapshot(sattva_imatrix * im) {

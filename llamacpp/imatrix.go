@@ -57,7 +57,7 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	bos := int32(C.llama_vocab_bos(m.vocab))
 	m.done()
 
-	im := C.sattva_imatrix_new(C.int(btoi(o.ProcessOutput)))
+	im := C.sattva_imatrix_new(C.int(btoi(o.ProcessOutput)), C.int(o.reduceMode))
 	defer C.sattva_imatrix_free(im)
 	c, err := m.newContext(ContextOptions{ContextSize: chunk, BatchSize: chunk, UBatchSize: min(chunk, 512),
 		Threads: o.Threads, BatchThreads: o.Threads}, C.ggml_backend_sched_eval_callback(C.sattva_imatrix_cb), unsafe.Pointer(im))
@@ -95,6 +95,7 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 		}
 	}
 	st.Entries = imatrixEntries(im)
+	st.DeviceReduced = int64(C.sattva_imatrix_device_calls(im))
 	return st, runErr
 }
 

@@ -11,12 +11,13 @@ extern "C" {
 struct ggml_tensor;
 typedef struct sattva_imatrix sattva_imatrix;
 
-sattva_imatrix *sattva_imatrix_new(int process_output);
+sattva_imatrix *sattva_imatrix_new(int process_output, int mode);
 void sattva_imatrix_free(sattva_imatrix *im);
 void sattva_imatrix_reset(sattva_imatrix *im);
 bool sattva_imatrix_cb(struct ggml_tensor *t, bool ask, void *user_data);
 int sattva_imatrix_error(sattva_imatrix *im, char *tensor, int n);
 int sattva_imatrix_snapshot(sattva_imatrix *im);
+int64_t sattva_imatrix_device_calls(sattva_imatrix *im);
 const char *sattva_imatrix_entry(sattva_imatrix *im, int i, int64_t *nval, int64_t *nmat);
 void sattva_imatrix_copy(sattva_imatrix *im, int i, float *values, int64_t *counts);
 

@@ -17,6 +17,11 @@ type IMatrixOptions struct {
 	// Progress, if set, is called after each chunk with chunks done and the
 	// total.
 	Progress func(done, total int)
+
+	// reduceMode (tests): 0 sums GPU activations on their device and host
+	// ones on the host; 1 copies everything to the host; 2 sums everything
+	// with a ggml backend of the activation's device, the CPU's included.
+	reduceMode int
 }
 
 // IMatrixEntry is the statistics of one weight: for each of NMat matrices
@@ -36,4 +41,8 @@ type IMatrixStats struct {
 	Entries   []IMatrixEntry
 	Chunks    int
 	ChunkSize int
+	// DeviceReduced counts the matrix multiplications whose column sums
+	// were computed on the device holding the activations (a GPU) rather
+	// than after copying the activations to the host.
+	DeviceReduced int64
 }

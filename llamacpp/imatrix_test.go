@@ -75,16 +75,37 @@ func storiesTokens(t *testing.T, m *Model, n int) []int32 {
 
 func TestCollectIMatrixMatchesFormula(t *testing.T) {
 	m := loadStories(t, ModelOptions{CPUOnly: true})
+	checkIMatrixAgainstTap(t, m, 0)
+	checkIMatrixAgainstTap(t, m, 2) // the device reduction's graph, on the CPU backend
+}
+
+// TestCollectIMatrixGPU (SATTVA_GPU_TEST=1, a GPU backend present): the
+// collector's device-side column sums, and its host-copy path, against the
+// tap's host copies and llama-imatrix's formula.
+func TestCollectIMatrixGPU(t *testing.T) {
+	if os.Getenv(gpuTestEnv) != "1" {
+		t.Skip("set " + gpuTestEnv + "=1 on a machine with a GPU backend")
+	}
+	m := loadStories(t, ModelOptions{})
+	checkIMatrixAgainstTap(t, m, 0)
+	checkIMatrixAgainstTap(t, m, 1)
+}
+
+func checkIMatrixAgainstTap(t *testing.T, m *Model, mode int) {
+	t.Helper()
 	const chunk = 64
 	toks := storiesTokens(t, m, 3*chunk+10)
 	var done []int
 	st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, Chunks: 3, Threads: 2,
-		Progress: func(d, n int) { done = append(done, d) }})
+		Progress: func(d, n int) { done = append(done, d) }, reduceMode: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Chunks != 3 || st.ChunkSize != chunk || len(done) != 3 {
 		t.Fatalf("chunks %d of %d, progress %v; want 3 chunks of %d", st.Chunks, st.ChunkSize, done, chunk)
+	}
+	if wantDevice := mode == 2 || (mode == 0 && m.Device().Name != "CPU"); wantDevice != (st.DeviceReduced > 0) {
+		t.Errorf("reduce mode %d on %s: %d device reductions", mode, m.Device().Name, st.DeviceReduced)
 	}
 	var ins []matMulInput
 	if err := m.tapMatMuls(toks[:3*chunk], chunk, func(in matMulInput) { ins = append(ins, in) }); err != nil {
@@ -121,7 +142,7 @@ func TestCollectIMatrixMatchesFormula(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("35 entries, worst relative difference %.2g", worst)
+	t.Logf("%s: 35 entries, worst relative difference %.2g (reduce mode %d)", m.Device().Name, worst, mode)
 }
 
 func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
