@@ -25,6 +25,7 @@ type imatrixOptions struct {
 	ProcessOutput bool
 	ParseSpecial  bool
 	Quiet         bool
+	JSON          bool
 	engineFlags
 }
 
@@ -56,9 +57,21 @@ func newIMatrixCmd(s *Streams) *cobra.Command {
 	f.BoolVar(&o.ProcessOutput, "process-output", false, "collect output.weight too")
 	f.BoolVar(&o.ParseSpecial, "parse-special", false, "parse special tokens in plain-text data")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
+	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON")
 	o.engineFlags.bind(f, 512)
 	_ = c.MarkFlagRequired("data")
 	return c
+}
+
+// imatrixSummary is what `sattva imatrix --json` prints.
+type imatrixSummary struct {
+	Output      string  `json:"output"`
+	Weights     int     `json:"weights"`
+	Chunks      int     `json:"chunks"`
+	ChunkSize   int     `json:"chunk_size"`
+	Seconds     float64 `json:"seconds"`  // whole command: load, tokenize, collect, write
+	ChunkMS     float64 `json:"chunk_ms"` // mean per chunk after the first
+	Interrupted bool    `json:"interrupted,omitempty"`
 }
 
 func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
@@ -76,13 +89,22 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 	if _, err := llamacpp.InitBackends(o.BackendDir, o.logger(s.ErrOut)); err != nil {
 		return err
 	}
-	bar := progress.New(s.ErrOut, "imatrix chunks", progress.Items, o.Quiet)
+	bar := progress.New(s.ErrOut, "imatrix chunks", progress.Items, o.Quiet || o.JSON)
 	start := time.Now()
+	var first, last time.Time
+	var firstN, lastN int
 	sums, err := imatrix.Compute(ctx, imatrix.Options{
 		Model: o.Model, LoRA: adapters, Data: o.Data, ChunkSize: o.ContextSize, Chunks: o.Chunks,
 		ProcessOutput: o.ProcessOutput, ParseSpecial: o.ParseSpecial, Threads: o.Threads,
 		GPULayers: o.GPULayers, CPUOnly: o.GPULayers == 0, Logger: o.logger(s.ErrOut),
-		Progress: func(done, total int) { bar.Update(int64(done), int64(total)) },
+		Progress: func(done, total int) {
+			now := time.Now()
+			if firstN == 0 {
+				first, firstN = now, done
+			}
+			last, lastN = now, done
+			bar.Update(int64(done), int64(total))
+		},
 	})
 	bar.Finish()
 	if sums == nil {
@@ -101,8 +123,23 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 	if werr != nil {
 		return werr
 	}
-	fmt.Fprintf(s.Out, "wrote %s: %d weights, %d chunks of %d tokens in %.1fs\n",
-		o.Out, len(sums.Entries), sums.ChunkCount, sums.ChunkSize, time.Since(start).Seconds())
+	res := imatrixSummary{Output: o.Out, Weights: len(sums.Entries), Chunks: sums.ChunkCount, ChunkSize: sums.ChunkSize,
+		Seconds: time.Since(start).Seconds(), Interrupted: interrupted}
+	if lastN > firstN {
+		// After the first chunk (warm-up: graph reservation, first use of the weights).
+		res.ChunkMS = float64(last.Sub(first).Microseconds()) / 1e3 / float64(lastN-firstN)
+	}
+	if o.JSON {
+		if err := writeJSON(s.Out, res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(s.Out, "wrote %s: %d weights, %d chunks of %d tokens in %.1fs", o.Out, res.Weights, res.Chunks, res.ChunkSize, res.Seconds)
+		if res.ChunkMS > 0 {
+			fmt.Fprintf(s.Out, " (%.1f ms per chunk after the first)", res.ChunkMS)
+		}
+		fmt.Fprintln(s.Out)
+	}
 	if interrupted {
 		fmt.Fprintf(s.ErrOut, "interrupted: %s holds the %d chunks done\n", o.Out, sums.ChunkCount)
 		return err
