@@ -117,35 +117,39 @@ func isJSONL(path string) bool {
 }
 
 // RenderJSONL renders every example of an alpaca JSONL file (plain, gzip
-// or zstd) with the model's chat template: system, history turns, the
-// prompt and the answer. A model without a template gets the prompt and
-// the answer separated by newlines.
+// or zstd) with the model's chat template and joins them.
 func RenderJSONL(ctx context.Context, m *llamacpp.Model, path string) (string, error) {
+	exs, err := RenderExamples(ctx, m, path)
+	return strings.Join(exs, ""), err
+}
+
+// RenderExamples renders each example of an alpaca JSONL file with the
+// model's chat template: system, history turns, the prompt and the answer.
+// A model without a template gets the prompt and the answer separated by
+// newlines.
+func RenderExamples(ctx context.Context, m *llamacpp.Model, path string) ([]string, error) {
 	rc, err := dataset.Open(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer rc.Close()
 	hasTemplate := m.ChatTemplate() != ""
-	var out strings.Builder
+	var all []string
 	br := bufio.NewReaderSize(rc, 1<<16)
 	for line := 1; ; line++ {
 		if line%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return "", err
+				return nil, err
 			}
 		}
 		raw, err := br.ReadBytes('\n')
 		if len(strings.TrimSpace(string(raw))) > 0 {
 			var ex dataset.Example
 			if jerr := json.Unmarshal(raw, &ex); jerr != nil {
-				return "", fmt.Errorf("imatrix: %s line %d: %v", path, line, jerr)
+				return nil, fmt.Errorf("imatrix: %s line %d: %v", path, line, jerr)
 			}
 			if !hasTemplate {
-				out.WriteString(ex.Prompt())
-				out.WriteString("\n")
-				out.WriteString(ex.Output)
-				out.WriteString("\n\n")
+				all = append(all, ex.Prompt()+"\n"+ex.Output+"\n\n")
 			} else {
 				var msgs []llamacpp.ChatMessage
 				if ex.System != "" {
@@ -157,17 +161,17 @@ func RenderJSONL(ctx context.Context, m *llamacpp.Model, path string) (string, e
 				msgs = append(msgs, llamacpp.ChatMessage{Role: "user", Content: ex.Prompt()}, llamacpp.ChatMessage{Role: "assistant", Content: ex.Output})
 				s, terr := m.ApplyChatTemplate(msgs, false)
 				if terr != nil {
-					return "", fmt.Errorf("imatrix: %s line %d: %w", path, line, terr)
+					return nil, fmt.Errorf("imatrix: %s line %d: %w", path, line, terr)
 				}
-				out.WriteString(s)
+				all = append(all, s)
 			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 	}
-	return out.String(), nil
+	return all, nil
 }
