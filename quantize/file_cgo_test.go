@@ -102,7 +102,7 @@ func TestQuantizeFileMatchesLlamaCppStories(t *testing.T) {
 func TestQuantizeFileLlama31TinyShape(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "tiny-bf16.gguf")
 	writeSynthLlama(t, in, synthShape{Hidden: 16, FFN: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Type: gguf.TypeBF16}, 3)
-	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"},
+	compareWithLlamaCpp(t, in, []string{"Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q3_K_M", "Q2_K", "IQ4_XS"},
 		quantize.Options{Threads: 2}, llamacpp.QuantizeOptions{Threads: 2})
 }
 

@@ -49,7 +49,7 @@ func compareWithIMatrix(t *testing.T, in string, fts []string, seed uint64) {
 			Entries: m.Entries, File: file, Dataset: m.Datasets[0], Chunks: m.ChunkCount}})
 }
 
-var imatrixFileTypes = []string{"Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ4_NL", "Q5_K_M", "Q6_K", "Q2_K", "Q4_0", "Q8_0"}
+var imatrixFileTypes = []string{"Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ4_NL", "Q5_K_M", "Q6_K", "Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_L", "Q4_0", "Q8_0"}
 
 func TestIMatrixQuantizeMatchesLlamaCppStories(t *testing.T) {
 	compareWithIMatrix(t, fixture.Path(t, "stories260K/ref/stories260K-f32.ref.gguf"), imatrixFileTypes, 1)
@@ -60,7 +60,8 @@ func TestIMatrixQuantizeMatchesLlamaCppSynth(t *testing.T) {
 	for i, sh := range []synthShape{
 		{Hidden: 256, FFN: 512, Layers: 8, Heads: 4, KVHeads: 1, Vocab: 512, Type: gguf.TypeF16},
 		{Hidden: 96, FFN: 320, Layers: 3, Heads: 4, KVHeads: 2, Vocab: 256, Tied: true, Type: gguf.TypeBF16},
-		{Hidden: 16, FFN: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 4096, Type: gguf.TypeBF16},
+		// Rows of 32 and 96: k-quants fall back to IQ4_NL, Q5_0, Q5_1, Q8_0.
+		{Hidden: 32, FFN: 96, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 4096, Type: gguf.TypeBF16},
 	} {
 		in := filepath.Join(dir, "synth"+itoa(i)+".gguf")
 		writeSynthLlama(t, in, sh, uint64(10+i))
