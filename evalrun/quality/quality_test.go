@@ -74,4 +74,8 @@ func TestReport(t *testing.T) {
 	if strings.Count(svg, "<circle") != 3+2 || !strings.Contains(svg, "test &lt;model&gt;") {
 		t.Errorf("svg:\n%s", svg)
 	}
+	page := HTML("q", rows)
+	if !strings.Contains(page, "<svg") || strings.Count(page, "<tr>") != 4 {
+		t.Errorf("html:\n%s", page)
+	}
 }

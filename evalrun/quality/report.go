@@ -107,3 +107,23 @@ func SVG(title string, rows []Row) string {
 	b.WriteString("</svg>\n")
 	return b.String()
 }
+
+// HTML is a standalone page with the chart (inline SVG) and the table.
+func HTML(title string, rows []Row) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>\n", html.EscapeString(title))
+	b.WriteString("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>\n")
+	fmt.Fprintf(&b, "<h1>%s</h1>\n", html.EscapeString(title))
+	b.WriteString(SVG(title, rows))
+	b.WriteString("<table><tr><th>type</th><th>imatrix</th><th>bits/weight</th><th>mean KLD</th><th>max KLD</th><th>top-1 agreement</th><th>positions</th></tr>\n")
+	for _, r := range rows {
+		im := "no"
+		if r.IMatrix {
+			im = "yes"
+		}
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%.2f</td><td>%.6f</td><td>%.4f</td><td>%.2f%%</td><td>%d</td></tr>\n",
+			html.EscapeString(r.Type), im, r.BitsPerWeight, r.MeanKLD, r.MaxKLD, 100*r.Top1, r.Positions)
+	}
+	b.WriteString("</table>\n<p>KL(P<sub>F16</sub> ‖ P<sub>quant</sub>) of the next-token distributions over every position of the held-out examples, in nats.</p>\n</body></html>\n")
+	return b.String()
+}

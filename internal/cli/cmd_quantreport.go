@@ -24,6 +24,7 @@ type quantReportOptions struct {
 	Types       []string
 	Out         string
 	SVG         string
+	HTML        string
 	Title       string
 	MaxExamples int
 	Chunk       int
@@ -55,6 +56,7 @@ func newQuantReportCmd(s *Streams) *cobra.Command {
 	f.StringSliceVar(&o.Types, "types", []string{"Q4_K_M", "Q5_K_M", "IQ4_XS", "Q6_K", "Q8_0"}, "file types")
 	f.StringVarP(&o.Out, "output", "o", "", "Markdown file (default: stdout)")
 	f.StringVar(&o.SVG, "svg", "", "also write the chart as SVG")
+	f.StringVar(&o.HTML, "html", "", "also write an HTML report (chart and table)")
 	f.StringVar(&o.Title, "title", "", "chart title (default: the model's file name)")
 	f.IntVar(&o.MaxExamples, "max-examples", 64, "most held-out sequences")
 	f.IntVar(&o.Chunk, "imatrix-chunk", 512, "imatrix chunk size (-c of sattva imatrix)")
@@ -181,12 +183,17 @@ func runQuantReport(ctx context.Context, s *Streams, o *quantReportOptions) erro
 	} else if err := atomicfile.WriteFile(o.Out, []byte(md), 0o644); err != nil {
 		return err
 	}
+	title := o.Title
+	if title == "" {
+		title = filepath.Base(o.Model)
+	}
 	if o.SVG != "" {
-		title := o.Title
-		if title == "" {
-			title = filepath.Base(o.Model)
-		}
 		if err := atomicfile.WriteFile(o.SVG, []byte(quality.SVG(title, rows)), 0o644); err != nil {
+			return err
+		}
+	}
+	if o.HTML != "" {
+		if err := atomicfile.WriteFile(o.HTML, []byte(quality.HTML(title, rows)), 0o644); err != nil {
 			return err
 		}
 	}
