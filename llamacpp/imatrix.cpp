@@ -185,7 +185,7 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		ggml_backend_tensor_get(src1, im->src1.data(), 0, n);
 	}
 	const char * data = is_host ? (const char *) src1->data : im->src1.data();
-	if (src1->nb[0] != ggml_element_size(src1)) {
+	if (src1->type != GGML_TYPE_F32 || src1->nb[0] != ggml_element_size(src1)) {
 		im->error = 2;
 		im->error_tensor = wname;
 		return true;
