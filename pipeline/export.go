@@ -28,10 +28,10 @@ type ExportTools struct {
 	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out,
 	// with the importance matrix file imatrix unless it is "".
 	Quantize func(ctx context.Context, in, out, fileType, imatrix string) error
-	// IMatrix computes an importance matrix of model over the data files in
-	// chunks of chunk tokens and writes it to out (nil: export.imatrix auto
-	// quantizes without one).
-	IMatrix func(ctx context.Context, model, out string, data []string, chunk int) error
+	// IMatrix computes an importance matrix of model over at most chunks
+	// chunks of chunk tokens of the data files and writes it to out (nil:
+	// export.imatrix auto quantizes without one).
+	IMatrix func(ctx context.Context, model, out string, data []string, chunk, chunks int) error
 }
 
 // ExportOptions control Export.

@@ -18,7 +18,7 @@ func imatrixTools(t *testing.T, calls *[]string, fail error) ExportTools {
 		*calls = append(*calls, "with imatrix="+filepath.Base(imatrix))
 		return q(ctx, in, out, ft, imatrix)
 	}
-	tools.IMatrix = func(ctx context.Context, model, out string, data []string, chunk int) error {
+	tools.IMatrix = func(ctx context.Context, model, out string, data []string, chunk, chunks int) error {
 		*calls = append(*calls, "imatrix "+filepath.Base(model)+" data="+filepath.Base(data[0]))
 		if fail != nil {
 			return fail
