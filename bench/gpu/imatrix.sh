@@ -15,9 +15,12 @@
 #      pass asks for every position's logits (as llama-imatrix does, so the
 #      last layer sees every token), pp512 only the last one's.
 #   4. quantize F16 -> Q4_K_M with the Go quantizer, without and with the
-#      imatrix of step 3 (all cores). Goal: with <= 1.2x without.
+#      imatrix of step 3 (all cores). Goal: with <= 1.2x without. Then the
+#      same with --engine llamacpp, cmp'd with the Go file: llama.cpp's own
+#      imatrix path costs more (its Q4_K search is longer with weights; about
+#      1.8x per row in BenchmarkQuantizeRows), which is the reference.
 # Appends a markdown table to $OUT/imatrix.md; logs and JSON beside it.
-# Expected run time: about 4 minutes (two ~75 s quantizations, the rest < 1 min).
+# Expected run time: about 5-6 minutes (three 75-130 s quantizations, the rest < 1 min).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 : "${OUT:?set OUT to the results folder}"
@@ -71,7 +74,10 @@ q_plain=$(q "$F16" "$DIR/q4.gguf" Q4_K_M)
 rm -f "$DIR/q4.gguf"
 q_im=$(q --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)
 keys=$("$SATTVA" gguf inspect "$DIR/q4im.gguf" 2>/dev/null | grep -c 'quantize.imatrix' || true)
-rm -f "$DIR/q4im.gguf"
+# llama.cpp's own cost of the imatrix path (its Q4_K search is longer with weights).
+q_cim=$(q --engine llamacpp --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4cim.gguf" Q4_K_M)
+if cmp -s "$DIR/q4im.gguf" "$DIR/q4cim.gguf"; then same="yes"; else same="NO"; status=1; fi
+rm -f "$DIR/q4im.gguf" "$DIR/q4cim.gguf"
 
 ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (float(a)/float(b)) if a and b else 'n/a')" "$1" "$2"; }
 {
@@ -85,6 +91,8 @@ ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (
   echo "| sattva imatrix, whole command (load, tokenize, $im_chunks chunks, write) | ${im_wall} s | |"
   echo "| quantize Q4_K_M (Go), no imatrix | ${q_plain} s | anchor |"
   echo "| quantize Q4_K_M (Go), --imatrix | ${q_im} s ($(ratio "$q_im" "$q_plain")) | <= 1.2x |"
+  echo "| quantize Q4_K_M --engine llamacpp --imatrix | ${q_cim} s ($(ratio "$q_cim" "$q_plain") of Go without) | reference |"
+  echo "| Go and llama.cpp files with the imatrix identical | $same | yes |"
   echo "| quantize.imatrix.* keys in the output | $keys | 4 |"
   echo
 } >>"$md"

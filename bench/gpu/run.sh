@@ -15,7 +15,7 @@
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
 #   imatrix: sattva imatrix (100 chunks of 512) vs bench pp512, quantize with
-#            and without --imatrix, the GPU imatrix test (needs prep; ~4 min)
+#            and without --imatrix, the GPU imatrix test (needs prep; ~6 min)
 #   probe: tg128 against builds with other C flags and a C++ driver
 #          (bench/gpu/tgprobe.sh; stage with STAGE_PROBE=1; needs prep)
 set -uo pipefail
@@ -91,7 +91,7 @@ for part in "$@"; do
   probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
   pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone
-  imatrix) step imatrix 420 bash bench/gpu/imatrix.sh ;; # needs prep
+  imatrix) step imatrix 540 bash bench/gpu/imatrix.sh ;; # needs prep
   *) echo "unknown part $part" ;;
   esac
 done
