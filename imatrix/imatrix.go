@@ -74,10 +74,16 @@ func Compute(ctx context.Context, o Options) (*quantize.IMatrixSums, error) {
 }
 
 // Sums turns the collector's statistics into what quantize writes, with
-// datasets recorded as imatrix.datasets.
+// datasets recorded as imatrix.datasets. A LoRA adapter's own matrices
+// (NAME.lora_a, NAME.lora_b), which llama-imatrix records too when run with
+// --lora, are left out: the merged model has no such tensors, and the
+// weight they adapt has its own entry with the same input.
 func Sums(st *llamacpp.IMatrixStats, datasets []string) *quantize.IMatrixSums {
 	s := &quantize.IMatrixSums{Datasets: datasets, ChunkCount: st.Chunks, ChunkSize: st.ChunkSize}
 	for _, e := range st.Entries {
+		if strings.HasSuffix(e.Name, ".lora_a") || strings.HasSuffix(e.Name, ".lora_b") {
+			continue
+		}
 		c := make([]float32, len(e.Counts))
 		for i, n := range e.Counts {
 			c[i] = float32(n)
