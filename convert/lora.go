@@ -22,6 +22,8 @@ type LoRAOptions struct {
 	DryRun   bool
 	Name     string // general.name (default: from the adapter folder's name)
 	Logger   *slog.Logger
+	// ExtraKVs are set in the metadata as it is written (as Options.ExtraKVs).
+	ExtraKVs []gguf.KV
 }
 
 // adapter is a PEFT LoRA folder: adapter_config.json and
@@ -308,6 +310,7 @@ func ConvertLoRA(ctx context.Context, adapterDir, baseDir, outPath string, o LoR
 		{Key: "adapter.lora.alpha", Value: gguf.Float32(float32(alpha))},
 		{Key: "general.quantization_version", Value: gguf.Uint32(2)},
 	}
+	plan.KVs = withExtraKVs(plan.KVs, o.ExtraKVs, nil)
 	if err := plan.sizeFile(); err != nil {
 		return nil, err
 	}

@@ -616,7 +616,7 @@ func appendNormalised(dst []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, n := decodeRune(s[i:])
+		r, n := numerology.DecodeRune(s[i:])
 		i += n
 		switch {
 		case r >= 'а' && r <= 'я':
@@ -654,7 +654,7 @@ func scriptCounts(s string, cyr, lat *int) {
 			i++
 			continue
 		}
-		r, n := decodeRune(s[i:])
+		r, n := numerology.DecodeRune(s[i:])
 		i += n
 		switch {
 		case r >= 0x400 && r <= 0x4ff:
@@ -759,16 +759,4 @@ func numerologyMismatch(ex *Example) string {
 		return ""
 	}
 	return fmt.Sprintf("for %s (%s): %s", d, want, strings.Join(bad, "; "))
-}
-
-// decodeRune is utf8.DecodeRuneInString with the two-byte sequences of
-// Cyrillic (and Latin-1, Greek) decoded inline.
-func decodeRune(s string) (rune, int) {
-	if len(s) >= 2 {
-		c0, c1 := s[0], s[1]
-		if c0 >= 0xc2 && c0 <= 0xdf && c1&0xc0 == 0x80 {
-			return rune(c0&0x1f)<<6 | rune(c1&0x3f), 2
-		}
-	}
-	return utf8.DecodeRuneInString(s)
 }

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/hfcache"
 	"github.com/sattva/sattva/plan"
 )
@@ -609,43 +609,13 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // ---- Ollama ----
 
-// OllamaURL turns an OLLAMA_HOST value into the base URL Ollama's client
-// uses: scheme http, host 127.0.0.1 for an empty or 0.0.0.0 host, port 11434
-// when none is given.
-func OllamaURL(host string) (*url.URL, error) {
-	host = strings.TrimSpace(host)
-	scheme := "http"
-	if s, rest, ok := strings.Cut(host, "://"); ok {
-		scheme, host = s, rest
-	}
-	host, path, _ := strings.Cut(host, "/")
-	h, port, err := net.SplitHostPort(host)
-	if err != nil {
-		h, port = host, "11434"
-		if scheme == "https" {
-			port = "443"
-		}
-	}
-	if h == "" || h == "0.0.0.0" || h == "::" || h == "[::]" {
-		h = "127.0.0.1"
-	}
-	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(strings.Trim(h, "[]"), port)}
-	if path != "" {
-		u.Path = "/" + strings.TrimSuffix(path, "/")
-	}
-	if scheme != "http" && scheme != "https" {
-		return nil, fmt.Errorf("OLLAMA_HOST %q: scheme must be http or https", host)
-	}
-	return u, nil
-}
-
 func checkOllama(ctx context.Context, r *Report, o *Options) {
 	c := Check{ID: "ollama", Stage: StageServe, Facts: map[string]string{}}
 	host := o.OllamaHost
 	if host == "" {
 		host = o.Getenv("OLLAMA_HOST")
 	}
-	u, err := OllamaURL(host)
+	u, err := evalrun.OllamaURL(host)
 	if err != nil {
 		c.Status, c.Summary, c.Fix = Warn, err.Error(), "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434"
 		r.add(c)

@@ -32,6 +32,10 @@ import (
 // CGO_ENABLED=0, which has no inference engine.
 var ErrNoEngine = errors.New("llamacpp: this sattva was built without cgo: it has no inference engine")
 
+// ErrBackendDir is returned by InitBackends when the backend plugins were
+// already loaded from another folder in this process.
+var ErrBackendDir = errors.New("llamacpp: ggml backends already loaded from another folder")
+
 // ErrClosed is returned when a closed Model or Context is used.
 var ErrClosed = errors.New("llamacpp: use of closed model or context")
 

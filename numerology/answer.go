@@ -371,7 +371,7 @@ func valueAfter(text string, i, limit int) (vs, ve, v int, ok bool) {
 			}
 			i++
 		default:
-			r, n := decodeRune(text[i:])
+			r, n := DecodeRune(text[i:])
 			if unicode.IsLetter(r) {
 				w, wn := wordAt(text, i)
 				if !fillers[strings.ToLower(w)] {
@@ -389,7 +389,7 @@ func valueAfter(text string, i, limit int) (vs, ve, v int, ok bool) {
 func wordAt(text string, i int) (string, int) {
 	j := i
 	for j < len(text) {
-		r, n := decodeRune(text[j:])
+		r, n := DecodeRune(text[j:])
 		if !isWordRune(r) {
 			break
 		}
@@ -519,7 +519,7 @@ func lastBareList(text string) ([]Span, bool) {
 				continue
 			}
 			if i < len(text) {
-				_, n := decodeRune(text[i:])
+				_, n := DecodeRune(text[i:])
 				i += n
 			}
 			continue
@@ -557,14 +557,14 @@ func nextWord(text string, i int) (int, int) {
 			i++
 			continue
 		}
-		r, n := decodeRune(text[i:])
+		r, n := DecodeRune(text[i:])
 		if !isLetter(r) {
 			i += n
 			continue
 		}
 		j := i + n
 		for j < len(text) {
-			r2, n2 := decodeRune(text[j:])
+			r2, n2 := DecodeRune(text[j:])
 			if !isWordRune(r2) {
 				break
 			}
@@ -573,16 +573,4 @@ func nextWord(text string, i int) (int, int) {
 		return i, j
 	}
 	return -1, -1
-}
-
-// decodeRune is utf8.DecodeRuneInString with the two-byte sequences of
-// Cyrillic (and Latin-1, Greek) decoded inline.
-func decodeRune(s string) (rune, int) {
-	if len(s) >= 2 {
-		c0, c1 := s[0], s[1]
-		if c0 >= 0xc2 && c0 <= 0xdf && c1&0xc0 == 0x80 {
-			return rune(c0&0x1f)<<6 | rune(c1&0x3f), 2
-		}
-	}
-	return utf8.DecodeRuneInString(s)
 }

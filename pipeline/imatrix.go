@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -92,7 +91,7 @@ func exportIMatrix(ctx context.Context, p *Project, o ExportOptions, prov *Prove
 func needsQuantize(types []string, outType string) bool {
 	for _, ty := range types {
 		lt := strings.ToLower(ty)
-		if lt != strings.ToLower(outType) && !slices.Contains(ConvertTypes, lt) {
+		if lt != strings.ToLower(outType) && !convertsDirectly(lt) {
 			return true
 		}
 	}

@@ -1,6 +1,10 @@
 package quantize
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sattva/sattva/half"
+)
 
 // This file ports ggml-quants.c's 4-bit non-linear quants (IQ4_NL: blocks of
 // 32 with one half scale; IQ4_XS: super-blocks of 256 with 6-bit sub-block
@@ -132,7 +136,7 @@ func iq4Block(x []float32, q4 []byte, qw []float32, s *iq4Scratch) (dh uint16, s
 
 	if nb > 1 {
 		d := -maxScale / 32
-		dh = FP32ToFP16(d)
+		dh = half.FromFloat32GGML(d)
 		var id float32
 		if d != 0 {
 			id = 1 / d
@@ -160,7 +164,7 @@ func iq4Block(x []float32, q4 []byte, qw []float32, s *iq4Scratch) (dh uint16, s
 			scalesH |= lH << (2 * (ib % 8))
 		}
 	} else {
-		dh = FP32ToFP16(s.scales[0])
+		dh = half.FromFloat32GGML(s.scales[0])
 		var id float32
 		if s.scales[0] != 0 {
 			id = 1 / s.scales[0]

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/convert"
-	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/convquant"
 	"github.com/sattva/sattva/internal/progress"
 )
 
@@ -71,15 +71,16 @@ func parseLoRASpec(s string) convert.LoRASpec {
 }
 
 func runConvert(ctx context.Context, s *Streams, o *convertOptions) error {
-	if ft, ok := quantizedOutType(o.OutType); ok {
+	ft, err := convquant.ParseOutType(o.OutType)
+	if err != nil {
+		return usagef("--outtype %q: %v", o.OutType, err)
+	}
+	t, direct := convquant.DirectType(ft)
+	if !direct {
 		return runConvertQuantized(ctx, s, o, ft)
 	}
 	if o.IMatrix != "" {
 		return usagef("--imatrix needs a quantized --outtype (q4_k_m, iq4_xs, …), not %s", o.OutType)
-	}
-	t, err := gguf.ParseType(o.OutType)
-	if err != nil {
-		return usagef("--outtype %q: %v", o.OutType, err)
 	}
 	if o.Out == "" && !o.DryRun {
 		o.Out = filepath.Join(o.In, fmt.Sprintf("%s-%s.gguf", filepath.Base(filepath.Clean(o.In)), strings.ToLower(t.String())))

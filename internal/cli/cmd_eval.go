@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/evalrun"
+	"github.com/sattva/sattva/evalrun/llamarun"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/llamacpp"
 )
@@ -131,9 +133,7 @@ func runEval(ctx context.Context, s *Streams, o *evalOptions) error {
 	if o.Seed < 0 || o.Seed > 0xFFFFFFFF {
 		return usagef("--seed must fit in 32 bits unsigned")
 	}
-	switch o.Runner {
-	case "llamacpp", "ollama", "openai":
-	default:
+	if !slices.Contains(evalrun.RunnerKinds(), o.Runner) {
 		return usagef("--runner must be llamacpp, ollama or openai, not %q", o.Runner)
 	}
 	var adapters []llamacpp.Adapter
@@ -242,54 +242,33 @@ func labelFor(model string, adapters []llamacpp.Adapter) string {
 // evalOne runs the suite against one model and returns its report (partial
 // when interrupted, together with the interruption).
 func evalOne(ctx context.Context, s *Streams, o *evalOptions, suite *evalrun.Suite, model string, adapters []llamacpp.Adapter, ro evalrun.RunOptions) (*evalrun.Report, error) {
-	var gen evalrun.Generator
+	rop := evalrun.RunnerOptions{Model: model, Parallel: o.Parallel, Host: o.Host, APIKey: os.Getenv(o.APIKeyEnv),
+		ContextSize: o.ContextSize, Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPU, BackendDir: o.BackendDir,
+		Local: llamarun.Local}
+	for _, a := range adapters {
+		rop.Adapters = append(rop.Adapters, evalrun.Adapter{Path: a.Path, Scale: a.Scale})
+	}
 	var bar *progress.Bar
-	switch o.Runner {
-	case "llamacpp":
-		var logger *slog.Logger
+	if o.Runner == evalrun.RunnerLlamaCpp {
+		level := slog.LevelError
 		if o.Verbose {
-			logger = slog.New(slog.NewTextHandler(s.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		} else {
-			logger = slog.New(slog.NewTextHandler(s.ErrOut, &slog.HandlerOptions{Level: slog.LevelError}))
+			level = slog.LevelDebug
 		}
+		rop.Logger = slog.New(slog.NewTextHandler(s.ErrOut, &slog.HandlerOptions{Level: level}))
 		bar = progress.New(s.ErrOut, "eval "+ro.Label+" (tokens)", progress.Items, o.Quiet)
-		lr, err := evalrun.NewLlamaRunner(evalrun.LlamaOptions{
-			Model: model, Adapters: adapters, Parallel: o.Parallel, ContextSize: o.ContextSize,
-			Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPU, BackendDir: o.BackendDir,
-			Logger: logger, Progress: bar.Func(),
-		})
-		if err != nil {
-			return nil, err
-		}
-		defer lr.Close()
-		gen = lr
-	case "ollama":
-		host := o.Host
-		if host == "" {
-			host = os.Getenv("OLLAMA_HOST")
-		}
-		gen = &evalrun.OllamaRunner{BaseURL: normalizeHost(host, "http://127.0.0.1:11434"), Model: model, Concurrency: o.Parallel}
-		bar = progress.New(s.ErrOut, "eval "+ro.Label, progress.Items, o.Quiet)
-		ro.Progress = bar.Func()
-	case "openai":
-		gen = &evalrun.OpenAIRunner{BaseURL: normalizeHost(o.Host, "http://127.0.0.1:8080"), Model: model, APIKey: os.Getenv(o.APIKeyEnv), Concurrency: o.Parallel}
+		rop.Progress = bar.Func()
+	} else {
 		bar = progress.New(s.ErrOut, "eval "+ro.Label, progress.Items, o.Quiet)
 		ro.Progress = bar.Func()
 	}
+	gen, err := evalrun.NewRunner(o.Runner, rop)
+	if err != nil {
+		return nil, err
+	}
+	defer gen.Close()
 	rep, err := evalrun.Run(ctx, suite, gen, ro)
 	bar.Finish()
 	return rep, err
-}
-
-// normalizeHost turns "host:port" or "" into a URL.
-func normalizeHost(h, def string) string {
-	if h == "" {
-		return def
-	}
-	if !strings.Contains(h, "://") {
-		h = "http://" + h
-	}
-	return strings.TrimRight(h, "/")
 }
 
 func writeEvalReport(s *Streams, o *evalOptions, doc *evalrun.Document) error {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sattva/sattva/imatrix"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/quantize"
@@ -93,7 +92,7 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 	start := time.Now()
 	var first, last time.Time
 	var firstN, lastN int
-	sums, err := imatrix.Compute(ctx, imatrix.Options{
+	sums, err := computeIMatrix(ctx, imatrixOpts{
 		Model: o.Model, LoRA: adapters, Data: o.Data, ChunkSize: o.ContextSize, Chunks: o.Chunks,
 		ProcessOutput: o.ProcessOutput, ParseSpecial: o.ParseSpecial, Threads: o.Threads,
 		GPULayers: o.GPULayers, CPUOnly: o.GPULayers == 0, Logger: o.logger(s.ErrOut),

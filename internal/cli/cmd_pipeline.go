@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/evalrun"
+	"github.com/sattva/sattva/evalrun/llamarun"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/pipeline"
 )
@@ -81,8 +82,8 @@ or the pass rate is below eval.pass_bar.`,
 
 func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdline string) error {
 	for _, f := range o.Force {
-		if f != "all" && !slices.Contains(pipeline.Stages, f) {
-			return usagef("--force %q: stages are %s or all", f, strings.Join(pipeline.Stages, ", "))
+		if f != "all" && !slices.Contains(pipeline.Stages(), f) {
+			return usagef("--force %q: stages are %s or all", f, strings.Join(pipeline.Stages(), ", "))
 		}
 	}
 	switch o.Trainer {
@@ -110,7 +111,7 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		},
 		Export: pipeline.ExportOptions{Tools: exportTools(s.ErrOut, o.Threads, o.Quiet), Version: Version, Command: strings.TrimSpace(cmdline)},
 		Eval: func(ctx context.Context, r pipeline.EvalRequest) (*pipeline.EvalOutcome, error) {
-			return pipeline.EvalWithLlamaCpp(ctx, r, evalrun.LlamaOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir})
+			return pipeline.EvalSuite(ctx, r, evalrun.RunnerLlamaCpp, evalrun.RunnerOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir, Local: llamarun.Local})
 		},
 		OnStage: func(stage, status, detail string) {
 			switch status {

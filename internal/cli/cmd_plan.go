@@ -15,6 +15,7 @@ import (
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/hfcache"
+	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/pipeline"
 	"github.com/sattva/sattva/plan"
 )
@@ -321,10 +322,10 @@ func printPlanTrain(w io.Writer, r *planTrainResult, c plan.TrainConfig, explain
 		gc = "off"
 	}
 	method := map[plan.Method]string{plan.QLoRA: "QLoRA (4-bit NF4 base)", plan.LoRA: "LoRA (bf16 base)"}[c.Method]
-	fmt.Fprintf(w, "plan train: %s, %s params\n", r.Model, fmtCount(e.Params))
+	fmt.Fprintf(w, "plan train: %s, %s params\n", r.Model, progress.FormatCount(e.Params))
 	fmt.Fprintf(w, "  %s, r=%d on %s, dropout %g, cutoff %d × batch %d, gradient checkpointing %s\n",
 		method, c.Rank, strings.Join(r.Config.Targets, ","), c.Dropout, c.Cutoff, c.Batch, gc)
-	fmt.Fprintf(w, "  LoRA params %s (%.2f%%)\n\n", fmtCount(e.LoRAParams), 100*float64(e.LoRAParams)/float64(e.Params))
+	fmt.Fprintf(w, "  LoRA params %s (%.2f%%)\n\n", progress.FormatCount(e.LoRAParams), 100*float64(e.LoRAParams)/float64(e.Params))
 	for _, t := range e.Terms {
 		fmt.Fprintf(w, "  %-42s %11s\n", t.Name, plan.FormatBytes(t.Bytes))
 		if explain {
@@ -374,18 +375,6 @@ func printPlanTrain(w io.Writer, r *planTrainResult, c plan.TrainConfig, explain
 		fmt.Fprintln(w)
 		fmt.Fprint(w, plan.TrainFormula)
 	}
-}
-
-func fmtCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
 }
 
 func fmtDuration(sec float64) string {

@@ -90,7 +90,7 @@ func parseTypeFlag(flag, v string) (*gguf.Type, error) {
 }
 
 func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
-	ft, err := quantize.ParseFileType(o.Type)
+	ft, err := gguf.ParseFileType(o.Type)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -187,7 +187,7 @@ func printQuantizeSummary(w io.Writer, r quantizeSummary) {
 	}
 	fmt.Fprintf(w, "size: %s -> %s (%.2fx smaller)\n", progress.FormatBytes(r.InputBytes), progress.FormatBytes(r.OutputBytes), ratio)
 	if r.Params > 0 {
-		fmt.Fprintf(w, "%d tensors, %s parameters, %.2f bits per weight\n", r.Tensors, formatCount(r.Params), r.BitsPerWeight)
+		fmt.Fprintf(w, "%d tensors, %s parameters, %.2f bits per weight\n", r.Tensors, progress.FormatCount(r.Params), r.BitsPerWeight)
 	}
 	if len(r.Types) > 0 {
 		names := make([]string, 0, len(r.Types))
@@ -204,17 +204,4 @@ func printQuantizeSummary(w io.Writer, r quantizeSummary) {
 	if r.Fallbacks > 0 {
 		fmt.Fprintf(w, "%d tensors used a fallback type (rows not a multiple of 256)\n", r.Fallbacks)
 	}
-}
-
-// formatCount writes a parameter count as 8.03B, 260.1K or 512.
-func formatCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/evalrun/quality"
-	"github.com/sattva/sattva/imatrix"
+	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/atomicfile"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/quantize"
@@ -75,9 +75,9 @@ func runQuantReport(ctx context.Context, s *Streams, o *quantReportOptions) erro
 	if (o.IMatrix == "") == (len(o.IMatrixData) == 0) {
 		return usagef("give --imatrix-data or --imatrix (one of them)")
 	}
-	var fts []quantize.FileType
+	var fts []gguf.FileType
 	for _, t := range o.Types {
-		ft, err := quantize.ParseFileType(t)
+		ft, err := gguf.ParseFileType(t)
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -96,7 +96,7 @@ func runQuantReport(ctx context.Context, s *Streams, o *quantReportOptions) erro
 	imPath := o.IMatrix
 	if imPath == "" {
 		fmt.Fprintf(s.ErrOut, "computing the importance matrix from %s\n", strings.Join(o.IMatrixData, ", "))
-		sums, err := imatrix.Compute(ctx, imatrix.Options{Model: o.Model, Data: o.IMatrixData, ChunkSize: o.Chunk, Chunks: o.Chunks,
+		sums, err := computeIMatrix(ctx, imatrixOpts{Model: o.Model, Data: o.IMatrixData, ChunkSize: o.Chunk, Chunks: o.Chunks,
 			Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.GPULayers == 0, Logger: log})
 		if err != nil {
 			return err
@@ -205,7 +205,7 @@ func runQuantReport(ctx context.Context, s *Streams, o *quantReportOptions) erro
 func heldOutSequences(ctx context.Context, m *llamacpp.Model, path string, most int) ([][]int32, error) {
 	var seqs [][]int32
 	if strings.HasSuffix(strings.ToLower(path), ".jsonl") {
-		exs, err := imatrix.RenderExamples(ctx, m, path)
+		exs, err := renderExamples(ctx, m, path)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +217,7 @@ func heldOutSequences(ctx context.Context, m *llamacpp.Model, path string, most 
 			seqs = append(seqs, toks)
 		}
 	} else {
-		toks, err := imatrix.Tokens(ctx, m, path, true, false)
+		toks, err := imatrixTokens(ctx, m, path, true, false)
 		if err != nil {
 			return nil, err
 		}

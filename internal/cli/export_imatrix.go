@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/sattva/sattva/imatrix"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/quantize"
@@ -25,7 +24,7 @@ func exportIMatrixTool(errOut io.Writer, threads int, quiet bool) func(ctx conte
 			return err
 		}
 		bar := progress.New(errOut, "imatrix", progress.Items, quiet)
-		sums, err := imatrix.Compute(ctx, imatrix.Options{Model: model, Data: data, ChunkSize: chunk, Chunks: chunks,
+		sums, err := computeIMatrix(ctx, imatrixOpts{Model: model, Data: data, ChunkSize: chunk, Chunks: chunks,
 			Threads: threads, Logger: log, Progress: func(d, n int) { bar.Update(int64(d), int64(n)) }})
 		bar.Finish()
 		if err != nil {
