@@ -240,6 +240,19 @@ type QuantizeOptions struct {
 	Pure                                 bool // every tensor in FileType's type, no per-tensor mix
 	LeaveOutputTensor                    bool // do not quantize output.weight
 	AllowRequantize                      bool // accept an input that is already quantized
-	// IMatrix is not supported by the C API llama.h offers; setting it is an error.
-	IMatrix string
+	// IMatrix, when not nil, is the importance matrix handed to
+	// llama_model_quantize (params.imatrix), with its provenance written as
+	// llama-quantize does (quantize.imatrix.* through params.kv_overrides).
+	IMatrix *QuantizeIMatrix
+}
+
+// QuantizeIMatrix is an importance matrix as llama-quantize hands it to
+// llama_model_quantize: per weight name, the normalised weights (one per
+// column, times the number of experts), and what goes into the output's
+// quantize.imatrix.* keys.
+type QuantizeIMatrix struct {
+	Entries map[string][]float32
+	File    string // quantize.imatrix.file
+	Dataset string // quantize.imatrix.dataset ("" leaves it out)
+	Chunks  int    // quantize.imatrix.chunks_count (0 leaves it out)
 }

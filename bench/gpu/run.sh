@@ -14,6 +14,8 @@
 #   gputest: the llamacpp GPU tests alone (TestGPU, TestBackends, stories260K)
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
+#   imatrix: sattva imatrix (100 chunks of 512) vs bench pp512, quantize with
+#            and without --imatrix, the GPU imatrix test (needs prep; ~6 min)
 #   probe: tg128 against builds with other C flags and a C++ driver
 #          (bench/gpu/tgprobe.sh; stage with STAGE_PROBE=1; needs prep)
 #   plugins: build the CUDA+CPU plugins HERE from the staged ggml sources
@@ -110,6 +112,7 @@ for part in "$@"; do
       DEST="$G/plugins-${ab,,}" EXTRA="-DGGML_CUDA_FORCE_$ab=ON" TARGETS=ggml-cuda step "plugins-${ab,,}" 280 bash bench/gpu/plugins.sh
     done ;;
   buildopts) step buildopts 420 bash bench/gpu/buildopts.sh ;;
+  imatrix) step imatrix 540 bash bench/gpu/imatrix.sh ;; # needs prep
   *) echo "unknown part $part" ;;
   esac
 done
