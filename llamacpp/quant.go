@@ -24,6 +24,7 @@ import (
 	"unsafe"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/gguf/modelcheck"
 )
 
 // quantizable lists the types ggml_quantize_chunk handles (others abort).
@@ -132,7 +133,7 @@ func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 	if o.IMatrix != "" {
 		return errorf("quantize: importance matrices are not supported through llama.h")
 	}
-	if err := checkGGUF(in); err != nil {
+	if err := preflight(in, modelcheck.Model); err != nil {
 		return err
 	}
 	if _, err := ggufArchitecture(in); err != nil {
