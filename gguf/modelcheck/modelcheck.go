@@ -26,6 +26,7 @@
 //	vocab.length            scores and token_type as long as tokens (else read past the end)
 //	vocab.unique-tokens     GGML_ASSERT(id_to_token.size() == token_to_id.size())
 //	vocab.byte-token        SPM byte tokens spelled <0xHH> (token_to_byte's substr)
+//	vocab.byte-tokens       SPM byte fallback: all 256 <0xHH> tokens present (unordered_map::at throws)
 //	vocab.special-id        special token ids inside the vocabulary
 //	vocab.merges            merges an array of strings (gguf_get_arr_str asserts)
 //	tensor.missing          a tensor the architecture requires is absent
@@ -258,7 +259,6 @@ func (c *checker) commonKeys(arch string) error {
 	}
 	return nil
 }
-
 
 // CheckFile opens the GGUF file at path with gguf.Open (which refuses
 // anything but a regular file and every malformed GGUF structure) and runs

@@ -142,6 +142,16 @@ func (c *checker) vocab() (int, error) {
 			return 0, c.kvErr(keyTokens, "vocab.special-id", "%s is absent and llama.cpp's default %d is outside the vocabulary of %d", defKeys[i], id, n)
 		}
 	}
+	// SentencePiece's byte fallback looks every byte up as <0xHH> with
+	// unordered_map::at: a missing one throws through the C API (terminate).
+	if model == "llama" {
+		for b := range 256 {
+			w := byteToken(b)
+			if _, ok := seen[w]; !ok {
+				return 0, c.kvErr(keyTokens, "vocab.byte-tokens", "SentencePiece vocabulary lacks byte token %s (llama.cpp's byte fallback needs all 256)", w)
+			}
+		}
+	}
 	for _, k := range []string{"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_sep_token",
 		"tokenizer.ggml.add_space_prefix", "tokenizer.ggml.remove_extra_whitespaces"} {
 		if err := c.boolean(k); err != nil {
@@ -157,6 +167,11 @@ func isByteToken(w string) bool {
 	}
 	_, err := strconv.ParseUint(w[3:5], 16, 8)
 	return err == nil
+}
+
+func byteToken(b int) string {
+	const hex = "0123456789ABCDEF"
+	return "<0x" + string(hex[b>>4]) + string(hex[b&15]) + ">"
 }
 
 // clip shortens a token text for a message.
