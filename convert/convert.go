@@ -149,6 +149,9 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 	defer model.Close()
 	var merges []*adapter
 	for _, spec := range o.MergeLoRA {
+		if math.IsNaN(spec.Scale) || math.IsInf(spec.Scale, 0) {
+			return nil, fmt.Errorf("convert: LoRA %s: scale %v is not a finite number", spec.Dir, spec.Scale)
+		}
 		a, err := loadAdapter(spec.Dir, hp)
 		if err != nil {
 			return nil, err

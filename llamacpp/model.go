@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"sync"
 	"unsafe"
-
-	"github.com/sattva/sattva/gguf/modelcheck"
 )
 
 // Model is a loaded GGUF model: weights (unless VocabOnly), vocabulary,
@@ -111,7 +109,7 @@ func Load(path string, o ModelOptions) (*Model, error) {
 }
 
 func (m *Model) addAdapter(a Adapter) error {
-	if err := preflight(a.Path, modelcheck.Adapter); err != nil {
+	if err := preflightAdapter(a); err != nil {
 		return err
 	}
 	cpath := C.CString(a.Path)

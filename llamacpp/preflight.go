@@ -2,7 +2,9 @@ package llamacpp
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"math"
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/gguf/modelcheck"
@@ -35,6 +37,14 @@ func preflight(path string, kind modelcheck.Kind) error {
 		var ii interface{ InvalidInput() bool }
 		return &LoadError{Path: path, Msg: "cannot read", Err: err, Invalid: errors.As(err, &ii) && ii.InvalidInput()}
 	}
+}
+
+// preflightAdapter refuses a non-finite scale, then checks the file.
+func preflightAdapter(a Adapter) error {
+	if f := float64(a.Scale); math.IsNaN(f) || math.IsInf(f, 0) {
+		return &LoadError{Path: a.Path, Msg: fmt.Sprintf("LoRA scale %v is not a finite number", a.Scale), Invalid: true}
+	}
+	return preflight(a.Path, modelcheck.Adapter)
 }
 
 func loadKind(o ModelOptions) modelcheck.Kind {
