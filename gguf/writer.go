@@ -65,7 +65,7 @@ type Layout struct {
 // synced and renamed over path only when everything succeeded. On error or
 // cancellation nothing is left under path or beside it.
 func WriteFile(ctx context.Context, path string, s *Spec, o WriteOptions) error {
-	f, err := atomicfile.Create(path, 0o644)
+	f, err := atomicfile.CreateContext(ctx, path, 0o644)
 	if err != nil {
 		return err
 	}
@@ -593,7 +593,7 @@ func Rewrite(ctx context.Context, in, out string, edit func(*Spec) error, o Writ
 			return err
 		}
 	}
-	af, err := atomicfile.Create(out, perm)
+	af, err := atomicfile.CreateContext(ctx, out, perm)
 	if err != nil {
 		return err
 	}

@@ -101,6 +101,9 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := guardOutputs([]string{o.In, o.IMatrix}, o.Out); err != nil {
+		return err
+	}
 	st, err := os.Stat(o.In)
 	if err != nil {
 		return err
