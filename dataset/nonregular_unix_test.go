@@ -26,4 +26,3 @@ func TestValidateFileRefusesNonRegular(t *testing.T) {
 		}
 	}
 }
-

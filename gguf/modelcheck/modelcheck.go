@@ -271,3 +271,14 @@ func CheckFile(path string, kind Kind) error {
 	defer f.Close()
 	return Check(f, kind)
 }
+
+// CheckSpec runs Check on the file that writing s would produce, before it
+// is written (gguf.ParseSpec): a writer that calls it never emits a file
+// llama.cpp rejects.
+func CheckSpec(s *gguf.Spec, kind Kind) error {
+	f, err := gguf.ParseSpec(s)
+	if err != nil {
+		return err
+	}
+	return Check(f, kind)
+}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/hostile"
@@ -137,5 +140,26 @@ func TestLoRAScaleFinite(t *testing.T) {
 	}
 	if a, err := parseLoRA("a.gguf:0.5"); err != nil || a.Scale != 0.5 {
 		t.Errorf("a.gguf:0.5: %v %v", a, err)
+	}
+}
+
+// TestGGUFInspectLongStringBounded: a 60 MB string value is printed cut,
+// without converting it all to runes (466 MB before).
+func TestGGUFInspectLongStringBounded(t *testing.T) {
+	long := strings.Repeat("ж", 30<<20) // 60 MB of UTF-8
+	head, cut := firstRunes(long, 60)
+	if !cut || utf8.RuneCountInString(head) != 60 {
+		t.Fatalf("head of %d runes, cut %v", utf8.RuneCountInString(head), cut)
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	txt := ggufValueText(gguf.String(long), 60)
+	runtime.ReadMemStats(&ms1)
+	if len(txt) > 400 {
+		t.Fatalf("printed %d bytes", len(txt))
+	}
+	if alloc := ms1.TotalAlloc - ms0.TotalAlloc; alloc > 1<<20 {
+		t.Fatalf("printing allocated %d bytes", alloc)
 	}
 }
