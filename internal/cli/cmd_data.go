@@ -2,6 +2,7 @@ package cli
 
 import (
 	"compress/gzip"
+	"context"
 	"io"
 	"strings"
 
@@ -37,11 +38,11 @@ type outputFile struct {
 	comp io.WriteCloser
 }
 
-func createOutput(s *Streams, path string) (*outputFile, error) {
+func createOutput(ctx context.Context, s *Streams, path string) (*outputFile, error) {
 	if path == "" || path == "-" {
 		return &outputFile{w: s.Out}, nil
 	}
-	af, err := atomicfile.Create(path, 0o644)
+	af, err := atomicfile.CreateContext(ctx, path, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func runDataConvert(ctx context.Context, s *Streams, o *dataConvertOptions) erro
 		return err
 	}
 	defer in.Close()
-	out, err := createOutput(s, o.Out)
+	out, err := createOutput(ctx, s, o.Out)
 	if err != nil {
 		return err
 	}

@@ -105,7 +105,7 @@ func runDataGenNumerology(ctx context.Context, s *Streams, o *dataGenNumerologyO
 	if err != nil {
 		return usagef("%v", err)
 	}
-	out, err := createOutput(s, o.Out)
+	out, err := createOutput(ctx, s, o.Out)
 	if err != nil {
 		return err
 	}

@@ -56,12 +56,12 @@ func runDataSplit(ctx context.Context, s *Streams, o *dataSplitOptions) error {
 	if o.EvalRatio < 0 || o.EvalRatio > 1 {
 		return usagef("--eval-ratio must be within 0..1")
 	}
-	train, err := createOutput(s, o.Train)
+	train, err := createOutput(ctx, s, o.Train)
 	if err != nil {
 		return err
 	}
 	defer train.Abort()
-	eval, err := createOutput(s, o.Eval)
+	eval, err := createOutput(ctx, s, o.Eval)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -161,5 +162,28 @@ func TestGGUFInspectLongStringBounded(t *testing.T) {
 	}
 	if alloc := ms1.TotalAlloc - ms0.TotalAlloc; alloc > 1<<20 {
 		t.Fatalf("printing allocated %d bytes", alloc)
+	}
+}
+
+// TestInterruptExitCodes: cancellation is decided before the rename. A
+// command cancelled before its output is renamed exits 130 and leaves
+// nothing; a command that finished (its rename happened) exits 0 even if the
+// signal came after (Main turned any interrupted run into 130).
+func TestInterruptExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	g := filepath.Join(dir, "g.jsonl")
+	mustGen(t, g)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	o := filepath.Join(dir, "o.jsonl")
+	if code := Main(ctx, []string{"data", "convert", g, "--to", "sharegpt", "-o", o}, strings.NewReader(""), &out, &errb); code != ExitInterrupted {
+		t.Fatalf("cancelled convert: exit %d: %s", code, errb.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
+	}
+	if code := Main(ctx, []string{"version"}, strings.NewReader(""), &out, &errb); code != ExitOK {
+		t.Fatalf("a command that completed exited %d", code)
 	}
 }
