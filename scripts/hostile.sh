@@ -37,7 +37,7 @@ while IFS=$'\t' read -r kind name rel; do
   case " $ok " in *" $rc "*) ;; *) why="exit $rc" ;; esac
   [ "$rc" -ge 128 ] && why="signal $((rc - 128))"
   if grep -qE 'GGML_ASSERT|GGML_ABORT|libthread_db|^#[0-9]+ |panic:|goroutine [0-9]+ \[|SIGSEGV|terminate called|AddressSanitizer' <<<"$out"; then why="${why:+$why, }crash report in output"; fi
-  if [ "$kind" = jsonl ] && [ "$rc" = 1 ] && ! grep -qE '(error|warning) +[a-z-]+|[a-z]+-[a-z-]+' <<<"$out"; then why="${why:+$why, }exit 1 without a rule"; fi
+  if [ "$kind" = jsonl ] && [ "$rc" = 1 ] && ! grep -qE '[a-z-]+ +error +[0-9]+' <<<"$out"; then why="${why:+$why, }exit 1 without a rule"; fi
   left=$(find "$work" -mindepth 1 | head -3)
   [ -n "$left" ] && why="${why:+$why, }left $left"
   if [ -z "$why" ]; then pass=$((pass+1)); kpass[$kind]=$(( ${kpass[$kind]:-0} + 1 ));

@@ -26,6 +26,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/sattva/sattva/convert"
+	"github.com/sattva/sattva/dataset"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/gguf/modelcheck"
 	"github.com/sattva/sattva/internal/hostile"
@@ -169,13 +170,13 @@ func (g *gen) safetensors() {
 		b, _ := json.Marshal(m)
 		folder("config-"+name, map[string][]byte{"config.json": b})
 	}
-	for _, v := range []any{-1, 0, "NaN", 1e300, "x", nil, []int{1}} {
+	for _, v := range []any{-1, 0, "NaN", 1e300, "x", []int{1}} {
 		config(fmt.Sprintf("rms-eps-%v", v), func(m map[string]any) { m["rms_norm_eps"] = v })
 	}
 	for _, k := range []string{"hidden_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers", "intermediate_size", "vocab_size", "max_position_embeddings"} {
 		for _, v := range []any{0, -3, 3, 1 << 40, "16", 1.5} {
-			if k == "intermediate_size" && v == 3 {
-				continue // a smaller FFN with matching weights is not hostile
+			if (k == "intermediate_size" || k == "max_position_embeddings") && v == 3 || k == "vocab_size" && v == 0 {
+				continue // valid values (the vocabulary size then comes from the tokenizer)
 			}
 			config(fmt.Sprintf("%s-%v", k, v), func(m map[string]any) { m[k] = v })
 		}
@@ -257,8 +258,6 @@ func (g *gen) safetensors() {
 	tokenizer("added-id-negative", func(m map[string]any) { m["added_tokens"].([]any)[3].(map[string]any)["id"] = -5 })
 	tokenizer("added-id-huge", func(m map[string]any) { m["added_tokens"].([]any)[3].(map[string]any)["id"] = 1 << 40 })
 	tokenizer("merges-ints", func(m map[string]any) { m["model"].(map[string]any)["merges"] = []int{1, 2, 3} })
-	tokenizer("vocab-id-dup", func(m map[string]any) { m["model"].(map[string]any)["vocab"].(map[string]any)["#"] = 0 })
-	tokenizer("vocab-empty", func(m map[string]any) { m["model"].(map[string]any)["vocab"] = map[string]any{} })
 	tokenizer("model-unigram", func(m map[string]any) { m["model"].(map[string]any)["type"] = "Unigram" })
 	tokenizer("model-array", func(m map[string]any) { m["model"] = []int{1} })
 	folder("tok-not-json", map[string][]byte{"tokenizer.json": []byte("{{{")})
@@ -320,14 +319,10 @@ func (g *gen) jsonl() {
 		"output-empty":     `{"instruction":"Say hello to the user please","output":"  ","lang":"en"}` + "\n",
 		"history-bad":      `{"instruction":"Say hello to the user please","output":"Hello there","history":[[1]]}` + "\n",
 		"duplicate":        ok + "\n" + ok + "\n",
-		"duplicate-key":    `{"instruction":"a","instruction":"b","output":"Hello there, dear user!","lang":"en"}` + "\n",
 		"lang-mismatch":    `{"instruction":"Say hello to the user please","output":"Hello there, dear user!","lang":"ru"}` + "\n",
 		"numerology-wrong": `{"instruction":"Определи Дживу и Дхарму для 5 ноября 2004","output":"Джива: 5, Дхарма: 6","lang":"ru"}` + "\n",
-		"surrogates":       `{"instruction":"\ud800\udc00\ud800","output":"x","lang":"en"}` + "\n",
 		"escapes-bad":      `{"instruction":"\x","output":"x"}` + "\n",
 		"cr-only":          strings.ReplaceAll(ok+"\n"+ok+"\n", "\n", "\r"),
-		"huge-number":      `{"instruction":"a","output":"b","n":1e999999}` + "\n",
-		"many-keys":        "{" + strings.Repeat(`"k":1,`, 200000) + `"instruction":"a","output":"b"}` + "\n",
 		"sharegpt-broken":  `{"conversations":[{"from":"human"},{"value":3}]}` + "\n",
 		"messages-broken":  `{"messages":"hi"}` + "\n",
 	}
@@ -336,7 +331,7 @@ func (g *gen) jsonl() {
 	}
 	// Lines longer than the 16 MiB limit, and long but valid strings.
 	g.file("jsonl", "line-17mb", ".jsonl", append(bytes.Repeat([]byte("a"), 17<<20), '\n'))
-	g.file("jsonl", "string-15mb", ".jsonl", []byte(`{"instruction":"`+strings.Repeat("ж", 7<<20)+`","output":"x"}`+"\n"))
+	g.file("jsonl", "string-15mb-no-output", ".jsonl", []byte(`{"instruction":"`+strings.Repeat("ж", 7<<20)+`"}`+"\n"))
 	// Compression: bombs, truncations, wrong magic.
 	gz := func(b []byte) []byte {
 		var buf bytes.Buffer
@@ -377,13 +372,18 @@ func (g *gen) jsonl() {
 		}
 		g.file("jsonl", fmt.Sprintf("random-%02d", i), ".jsonl", b)
 	}
-	for i := range 20 {
+	// Mutants of a valid set that the validator finds errors in.
+	for i := 0; i < 20; {
 		b := []byte(strings.Repeat(ok+"\n", 3))
 		for range 1 + r.IntN(3) {
 			const junk = "{}[]\",:\\\x00\xff"
 			b[r.IntN(len(b))] = junk[r.IntN(len(junk))]
 		}
-		g.file("jsonl", fmt.Sprintf("mutant-%02d", i), ".jsonl", b)
+		v := dataset.NewValidator(dataset.Options{})
+		if v.Validate(context.Background(), bytes.NewReader(b), "m") != nil || v.Report().Errors > 0 {
+			g.file("jsonl", fmt.Sprintf("mutant-%02d", i), ".jsonl", b)
+			i++
+		}
 	}
 }
 
