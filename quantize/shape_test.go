@@ -14,14 +14,14 @@ import (
 func TestNoDimsNoPanic(t *testing.T) {
 	for _, dims := range [][]uint64{nil, {0}, {32, 0}, {0, 32}} {
 		infos := []gguf.TensorInfo{{Name: "blk.0.attn_q.weight", Dims: dims, Type: gguf.TypeF32}}
-		_, err := PlanTensors(ModelInfo{Arch: "llama", NLayer: 1}, infos, MostlyQ8_0, PlanOptions{})
+		_, err := PlanTensors(ModelInfo{Arch: "llama", NLayer: 1}, infos, gguf.MostlyQ8_0, PlanOptions{})
 		var fe *gguf.FormatError
 		if !errors.As(err, &fe) || fe.Rule != "tensor.zero-dim" {
 			t.Fatalf("PlanTensors %v: %v", dims, err)
 		}
 		s := &gguf.Spec{KVs: []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}},
 			Tensors: []gguf.WriteTensor{{Name: "blk.0.attn_q.weight", Dims: dims, Type: gguf.TypeF32, Data: gguf.BytesData(nil)}}}
-		if _, _, err := QuantizeSpec(s, MostlyQ8_0, Options{}); !errors.As(err, &fe) {
+		if _, _, err := QuantizeSpec(s, gguf.MostlyQ8_0, Options{}); !errors.As(err, &fe) {
 			t.Fatalf("QuantizeSpec %v: %v", dims, err)
 		}
 	}
@@ -41,7 +41,7 @@ func FuzzPlan(f *testing.F) {
 			{Name: "output.weight", Dims: []uint64{256, 8}, Type: gguf.TypeF16},
 		}
 		mi := ModelInfo{Arch: "llama", NLayer: int(nLayer), NHead: 8, NHeadKV: 2, NExpert: int(nExpert)}
-		plans, err := PlanTensors(mi, infos, FileType(ft), PlanOptions{})
+		plans, err := PlanTensors(mi, infos, gguf.FileType(ft), PlanOptions{})
 		if err != nil {
 			return
 		}

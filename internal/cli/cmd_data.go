@@ -42,6 +42,9 @@ func createOutput(ctx context.Context, s *Streams, path string) (*outputFile, er
 	if path == "" || path == "-" {
 		return &outputFile{w: s.Out}, nil
 	}
+	if err := ensureOutDir(path); err != nil {
+		return nil, err
+	}
 	af, err := atomicfile.CreateContext(ctx, path, 0o644)
 	if err != nil {
 		return nil, err

@@ -25,11 +25,11 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/dataset"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/gguf/modelcheck"
 	"github.com/sattva/sattva/internal/hostile"
+	"github.com/sattva/sattva/synth"
 )
 
 type gen struct {
@@ -126,8 +126,8 @@ func (g *gen) gguf() {
 // valid checkpoint with one file changed.
 func (g *gen) safetensors() {
 	base := filepath.Join(g.dir, "hf-base")
-	shape := convert.Shape{Name: "h", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 512, Context: 2048, RopeTheta: 10000}
-	must(convert.SynthShape(context.Background(), shape, base, convert.SynthOptions{Seed: 1, DType: "f16"}))
+	shape := synth.Shape{Name: "h", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 512, Context: 2048, RopeTheta: 10000}
+	must(synth.WriteShape(context.Background(), shape, base, synth.Options{Seed: 1, DType: "f16"}))
 	read := func(n string) []byte {
 		b, err := os.ReadFile(filepath.Join(base, n))
 		must(err)
