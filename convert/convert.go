@@ -23,6 +23,7 @@ import (
 
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/gguf/modelcheck"
 )
 
 // Options tune Convert.
@@ -117,6 +118,9 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 	defer model.Close()
 	var merges []*adapter
 	for _, spec := range o.MergeLoRA {
+		if math.IsNaN(spec.Scale) || math.IsInf(spec.Scale, 0) {
+			return nil, fmt.Errorf("convert: LoRA %s: scale %v is not a finite number", spec.Dir, spec.Scale)
+		}
 		a, err := loadAdapter(spec.Dir, hp)
 		if err != nil {
 			return nil, err
@@ -139,12 +143,15 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 	if err := plan.sizeFile(); err != nil {
 		return nil, err
 	}
+	if err := checkOutput(plan.spec(), modelcheck.Model); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		plan.DryRun = true
 		return plan, nil
 	}
 	plan.Output = outPath
-	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, o.Rewrite); err != nil {
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, o.Rewrite, modelcheck.Model); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -170,6 +177,17 @@ func openModel(fsys fs.FS, dir, prefix string) (*safetensors.Model, error) {
 	return m, nil
 }
 
+// checkOutput runs llama.cpp's rules (package modelcheck) on the file about
+// to be written, so that convert never emits a GGUF the engine rejects or
+// aborts on. The finding stays a *gguf.FormatError with its Rule (exit 3:
+// the checkpoint is at fault).
+func checkOutput(s *gguf.Spec, kind modelcheck.Kind) error {
+	if err := modelcheck.CheckSpec(s, kind); err != nil {
+		return fmt.Errorf("convert: the GGUF this checkpoint makes would not load in llama.cpp: %w", err)
+	}
+	return nil
+}
+
 // spec is the plan as the GGUF writer takes it.
 func (plan *Plan) spec() *gguf.Spec {
 	spec := &gguf.Spec{KVs: plan.KVs}
@@ -189,11 +207,14 @@ func (plan *Plan) sizeFile() error {
 	return nil
 }
 
-func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error)) error {
+func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error), kind modelcheck.Kind) error {
 	spec := plan.spec()
 	if rewrite != nil {
 		var err error
 		if spec, err = rewrite(spec); err != nil {
+			return err
+		}
+		if err := checkOutput(spec, kind); err != nil {
 			return err
 		}
 	}
@@ -654,7 +675,11 @@ func ConvertVocab(ctx context.Context, hfDir, outPath string) error {
 	kvs = append(kvs, hparamKVs(hp, 1)...)
 	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
 	kvs = append(kvs, vocab.KVs()...)
-	return gguf.WriteFile(ctx, outPath, &gguf.Spec{KVs: kvs}, gguf.WriteOptions{})
+	spec := &gguf.Spec{KVs: kvs}
+	if err := checkOutput(spec, modelcheck.Vocab); err != nil {
+		return err
+	}
+	return gguf.WriteFile(ctx, outPath, spec, gguf.WriteOptions{})
 }
 
 // writeFused is WriteTo for a source read and encoded in one pass over its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,6 +122,9 @@ func parseLoRA(spec string) (llamacpp.Adapter, error) {
 	path, scale := spec, float32(1)
 	if i := strings.LastIndex(spec, ":"); i > 0 {
 		if v, err := strconv.ParseFloat(spec[i+1:], 32); err == nil {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return llamacpp.Adapter{}, usagef("--lora %q: scale %v is not a finite number", spec, v)
+			}
 			path, scale = spec[:i], float32(v)
 		}
 	}

@@ -25,10 +25,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	s := &Streams{In: stdin, Out: stdout, ErrOut: stderr}
 	root := NewRootCmd(s)
 	root.SetArgs(rewriteLlamaDashFlags(args))
+	// A command that returns nil after an interrupt finished its work (an
+	// atomic write decides cancellation before its rename): exit 0.
 	err := root.ExecuteContext(ctx)
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
 	if err != nil {
 		if !isSilent(err) {
 			fmt.Fprintf(stderr, "sattva: %v\n", err)
