@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +22,6 @@ import (
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/half"
 	"github.com/sattva/sattva/internal/atomicfile"
-	"github.com/sattva/sattva/plan"
 )
 
 // Shape is the architecture of a Llama-family checkpoint.
@@ -41,36 +39,10 @@ type Shape struct {
 	TieEmbeddings bool
 }
 
-// tiny is synth's own shape: Llama 3's vocabulary and rope around two
-// 16-wide layers, for tests.
-var tiny = Shape{Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
-
-// realShapes are the model shapes of plan's table that Write offers.
-var realShapes = []string{"llama3.2-1b", "llama3.2-3b", "llama3.1-8b"}
-
-// ShapeByName returns a known shape: "tiny" or a real model's from plan's
-// table ("llama3.1-8b", …).
-func ShapeByName(name string) (Shape, bool) {
-	if name == tiny.Name {
-		return tiny, true
-	}
-	if !slices.Contains(realShapes, name) {
-		return Shape{}, false
-	}
-	p, ok := plan.Preset(name)
-	if !ok {
-		return Shape{}, false
-	}
-	return Shape{Name: p.Name, Hidden: int64(p.Hidden), Intermediate: int64(p.FFN), Layers: int64(p.Layers), Heads: int64(p.Heads),
-		KVHeads: int64(p.KVHeads), Vocab: int64(p.Vocab), Context: int64(p.Context), RopeTheta: p.RopeTheta, RopeFactor: p.RopeFactor,
-		TieEmbeddings: p.TiedEmbd}, true
-}
-
-// ShapeNames lists the known shapes, sorted.
-func ShapeNames() []string {
-	n := append([]string{tiny.Name}, realShapes...)
-	sort.Strings(n)
-	return n
+// Tiny is synth's own shape: Llama 3's vocabulary and rope around two
+// 16-wide layers, for tests. Real models' shapes are plan's (plan.Preset).
+func Tiny() Shape {
+	return Shape{Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
 }
 
 // Options tune Write.
@@ -189,21 +161,12 @@ func randomBF16(dst []uint16, state uint64, norm bool) {
 	}
 }
 
-// Write writes a random-weight Hugging Face checkpoint of the named shape to
+// WriteShape writes a random-weight Hugging Face checkpoint of shape s to
 // outDir (created if needed): safetensors shards with their index (or one
 // model.safetensors when it fits a shard), config.json,
 // generation_config.json and tokenizer files. Weights come from a seeded
 // PRNG, so the same seed gives the same bytes; tensors are written in chunks
 // by parallel workers at precomputed offsets.
-func Write(ctx context.Context, shape string, outDir string, o Options) error {
-	s, ok := ShapeByName(shape)
-	if !ok {
-		return fmt.Errorf("synth: unknown shape %q (known: %s)", shape, strings.Join(ShapeNames(), ", "))
-	}
-	return WriteShape(ctx, s, outDir, o)
-}
-
-// WriteShape is Write for a shape given in full.
 func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 	if s.Hidden <= 0 || s.Heads <= 0 || s.KVHeads <= 0 || s.Hidden%s.Heads != 0 || s.Heads%s.KVHeads != 0 || s.Vocab <= 0 || s.Layers < 0 || s.Intermediate <= 0 {
 		return fmt.Errorf("convert: synth shape %+v is not a valid Llama shape", s)
