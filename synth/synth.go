@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -22,6 +21,7 @@ import (
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/half"
 	"github.com/sattva/sattva/internal/atomicfile"
+	"github.com/sattva/sattva/internal/slicepool"
 )
 
 // Shape is the architecture of a Llama-family checkpoint.
@@ -121,16 +121,11 @@ func (s Shape) config(dtype string) map[string]any {
 	return c
 }
 
-var u16Pool sync.Pool
-
-func getU16(n int) []uint16 {
-	if b, ok := u16Pool.Get().(*[]uint16); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]uint16, n)
-}
-
-func putU16(b []uint16) { u16Pool.Put(&b) }
+// u16Pool and bytePool recycle the shard writers' row buffers.
+var (
+	u16Pool  slicepool.Pool[uint16]
+	bytePool slicepool.Pool[byte]
+)
 
 // SplitMix64 is a fast, statistically sound PRNG step.
 func SplitMix64(x *uint64) uint64 {
@@ -282,28 +277,28 @@ func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			bf := getU16(int(c.n))
-			defer putU16(bf)
+			bf := u16Pool.Get(int(c.n))
+			defer u16Pool.Put(bf)
 			randomBF16(bf, c.seed, c.norm)
 			var buf []byte
 			switch c.dtype {
 			case "BF16":
-				buf = getBuf(int(2 * c.n))
+				buf = bytePool.Get(int(2 * c.n))
 				for i, v := range bf {
 					buf[2*i], buf[2*i+1] = byte(v), byte(v>>8)
 				}
 			case "F16":
-				buf = getBuf(int(2 * c.n))
+				buf = bytePool.Get(int(2 * c.n))
 				for i, v := range bf {
 					binary.LittleEndian.PutUint16(buf[2*i:], half.FromFloat32Numpy(half.BF16ToFloat32(v)))
 				}
 			default:
-				buf = getBuf(int(4 * c.n))
+				buf = bytePool.Get(int(4 * c.n))
 				for i, v := range bf {
 					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(half.BF16ToFloat32(v)))
 				}
 			}
-			defer putBuf(buf)
+			defer bytePool.Put(buf)
 			if _, err := c.f.WriteAt(buf, c.off); err != nil {
 				return err
 			}
@@ -457,15 +452,3 @@ func (e *NoTokenizerError) Error() string {
 
 // InvalidInput marks the error as "this input is invalid" (exit code 3).
 func (e *NoTokenizerError) InvalidInput() bool { return true }
-
-// bufPool recycles the shard writers' row buffers.
-var bufPool sync.Pool
-
-func getBuf(n int) []byte {
-	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putBuf(b []byte) { bufPool.Put(&b) }
