@@ -51,6 +51,8 @@ type Options struct {
 	ChunkBytes int
 	// ExtraKVs are set in the metadata as it is written: a key the converter
 	// writes itself is replaced in place, a new one appended (provenance).
+	// general.sampling.* keys among them replace the sampler of
+	// generation_config.json as a whole.
 	ExtraKVs []gguf.KV
 	// DefaultKVs are appended after ExtraKVs for each key the file would not
 	// have otherwise (a chat template for a tokenizer without one).
@@ -348,12 +350,28 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 		}
 		params += n
 	}
+	sampling, err := generationSampling(os.DirFS(dir), dir)
+	if err != nil {
+		return nil, err
+	}
 	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.String("llama")},
 		{Key: "general.type", Value: gguf.String("model")},
-		{Key: "general.name", Value: gguf.String(name)},
-		{Key: "general.size_label", Value: gguf.String(sizeLabel(params))},
 	}
+	// the recommended sampler, where gguf-py's set_gguf_meta_model puts it;
+	// general.sampling.* keys among o.ExtraKVs replace the checkpoint's
+	// sampler as a whole (sattva export writes the serving sampler)
+	samplingKVs := sampling.KVs()
+	if extra := slices.DeleteFunc(slices.Clone(o.ExtraKVs), func(kv gguf.KV) bool {
+		return !strings.HasPrefix(kv.Key, "general.sampling.")
+	}); len(extra) > 0 {
+		samplingKVs = extra
+	}
+	kvs = append(kvs, samplingKVs...)
+	kvs = append(kvs,
+		gguf.KV{Key: "general.name", Value: gguf.String(name)},
+		gguf.KV{Key: "general.size_label", Value: gguf.String(sizeLabel(params))},
+	)
 	kvs = append(kvs, hparamKVs(hp, ft)...)
 	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
 	kvs = append(kvs, vocab.KVs()...)
@@ -377,7 +395,10 @@ func withExtraKVs(kvs, extra, defaults []gguf.KV) []gguf.KV {
 }
 
 // hparamKVs are the llama.* keys in convert_hf_to_gguf.py's order, with
-// general.file_type where it puts it.
+// general.file_type where it puts it. The rope-scaling keys stand just before
+// llama.rope.freq_base, where the newest converter (TextModel.set_gguf_parameters)
+// writes them; the pinned one wrote them last, after llama.rope.dimension_count
+// (docs/convert.md).
 func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
 	kvs := []gguf.KV{{Key: "llama.block_count", Value: gguf.Uint32(uint32(hp.Layers))}}
 	if hp.ContextLength > 0 {
@@ -388,6 +409,9 @@ func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
 		gguf.KV{Key: "llama.feed_forward_length", Value: gguf.Uint32(uint32(hp.Intermediate))},
 		gguf.KV{Key: "llama.attention.head_count", Value: gguf.Uint32(uint32(hp.Heads))},
 		gguf.KV{Key: "llama.attention.head_count_kv", Value: gguf.Uint32(uint32(hp.KVHeads))},
+	)
+	kvs = append(kvs, ropeScalingKVs(hp.Rope)...)
+	kvs = append(kvs,
 		gguf.KV{Key: "llama.rope.freq_base", Value: gguf.Float32(float32(hp.RopeTheta))},
 		gguf.KV{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.Float32(hp.RMSNormEps)},
 		gguf.KV{Key: "llama.attention.key_length", Value: gguf.Uint32(uint32(hp.HeadDim))},
@@ -398,21 +422,38 @@ func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
 		kvs = append(kvs, gguf.KV{Key: "llama.vocab_size", Value: gguf.Uint32(uint32(hp.VocabSize))})
 	}
 	kvs = append(kvs, gguf.KV{Key: "llama.rope.dimension_count", Value: gguf.Uint32(uint32(hp.HeadDim))})
-	switch hp.Rope.Type {
-	case "linear":
-		if hp.Rope.hasFactor {
-			kvs = append(kvs,
-				gguf.KV{Key: "llama.rope.scaling.type", Value: gguf.String("linear")},
-				gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(hp.Rope.Factor))})
-		}
-	case "yarn":
-		if hp.Rope.hasFactor {
-			kvs = append(kvs,
-				gguf.KV{Key: "llama.rope.scaling.type", Value: gguf.String("yarn")},
-				gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(hp.Rope.Factor))})
-			if hp.Rope.OriginalContext > 0 {
-				kvs = append(kvs, gguf.KV{Key: "llama.rope.scaling.original_context_length", Value: gguf.Uint32(uint32(hp.Rope.OriginalContext))})
-			}
+	return kvs
+}
+
+// ropeScalingKVs are the llama.rope.scaling.* keys of linear and YaRN
+// scaling, as the newest converter writes them (llama3 scaling is the
+// rope_freqs tensor instead).
+func ropeScalingKVs(rs RopeScaling) []gguf.KV {
+	if !rs.hasFactor || rs.Type != "linear" && rs.Type != "yarn" {
+		return nil
+	}
+	kvs := []gguf.KV{
+		{Key: "llama.rope.scaling.type", Value: gguf.String(rs.Type)},
+		{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(rs.Factor))},
+	}
+	if rs.Type != "yarn" {
+		return kvs
+	}
+	if rs.OriginalContext > 0 {
+		kvs = append(kvs, gguf.KV{Key: "llama.rope.scaling.original_context_length", Value: gguf.Uint32(uint32(rs.OriginalContext))})
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+		has bool
+	}{
+		{"llama.rope.scaling.yarn_ext_factor", rs.YarnExtFactor, rs.hasYarnExt},
+		{"llama.rope.scaling.yarn_attn_factor", rs.YarnAttnFactor, rs.hasYarnAttn},
+		{"llama.rope.scaling.yarn_beta_fast", rs.YarnBetaFast, rs.hasBetaFast},
+		{"llama.rope.scaling.yarn_beta_slow", rs.YarnBetaSlow, rs.hasBetaSlow},
+	} {
+		if f.has {
+			kvs = append(kvs, gguf.KV{Key: f.key, Value: gguf.Float32(float32(f.v))})
 		}
 	}
 	return kvs

@@ -64,3 +64,11 @@ func nearestExisting(p string) string {
 		abs = parent
 	}
 }
+
+// forOS picks the hint for the platform the checks run for.
+func forOS(goos, windows, other string) string {
+	if goos == "windows" {
+		return windows
+	}
+	return other
+}

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -17,9 +18,17 @@ func checkBase(r *Report, o *Options) {
 	c := Check{ID: "base", Stage: StageModel, Facts: map[string]string{"ref": o.BaseModel}}
 	m, err := hfcache.Resolve(o.BaseModel, hfcache.Options{Getenv: o.Getenv, GOOS: o.GOOS})
 	switch {
+	case errors.Is(err, hfcache.ErrNotFound):
+		c.Status, c.Summary = Fail, "base model "+o.BaseModel+" is not downloaded yet"
+		c.Fix = "download it once (accept the licence on huggingface.co first): "
+		if o.BaseDownload != "" {
+			c.Fix += o.BaseDownload
+		} else {
+			c.Fix += "huggingface-cli download meta-llama/Llama-3.1-8B --local-dir models/llama-3.1-8b"
+		}
+		c.Fix += ", or set base: in sattva.yaml to the folder"
 	case err != nil:
 		c.Status, c.Summary = Fail, "base model: "+err.Error()
-		c.Fix = "download it once (accept the licence on huggingface.co first): huggingface-cli download meta-llama/Llama-3.1-8B --local-dir models/llama-3.1-8b, or set base: in sattva.yaml to the folder"
 	case m.Kind == hfcache.KindGGUF:
 		c.Status, c.Summary = Fail, "base model "+m.Path+" is a GGUF file; training and merging need the Hugging Face folder"
 		c.Fix = "point base: at the Hugging Face folder (config.json, *.safetensors, tokenizer files)"

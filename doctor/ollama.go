@@ -37,10 +37,12 @@ func checkOllama(ctx context.Context, r *Report, o *Options) {
 		c.Facts["version"] = v
 	case binErr == nil:
 		c.Status, c.Summary = Warn, fmt.Sprintf("Ollama is installed (%s) but not answering at %s: %v", bin, u, err)
-		c.Fix = "start it: ollama serve (or the Ollama app on Windows); if it listens elsewhere, set OLLAMA_HOST"
+		c.Fix = forOS(o.GOOS, "start the Ollama app (or: ollama serve); if it listens elsewhere, set OLLAMA_HOST",
+			"start it: ollama serve (or systemctl start ollama where it is a service); if it listens elsewhere, set OLLAMA_HOST")
 	default:
 		c.Status, c.Summary = Warn, fmt.Sprintf("Ollama not found on PATH and not answering at %s (%v); sattva export still writes the GGUF and Modelfile", u, err)
-		c.Fix = "install Ollama from ollama.com (Windows installer), then: ollama create NAME -f Modelfile"
+		c.Fix = forOS(o.GOOS, "install Ollama with its Windows installer from ollama.com, then: ollama create NAME -f Modelfile",
+			"install Ollama (ollama.com/download: the install script on Linux, the app on macOS), then: ollama create NAME -f Modelfile")
 	}
 	r.add(c)
 }

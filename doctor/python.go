@@ -210,7 +210,8 @@ func checkPython(ctx context.Context, r *Report, o *Options) {
 	if !versionAtLeast(pr.Python.Version, 3, 9) {
 		c.Status, c.Fix = Fail, "torch, transformers and LLaMA-Factory need Python 3.9 or newer (3.10 or 3.11 recommended)"
 	} else if !pr.Python.Venv {
-		c.Fix = "a venv keeps training packages apart from the system: python -m venv D:\\venvs\\sattva (Windows) or ~/venvs/sattva"
+		c.Fix = forOS(o.GOOS, "a venv keeps training packages apart from the system: py -3.11 -m venv %USERPROFILE%\\venvs\\sattva",
+			"a venv keeps training packages apart from the system: python3 -m venv ~/venvs/sattva && . ~/venvs/sattva/bin/activate")
 	}
 	r.add(c)
 
@@ -277,13 +278,15 @@ func checkPython(ctx context.Context, r *Report, o *Options) {
 	switch {
 	case !b.OK:
 		bc.Status, bc.Summary = Warn, "bitsandbytes not importable: no QLoRA (quantization_bit: 4), plain LoRA only: "+orMissing(b.Error)
-		bc.Fix = "pip install -U bitsandbytes (Windows wheels ship since 0.43; a CUDA build of torch must be installed first)"
+		bc.Fix = forOS(o.GOOS, "pip install -U bitsandbytes (Windows wheels ship since 0.43; a CUDA build of torch must be installed first)",
+			"pip install -U bitsandbytes (a CUDA build of torch must be installed first)")
 	case b.CUDAOk != nil && *b.CUDAOk:
 		bc.Status, bc.Summary = OK, fmt.Sprintf("bitsandbytes %s, its CUDA library quantizes NF4", b.Version)
 	default:
 		bc.Status = Warn
 		bc.Summary = fmt.Sprintf("bitsandbytes %s imports but its CUDA library does not work: %s", b.Version, orMissing(b.CUDAError))
-		bc.Fix = "pip install -U bitsandbytes (a version built for your CUDA; on Windows 0.43 or newer); until then use quantization_bit: 0 (LoRA), which needs about 2× the VRAM for the base"
+		bc.Fix = forOS(o.GOOS, "pip install -U bitsandbytes (0.43 or newer, built for your CUDA)", "pip install -U bitsandbytes (a version built for your CUDA)") +
+			"; until then use quantization_bit: 0 (LoRA), which needs about 2× the VRAM for the base"
 		if !cudaOK {
 			bc.Fix = "fix torch's CUDA first (see python.torch)"
 		}

@@ -55,6 +55,7 @@ type RunnerOptions struct {
 	GPULayers   int    // 0 or -1: all when a GPU is present
 	CPUOnly     bool   // no GPU even when one is present
 	BackendDir  string // ggml backend plugins; "": $SATTVA_BACKEND_DIR or beside the executable
+	FlashAttn   string // llama.cpp's -fa: auto (""), on or off
 	Logger      *slog.Logger
 	// Progress, when set, is called with the tokens generated so far and
 	// the most the batch can generate.

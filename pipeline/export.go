@@ -28,9 +28,14 @@ type ExportTools struct {
 	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string, kvs, defaults []gguf.KV) error
 	// ConvertLoRA converts a PEFT adapter to a GGUF LoRA adapter for baseDir.
 	ConvertLoRA func(ctx context.Context, adapterDir, baseDir, out string, kvs []gguf.KV) error
-	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out;
-	// the metadata of in is carried over.
-	Quantize func(ctx context.Context, in, out, fileType string) error
+	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out,
+	// with the importance matrix file imatrix unless it is ""; the metadata
+	// of in is carried over.
+	Quantize func(ctx context.Context, in, out, fileType, imatrix string) error
+	// IMatrix computes an importance matrix of model over at most chunks
+	// chunks of chunk tokens of the data files and writes it to out (nil:
+	// export.imatrix auto quantizes without one).
+	IMatrix func(ctx context.Context, model, out string, data []string, chunk, chunks int) error
 }
 
 // ExportOptions control Export.
@@ -146,11 +151,15 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if mode == "separate" {
 		stem = p.Name + "-base"
 	}
-	x := &exportJob{ctx: ctx, p: p, o: o, log: log, dir: dir, stem: stem, outType: outType, res: res}
+	x := &exportJob{ctx: ctx, p: p, o: o, log: log, dir: dir, stem: stem, outType: outType, res: res, prov: prov}
 	if mode == "merge" {
 		x.merge = adapter
 	}
 	x.kvs = prov.KVs(p.Name)
+	// The serving sampler as general.sampling.*, in place of the base's
+	// generation_config sampler, so that llama.cpp's tools sample as the
+	// Modelfile says (convert replaces the whole sampler when kvs hold one).
+	x.kvs = append(x.kvs, ServingSampling(p.Ollama.Parameters).KVs()...)
 	if p.Template == "llama3" {
 		// A base model's tokenizer often has no chat template (Llama-3.1-8B
 		// has none); llama.cpp then cannot render chats for sattva eval or
@@ -162,6 +171,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if err != nil {
 		return nil, err
 	}
+	notes = append(notes, x.notes...)
 	if o.BaseModel && mode == "merge" {
 		if err := x.baseModel(); err != nil {
 			return nil, err
@@ -172,7 +182,13 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	if mode == "separate" {
 		res.Adapter = filepath.Join(dir, p.Name+"-lora.gguf")
-		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter, x.kvs); err != nil {
+		var adapterKVs []gguf.KV // a sampler belongs to the model, not the adapter
+		for _, kv := range x.kvs {
+			if !isSamplingKey(kv.Key) {
+				adapterKVs = append(adapterKVs, kv)
+			}
+		}
+		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter, adapterKVs); err != nil {
 			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
 		}
 	}
@@ -197,6 +213,9 @@ type exportJob struct {
 	merge    string // the adapter merged while converting ("" for none)
 	kvs      []gguf.KV
 	defaults []gguf.KV
+	prov     *Provenance
+	imatrix  string   // the importance matrix quantizing uses ("" for none)
+	notes    []string // what the manifest says about the models
 	res      *ExportResult
 }
 
@@ -218,6 +237,14 @@ func (x *exportJob) models(floatPath string) (keepFloat bool, err error) {
 			x.kvs = append(x.kvs, x.defaults[0])
 		}
 	}
+	imatrix, imNote, err := exportIMatrix(ctx, p, o, x.prov, floatPath, log)
+	if err != nil {
+		return false, err
+	}
+	x.imatrix = imatrix
+	if imNote != "" {
+		x.notes = append(x.notes, imNote)
+	}
 	for _, ty := range p.Export.Types {
 		lt := strings.ToLower(ty)
 		if lt == outType {
@@ -236,7 +263,7 @@ func (x *exportJob) models(floatPath string) (keepFloat bool, err error) {
 			}
 		} else {
 			log.Info("quantizing", "type", ty, "out", out)
-			if err := o.Tools.Quantize(ctx, floatPath, out, ty); err != nil {
+			if err := o.Tools.Quantize(ctx, floatPath, out, ty, x.imatrix); err != nil {
 				return false, fmt.Errorf("quantizing to %s: %w", ty, err)
 			}
 		}
@@ -272,7 +299,7 @@ func (x *exportJob) baseModel() error {
 			return fmt.Errorf("converting the base model to %s: %w", ty, err)
 		}
 	default:
-		err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty)
+		err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty, "")
 		os.Remove(bf)
 		if err != nil {
 			return fmt.Errorf("quantizing the base model to %s: %w", ty, err)

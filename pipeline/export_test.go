@@ -41,7 +41,7 @@ func fakeTools(t *testing.T, calls *[]string) ExportTools {
 			*calls = append(*calls, "lora "+filepath.Base(out))
 			return write(ctx, out, own("lora"), kvs, nil)
 		},
-		Quantize: func(ctx context.Context, in, out, ft string) error {
+		Quantize: func(ctx context.Context, in, out, ft, imatrix string) error {
 			*calls = append(*calls, "quantize "+filepath.Base(in)+" "+filepath.Base(out)+" "+ft)
 			f, err := gguf.Open(in) // the metadata is carried over, as llama-quantize does
 			if err != nil {
@@ -120,12 +120,17 @@ func TestExportMerged(t *testing.T) {
 		if len(f.Tensors) != 1 {
 			t.Errorf("%s: tensors %v", ty, f.Tensors)
 		}
+		// the serving sampler (temperature 0, repeat_penalty 1) as general.sampling.*
+		s, err := gguf.SamplingOf(f)
+		if err != nil || s.Temp == nil || *s.Temp != 0 || s.PenaltyRepeat == nil || *s.PenaltyRepeat != 1 || s.TopP != nil {
+			t.Errorf("%s: sampler %v (%v), want temp 0, penalty_repeat 1 only", ty, s, err)
+		}
 		f.Close()
 	}
 }
 
 func TestExportSeparateAndNoAdapter(t *testing.T) {
-	p := mustProject(t, t.TempDir(), "export:\n  adapter: separate\n  types: [f16, q4_K_M]\nollama:\n  type: q4_K_M\n")
+	p := mustProject(t, t.TempDir(), "export:\n  adapter: separate\n  types: [f16, q4_K_M]\nollama:\n  type: q4_K_M\n  parameters: {temperature: 0.2}\n")
 	writeAdapter(t, p)
 	var calls []string
 	res, err := Export(context.Background(), p, ExportOptions{Tools: fakeTools(t, &calls)})
@@ -139,6 +144,23 @@ func TestExportSeparateAndNoAdapter(t *testing.T) {
 	mf, _ := os.ReadFile(res.Modelfile)
 	if !strings.Contains(string(mf), "FROM ./m-base-q4_K_M.gguf\nADAPTER ./m-lora.gguf\n") {
 		t.Errorf("Modelfile:\n%s", mf)
+	}
+	// the sampler goes into the model, not into the adapter
+	if f, err := gguf.Open(res.Adapter); err != nil {
+		t.Fatal(err)
+	} else {
+		if s, _ := gguf.SamplingOf(f); !s.IsZero() {
+			t.Errorf("adapter carries a sampler: %v", s)
+		}
+		f.Close()
+	}
+	if f, err := gguf.Open(res.Models["f16"]); err != nil {
+		t.Fatal(err)
+	} else {
+		if s, _ := gguf.SamplingOf(f); s.Temp == nil || *s.Temp != 0.2 {
+			t.Errorf("f16 sampler %v, want temp 0.2", s)
+		}
+		f.Close()
 	}
 
 	// template llama3 over a base without a chat template: export writes one.

@@ -48,6 +48,10 @@ type TrainOptions struct {
 	// OnPlan, if set, is told what will run, after the inputs are written and
 	// before the trainer starts.
 	OnPlan func(*TrainPlan)
+	// AllowMissingBase lets PlanTrain plan for a base model that is not
+	// downloaded yet (train --print-config, pipeline run --dry-run); the plan's
+	// BaseMissing says so. Train itself always needs the weights.
+	AllowMissingBase bool
 }
 
 // TrainPlan is what Train would run: decided and checked, nothing written yet.
@@ -60,6 +64,9 @@ type TrainPlan struct {
 	ConfigYAML []byte // LLaMA-Factory's YAML (the fallback reads the same file)
 	AdapterDir string
 	Examples   int // training examples after merging data.train
+	// BaseMissing, when the base model is not downloaded yet (only with
+	// TrainOptions.AllowMissingBase), says what to run to fetch it.
+	BaseMissing string
 }
 
 // TrainResult is the outcome of Train, also written to <output>/train/result.json.
@@ -84,26 +91,6 @@ type LossPoint struct {
 // ErrNoTrainer is returned by Train when train.trainer names a trainer that
 // is not installed (auto falls back to skipping with a reason instead).
 var ErrNoTrainer = errNoTrainer
-
-// CheckBase refuses a base folder that is not a Hugging Face checkpoint.
-func (p *Project) CheckBase() error {
-	dir := p.BaseDir()
-	st, err := os.Stat(dir)
-	if err != nil {
-		return p.Errorf("base", "base model folder %s: %v", dir, errors.Unwrap(err))
-	}
-	if !st.IsDir() {
-		return p.Errorf("base", "%s is not a folder (a Hugging Face checkpoint folder is expected)", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		return p.Errorf("base", "%s has no config.json: not a Hugging Face checkpoint folder", dir)
-	}
-	m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
-	if len(m) == 0 {
-		return p.Errorf("base", "%s has no *.safetensors weights", dir)
-	}
-	return nil
-}
 
 // CheckData reads every dataset file (structural check plus the optional
 // validator) and returns the merged examples.
@@ -134,8 +121,12 @@ func (p *Project) CheckData(ctx context.Context, validate func(context.Context, 
 // PlanTrain checks the project's inputs (base folder, datasets, trainer) and
 // decides what Train runs, without writing anything.
 func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []dataset.Example, error) {
+	baseMissing := ""
 	if err := p.CheckBase(); err != nil {
-		return nil, nil, err
+		if !o.AllowMissingBase || !errors.Is(err, ErrBaseMissing) {
+			return nil, nil, err
+		}
+		baseMissing = p.DownloadCommand()
 	}
 	examples, err := p.CheckData(ctx, o.ValidateData)
 	if err != nil {
@@ -147,7 +138,7 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []d
 	if err != nil {
 		return nil, nil, err
 	}
-	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples)}
+	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples), BaseMissing: baseMissing}
 	trainer := p.Train.Trainer
 	if o.Trainer != "" {
 		trainer = o.Trainer
@@ -186,6 +177,13 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []d
 		py, err := exec.LookPath(python)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s is not on PATH (the fallback trainer needs python3 with torch, transformers, peft)", ErrNoTrainer, python)
+		}
+		// Before training (not when only printing the plan), refuse a Python
+		// without the trainer's packages with that reason, not a traceback.
+		if !o.AllowMissingBase {
+			if missing := pythonMissing(ctx, py, "torch", "transformers", "peft"); missing != "" {
+				return nil, nil, fmt.Errorf("%w: %s cannot import %s (pip install torch transformers peft; `sattva doctor` checks the rest)", ErrNoTrainer, python, missing)
+			}
 		}
 		useFallback(py)
 	default: // auto

@@ -74,6 +74,20 @@ func (e *InvalidDataError) Error() string {
 // InvalidInput marks the error as a problem with the input file.
 func (e *InvalidDataError) InvalidInput() bool { return true }
 
+// InputError is a tensor of the input file that the requested quantization
+// cannot take (already quantized without AllowRequantize, rows that no type
+// of the plan can hold): a problem with the input, as llama.cpp's quantizer
+// reports it, whichever engine ran.
+type InputError struct {
+	Tensor string
+	Msg    string
+}
+
+func (e *InputError) Error() string { return "quantize: " + e.Msg }
+
+// InvalidInput marks the error as a problem with the input file (exit 3).
+func (e *InputError) InvalidInput() bool { return true }
+
 // QuantizeFile writes a quantized copy of the GGUF model in to out
 // (atomically), making the same per-tensor choices and the same bytes as
 // llama.cpp's llama_model_quantize with the same options.
@@ -175,7 +189,7 @@ func QuantizeSpec(s *gguf.Spec, ft gguf.FileType, o Options) (*gguf.Spec, *Summa
 			return nil, nil, fmt.Errorf("quantize: tensor %s needs type %v, which the Go quantizer does not produce (try --engine llamacpp)", p.Name, p.To)
 		}
 		if t.Type.IsQuantized() && !o.AllowRequantize {
-			return nil, nil, fmt.Errorf("quantize: requantizing from type %v is disabled (tensor %s)", t.Type, t.Name)
+			return nil, nil, &InputError{Tensor: t.Name, Msg: fmt.Sprintf("requantizing from type %v is disabled (tensor %s; --allow-requantize accepts it)", t.Type, t.Name)}
 		}
 		if !Supported(t.Type) {
 			return nil, nil, fmt.Errorf("quantize: cannot convert tensor %s from type %v", t.Name, t.Type)

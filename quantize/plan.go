@@ -568,7 +568,7 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft gguf.F
 		case gguf.TypeQ6_K:
 			newType = gguf.TypeQ8_0
 		default:
-			return 0, fmt.Errorf("quantize: unsupported tensor size: %s has rows of %d", name, nx)
+			return 0, &InputError{Tensor: name, Msg: fmt.Sprintf("unsupported tensor size: %s has rows of %d, not a multiple of %v's block of %d", name, nx, newType, newType.BlockSize())}
 		}
 		if nx%int64(newType.BlockSize()) != 0 {
 			newType = gguf.TypeF16

@@ -45,6 +45,12 @@ func Tiny() Shape {
 	return Shape{Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
 }
 
+// Mini is the smallest Llama-3.1 shape whose rows every quantized type takes
+// (256), for walking the whole export path quickly (scripts/first-hour.sh).
+func Mini() Shape {
+	return Shape{Name: "mini", Hidden: 256, Intermediate: 512, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
+}
+
 // Options tune Write.
 type Options struct {
 	DType     string // "bf16" (default), "f16" or "f32"

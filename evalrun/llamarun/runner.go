@@ -30,8 +30,10 @@ type Options struct {
 	Threads     int // 0: llama.cpp's choice (every CPU)
 	GPULayers   int // 0 or -1: all when a GPU is present
 	CPUOnly     bool
-	BackendDir  string // ggml backend plugins; "": $SATTVA_BACKEND_DIR or beside the executable
-	Logger      *slog.Logger
+	// FlashAttention is llama.cpp's -fa (default auto).
+	FlashAttention llamacpp.FlashAttention
+	BackendDir     string // ggml backend plugins; "": $SATTVA_BACKEND_DIR or beside the executable
+	Logger         *slog.Logger
 	// Progress, when set, is called with the tokens generated so far and the
 	// most the batch can generate (the sum of max tokens).
 	Progress func(done, total int64)
@@ -70,9 +72,13 @@ func New(o Options) (*Runner, error) {
 
 // Local is New for evalrun.RunnerOptions: pass it as RunnerOptions.Local.
 func Local(o evalrun.RunnerOptions) (evalrun.Runner, error) {
+	fa, err := llamacpp.ParseFlashAttention(o.FlashAttn)
+	if err != nil {
+		return nil, err
+	}
 	return New(Options{Model: o.Model, Adapters: o.Adapters, Parallel: o.Parallel, ContextSize: o.ContextSize,
 		Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, BackendDir: o.BackendDir,
-		Logger: o.Logger, Progress: o.Progress})
+		FlashAttention: fa, Logger: o.Logger, Progress: o.Progress})
 }
 
 // Close frees the model. It is idempotent.
@@ -161,7 +167,7 @@ func (r *Runner) Generate(ctx context.Context, reqs []evalrun.GenRequest, onDone
 	if nctx == 0 {
 		nctx = longest + 16
 	}
-	lc, err := r.model.NewContext(llamacpp.ContextOptions{ContextSize: nctx, Parallel: par, Threads: r.o.Threads})
+	lc, err := r.model.NewContext(llamacpp.ContextOptions{ContextSize: nctx, Parallel: par, Threads: r.o.Threads, FlashAttention: r.o.FlashAttention})
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,9 @@ type synthOptions struct {
 func newSynthCmd(s *Streams) *cobra.Command {
 	o := &synthOptions{}
 	c := &cobra.Command{
-		Use:   "synth --shape SHAPE OUT_DIR",
+		Use: "synth --shape SHAPE OUT_DIR",
+		Example: "  sattva synth --shape tiny --tokenizer models/llama-3.1-8b synth-tiny\n" +
+			"  sattva synth --shape tiny --dtype f16 --seed 7 synth-tiny-f16",
 		Short: "Write a random-weight Hugging Face checkpoint of a real model's exact shape (for benchmarks)",
 		Long: "synth writes safetensors shards (as transformers' save_pretrained shards them), config.json,\n" +
 			"generation_config.json and tokenizer files (copied from --tokenizer, or a minimal byte-level\n" +
@@ -69,13 +71,16 @@ func synthRealShapes() []string { return []string{"llama3.1-8b", "llama3.2-1b", 
 
 // synthShapeNames lists the --shape values, sorted.
 func synthShapeNames() []string {
-	return slices.Sorted(slices.Values(append(synthRealShapes(), synth.Tiny().Name)))
+	return slices.Sorted(slices.Values(append(synthRealShapes(), synth.Tiny().Name, synth.Mini().Name)))
 }
 
-// synthShape is synth's tiny shape or a real model's from plan's table.
+// synthShape is one of synth's test shapes (tiny, mini) or a real model's
+// from plan's table.
 func synthShape(name string) (synth.Shape, bool) {
-	if name == synth.Tiny().Name {
-		return synth.Tiny(), true
+	for _, s := range []synth.Shape{synth.Tiny(), synth.Mini()} {
+		if name == s.Name {
+			return s, true
+		}
 	}
 	p, ok := plan.Preset(name)
 	if !ok || !slices.Contains(synthRealShapes(), name) {
