@@ -19,11 +19,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/gguf/modelcheck"
+	"github.com/sattva/sattva/internal/slicepool"
 )
 
 // Options tune Convert.
@@ -532,27 +532,11 @@ type tensorJob struct {
 	chunkBytes int
 }
 
-var bufPool sync.Pool
-
-func getBuf(n int) []byte {
-	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putBuf(b []byte) { bufPool.Put(&b) }
-
-var f32Pool sync.Pool
-
-func getF32(n int) []float32 {
-	if b, ok := f32Pool.Get().(*[]float32); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]float32, n)
-}
-
-func putF32(b []float32) { f32Pool.Put(&b) }
+// bytePool and f32Pool recycle the tensor workers' chunk buffers.
+var (
+	bytePool slicepool.Pool[byte]
+	f32Pool  slicepool.Pool[float32]
+)
 
 // WriteTo writes the tensor's encoded bytes to w.
 func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
@@ -580,20 +564,20 @@ func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
 			return j.writeFused(w, fused, chunkRows, esize, rowBytes)
 		}
 	}
-	vals := getF32(int(chunkRows * j.cols))
-	defer putF32(vals)
+	vals := f32Pool.Get(int(chunkRows * j.cols))
+	defer f32Pool.Put(vals)
 	var tmp []float32
 	if j.headRows > 0 {
-		tmp = getF32(int(chunkRows * j.cols))
-		defer putF32(tmp)
+		tmp = f32Pool.Get(int(chunkRows * j.cols))
+		defer f32Pool.Put(tmp)
 	}
 	var raw []byte
 	if j.src != nil {
-		raw = getBuf(int(chunkRows * j.cols * esize))
-		defer putBuf(raw)
+		raw = bytePool.Get(int(chunkRows * j.cols * esize))
+		defer bytePool.Put(raw)
 	}
-	out := getBuf(int(chunkRows * rowBytes))
-	defer putBuf(out)
+	out := bytePool.Get(int(chunkRows * rowBytes))
+	defer bytePool.Put(out)
 	type ab struct{ a, b []float32 }
 	loras := make([]ab, len(j.deltas))
 	for i, d := range j.deltas {
@@ -686,15 +670,15 @@ func ConvertVocab(ctx context.Context, hfDir, outPath string) error {
 // raw bytes (no LoRA deltas): read, permute rows as raw bytes, convert, write.
 func (j *tensorJob) writeFused(w io.Writer, fused func(dst, raw []byte), chunkRows, esize, rowBytes int64) (int64, error) {
 	rawRow := j.cols * esize
-	raw := getBuf(int(chunkRows * rawRow))
-	defer putBuf(raw)
+	raw := bytePool.Get(int(chunkRows * rawRow))
+	defer bytePool.Put(raw)
 	var perm []byte
 	if j.headRows > 0 {
-		perm = getBuf(int(chunkRows * rawRow))
-		defer putBuf(perm)
+		perm = bytePool.Get(int(chunkRows * rawRow))
+		defer bytePool.Put(perm)
 	}
-	out := getBuf(int(chunkRows * rowBytes))
-	defer putBuf(out)
+	out := bytePool.Get(int(chunkRows * rowBytes))
+	defer bytePool.Put(out)
 	var written int64
 	for r := int64(0); r < j.rows; r += chunkRows {
 		if err := j.ctx.Err(); err != nil {

@@ -316,7 +316,9 @@ func (st *planState) layerInfo(iLayer, nLayer int, name string) (int, int, error
 	return iLayer, nLayer, nil
 }
 
-// tensorType is llama_tensor_get_type.
+// tensorType is llama_tensor_get_type (llama-quant.cpp). It is longer than
+// the house's 150 lines because it is a port that mirrors llama.cpp's
+// function branch for branch, so that the two can be read side by side.
 func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft gguf.FileType) (gguf.Type, error) {
 	name := ti.Name
 	mi := st.mi
