@@ -70,6 +70,13 @@ func startServer(t testing.TB, m *llamacpp.Model, n int, o Options) (*Server, *h
 	return s, hs
 }
 
+// httptestServer serves s until the test ends and returns its URL.
+func httptestServer(t testing.TB, s *Server) string {
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
 // libraryGreedy is what `sattva run` does for a prompt text: tokenize with
 // BOS and special tokens, generate greedily in a fresh context.
 func libraryGreedy(t testing.TB, m *llamacpp.Model, text string, maxTokens int) string {

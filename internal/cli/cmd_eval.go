@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,9 @@ type evalOptions struct {
 	IgnoreEOS   bool
 	Temperature float64
 	Seed        int64
-	Host        string
+	Hosts       []string
+	Retries     int
+	Timeout     time.Duration
 	APIKeyEnv   string
 	Verbose     bool
 
@@ -94,7 +97,9 @@ is invalid; 130 when interrupted (the partial report is still written).`,
 	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "generate exactly --max-tokens per case past end of generation (benchmarks only)")
 	f.Float64Var(&o.Temperature, "temperature", 0, "sampling temperature, replacing the suite's (0: greedy)")
 	f.Int64Var(&o.Seed, "seed", 0, "sampling seed, replacing the suite's")
-	f.StringVar(&o.Host, "host", "", "server URL for ollama (default $OLLAMA_HOST or http://127.0.0.1:11434) or openai (default http://127.0.0.1:8080)")
+	f.StringArrayVar(&o.Hosts, "host", nil, "server URL for ollama (default $OLLAMA_HOST or http://127.0.0.1:11434) or openai (default http://127.0.0.1:8080); openai: repeat it to spread the cases over several servers of the same model (--parallel requests in flight on each)")
+	f.IntVar(&o.Retries, "retries", 2, "openai: tries again after a 5xx, 429, timeout or connection error, on another --host when there is one")
+	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "openai: the longest one request may take (0: no limit)")
 	f.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the openai runner's API key")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show llama.cpp's log")
 	return c
@@ -264,7 +269,13 @@ func evalOne(ctx context.Context, s *Streams, o *evalOptions, suite *evalrun.Sui
 		defer lr.Close()
 		gen = lr
 	case "ollama":
-		host := o.Host
+		if len(o.Hosts) > 1 {
+			return nil, usagef("--runner ollama takes one --host")
+		}
+		host := ""
+		if len(o.Hosts) == 1 {
+			host = o.Hosts[0]
+		}
 		if host == "" {
 			host = os.Getenv("OLLAMA_HOST")
 		}
@@ -272,7 +283,14 @@ func evalOne(ctx context.Context, s *Streams, o *evalOptions, suite *evalrun.Sui
 		bar = progress.New(s.ErrOut, "eval "+ro.Label, progress.Items, o.Quiet)
 		ro.Progress = bar.Func()
 	case "openai":
-		gen = &evalrun.OpenAIRunner{BaseURL: normalizeHost(o.Host, "http://127.0.0.1:8080"), Model: model, APIKey: os.Getenv(o.APIKeyEnv), Concurrency: o.Parallel}
+		hosts := []string{normalizeHost("", "http://127.0.0.1:8080")}
+		if len(o.Hosts) > 0 {
+			hosts = hosts[:0]
+			for _, h := range o.Hosts {
+				hosts = append(hosts, normalizeHost(h, "http://127.0.0.1:8080"))
+			}
+		}
+		gen = &evalrun.OpenAIRunner{BaseURLs: hosts, Model: model, APIKey: os.Getenv(o.APIKeyEnv), Concurrency: o.Parallel, Retries: o.Retries, Timeout: o.Timeout}
 		bar = progress.New(s.ErrOut, "eval "+ro.Label, progress.Items, o.Quiet)
 		ro.Progress = bar.Func()
 	}
