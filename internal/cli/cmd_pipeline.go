@@ -110,6 +110,9 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		},
 		Export: pipeline.ExportOptions{Tools: exportTools(s.ErrOut, o.Threads, o.Quiet), Version: Version, Command: strings.TrimSpace(cmdline)},
 		Eval: func(ctx context.Context, r pipeline.EvalRequest) (*pipeline.EvalOutcome, error) {
+			if p.Eval.Runner == "serve" {
+				return evalWithServe(ctx, r, evalrun.LlamaOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir})
+			}
 			return pipeline.EvalWithLlamaCpp(ctx, r, evalrun.LlamaOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir})
 		},
 		OnStage: func(stage, status, detail string) {
