@@ -175,7 +175,7 @@ func (s *Slots) Start(i int, prompt []int32, o SlotOptions) (reused int, err err
 		C.llama_memory_seq_rm(c.mem, C.llama_seq_id(i), -1, -1)
 		n = 0
 	}
-	q.cached = append(q.cached[:n], prompt[:n]...)[:n]
+	q.cached = q.cached[:n] // equal to prompt[:n]
 	q.pending = append(q.pending[:0], prompt[n:]...)
 	q.smp, q.grammar = smp, g
 	q.o = o

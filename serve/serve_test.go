@@ -132,9 +132,9 @@ func TestOpenAIChatAndCompletions(t *testing.T) {
 		}
 		// streaming chat
 		st := c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
-			Model:         "stories",
-			Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage(p)},
-			MaxTokens:     openai.Int(48), Temperature: openai.Float(0),
+			Model:     "stories",
+			Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage(p)},
+			MaxTokens: openai.Int(48), Temperature: openai.Float(0),
 			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
 		})
 		var acc openai.ChatCompletionAccumulator
@@ -228,9 +228,9 @@ func TestOpenAIJSONSchema(t *testing.T) {
 	}
 	// json_object
 	cc, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-		Model:          "stories",
-		Messages:       []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Once upon a time")},
-		MaxTokens:      openai.Int(300), Temperature: openai.Float(0),
+		Model:     "stories",
+		Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Once upon a time")},
+		MaxTokens: openai.Int(300), Temperature: openai.Float(0),
 		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &openai.ResponseFormatJSONObjectParam{}},
 	})
 	if err != nil {

@@ -309,9 +309,14 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 	fmt.Fprintf(s.ErrOut, "sattva: stopping: running requests have %v to finish\n", o.DrainTimeout)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.DrainTimeout)
 	defer cancel()
-	go hs.Shutdown(dctx) // stop accepting; idle connections close
+	stopped := make(chan error, 1)
+	go func() { stopped <- hs.Shutdown(dctx) }() // stop accepting; idle connections close
 	cut := srv.Shutdown(dctx)
-	// The cut requests have returned; close what is left.
+	// The generations have ended; let their handlers write their last bytes.
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+	}
 	hs.Close()
 	if errors.Is(cut, context.DeadlineExceeded) {
 		fmt.Fprintln(s.ErrOut, "sattva: requests still running at the deadline were cut")
