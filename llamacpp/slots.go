@@ -206,7 +206,10 @@ func (m *Model) newSlotSampler(o SlotOptions, prompt []int32) (sampler, *C.struc
 		why := e.sink.takeLastError()
 		e.loadMu.Unlock()
 		if g == nil {
-			return sampler{}, nil, fmt.Errorf("%w: llama.cpp cannot parse it: %s", ErrGrammar, why)
+			if why != "" {
+				why = ": " + why
+			}
+			return sampler{}, nil, fmt.Errorf("%w: llama.cpp cannot parse it%s", ErrGrammar, why)
 		}
 	}
 	smp := newSampler(o.Sampling)

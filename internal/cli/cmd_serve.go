@@ -93,6 +93,8 @@ func newServeCmd(s *Streams) *cobra.Command {
 	f.IntVar(&o.MaxTokens, "max-tokens", 0, "largest max_tokens a request may ask for (0: the slot's context size)")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running requests may take to finish")
 	o.engineFlags.bind(f, 4096)
+	f.IntVar(&o.GPULayers, "n-gpu-layers", -1, "same as --ngl (llama-server's name)")
+	f.StringVar(&o.FlashAttn, "flash-attn", "auto", "same as --fa")
 	f.Lookup("ctx-size").Usage = "context size of each slot in tokens (prompt + answer)"
 	o.samplingFlags.bind(f, 0)
 	f.Lookup("n-predict").Usage = "tokens a request generates when it sets no max_tokens (0: until the end or the limit)"
