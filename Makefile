@@ -20,8 +20,13 @@ test:
 	$(MAKE) cross
 	$(MAKE) fuzz-short
 
-# Race detector on the pure-Go packages (those that do not link llama.cpp:
-# a race build of llama.cpp's C++ takes many minutes on two cores).
+# Race detector on every package that does not link llama.cpp (a race build
+# of llama.cpp's C++ takes many minutes on two cores). Left out, found by
+# their imports: llamacpp itself and the packages that exist to link it —
+# evalrun/llamarun (the in-process eval runner), internal/cli and cmd/sattva
+# (the command line passes the engine to the pure packages) and the
+# */differential test packages (they compare with llama.cpp).
+# internal/archtest keeps every other package free of llamacpp.
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list -f '{{if not .Standard}}{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}{{end}}' ./... | grep -v 'sattva/llamacpp' | cut -d' ' -f1)
 

@@ -127,7 +127,7 @@ func TestFakePythons(t *testing.T) {
 			bin:  map[string]string{"python3": printing(bareProbe)},
 			want: map[string]Status{"python": OK, "python.torch": Fail, "python.transformers": Fail, "python.peft": Fail,
 				"python.accelerate": Warn, "python.bitsandbytes": Warn, "python.llamafactory": Warn},
-			text: map[string]string{"python.torch": "download.pytorch.org", "python.llamafactory": "pip install llamafactory", "python": "python -m venv"},
+			text: map[string]string{"python.torch": "download.pytorch.org", "python.llamafactory": "pip install llamafactory", "python": "-m venv ~/venvs/sattva"},
 		},
 		{
 			name: "bitsandbytes raises",
@@ -250,28 +250,6 @@ func TestRealPython(t *testing.T) {
 		if s := status(t, r, id).Status; s == Skip || s == "" {
 			t.Errorf("%s: %s", id, s)
 		}
-	}
-}
-
-func TestOllamaURL(t *testing.T) {
-	cases := map[string]string{
-		"":                        "http://127.0.0.1:11434",
-		"0.0.0.0":                 "http://127.0.0.1:11434",
-		"0.0.0.0:8080":            "http://127.0.0.1:8080",
-		"example.com":             "http://example.com:11434",
-		"https://example.com":     "https://example.com:443",
-		"http://10.0.0.2:11434/x": "http://10.0.0.2:11434/x",
-		"[::1]:9000":              "http://[::1]:9000",
-		":11435":                  "http://127.0.0.1:11435",
-	}
-	for in, want := range cases {
-		u, err := OllamaURL(in)
-		if err != nil || u.String() != want {
-			t.Errorf("%q: %v %v, want %s", in, u, err, want)
-		}
-	}
-	if _, err := OllamaURL("ftp://x"); err == nil {
-		t.Error("ftp accepted")
 	}
 }
 
@@ -431,7 +409,7 @@ func TestBaseModel(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full")
 	os.MkdirAll(full, 0o755)
-	cfg := `{"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
+	cfg := `{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
 	os.WriteFile(filepath.Join(full, "config.json"), []byte(cfg), 0o644)
 	os.WriteFile(filepath.Join(full, "model.safetensors"), []byte("x"), 0o644)
 	partial := filepath.Join(dir, "partial")

@@ -25,12 +25,18 @@ package llamacpp
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"log/slog"
 )
 
 // ErrNoEngine is returned by every function of a sattva built with
 // CGO_ENABLED=0, which has no inference engine.
 var ErrNoEngine = errors.New("llamacpp: this sattva was built without cgo: it has no inference engine")
+
+// ErrBackendDir is returned by InitBackends when the backend plugins were
+// already loaded from another folder in this process.
+var ErrBackendDir = errors.New("llamacpp: ggml backends already loaded from another folder")
 
 // ErrClosed is returned when a closed Model or Context is used.
 var ErrClosed = errors.New("llamacpp: use of closed model or context")
@@ -135,6 +141,20 @@ const (
 	FlashAttentionOn
 	FlashAttentionOff
 )
+
+// ParseFlashAttention reads llama.cpp's -fa values: auto (or ""), on, off,
+// and 1/0, true/false.
+func ParseFlashAttention(v string) (FlashAttention, error) {
+	switch strings.ToLower(v) {
+	case "", "auto":
+		return FlashAttentionAuto, nil
+	case "on", "1", "true":
+		return FlashAttentionOn, nil
+	case "off", "0", "false":
+		return FlashAttentionOff, nil
+	}
+	return 0, fmt.Errorf("flash attention %q: want auto, on or off", v)
+}
 
 // ContextOptions control NewContext. The zero value gives one sequence of
 // min(4096, the model's training context) tokens.

@@ -64,7 +64,10 @@ func DefaultBackendDir() string {
 // log to log (nil discards), loads ggml's backend plugins (libggml-cpu-*.so,
 // libggml-cuda.so, …) from dir ("" means DefaultBackendDir) and returns the
 // devices found, best first. Later calls return the same devices; a non-nil
-// log replaces the logger. The log is process-wide: it must stay usable for as
+// log replaces the logger. Plugins load once per process: a later call that
+// names another folder than the one loaded (Load initialises with the
+// default folder when nothing did before) returns the devices with an error
+// that errors.Is(ErrBackendDir) instead of being ignored. The log is process-wide: it must stay usable for as
 // long as llama.cpp runs (not a testing.T's, which dies with its test). When the folder holds no plugin, or none loads,
 // it warns and the built-in CPU code (no SIMD) runs.
 func InitBackends(dir string, log *slog.Logger) ([]BackendInfo, error) {
@@ -72,7 +75,11 @@ func InitBackends(dir string, log *slog.Logger) ([]BackendInfo, error) {
 	if log != nil {
 		e.sink.setLogger(log)
 	}
-	return append([]BackendInfo(nil), e.devices...), nil
+	devs := append([]BackendInfo(nil), e.devices...)
+	if dir != "" && filepath.Clean(dir) != filepath.Clean(e.dir) {
+		return devs, fmt.Errorf("%w: loaded from %s, not %s", ErrBackendDir, e.dir, dir)
+	}
+	return devs, nil
 }
 
 func initEngine(dir string, log *slog.Logger) *engine {

@@ -548,7 +548,7 @@ func (p *Project) validate() error {
 }
 
 // knownExportType accepts the float types and the llama.cpp file types
-// sattva quantizes to (checked again by quantize.ParseFileType at export).
+// sattva quantizes to (checked again by gguf.ParseFileType at export).
 func knownExportType(s string) bool {
 	switch strings.ToUpper(s) {
 	case "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L",
@@ -599,9 +599,6 @@ func (p *Project) Resolve(rel string) string {
 	}
 	return filepath.Join(p.Dir, filepath.FromSlash(rel))
 }
-
-// BaseDir is the resolved base model folder.
-func (p *Project) BaseDir() string { return p.Resolve(p.Base) }
 
 // OutputDir is the resolved output folder.
 func (p *Project) OutputDir() string { return p.Resolve(p.Output) }

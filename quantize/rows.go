@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/half"
 )
 
 // ErrUnsupportedType is returned for a ggml type this package cannot
@@ -164,16 +165,16 @@ func quantizeRow(t gguf.Type, y []byte, x []float32, qw []float32, s *scratch) {
 	case gguf.TypeF16:
 		y = y[:2*len(x)]
 		for i, v := range x {
-			binary.LittleEndian.PutUint16(y[2*i:], FP32ToFP16(v))
+			binary.LittleEndian.PutUint16(y[2*i:], half.FromFloat32GGML(v))
 		}
 	case gguf.TypeBF16:
 		y = y[:2*len(x)]
 		for i, v := range x {
-			binary.LittleEndian.PutUint16(y[2*i:], FP32ToBF16(v))
+			binary.LittleEndian.PutUint16(y[2*i:], half.BF16FromFloat32(v))
 		}
 	case gguf.TypeQ8_0:
 		for i := 0; i < len(x)/32; i++ {
-			quantizeBlockQ8_0((*[32]float32)(x[32*i:]), (*[34]byte)(y[34*i:]))
+			gguf.QuantizeQ8_0GGML((*[32]float32)(x[32*i:]), (*[34]byte)(y[34*i:]))
 		}
 	case gguf.TypeQ4_0:
 		if qw == nil {
@@ -286,7 +287,7 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		decodeF16(y, x)
 	case gguf.TypeBF16:
 		for i := range y {
-			y[i] = BF16ToFP32(binary.LittleEndian.Uint16(x[2*i:]))
+			y[i] = half.BF16ToFloat32(binary.LittleEndian.Uint16(x[2*i:]))
 		}
 	case gguf.TypeQ4_0:
 		for i := 0; i < len(y)/32; i++ {
@@ -306,7 +307,7 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		}
 	case gguf.TypeQ8_0:
 		for i := 0; i < len(y)/32; i++ {
-			dequantizeBlockQ8_0((*[34]byte)(x[34*i:]), (*[32]float32)(y[32*i:]))
+			gguf.DequantizeQ8_0((*[34]byte)(x[34*i:]), (*[32]float32)(y[32*i:]))
 		}
 	case gguf.TypeQ2_K:
 		for i := 0; i < len(y)/qkK; i++ {

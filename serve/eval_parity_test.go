@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sattva/sattva/evalrun"
+	"github.com/sattva/sattva/evalrun/llamarun"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/llamacpp"
 )
@@ -32,7 +33,7 @@ func TestEvalOverTwoServersEqualsInProcess(t *testing.T) {
 		sub = append(sub, suite.Cases[i])
 	}
 	suite.Cases = sub
-	lr, err := evalrun.NewLlamaRunner(evalrun.LlamaOptions{Model: model, CPUOnly: true, Threads: 2, Logger: testLog})
+	lr, err := llamarun.New(llamarun.Options{Model: model, CPUOnly: true, Threads: 2, Logger: testLog})
 	if err != nil {
 		t.Fatal(err)
 	}

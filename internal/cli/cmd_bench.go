@@ -22,7 +22,6 @@ type benchOptions struct {
 	Repetitions  int
 	BatchSize    int
 	UBatchSize   int
-	FlashAttn    string
 	CLoop        bool
 	Parallel     int
 	JSON         bool
@@ -40,19 +39,21 @@ func newBenchCmd(s *Streams) *cobra.Command {
 			"that ran (a CMake-built plugin with its SIMD features or CUDA, or the built-in\n" +
 			"CPU code without SIMD).",
 		Example: "  sattva bench model.gguf\n  sattva bench model.gguf -p 512 -n 128 --json\n  sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2",
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Model = args[0]
+			if err := modelArg(&o.Model, args); err != nil {
+				return err
+			}
 			return runBench(c.Context(), s, o)
 		},
 	}
 	f := c.Flags()
+	bindModel(f, &o.Model)
 	f.IntVarP(&o.PromptTokens, "n-prompt", "p", 512, "prompt tokens of the pp test (0: skip)")
 	f.IntVarP(&o.GenTokens, "n-gen", "n", 128, "generated tokens of the tg test (0: skip)")
 	f.IntVarP(&o.Repetitions, "repetitions", "r", 5, "repetitions of each test")
 	f.IntVarP(&o.BatchSize, "batch-size", "b", 2048, "logical batch size")
 	f.IntVarP(&o.UBatchSize, "ubatch-size", "u", 512, "physical batch size")
-	f.StringVar(&o.FlashAttn, "fa", "auto", "flash attention: auto, on or off")
 	f.IntVar(&o.Parallel, "parallel", 1, "with N > 1: also measure batched generation, N sequences of -p prompt and -n generated tokens in one context (GenerateBatch, greedy)")
 	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
 	f.BoolVar(&o.CLoop, "c-loop", false, "diagnostic: run the tg loop inside one C call (no Go between tokens)")
@@ -90,15 +91,9 @@ type benchReport struct {
 }
 
 func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
-	fa := llamacpp.FlashAttentionAuto
-	switch o.FlashAttn {
-	case "auto":
-	case "on", "1":
-		fa = llamacpp.FlashAttentionOn
-	case "off", "0":
-		fa = llamacpp.FlashAttentionOff
-	default:
-		return usagef("--fa %q: want auto, on or off", o.FlashAttn)
+	fa, err := o.flashAttention()
+	if err != nil {
+		return err
 	}
 	if o.PromptTokens < 0 || o.GenTokens < 0 || o.PromptTokens+o.GenTokens == 0 {
 		return usagef("nothing to measure: -p %d -n %d", o.PromptTokens, o.GenTokens)

@@ -34,7 +34,9 @@ type quantizeOptions struct {
 func newQuantizeCmd(s *Streams) *cobra.Command {
 	o := &quantizeOptions{}
 	c := &cobra.Command{
-		Use:   "quantize IN.gguf OUT.gguf TYPE",
+		Use: "quantize IN.gguf OUT.gguf TYPE",
+		Example: "  sattva quantize merged.gguf merged.q4_k_m.gguf Q4_K_M\n" +
+			"  sattva quantize merged.gguf merged.q8_0.gguf Q8_0 --engine llamacpp --json",
 		Short: "Quantize a GGUF model (Q4_K_M, Q5_K_M, Q6_K, Q8_0, …) like llama-quantize",
 		Long: "quantize writes a quantized copy of a GGUF model with the same per-tensor types and the\n" +
 			"same bytes as llama.cpp's llama-quantize, in pure Go with all cores. TYPE is a llama-quantize\n" +
@@ -89,7 +91,7 @@ func parseTypeFlag(flag, v string) (*gguf.Type, error) {
 }
 
 func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
-	ft, err := quantize.ParseFileType(o.Type)
+	ft, err := gguf.ParseFileType(o.Type)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -99,6 +101,12 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	}
 	embT, err := parseTypeFlag("token-embedding-type", o.TokenEmbeddingType)
 	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.In); err != nil {
+		return err
+	}
+	if err := ensureOutDir(o.Out); err != nil {
 		return err
 	}
 	st, err := os.Stat(o.In)
@@ -178,7 +186,7 @@ func printQuantizeSummary(w io.Writer, r quantizeSummary) {
 	}
 	fmt.Fprintf(w, "size: %s -> %s (%.2fx smaller)\n", progress.FormatBytes(r.InputBytes), progress.FormatBytes(r.OutputBytes), ratio)
 	if r.Params > 0 {
-		fmt.Fprintf(w, "%d tensors, %s parameters, %.2f bits per weight\n", r.Tensors, formatCount(r.Params), r.BitsPerWeight)
+		fmt.Fprintf(w, "%d tensors, %s parameters, %.2f bits per weight\n", r.Tensors, progress.FormatCount(r.Params), r.BitsPerWeight)
 	}
 	if len(r.Types) > 0 {
 		names := make([]string, 0, len(r.Types))
@@ -195,17 +203,4 @@ func printQuantizeSummary(w io.Writer, r quantizeSummary) {
 	if r.Fallbacks > 0 {
 		fmt.Fprintf(w, "%d tensors used a fallback type (rows not a multiple of 256)\n", r.Fallbacks)
 	}
-}
-
-// formatCount writes a parameter count as 8.03B, 260.1K or 512.
-func formatCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
 }

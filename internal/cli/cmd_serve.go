@@ -31,7 +31,6 @@ type serveOptions struct {
 	APIKey       string
 	APIKeyEnv    string
 	Insecure     bool
-	FlashAttn    string
 	Queue        int
 	MaxBody      int64
 	MaxTokens    int
@@ -50,7 +49,7 @@ func newServeCmd(s *Streams) *cobra.Command {
 		Short: "Serve a GGUF model over OpenAI- and Ollama-compatible HTTP APIs",
 		Long: "Serve one model (with LoRA adapters) through llama.cpp: POST /v1/chat/completions,\n" +
 			"/v1/completions, GET /v1/models (OpenAI); POST /api/chat, /api/generate, GET /api/tags,\n" +
-			"/api/version (Ollama); GET /health and /metrics (Prometheus). --parallel (-np) requests are decoded\n" +
+			"/api/version (Ollama); GET /health and /metrics (Prometheus). -np (--parallel) requests are decoded\n" +
 			"at once (continuous batching); more wait in a queue of --queue, beyond which the\n" +
 			"server answers 503. Given an export folder (sattva export), the Modelfile's FROM,\n" +
 			"ADAPTER, SYSTEM and PARAMETERs are used; flags given explicitly win over them.\n" +
@@ -58,7 +57,7 @@ func newServeCmd(s *Streams) *cobra.Command {
 			"--api-key (clients send Authorization: Bearer KEY) or --insecure. SIGTERM or\n" +
 			"Ctrl-C stops accepting, lets running requests finish for --drain-timeout, then\n" +
 			"cuts them and exits 0.",
-		Example: "  sattva serve model.gguf --parallel 8 -c 4096\n" +
+		Example: "  sattva serve model.gguf -np 8 -c 4096\n" +
 			"  sattva serve export/ --port 8080\n" +
 			"  sattva serve base.gguf --lora adapter.gguf:0.8 --host 0.0.0.0 --api-key-env SATTVA_API_KEY",
 		Args: cobra.MaximumNArgs(1),
@@ -77,24 +76,21 @@ func newServeCmd(s *Streams) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Model, "model", "m", "", "the GGUF model, or an export folder with a Modelfile")
+	bindModel(f, &o.Model)
+	f.Lookup("model").Usage = "the GGUF model, or an export folder with a Modelfile (or give it as the first argument)"
 	f.StringVarP(&o.Alias, "alias", "a", "", "the model's name in the APIs (default: the file's name without .gguf)")
 	f.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on")
 	f.IntVar(&o.Port, "port", 8080, "port to listen on (0: any free port)")
-	f.IntVar(&o.Parallel, "parallel", 4, "slots: requests decoded at once")
-	f.IntVar(&o.Parallel, "np", 4, "same as --parallel (llama-server's name)")
+	f.IntVar(&o.Parallel, "parallel", 4, "-np: slots, requests decoded at once")
 	f.StringArrayVar(&o.LoRA, "lora", nil, "LoRA adapter GGUF, FILE or FILE:SCALE (repeatable)")
 	f.StringVar(&o.APIKey, "api-key", "", "require this Bearer token (visible in ps; prefer --api-key-env)")
 	f.StringVar(&o.APIKeyEnv, "api-key-env", "", "environment variable holding the Bearer token")
 	f.BoolVar(&o.Insecure, "insecure", false, "allow a non-loopback --host without an API key")
-	f.StringVar(&o.FlashAttn, "fa", "auto", "flash attention: auto, on or off")
 	f.IntVar(&o.Queue, "queue", 0, "requests that may wait for a slot before 503 (0: 4 × slots)")
 	f.Int64Var(&o.MaxBody, "max-body", 1<<20, "largest request body in bytes")
-	f.IntVar(&o.MaxTokens, "max-tokens", 0, "largest max_tokens a request may ask for (0: the slot's context size)")
+	f.IntVar(&o.MaxTokens, "n-predict-max", 0, "largest max_tokens a request may ask for (0: the slot's context size)")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long running requests may take to finish")
 	o.engineFlags.bind(f, 4096)
-	f.IntVar(&o.GPULayers, "n-gpu-layers", -1, "same as --ngl (llama-server's name)")
-	f.StringVar(&o.FlashAttn, "flash-attn", "auto", "same as --fa")
 	f.Lookup("ctx-size").Usage = "context size of each slot in tokens (prompt + answer)"
 	o.samplingFlags.bind(f, 0)
 	f.Lookup("n-predict").Usage = "tokens a request generates when it sets no max_tokens (0: until the end or the limit)"
@@ -234,15 +230,9 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 	if o.Parallel < 1 || o.Parallel > 256 {
 		return usagef("-np %d: want 1 to 256 slots", o.Parallel)
 	}
-	var fa llamacpp.FlashAttention
-	switch o.FlashAttn {
-	case "auto":
-	case "on":
-		fa = llamacpp.FlashAttentionOn
-	case "off":
-		fa = llamacpp.FlashAttentionOff
-	default:
-		return usagef("--fa %q: want auto, on or off", o.FlashAttn)
+	fa, err := llamacpp.ParseFlashAttention(o.FlashAttn)
+	if err != nil {
+		return usagef("-fa: %v", err)
 	}
 	var system string
 	name := strings.TrimSuffix(filepath.Base(o.Model), ".gguf")

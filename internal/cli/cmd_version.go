@@ -17,7 +17,9 @@ type versionOptions struct{ JSON bool }
 func newVersionCmd(s *Streams) *cobra.Command {
 	o := &versionOptions{}
 	c := &cobra.Command{
-		Use:   "version",
+		Use: "version",
+		Example: "  sattva version\n" +
+			"  sattva version --json",
 		Short: "Print sattva's version and build facts",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
