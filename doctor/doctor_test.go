@@ -312,17 +312,32 @@ func TestEngineChecks(t *testing.T) {
 		return []Device{{Name: "CUDA0", Description: "NVIDIA GeForce RTX 4060 Ti", Kind: "GPU", FreeBytes: 15 << 30, TotalBytes: 16 << 30},
 			{Name: "CPU", Kind: "CPU", Description: "AMD Ryzen"}}, nil
 	}
-	builtin := func() ([]Device, error) { return []Device{{Name: "CPU", Kind: "CPU", Builtin: true}}, nil }
+	builtin := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Builtin: true, Features: []string{"LLAMAFILE"}}}, nil
+	}
+	builtinSIMD := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Builtin: true, Features: []string{"SSE3", "AVX2", "AVX512", "LLAMAFILE", "REPACK"}}}, nil
+	}
+	pluginRepack := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Features: []string{"AVX2", "REPACK"}}, {Name: "CPU", Kind: "CPU", Builtin: true}}, nil
+	}
+	pluginNoRepack := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Features: []string{"AVX2", "LLAMAFILE"}}, {Name: "CPU", Kind: "CPU", Builtin: true, Features: []string{"REPACK"}}}, nil
+	}
 	cases := []struct {
 		name   string
 		o      Options
 		engine Status
 		gpu    Status
 		cpu    bool // a cpu-backend warning
+		repack bool // a cpu-repack warning
 	}{
-		{"no cgo", Options{Engine: "none", HasEngine: false}, Warn, Skip, false},
-		{"gpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: gpu}, OK, OK, false},
-		{"builtin cpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: builtin, BackendDir: "/opt/sattva/lib"}, OK, Warn, true},
+		{"no cgo", Options{Engine: "none", HasEngine: false}, Warn, Skip, false, false},
+		{"gpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: gpu}, OK, OK, false, true},
+		{"builtin cpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: builtin, BackendDir: "/opt/sattva/lib"}, OK, Warn, true, true},
+		{"builtin cpu with SIMD and REPACK", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: builtinSIMD}, OK, Warn, false, false},
+		{"plugin with REPACK before built-in without", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: pluginRepack}, OK, Warn, false, false},
+		{"plugin without REPACK", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: pluginNoRepack}, OK, Warn, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -339,6 +354,10 @@ func TestEngineChecks(t *testing.T) {
 			_, cpu := r.Check("cpu-backend")
 			if cpu != c.cpu {
 				t.Fatalf("cpu-backend warning %v", cpu)
+			}
+			rc, repack := r.Check("cpu-repack")
+			if repack != c.repack {
+				t.Fatalf("cpu-repack warning %v: %+v", repack, rc)
 			}
 			if c.gpu == OK && (g.Facts["vram_total_bytes"] != "17179869184" || !strings.Contains(g.Summary, "15.0 GiB free of 16.0 GiB")) {
 				t.Fatalf("%+v", g)

@@ -34,6 +34,7 @@ type Model struct {
 
 	piecesOnce sync.Once
 	pieces     []string // token text without specials, for generation
+	buffers    []Buffer // weight buffers, from llama.cpp's load log
 }
 
 type loadedAdapter struct {
@@ -83,8 +84,10 @@ func Load(path string, o ModelOptions) (*Model, error) {
 	defer C.free(unsafe.Pointer(cpath))
 	e.loadMu.Lock()
 	e.sink.takeLastError()
+	e.sink.startCapture()
 	cm := C.llama_model_load_from_file(cpath, p)
 	why := e.sink.takeLastError()
+	bufLines := e.sink.stopCapture()
 	e.loadMu.Unlock()
 	if cm == nil {
 		msg := "llama.cpp could not load it"
@@ -97,6 +100,7 @@ func Load(path string, o ModelOptions) (*Model, error) {
 		return nil, &LoadError{Path: path, Msg: msg, Invalid: true}
 	}
 	m := &Model{model: cm, vocab: C.llama_model_get_vocab(cm), path: path, log: log, opts: o, ctxs: map[*Context]struct{}{}}
+	m.buffers = parseModelBuffers(bufLines)
 	m.nvocab = int(C.llama_vocab_n_tokens(m.vocab))
 	for t := 0; t < m.nvocab; t++ {
 		if C.llama_vocab_is_eog(m.vocab, C.llama_token(t)) {

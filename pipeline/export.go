@@ -28,9 +28,14 @@ type ExportTools struct {
 	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string, kvs, defaults []gguf.KV) error
 	// ConvertLoRA converts a PEFT adapter to a GGUF LoRA adapter for baseDir.
 	ConvertLoRA func(ctx context.Context, adapterDir, baseDir, out string, kvs []gguf.KV) error
-	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out;
-	// the metadata of in is carried over.
-	Quantize func(ctx context.Context, in, out, fileType string) error
+	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out,
+	// with the importance matrix file imatrix unless it is ""; the metadata
+	// of in is carried over.
+	Quantize func(ctx context.Context, in, out, fileType, imatrix string) error
+	// IMatrix computes an importance matrix of model over at most chunks
+	// chunks of chunk tokens of the data files and writes it to out (nil:
+	// export.imatrix auto quantizes without one).
+	IMatrix func(ctx context.Context, model, out string, data []string, chunk, chunks int) error
 }
 
 // ExportOptions control Export.
@@ -175,6 +180,13 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			kvs = append(kvs, defaults[0])
 		}
 	}
+	imatrix, imNote, err := exportIMatrix(ctx, p, o, prov, floatPath, log)
+	if err != nil {
+		return nil, err
+	}
+	if imNote != "" {
+		notes = append(notes, imNote)
+	}
 	keepFloat := false
 	for _, ty := range p.Export.Types {
 		lt := strings.ToLower(ty)
@@ -194,7 +206,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			}
 		} else {
 			log.Info("quantizing", "type", ty, "out", out)
-			if err := o.Tools.Quantize(ctx, floatPath, out, ty); err != nil {
+			if err := o.Tools.Quantize(ctx, floatPath, out, ty, imatrix); err != nil {
 				return nil, fmt.Errorf("quantizing to %s: %w", ty, err)
 			}
 		}
@@ -224,7 +236,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 				return nil, fmt.Errorf("converting the base model to %s: %w", ty, err)
 			}
 		default:
-			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty)
+			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty, "")
 			os.Remove(bf)
 			if err != nil {
 				return nil, fmt.Errorf("quantizing the base model to %s: %w", ty, err)

@@ -41,7 +41,7 @@ func fakeTools(t *testing.T, calls *[]string) ExportTools {
 			*calls = append(*calls, "lora "+filepath.Base(out))
 			return write(ctx, out, own("lora"), kvs, nil)
 		},
-		Quantize: func(ctx context.Context, in, out, ft string) error {
+		Quantize: func(ctx context.Context, in, out, ft, imatrix string) error {
 			*calls = append(*calls, "quantize "+filepath.Base(in)+" "+filepath.Base(out)+" "+ft)
 			f, err := gguf.Open(in) // the metadata is carried over, as llama-quantize does
 			if err != nil {

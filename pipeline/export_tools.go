@@ -44,14 +44,22 @@ func ConvertTools(threads int, progress ProgressFunc) ExportTools {
 			_, err := convert.ConvertLoRA(ctx, adapterDir, baseDir, out, convert.LoRAOptions{Threads: threads, Progress: report, ExtraKVs: kvs})
 			return err
 		},
-		Quantize: func(ctx context.Context, in, out, fileType string) error {
+		Quantize: func(ctx context.Context, in, out, fileType, imatrix string) error {
 			ft, err := gguf.ParseFileType(fileType)
 			if err != nil {
 				return err
 			}
+			qo := quantize.Options{Threads: threads}
+			if imatrix != "" {
+				if qo.IMatrix, err = quantize.ReadIMatrix(imatrix); err != nil {
+					return err
+				}
+				qo.IMatrixPath = imatrix
+			}
 			report, finish := start("quantize", out)
 			defer finish()
-			_, err = quantize.QuantizeFile(ctx, in, out, ft, quantize.Options{Threads: threads, Progress: report})
+			qo.Progress = report
+			_, err = quantize.QuantizeFile(ctx, in, out, ft, qo)
 			return err
 		},
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // ErrUnsupportedType is returned for a ggml type this package cannot
-// quantize to or dequantize from (the IQ and TQ families, Q8_1, Q8_K, MXFP4).
+// quantize to or dequantize from (the IQ and TQ families but IQ4_NL and IQ4_XS, Q8_1, Q8_K, MXFP4).
 var ErrUnsupportedType = errors.New("quantize: unsupported tensor type")
 
 // Supported reports whether QuantizeRows and DequantizeRows handle t.
@@ -22,7 +22,8 @@ func Supported(t gguf.Type) bool {
 	switch t {
 	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16,
 		gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0,
-		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K:
+		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
+		gguf.TypeIQ4_NL, gguf.TypeIQ4_XS:
 		return true
 	}
 	return false
@@ -264,6 +265,10 @@ func quantizeRow(t gguf.Type, y []byte, x []float32, qw []float32, s *scratch) {
 			}
 			quantizeBlockQ6_K((*[qkK]float32)(x[qkK*i:]), (*[210]byte)(y[210*i:]), w, s)
 		}
+	case gguf.TypeIQ4_NL:
+		quantizeRowIQ4NL(y, x, qw, &s.iq4)
+	case gguf.TypeIQ4_XS:
+		quantizeRowIQ4XS(y, x, qw, &s.iq4)
 	}
 }
 
@@ -329,6 +334,10 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		for i := 0; i < len(y)/qkK; i++ {
 			dequantizeBlockQ6_K((*[210]byte)(x[210*i:]), (*[qkK]float32)(y[qkK*i:]))
 		}
+	case gguf.TypeIQ4_NL:
+		dequantizeRowIQ4NL(x, y)
+	case gguf.TypeIQ4_XS:
+		dequantizeRowIQ4XS(x, y)
 	}
 	return nil
 }

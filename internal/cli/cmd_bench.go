@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -36,8 +35,9 @@ func newBenchCmd(s *Streams) *cobra.Command {
 		Long: "Measure tokens per second as llama.cpp's llama-bench does: ppN decodes a prompt of\n" +
 			"N random tokens at once, tgN decodes N tokens one at a time, each from an empty\n" +
 			"cache, after a warm-up, averaged over repetitions. The output names the backend\n" +
-			"that ran (a CMake-built plugin with its SIMD features or CUDA, or the built-in\n" +
-			"CPU code without SIMD).",
+			"that ran (a CMake-built plugin or the built-in cgo-compiled CPU code, with its\n" +
+			"features: instruction sets, REPACK), the engine's build flags and the buffers\n" +
+			"the weights went to (CPU_REPACK: repacked for the fast CPU kernels).",
 		Example: "  sattva bench model.gguf\n  sattva bench model.gguf -p 512 -n 128 --json\n  sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -81,13 +81,19 @@ type benchReport struct {
 	Backend     llamacpp.BackendInfo `json:"backend"`
 	BackendDir  string               `json:"backend_dir"`
 	SystemInfo  string               `json:"system_info"`
-	GPULayers   int                  `json:"n_gpu_layers"`
-	Threads     int                  `json:"n_threads"`
-	BatchSize   int                  `json:"n_batch"`
-	UBatchSize  int                  `json:"n_ubatch"`
-	FlashAttn   string               `json:"flash_attn"`
-	Time        string               `json:"time"`
-	Tests       []benchTest          `json:"tests"`
+	// BuildFlags, CPUBackends and Buffers: how the engine was compiled, the
+	// CPU backends' features (REPACK …) and where the weights went
+	// (CPU_REPACK: repacked for the fast kernels).
+	BuildFlags  llamacpp.CompileFlags  `json:"build_flags"`
+	CPUBackends []llamacpp.BackendInfo `json:"cpu_backends"`
+	Buffers     []llamacpp.Buffer      `json:"buffers"`
+	GPULayers   int                    `json:"n_gpu_layers"`
+	Threads     int                    `json:"n_threads"`
+	BatchSize   int                    `json:"n_batch"`
+	UBatchSize  int                    `json:"n_ubatch"`
+	FlashAttn   string                 `json:"flash_attn"`
+	Time        string                 `json:"time"`
+	Tests       []benchTest            `json:"tests"`
 }
 
 func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
@@ -141,6 +147,7 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		Backend: m.Device(), BackendDir: dir, SystemInfo: llamacpp.SystemInfo(),
 		GPULayers: o.GPULayers, Threads: o.Threads, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
 		FlashAttn: o.FlashAttn, Time: time.Now().UTC().Format(time.RFC3339),
+		BuildFlags: llamacpp.BuildFlags(), CPUBackends: llamacpp.CPUBackends(), Buffers: m.Buffers(),
 	}
 	if o.GPULayers < 0 && rep.Backend.Kind == "GPU" {
 		rep.GPULayers = m.NLayer() + 1
@@ -173,11 +180,8 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		return writeJSON(s.Out, rep)
 	}
 	b := rep.Backend
-	kind := "plugin"
-	if b.Builtin {
-		kind = "built-in, no SIMD"
-	}
-	fmt.Fprintf(s.Out, "backend: %s %s (%s; %s)\n", b.Name, b.Description, kind, strings.Join(b.Features, " "))
+	fmt.Fprintf(s.Out, "backend: %s %s (%s; %s)\n", b.Name, b.Description, deviceOrigin(b), featureLine(b))
+	printBenchBuild(s.Out, &rep)
 	tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\tsize\tparams\tbackend\tngl\tthreads\tfa\ttest\tt/s\t")
 	for _, t := range rep.Tests {

@@ -27,6 +27,7 @@ type convertOptions struct {
 	// FromSource: for a k-quant --outtype, quantize the original values
 	// instead of going through F16 (see cmd_convert_quantize.go).
 	FromSource bool
+	IMatrix    string // importance matrix for a quantized --outtype
 }
 
 func newConvertCmd(s *Streams) *cobra.Command {
@@ -52,6 +53,7 @@ func newConvertCmd(s *Streams) *cobra.Command {
 	f.StringVarP(&o.Out, "output", "o", "", "output GGUF file (default: HF_DIR/<name>-<outtype>.gguf)")
 	f.StringVar(&o.OutType, "outtype", "f16", "weight type: f32, f16, bf16, q8_0, or a llama-quantize type (q4_k_m, q5_k_m, q6_k, …) quantized in the same pass")
 	f.BoolVar(&o.FromSource, "from-source", false, "with a quantized --outtype: quantize the checkpoint's own values, not their F16 rounding")
+	f.StringVar(&o.IMatrix, "imatrix", "", "with a quantized --outtype: importance matrix (sattva imatrix or llama-imatrix, GGUF or .dat)")
 	f.IntVar(&o.Threads, "threads", 0, "tensors converted at once (0: all cores)")
 	f.StringArrayVar(&o.MergeLoRA, "merge-lora", nil, "merge a PEFT LoRA adapter folder, optionally scaled: DIR[:SCALE] (repeatable)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan (tensors, shapes, types, output size) without writing")
@@ -80,6 +82,9 @@ func runConvert(ctx context.Context, s *Streams, o *convertOptions) error {
 	t, direct := convquant.DirectType(ft)
 	if !direct {
 		return runConvertQuantized(ctx, s, o, ft)
+	}
+	if o.IMatrix != "" {
+		return usagef("--imatrix needs a quantized --outtype (q4_k_m, iq4_xs, …), not %s", o.OutType)
 	}
 	if o.Out == "" && !o.DryRun {
 		o.Out = filepath.Join(o.In, fmt.Sprintf("%s-%s.gguf", filepath.Base(filepath.Clean(o.In)), strings.ToLower(t.String())))

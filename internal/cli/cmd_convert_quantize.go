@@ -11,6 +11,7 @@ import (
 	"github.com/sattva/sattva/convquant"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/progress"
+	"github.com/sattva/sattva/quantize"
 )
 
 // runConvertQuantized is `sattva convert HF_DIR --outtype q4_k_m`: convert and
@@ -23,6 +24,13 @@ func runConvertQuantized(ctx context.Context, s *Streams, o *convertOptions, ft 
 		o.Out = filepath.Join(o.In, fmt.Sprintf("%s-%s.gguf", filepath.Base(filepath.Clean(o.In)), strings.ToLower(ft.String())))
 	}
 	co := convquant.Options{FromSource: o.FromSource}
+	if o.IMatrix != "" {
+		im, err := quantize.ReadIMatrix(o.IMatrix)
+		if err != nil {
+			return err
+		}
+		co.Quantize.IMatrix, co.Quantize.IMatrixPath = im, o.IMatrix
+	}
 	co.Convert = convert.Options{Threads: o.Threads, Name: o.Name}
 	for _, m := range o.MergeLoRA {
 		co.Convert.MergeLoRA = append(co.Convert.MergeLoRA, parseLoRASpec(m))

@@ -101,7 +101,7 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 			}
 			out := make([]doctor.Device, len(devs))
 			for i, d := range devs {
-				out[i] = doctor.Device{Name: d.Name, Description: d.Description, Kind: d.Kind, FreeBytes: d.FreeBytes, TotalBytes: d.TotalBytes, Builtin: d.Builtin}
+				out[i] = doctor.Device{Name: d.Name, Description: d.Description, Kind: d.Kind, FreeBytes: d.FreeBytes, TotalBytes: d.TotalBytes, Builtin: d.Builtin, Features: d.Features}
 			}
 			return out, nil
 		}

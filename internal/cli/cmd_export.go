@@ -92,8 +92,10 @@ func writeExportSummary(w io.Writer, res *pipeline.ExportResult) {
 
 // exportTools are pipeline.ConvertTools with a progress bar per step.
 func exportTools(errOut io.Writer, threads int, quiet bool) pipeline.ExportTools {
-	return pipeline.ConvertTools(threads, func(step, out string) (func(done, total int64), func()) {
+	t := pipeline.ConvertTools(threads, func(step, out string) (func(done, total int64), func()) {
 		bar := progress.New(errOut, step+" "+filepath.Base(out), progress.Bytes, quiet)
 		return bar.Func(), bar.Finish
 	})
+	t.IMatrix = exportIMatrixTool(errOut, threads, quiet)
+	return t
 }

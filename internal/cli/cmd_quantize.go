@@ -41,7 +41,8 @@ func newQuantizeCmd(s *Streams) *cobra.Command {
 		Long: "quantize writes a quantized copy of a GGUF model with the same per-tensor types and the\n" +
 			"same bytes as llama.cpp's llama-quantize, in pure Go with all cores. TYPE is a llama-quantize\n" +
 			"file type: Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K_S/M/L,\n" +
-			"Q2_K, F16, BF16, F32. --engine llamacpp runs llama.cpp's own llama_model_quantize instead.",
+			"Q2_K, IQ4_XS, IQ4_NL, F16, BF16, F32. --imatrix (from `sattva imatrix` or llama-imatrix) weights\n" +
+			"the rounding by your data's activations, in both engines. --engine llamacpp runs llama.cpp's own llama_model_quantize instead.",
 		Args: cobra.ExactArgs(3),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.In, o.Out, o.Type = args[0], args[1], args[2]
@@ -113,6 +114,12 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	if err != nil {
 		return err
 	}
+	var im *quantize.IMatrix
+	if o.IMatrix != "" {
+		if im, err = quantize.ReadIMatrix(o.IMatrix); err != nil {
+			return err
+		}
+	}
 	res := quantizeSummary{Engine: o.Engine, Input: o.In, Output: o.Out, FileType: ft.String(), InputBytes: st.Size()}
 	start := time.Now()
 	switch strings.ToLower(o.Engine) {
@@ -123,12 +130,8 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 				Pure: o.Pure, LeaveOutputTensor: o.LeaveOutputTensor},
 			AllowRequantize: o.AllowRequantize,
 		}
-		if o.IMatrix != "" {
-			m, err := quantize.ReadIMatrix(o.IMatrix)
-			if err != nil {
-				return err
-			}
-			qo.IMatrix, qo.IMatrixPath = m, o.IMatrix
+		if im != nil {
+			qo.IMatrix, qo.IMatrixPath = im, o.IMatrix
 		}
 		bar := progress.New(s.ErrOut, "quantize "+ft.String(), progress.Bytes, o.Quiet || o.JSON)
 		qo.Progress = bar.Func()
@@ -148,7 +151,13 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	case "llamacpp":
 		lo := llamacpp.QuantizeOptions{FileType: ft.String(), Threads: o.Threads,
 			OutputTensorType: strings.ToUpper(o.OutputTensorType), TokenEmbeddingType: strings.ToUpper(o.TokenEmbeddingType),
-			Pure: o.Pure, LeaveOutputTensor: o.LeaveOutputTensor, AllowRequantize: o.AllowRequantize, IMatrix: o.IMatrix}
+			Pure: o.Pure, LeaveOutputTensor: o.LeaveOutputTensor, AllowRequantize: o.AllowRequantize}
+		if im != nil {
+			lo.IMatrix = &llamacpp.QuantizeIMatrix{Entries: im.Entries, File: o.IMatrix, Chunks: im.ChunkCount}
+			if len(im.Datasets) > 0 {
+				lo.IMatrix.Dataset = im.Datasets[0]
+			}
+		}
 		if err := llamacpp.Quantize(ctx, o.In, o.Out, lo); err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ func genRows(r *rand.Rand, kind string, n int) []float32 {
 // testTypes are every type QuantizeRows produces.
 var testTypes = []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1,
 	gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
-	gguf.TypeF16, gguf.TypeBF16, gguf.TypeF32}
+	gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeF16, gguf.TypeBF16, gguf.TypeF32}
 
 func genIMatrix(r *rand.Rand, n int) []float32 {
 	im := make([]float32, n)

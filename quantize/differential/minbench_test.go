@@ -24,19 +24,30 @@ func TestSideBySideMinTime(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const ncols, nrows = 4096, 16
 	x := genRows(r, "normal", ncols*nrows)
-	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ3_K, gguf.TypeQ2_K, gguf.TypeQ4_0} {
-		rs, _ := quantize.RowSize(typ, ncols)
-		dst := make([]byte, rs*nrows)
-		bestGo, bestC := time.Hour, time.Hour
-		for i := 0; i < 25; i++ {
-			t0 := time.Now()
-			quantize.QuantizeRows(typ, dst, x, ncols, nil)
-			bestGo = min(bestGo, time.Since(t0))
-			t0 = time.Now()
-			llamacpp.QuantizeRows(typ, x, nrows, ncols, nil)
-			bestC = min(bestC, time.Since(t0))
+	types := []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ3_K, gguf.TypeQ2_K, gguf.TypeQ4_0}
+	if os.Getenv("SATTVA_SIDE_BY_SIDE") == "imatrix" {
+		// Every type with and without an importance matrix, IQ4_* included.
+		types = append(types, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS)
+	}
+	im := genIMatrix(r, ncols)
+	for _, typ := range types {
+		for _, w := range [][]float32{nil, im} {
+			if w != nil && os.Getenv("SATTVA_SIDE_BY_SIDE") != "imatrix" {
+				continue
+			}
+			rs, _ := quantize.RowSize(typ, ncols)
+			dst := make([]byte, rs*nrows)
+			bestGo, bestC := time.Hour, time.Hour
+			for i := 0; i < 25; i++ {
+				t0 := time.Now()
+				quantize.QuantizeRows(typ, dst, x, ncols, w)
+				bestGo = min(bestGo, time.Since(t0))
+				t0 = time.Now()
+				llamacpp.QuantizeRows(typ, x, nrows, ncols, w)
+				bestC = min(bestC, time.Since(t0))
+			}
+			mb := func(d time.Duration) float64 { return float64(4*len(x)) / d.Seconds() / 1e6 }
+			t.Logf("%-6v imatrix=%-5v go %8.2f MB/s  ggml %8.2f MB/s  go/ggml time %.2fx", typ, w != nil, mb(bestGo), mb(bestC), bestGo.Seconds()/bestC.Seconds())
 		}
-		mb := func(d time.Duration) float64 { return float64(4*len(x)) / d.Seconds() / 1e6 }
-		t.Logf("%-5v go %8.2f MB/s  ggml %8.2f MB/s  go/ggml time %.2fx", typ, mb(bestGo), mb(bestC), bestGo.Seconds()/bestC.Seconds())
 	}
 }

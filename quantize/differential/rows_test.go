@@ -141,31 +141,39 @@ func FuzzQuantize(f *testing.F) {
 func abs(f float32) float32 { return float32(math.Abs(float64(f))) }
 
 // BenchmarkQuantizeRows runs the Go and the C quantizer side by side on the
-// same rows, one thread each (ggml_quantize_chunk is single-threaded).
+// same rows, one thread each (ggml_quantize_chunk is single-threaded), without
+// and with an importance matrix.
 func BenchmarkQuantizeRows(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const ncols, nrows = 4096, 32
 	x := genRows(r, "normal", ncols*nrows)
-	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ3_K, gguf.TypeQ2_K} {
+	im := genIMatrix(r, ncols)
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ3_K, gguf.TypeQ2_K,
+		gguf.TypeIQ4_NL, gguf.TypeIQ4_XS} {
 		rs, _ := quantize.RowSize(typ, ncols)
 		dst := make([]byte, rs*nrows)
-		b.Run(typ.String()+"/go", func(b *testing.B) {
-			b.SetBytes(int64(4 * len(x)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := quantize.QuantizeRows(typ, dst, x, ncols, nil); err != nil {
-					b.Fatal(err)
+		for _, w := range []struct {
+			name string
+			im   []float32
+		}{{"", nil}, {"-imatrix", im}} {
+			b.Run(typ.String()+"/go"+w.name, func(b *testing.B) {
+				b.SetBytes(int64(4 * len(x)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := quantize.QuantizeRows(typ, dst, x, ncols, w.im); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
-		b.Run(typ.String()+"/ggml", func(b *testing.B) {
-			b.SetBytes(int64(4 * len(x)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := llamacpp.QuantizeRows(typ, x, nrows, ncols, nil); err != nil {
-					b.Fatal(err)
+			})
+			b.Run(typ.String()+"/ggml"+w.name, func(b *testing.B) {
+				b.SetBytes(int64(4 * len(x)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := llamacpp.QuantizeRows(typ, x, nrows, ncols, w.im); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
