@@ -28,7 +28,10 @@ var exampleExit = map[string]struct {
 // exampleSkip are help examples that cannot run in a test, and why.
 var exampleSkip = map[string]string{
 	"sattva ollama create": "needs a running Ollama server (the Ollama integration test covers it)",
-	"sattva ollama create sattva-v2 -f out/export/Modelfile": "needs a running Ollama server (the Ollama integration test covers it)",
+	"sattva ollama create sattva-v2 -f out/export/Modelfile":                                     "needs a running Ollama server (the Ollama integration test covers it)",
+	"sattva serve model.gguf -np 8 -c 4096":                                                      "serves until stopped (serve's tests and cmd_serve_test cover it)",
+	"sattva serve export/ --port 8080":                                                           "serves until stopped (serve's tests and cmd_serve_test cover it)",
+	"sattva serve base.gguf --lora adapter.gguf:0.8 --host 0.0.0.0 --api-key-env SATTVA_API_KEY": "serves until stopped (serve's tests and cmd_serve_test cover it)",
 }
 
 // exampleLines returns the command lines of a help text's Example: each

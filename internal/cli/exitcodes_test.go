@@ -38,6 +38,7 @@ func missingInputArgs(dir string) map[string][]string {
 		"plan train":            []string{"plan", "train", "--model", nope("hf")},
 		"quantize":              []string{"quantize", nope("m.gguf"), out + ".gguf", "Q4_0"},
 		"run":                   []string{"run", nope("m.gguf"), "-p", "x"},
+		"serve":                 []string{"serve", nope("m.gguf"), "--port", "0"},
 		"synth":                 []string{"synth", "--shape", "tiny", "--tokenizer", nope("tok"), out},
 		"train":                 []string{"train", nope("sattva.yaml")},
 		"init":                  nil, // creates what it needs; --base may name a model not downloaded yet
