@@ -41,6 +41,8 @@ func missingInputArgs(dir string) map[string][]string {
 		"serve":                 []string{"serve", nope("m.gguf"), "--port", "0"},
 		"synth":                 []string{"synth", "--shape", "tiny", "--tokenizer", nope("tok"), out},
 		"train":                 []string{"train", nope("sattva.yaml")},
+		"imatrix":               []string{"imatrix", nope("m.gguf"), "--data", nope("d.jsonl"), "-o", out + ".imatrix.gguf"},
+		"quantize-report":       []string{"quantize-report", nope("m.gguf"), "--data", nope("d.jsonl"), "--imatrix-data", nope("t.jsonl")},
 		"init":                  nil, // creates what it needs; --base may name a model not downloaded yet
 		"numerology":            nil,
 		"version":               nil,
