@@ -27,9 +27,6 @@ var exampleExit = map[string]struct {
 
 // exampleSkip are help examples that cannot run in a test, and why.
 var exampleSkip = map[string]string{
-	"sattva serve model.gguf -np 8 -c 4096": "a server runs until it is stopped (serve's own tests start and stop it)",
-	"sattva serve export/ --port 8080":      "a server runs until it is stopped (serve's own tests start and stop it)",
-	"sattva serve base.gguf --lora adapter.gguf:0.8 --host 0.0.0.0 --api-key-env SATTVA_API_KEY":                      "a server runs until it is stopped, and binds every address",
 	"sattva quantize-report f16.gguf --data heldout.jsonl --imatrix-data train.jsonl -o quality.md --svg quality.svg": "quantizes five types twice and measures each on 64 sequences: minutes on a CPU (its own test runs a smaller one)",
 	"sattva ollama create": "needs a running Ollama server (the Ollama integration test covers it)",
 	"sattva ollama create sattva-v2 -f out/export/Modelfile":                                     "needs a running Ollama server (the Ollama integration test covers it)",
