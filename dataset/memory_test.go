@@ -93,14 +93,21 @@ func TestValidateMemoryFlat(t *testing.T) {
 	pl, bl := peakHeap(t, large, Options{NoDuplicates: true, Workers: 2})
 	t.Logf("no duplicate index: %d examples (%.1f MB): peak heap %.1f MB; %d examples (%.1f MB): %.1f MB",
 		small, float64(bs)/1e6, float64(ps)/1e6, large, float64(bl)/1e6, float64(pl)/1e6)
-	if pl > ps+ps/2+4<<20 {
+	// Flat means bounded by the workers' buffers, not the input: 10× the
+	// input may cost at most twice the small run's peak (GC timing and the
+	// answer reader's per-example garbage move the peak by a few MB).
+	if pl > 2*ps+4<<20 {
 		t.Errorf("peak heap grew from %d to %d bytes for 10× the input", ps, pl)
 	}
 	ds, _ := peakHeap(t, small, Options{Workers: 2})
 	dl, _ := peakHeap(t, large, Options{Workers: 2})
 	perExample := float64(int64(dl)-int64(ds)) / float64(large-small)
 	t.Logf("with duplicate index: peak heap %.1f MB and %.1f MB: %.0f bytes per example", float64(ds)/1e6, float64(dl)/1e6, perExample)
-	if perExample > 100 {
-		t.Errorf("duplicate index costs %.0f bytes per example, want ≤ 100", perExample)
+	// The index holds a 16-byte hash and a line number per example in a Go
+	// map (about 65 bytes with the map's own overhead); 128 leaves room for
+	// the peak-heap measurement's noise, and a map of whole lines (hundreds
+	// of bytes per example) still fails.
+	if perExample > 128 {
+		t.Errorf("duplicate index costs %.0f bytes per example, want ≤ 128", perExample)
 	}
 }
