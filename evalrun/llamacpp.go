@@ -172,7 +172,7 @@ func (r *LlamaRunner) Generate(ctx context.Context, reqs []GenRequest, onDone fu
 			IgnoreEOS: q.IgnoreEOS,
 			Sampling: llamacpp.SamplingOptions{
 				Temperature: float32(q.Sampling.Temperature), TopK: q.Sampling.TopK, TopP: float32(q.Sampling.TopP),
-				MinP: float32(q.Sampling.MinP), RepeatPenalty: float32(q.Sampling.RepeatPenalty), Seed: q.Sampling.Seed,
+				MinP: float32(q.Sampling.MinP), RepeatPenalty: float32(q.Sampling.RepeatPenalty), RepeatLastN: q.Sampling.RepeatLastN, Seed: q.Sampling.Seed,
 			},
 		}})
 	}

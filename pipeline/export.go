@@ -245,7 +245,8 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		From:       "./" + filepath.Base(res.Models[p.Ollama.Type]),
 		Template:   p.Template,
 		System:     p.Ollama.System,
-		Parameters: p.Ollama.Parameters,
+		Parameters: p.ModelfileParameters(),
+		Stops:      p.Sampler.Stop,
 		Comment: []string{
 			fmt.Sprintf("%s, written by sattva %s export from %s", p.Name, o.Version, filepath.Base(p.File)),
 			"ollama create " + p.Name + " -f Modelfile",

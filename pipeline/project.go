@@ -79,6 +79,9 @@ type Project struct {
 	Export ExportConfig `yaml:"export"`
 	Ollama OllamaConfig `yaml:"ollama"`
 	Eval   EvalConfig   `yaml:"eval"`
+	// Sampler is the serving sampler (sampler.go); Verify the verify gates.
+	Sampler SamplerConfig `yaml:"sampler"`
+	Verify  VerifyConfig  `yaml:"verify"`
 
 	// File is the absolute path the project was loaded from; Dir its folder.
 	File string `yaml:"-"`
@@ -390,6 +393,8 @@ func (p *Project) applyDefaults() {
 	if p.Eval.Type == "" {
 		p.Eval.Type = p.Export.Types[0]
 	}
+	p.applySamplerDefaults()
+	p.applyVerifyDefaults()
 }
 
 // errAt builds a FieldError at the recorded position of field (or the file).
@@ -531,6 +536,8 @@ func (p *Project) validate() error {
 	if strings.Contains(p.Ollama.System, `"""`) {
 		add("ollama.system", `must not contain """ (the Modelfile's quote)`)
 	}
+	p.validateSampler(add)
+	p.validateVerify(add)
 	if p.Eval.PassBar < 0 || p.Eval.PassBar > 1 {
 		add("eval.pass_bar", "%g: must be in [0, 1]", p.Eval.PassBar)
 	}

@@ -46,6 +46,9 @@ type EvalRequest struct {
 	Adapter string // a GGUF LoRA adapter applied to Model ("" for none)
 	Base    string // the base model GGUF to compare with ("" for none)
 	OutDir  string // report folder
+	// Sampling is the project's serving sampler, used unless the suite sets
+	// its own sampling (nil: the suite's).
+	Sampling *evalrun.Sampling
 }
 
 // EvalOutcome is what the evaluator reports.
@@ -375,7 +378,7 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	} else if baseModel != nil && p.Eval.CompareBase {
 		baseSum = baseModel.SHA256
 	}
-	evalHash := digest(model.SHA256, adapterSum, baseSum, suite.SHA256)
+	evalHash := digest(model.SHA256, adapterSum, baseSum, suite.SHA256, fmt.Sprintf("%+v", p.EvalSampling()))
 	evalDir := filepath.Join(p.OutputDir(), "eval")
 	evalFn := o.Eval
 	if evalFn == nil {
@@ -386,7 +389,8 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	outcomePath := filepath.Join(evalDir, "outcome.json")
 	_, outErr := os.Stat(outcomePath)
 	err = run(StageEval, evalHash, outErr == nil, func() (string, error) {
-		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir}
+		sp := p.EvalSampling()
+		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir, Sampling: &sp}
 		if adapterArt != nil {
 			req.Adapter = filepath.Join(p.ExportDir(), adapterArt.Path)
 			if baseSum != "" {
@@ -555,7 +559,11 @@ func EvalWithLlamaCpp(ctx context.Context, r EvalRequest, lo evalrun.LlamaOption
 			return nil, err
 		}
 		defer g.Close()
-		return evalrun.Run(ctx, suite, g, evalrun.RunOptions{Label: label})
+		ro := evalrun.RunOptions{Label: label}
+		if r.Sampling != nil && !suite.Defaults.SamplingSet {
+			ro.Sampling = r.Sampling
+		}
+		return evalrun.Run(ctx, suite, g, ro)
 	}
 	var baseRep *evalrun.Report
 	if r.Base != "" {
