@@ -72,6 +72,9 @@ type PipelineOptions struct {
 	Eval func(ctx context.Context, r EvalRequest) (*EvalOutcome, error)
 	// CheckSuite validates the suite before any stage runs (nil: evalrun.LoadSuite).
 	CheckSuite func(path string) error
+	// Verify, when set, checks the export at the end of the export stage
+	// (`sattva verify`); its error fails the stage.
+	Verify func(ctx context.Context, p *Project) error
 	// OnStage is told when a stage starts ("" status) and ends.
 	OnStage func(stage, status, detail string)
 	Logger  *slog.Logger
@@ -328,7 +331,7 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 		}
 		adapterHash = a.SHA256
 	}
-	exportCfg, _ := json.Marshal([]any{p.Name, p.Template, p.Export, p.Ollama, p.Eval.CompareBase, o.Export.Version})
+	exportCfg, _ := json.Marshal([]any{p.Name, p.Template, p.Export, p.Ollama, p.Sampler, p.Eval.CompareBase, o.Export.Version})
 	exportHash := digest(base.SHA256, adapterHash, string(exportCfg))
 	manifest, manifestOK := p.readManifest()
 	if err := run(StageExport, exportHash, manifestOK, func() (string, error) {
@@ -340,6 +343,11 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 		}
 		sum.Export = res
 		manifest = res.Manifest
+		if o.Verify != nil {
+			if err := o.Verify(ctx, p); err != nil {
+				return "", err
+			}
+		}
 		var parts []string
 		for _, a := range res.Manifest.Artifacts {
 			if a.Kind != "modelfile" {

@@ -1,7 +1,11 @@
 package pipeline
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -33,7 +37,7 @@ type KLThreshold struct {
 // DefaultMergeThreshold: merging in float and applying the adapter at load
 // differ only by rounding the merged weights to F16/BF16 once; anything
 // above Q8_0-level noise is a broken merge.
-var DefaultMergeThreshold = KLThreshold{KLDMean: 0.002, KLDP99: 0.02, Top1Min: 0.97, PPLRatioMax: 1.01}
+var DefaultMergeThreshold = KLThreshold{KLDMean: 0.001, KLDP99: 0.01, Top1Min: 0.99, PPLRatioMax: 1.01}
 
 // DefaultQuantThreshold returns the default gate for an export type: about
 // three times llama.cpp's published KL figures for Llama-3-8B at that type
@@ -118,3 +122,16 @@ func (p *Project) validateVerify(add func(field, format string, a ...any)) {
 
 // VerifyDataFile is the held-out file verify scores ("" when verify.data is unset).
 func (p *Project) VerifyDataFile() string { return p.Resolve(p.Verify.Data) }
+
+// ReadManifest reads manifest.json of an export folder.
+func ReadManifest(exportDir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(exportDir, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(exportDir, "manifest.json"), err)
+	}
+	return &m, nil
+}

@@ -112,6 +112,9 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		Eval: func(ctx context.Context, r pipeline.EvalRequest) (*pipeline.EvalOutcome, error) {
 			return pipeline.EvalWithLlamaCpp(ctx, r, evalrun.LlamaOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir})
 		},
+		Verify: func(ctx context.Context, p *pipeline.Project) error {
+			return verifyExport(ctx, s, p, o.Threads, o.CPU)
+		},
 		OnStage: func(stage, status, detail string) {
 			switch status {
 			case "":
