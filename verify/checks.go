@@ -269,6 +269,34 @@ func formatParams(m map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
+// load loads a model once per Run (the served model is both generated
+// with and measured); Run closes them at its end.
+func (o *Options) load(path string, lo llamacpp.ModelOptions) (*llamacpp.Model, error) {
+	key := path
+	for _, a := range lo.LoRA {
+		key += "+" + a.Path
+	}
+	if m, ok := o.models[key]; ok {
+		return m, nil
+	}
+	m, err := llamacpp.Load(path, lo)
+	if err != nil {
+		return nil, err
+	}
+	if o.models == nil {
+		o.models = map[string]*llamacpp.Model{}
+	}
+	o.models[key] = m
+	return m, nil
+}
+
+func (o *Options) closeModels() {
+	for k, m := range o.models {
+		m.Close()
+		delete(o.models, k)
+	}
+}
+
 func (o *Options) loadOpts() llamacpp.ModelOptions {
 	return llamacpp.ModelOptions{CPUOnly: o.CPUOnly, Logger: o.Logger}
 }
@@ -290,12 +318,11 @@ func (o *Options) checkGeneration(ctx context.Context, r *renderer, mf *pipeline
 		lo.LoRA = []llamacpp.Adapter{{Path: o.Adapter, Scale: 1}}
 	}
 	o.say("generating from 3 prompts with %s", filepath.Base(o.Served))
-	m, err := llamacpp.Load(o.Served, lo)
+	m, err := o.load(o.Served, lo)
 	if err != nil {
 		rep.add(Check{Gate: GateEOT, Name: "generation stops", Status: Fail, Detail: err.Error()})
 		return
 	}
-	defer m.Close()
 	if t := m.NCtxTrain(); t > 0 && t < nctx {
 		nctx = t
 	}
@@ -514,23 +541,21 @@ func (o *Options) checkNumbers(ctx context.Context, r *renderer, rep *Report) er
 		rep.add(Check{Gate: GateNumbers, Name: "KL divergence", Status: Skip, Detail: "no float reference model (give --ref)"})
 		return nil
 	}
-	ref, err := llamacpp.Load(o.Reference, o.loadOpts())
+	ref, err := o.load(o.Reference, o.loadOpts())
 	if err != nil {
 		return err
 	}
-	defer ref.Close()
 	ko := KLOptions{Threads: o.Threads}
 	// Merge: the merged reference against base + adapter at load.
 	if o.Base != "" && o.Adapter != "" && mergeMode {
 		lo := o.loadOpts()
 		lo.LoRA = []llamacpp.Adapter{{Path: o.Adapter, Scale: 1}}
-		bm, err := llamacpp.Load(o.Base, lo)
+		bm, err := o.load(o.Base, lo)
 		if err != nil {
 			return err
 		}
 		o.say("KL: merged %s against base + adapter, %d examples", filepath.Base(o.Reference), len(seqs))
 		st, err := KLD(ctx, bm, ref, seqs, ko)
-		bm.Close()
 		if err != nil {
 			return err
 		}
@@ -548,11 +573,10 @@ func (o *Options) checkNumbers(ctx context.Context, r *renderer, rep *Report) er
 	var tests []*llamacpp.Model
 	var names []string
 	for _, ty := range types {
-		m, err := llamacpp.Load(o.Quantized[ty], o.loadOpts())
+		m, err := o.load(o.Quantized[ty], o.loadOpts())
 		if err != nil {
 			return err
 		}
-		defer m.Close()
 		tests = append(tests, m)
 		names = append(names, ty)
 	}

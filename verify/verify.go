@@ -142,6 +142,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Progress receives one line per step.
 	Progress func(line string)
+
+	models map[string]*llamacpp.Model // loaded once per Run
 }
 
 func (o *Options) say(format string, a ...any) {
@@ -188,6 +190,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer vocab.Close()
 
+	defer o.closeModels()
 	r, err := o.renderer(vocab, mf, rep)
 	if err != nil {
 		return nil, err
