@@ -60,6 +60,14 @@ var heldOut = []map[string]string{
 	{"instruction": "Give the Approach number for 01.01.2000.", "input": "Answer with one number.", "output": "4"},
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if exportFix != nil {
+		os.RemoveAll(exportFix.project.Dir)
+	}
+	os.Exit(code)
+}
+
 type exportFixture struct {
 	project *pipeline.Project
 	base    string // unmerged base F16 GGUF
@@ -127,7 +135,7 @@ ollama:
   system: You are SatTva.
 sampler:
   temperature: 0.7
-  num_ctx: 512
+  num_ctx: 128
 verify:
   data: held.jsonl
 `, hf)
