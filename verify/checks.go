@@ -297,6 +297,18 @@ func (o *Options) closeModels() {
 	}
 }
 
+// tooBig says why the heavy checks are skipped on this machine ("" to run them).
+func (o *Options) tooBig() string {
+	if o.CPUSizeLimit <= 0 {
+		return ""
+	}
+	st, err := os.Stat(o.Served)
+	if err != nil || st.Size() <= o.CPUSizeLimit {
+		return ""
+	}
+	return fmt.Sprintf("no GPU and the model is %.1f GB: run `sattva verify` where a GPU is", float64(st.Size())/1e9)
+}
+
 func (o *Options) loadOpts() llamacpp.ModelOptions {
 	return llamacpp.ModelOptions{CPUOnly: o.CPUOnly, Logger: o.Logger}
 }
@@ -307,6 +319,10 @@ func (o *Options) loadOpts() llamacpp.ModelOptions {
 func (o *Options) checkGeneration(ctx context.Context, r *renderer, mf *pipeline.ParsedModelfile, rep *Report) {
 	if mf == nil || r.modelfile == nil {
 		rep.add(Check{Gate: GateEOT, Name: "generation stops", Status: Skip, Detail: "no Modelfile TEMPLATE to render prompts with"})
+		return
+	}
+	if why := o.tooBig(); why != "" {
+		rep.add(Check{Gate: GateEOT, Name: "generation stops", Status: Skip, Detail: why})
 		return
 	}
 	nctx := 4096
@@ -471,6 +487,10 @@ func lang(ex *dataset.Example) string {
 }
 
 func (o *Options) checkNumbers(ctx context.Context, r *renderer, rep *Report) error {
+	if why := o.tooBig(); why != "" {
+		rep.add(Check{Gate: GateNumbers, Name: "KL divergence", Status: Skip, Detail: why})
+		return nil
+	}
 	n := o.Examples
 	if n <= 0 {
 		n = 200

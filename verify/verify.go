@@ -137,6 +137,10 @@ type Options struct {
 	// when the export did not keep them (pipeline.ExportTools' signatures).
 	Convert     func(ctx context.Context, hfDir, out, outType, merge string) error
 	ConvertLoRA func(ctx context.Context, adapterDir, baseDir, out string) error
+	// CPUSizeLimit, when > 0, skips the generation and KL checks (with the
+	// reason) for a served model larger than this many bytes: set it when
+	// no GPU is present (an 8B model on a CPU takes many minutes).
+	CPUSizeLimit int64
 	// WorkDir holds converted files (default: a temporary folder, removed).
 	WorkDir string
 	Logger  *slog.Logger
