@@ -92,7 +92,6 @@ func headerEmitter(t *testing.T, at int) (*Model, []int32, []int32) {
 	return m, prompt, greedy[:at]
 }
 
-
 // TestStopMatchesSpecialTokenText: a stop string that is a special token's
 // text ends generation when the model emits that token (Ollama's
 // behaviour), in Generate and in GenerateBatch, and the text before it is

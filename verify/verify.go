@@ -73,8 +73,8 @@ type Report struct {
 	Checks    []Check    `json:"checks"`
 	KL        []KLResult `json:"kl,omitempty"`
 	// Examples says where the KL examples came from.
-	Examples string `json:"examples,omitempty"`
-	Failed   bool   `json:"failed"`
+	Examples string  `json:"examples,omitempty"`
+	Failed   bool    `json:"failed"`
 	Seconds  float64 `json:"seconds"`
 }
 
@@ -380,7 +380,7 @@ func (o *Options) checkTemplates(r *renderer, rep *Report) map[string][]Render {
 			tf, xf := family(tr.Text), family(x.Text)
 			if tf != xf {
 				rep.add(Check{Gate: GateTemplate, Name: "template family", Status: Fail,
-					Detail: fmt.Sprintf("training template %q writes the %s format, but the %s is %s: the model was trained on another chat family than it is served with", r.train.Name, tf, wayNames[w], xf),
+					Detail:   fmt.Sprintf("training template %q writes the %s format, but the %s is %s: the model was trained on another chat family than it is served with", r.train.Name, tf, wayNames[w], xf),
 					Evidence: []string{"training: " + clip(tr.Text, 160), w + ": " + clip(x.Text, 160)}})
 			} else {
 				rep.add(Check{Gate: GateTemplate, Name: "template family", Status: Pass,
