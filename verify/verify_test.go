@@ -280,6 +280,9 @@ func TestDefectModelfileDropsSystem(t *testing.T) {
 	if c := check(rep, "tokens: training vs modelfile"); c.Diff == nil {
 		t.Error("no token diff")
 	}
+	if h := rep.HTML(); !strings.Contains(h, "First template mismatch") || !strings.Contains(h, `<pre class="diff">`) || !strings.Contains(h, "<b>") {
+		t.Error("the HTML report does not show the first template mismatch")
+	}
 }
 
 func TestDefectGGUFSecondBOS(t *testing.T) {
