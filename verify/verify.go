@@ -76,6 +76,8 @@ type Report struct {
 	Examples string  `json:"examples,omitempty"`
 	Failed   bool    `json:"failed"`
 	Seconds  float64 `json:"seconds"`
+	// PhaseSeconds: time spent in each phase (templates, generation, kl).
+	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 }
 
 func (r *Report) add(c Check) {
@@ -199,19 +201,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.PhaseSeconds = map[string]float64{}
+	t0 := time.Now()
 	renders := o.checkTemplates(r, rep)
 	o.checkEOT(r, vocab, mf, renders, rep)
 	o.checkSampling(mf, rep)
+	rep.PhaseSeconds["templates"] = time.Since(t0).Seconds()
 	if !o.NoGenerate {
+		t0 = time.Now()
 		o.checkGeneration(ctx, r, mf, rep)
+		rep.PhaseSeconds["generation"] = time.Since(t0).Seconds()
 	}
 	if !o.NoKL {
+		t0 = time.Now()
 		if err := o.checkNumbers(ctx, r, rep); err != nil {
 			if ctx.Err() != nil {
 				return nil, err
 			}
 			rep.add(Check{Gate: GateNumbers, Name: "KL divergence", Status: Fail, Detail: err.Error()})
 		}
+		rep.PhaseSeconds["kl"] = time.Since(t0).Seconds()
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil

@@ -4,7 +4,7 @@
 # The export is the prep part's synthetic 8B model (random weights, the real Llama 3 tokenizer
 # and chat template): $MODEL_8B_F16 as the float reference, $MODEL_8B_Q4KM as the served and
 # measured quantization, with the Modelfile `sattva export` writes for template llama3 and the
-# default sampler (num_ctx 1024 here, so the generation check's three greedy runs of a model
+# default sampler (num_ctx 512 here, so the generation check's three greedy runs of a model
 # that never ends a turn stay short). 200 held-out examples come from `sattva data gen
 # numerology` (RU and EN). One timed `sattva verify` run measures: template parity, EOT/BOS,
 # sampling, the generation check, and the KL divergence of q4_K_M against F16 over the
@@ -36,7 +36,7 @@ PARAMETER stop "<|start_header_id|>"
 PARAMETER stop "<|end_header_id|>"
 PARAMETER stop "<|eot_id|>"
 PARAMETER min_p 0
-PARAMETER num_ctx 1024
+PARAMETER num_ctx 512
 PARAMETER repeat_last_n 64
 PARAMETER repeat_penalty 1
 PARAMETER seed -1
@@ -70,13 +70,14 @@ except Exception as e:
     sys.exit(0)
 print("| status | gate | check | detail |\n| --- | --- | --- | --- |")
 for c in r["checks"]:
-    print(f"| {c['status']} | {c['gate']} | {c['name']} | {c['detail'][:200].replace('|', '/')} |")
+    print(f"| {c['status']} | {c['gate']} | {c['name']} | {c['detail'][:200].replace('|', chr(92)+'|')} |")
 print("\n| model | tokens | mean KLD | p99 KLD | max KLD | top-1 | PPL ratio | ru mean KLD | en mean KLD |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for k in r.get("kl") or []:
     s = k["stats"]; b = s.get("by_label") or {}
     g = lambda l: f"{b[l]['mean_kld']:.5f}" if l in b else "-"
     print(f"| {k['name']} | {s['tokens']} | {s['mean_kld']:.5f} | {s['p99_kld']:.5f} | {s['max_kld']:.4f} | {100*s['top1']:.2f}% | {s['ppl_ratio']:.4f} | {g('ru')} | {g('en')} |")
-print(f"\nverify took {r.get('seconds', 0):.1f} s inside the process; examples: {r.get('examples')}")
+ph = ", ".join(f"{k} {v:.1f} s" for k, v in (r.get("phase_seconds") or {}).items())
+print(f"\nverify took {r.get('seconds', 0):.1f} s inside the process ({ph}); examples: {r.get('examples')}")
 PY
 cat "$work/verify.txt" | tail -25
 tail -5 "$work/verify.err"
