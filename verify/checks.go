@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -101,13 +102,7 @@ func (o *Options) checkEOT(r *renderer, vocab *llamacpp.Model, mf *pipeline.Pars
 		rep.add(Check{Gate: GateEOT, Name: "one BOS", Status: Skip, Detail: "the vocabulary has no BOS token"})
 		return
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range renders {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(renders))
 	var bad []string
 	ways := 0
 	for _, conv := range names {
@@ -583,13 +578,7 @@ func (o *Options) checkNumbers(ctx context.Context, r *renderer, rep *Report) er
 	} else if mergeMode {
 		rep.add(Check{Gate: GateNumbers, Name: "KL merge", Status: Skip, Detail: "no adapter: nothing was merged"})
 	}
-	types := slices.Sorted(func(yield func(string) bool) {
-		for k := range o.Quantized {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	types := slices.Sorted(maps.Keys(o.Quantized))
 	var tests []*llamacpp.Model
 	var names []string
 	for _, ty := range types {
@@ -636,13 +625,7 @@ func (o *Options) addKL(rep *Report, k KLResult) {
 	line := fmt.Sprintf("mean KLD %.5f ± %.5f, p99 %.5f, max %.4f, top-1 %.2f%%, PPL %.4f/%.4f = %.4f over %d tokens of %d examples",
 		st.MeanKLD, st.MeanKLDErr, st.P99KLD, st.MaxKLD, 100*st.Top1, st.PPLTest, st.PPLRef, st.PPLRatio, st.Tokens, st.Sequences)
 	ev := []string{line}
-	for _, l := range slices.Sorted(func(yield func(string) bool) {
-		for k := range st.ByLabel {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, l := range slices.Sorted(maps.Keys(st.ByLabel)) {
 		b := st.ByLabel[l]
 		ev = append(ev, fmt.Sprintf("%s: mean KLD %.5f, p99 %.5f, top-1 %.2f%%, PPL ratio %.4f over %d tokens", l, b.MeanKLD, b.P99KLD, 100*b.Top1, b.PPLRatio, b.Tokens))
 	}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -379,7 +380,8 @@ func (o *Options) checkTemplates(r *renderer, rep *Report) map[string][]Render {
 	}
 	ways := []string{WayHF, WayGGUF, WayGGUFJinja, WayModelfile}
 	// Family: the training template against the model's own chat template.
-	if c := Conversations[0]; true {
+	{
+		c := Conversations[0]
 		tr := r.render(WayTraining, c)
 		for _, w := range []string{WayGGUFJinja, WayHF, WayModelfile} {
 			x := r.render(w, c)
@@ -450,7 +452,7 @@ func (o *Options) checkTemplates(r *renderer, rep *Report) map[string][]Render {
 			detail = fmt.Sprintf("%s gives the training tokens on all %d conversations", wayNames[w], ran)
 		} else if status == Warn {
 			var rs []string
-			for _, k := range slices.Sorted(mapsKeys(reasons)) {
+			for _, k := range slices.Sorted(maps.Keys(reasons)) {
 				rs = append(rs, k+": "+reasons[k])
 			}
 			detail = fmt.Sprintf("%s differs from the training format only by known, documented differences (%s)", wayNames[w], strings.Join(rs, "; "))
@@ -458,16 +460,6 @@ func (o *Options) checkTemplates(r *renderer, rep *Report) map[string][]Render {
 		rep.add(Check{Gate: GateTemplate, Name: "tokens: training vs " + w, Status: status, Detail: detail, Evidence: evidence, Diff: diff})
 	}
 	return out
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // explain tries the subsets of the known differences: the names of the
