@@ -352,18 +352,15 @@ func (o *Options) checkGeneration(ctx context.Context, r *renderer, mf *pipeline
 		}
 		n, reason := 0, llamacpp.StopContextFull
 		var text strings.Builder
-		var last int32 = -1
 		for tok, err := range c.Generate(ctx, x.Tokens, llamacpp.GenerateOptions{Stop: mf.Stops}) {
 			if err != nil {
 				break
 			}
 			n++
-			last = tok.ID
 			if text.Len() < 80 {
 				text.WriteString(tok.Text)
 			}
 		}
-		_ = last
 		switch {
 		case len(x.Tokens)+n < nctx:
 			reason = "ended by itself"
