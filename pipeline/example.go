@@ -70,6 +70,8 @@ export:
   adapter: merge
   types: [q4_K_M, q8_0]    # one GGUF per type; the first is the default below
   outtype: f16             # float type of the conversion before quantizing
+  # auto: importance matrix from data.train on the merged model (cached); none; or a file.
+  imatrix: auto
 
 # The serving sampler: export writes every one into the Modelfile (no Ollama default
 # applies silently), the eval stage samples with it unless the suite sets its own

@@ -14,40 +14,22 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/half"
 	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/pipeline"
-	"github.com/sattva/sattva/quantize"
 )
 
-// tools are the convert and quantize packages as pipeline.ExportTools.
-var tools = pipeline.ExportTools{
-	ConvertBase: func(ctx context.Context, hfDir, out, outType, merge string) error {
-		t, err := gguf.ParseType(outType)
-		if err != nil {
-			return err
-		}
-		co := convert.Options{OutType: t, Threads: 2}
-		if merge != "" {
-			co.MergeLoRA = []convert.LoRASpec{{Dir: merge, Scale: 1}}
-		}
-		_, err = convert.Convert(ctx, hfDir, out, co)
-		return err
-	},
-	ConvertLoRA: func(ctx context.Context, adapterDir, baseDir, out string) error {
-		_, err := convert.ConvertLoRA(ctx, adapterDir, baseDir, out, convert.LoRAOptions{Threads: 2})
-		return err
-	},
-	Quantize: func(ctx context.Context, in, out, fileType string) error {
-		ft, err := quantize.ParseFileType(fileType)
-		if err != nil {
-			return err
-		}
-		_, err = quantize.QuantizeFile(ctx, in, out, ft, quantize.Options{Threads: 2})
-		return err
-	},
+// tools are export's converters and quantizer (pipeline.ConvertTools).
+var tools = pipeline.ConvertTools(2, nil)
+
+func convertBase(ctx context.Context, hfDir, out, outType, merge string) error {
+	return tools.ConvertBase(ctx, hfDir, out, outType, merge, nil, nil)
+}
+
+func convertLoRA(ctx context.Context, adapterDir, baseDir, out string) error {
+	return tools.ConvertLoRA(ctx, adapterDir, baseDir, out, nil)
 }
 
 // heldOut are held-out examples in Russian and English.
@@ -152,10 +134,10 @@ verify:
 		return nil, err
 	}
 	fx := &exportFixture{project: p, base: filepath.Join(dir, "base-f16.gguf"), adapter: filepath.Join(dir, "lora.gguf")}
-	if err := tools.ConvertBase(ctx, hf, fx.base, "f16", ""); err != nil {
+	if err := convertBase(ctx, hf, fx.base, "f16", ""); err != nil {
 		return nil, err
 	}
-	if err := tools.ConvertLoRA(ctx, lora, hf, fx.adapter); err != nil {
+	if err := convertLoRA(ctx, lora, hf, fx.adapter); err != nil {
 		return nil, err
 	}
 	return fx, nil
@@ -163,7 +145,7 @@ verify:
 
 func (fx *exportFixture) options(t *testing.T) Options {
 	return Options{Project: fx.project, Base: fx.base, Adapter: fx.adapter, CPUOnly: true, Threads: 2,
-		Convert: tools.ConvertBase, ConvertLoRA: tools.ConvertLoRA, Logger: nil}
+		Convert: convertBase, ConvertLoRA: convertLoRA, Logger: nil}
 }
 
 func run(t *testing.T, o Options) *Report {
@@ -362,17 +344,17 @@ func perturbed(t *testing.T, src, name string, delta float32, asBF16 bool) strin
 			}
 			data := b.Bytes()
 			for j := 0; j+1 < len(data); j += 2 {
-				f := convert.FP16ToFP32(binary.LittleEndian.Uint16(data[j:]))
+				f := half.ToFloat32(binary.LittleEndian.Uint16(data[j:]))
 				var h uint16
 				if asBF16 {
-					h = convert.FP32ToBF16(f)
+					h = half.BF16FromFloat32(f)
 				} else {
 					if (j/2)%2 == 0 {
 						f += delta
 					} else {
 						f -= delta
 					}
-					h = convert.FP32ToFP16(f)
+					h = half.FromFloat32Numpy(f)
 				}
 				binary.LittleEndian.PutUint16(data[j:], h)
 			}

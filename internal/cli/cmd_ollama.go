@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sattva/sattva/doctor"
+	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/pipeline"
 )
 
@@ -119,7 +119,7 @@ func checkOllamaAdapter(ctx context.Context, s *Streams, modelfile, host string)
 	if host == "" {
 		host = os.Getenv("OLLAMA_HOST")
 	}
-	u, err := doctor.OllamaURL(host)
+	u, err := evalrun.OllamaURL(host)
 	if err != nil {
 		return err
 	}

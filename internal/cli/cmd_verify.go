@@ -124,8 +124,7 @@ func runVerify(ctx context.Context, s *Streams, o *verifyOptions) error {
 			out = filepath.Join(p.OutputDir(), "verify")
 		}
 	}
-	tools := exportTools(s.ErrOut, o.Threads, true)
-	vo.Convert, vo.ConvertLoRA = tools.ConvertBase, tools.ConvertLoRA
+	vo.Convert, vo.ConvertLoRA = verifyConverters(s, o.Threads)
 	if _, err := llamacpp.InitBackends(o.BackendDir, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		return err
 	}
@@ -167,8 +166,8 @@ func reportVerify(s *Streams, rep *verify.Report, out string, asJSON, verbose bo
 // verify` on a GPU machine (an 8B model on a CPU takes many minutes), and
 // the report says so.
 func verifyExport(ctx context.Context, s *Streams, p *pipeline.Project, threads int, cpu bool) error {
-	tools := exportTools(s.ErrOut, threads, true)
-	vo := verify.Options{Project: p, Threads: threads, CPUOnly: cpu, Convert: tools.ConvertBase, ConvertLoRA: tools.ConvertLoRA,
+	conv, convLoRA := verifyConverters(s, threads)
+	vo := verify.Options{Project: p, Threads: threads, CPUOnly: cpu, Convert: conv, ConvertLoRA: convLoRA,
 		Progress: func(l string) { fmt.Fprintln(s.ErrOut, "verify: "+l) }}
 	if !hasGPU() || cpu {
 		vo.CPUSizeLimit = 2 << 30
@@ -186,6 +185,17 @@ func verifyExport(ctx context.Context, s *Streams, p *pipeline.Project, threads 
 		return &gateFailure{dir: filepath.Join(p.Output, "verify")}
 	}
 	return nil
+}
+
+// verifyConverters are export's converters without extra metadata: verify
+// converts the float references the export did not keep.
+func verifyConverters(s *Streams, threads int) (func(ctx context.Context, hfDir, out, outType, merge string) error, func(ctx context.Context, adapterDir, baseDir, out string) error) {
+	t := exportTools(s.ErrOut, threads, true)
+	return func(ctx context.Context, hfDir, out, outType, merge string) error {
+			return t.ConvertBase(ctx, hfDir, out, outType, merge, nil, nil)
+		}, func(ctx context.Context, adapterDir, baseDir, out string) error {
+			return t.ConvertLoRA(ctx, adapterDir, baseDir, out, nil)
+		}
 }
 
 // gateFailure: verify ran and a gate failed.
