@@ -61,7 +61,7 @@ exits 1 when a gate fails. Without a project, name the files: -f Modelfile, -m m
 --ref float.gguf --quant TYPE=file.gguf --data held-out.jsonl.`,
 		Example: `  sattva verify
   sattva verify examples/default/sattva.yaml --no-kl
-  sattva verify --ref f16.gguf --quant q4_K_M=q4.gguf -m q4.gguf --data held.jsonl --hf-dir models/llama`,
+  sattva verify --ref f16.gguf --quant q4_K_M=q4.gguf -m q4.gguf -f Modelfile --data held.jsonl --hf-dir models/llama-3.1-8b`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
