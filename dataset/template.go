@@ -37,14 +37,41 @@ var llama3 = Template{
 	systemFmt:    "<|start_header_id|>system<|end_header_id|>\n\n{{content}}<|eot_id|>",
 }
 
-// LookupTemplate returns a chat template by its LLaMA-Factory name. Only
-// "llama3" is known.
+// qwen is LLaMA-Factory's "qwen" template (ChatML), from the same file:
+// format_user "<|im_start|>user\n{{content}}<|im_end|>\n<|im_start|>assistant\n",
+// format_assistant "{{content}}<|im_end|>\n", format_system
+// "<|im_start|>system\n{{content}}<|im_end|>\n", default_system "You are
+// Qwen, created by Alibaba Cloud. You are a helpful assistant.", no prefix.
+// sattva does not train with it; `sattva verify` knows it to name a
+// training template of another family than the model's.
+var qwen = Template{
+	Name:          "qwen",
+	DefaultSystem: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
+	userFmt:       "<|im_start|>user\n{{content}}<|im_end|>\n<|im_start|>assistant\n",
+	assistantFmt:  "{{content}}<|im_end|>\n",
+	systemFmt:     "<|im_start|>system\n{{content}}<|im_end|>\n",
+}
+
+// LookupTemplate returns a chat template by its LLaMA-Factory name:
+// "llama3" or "qwen".
 func LookupTemplate(name string) (*Template, error) {
-	if name == "llama3" {
+	switch name {
+	case "llama3":
 		t := llama3
 		return &t, nil
+	case "qwen":
+		t := qwen
+		return &t, nil
 	}
-	return nil, fmt.Errorf("dataset: unknown chat template %q (known: llama3)", name)
+	return nil, fmt.Errorf("dataset: unknown chat template %q (known: llama3, qwen)", name)
+}
+
+// EndOfTurn is the text that ends an assistant turn in t (the token the
+// model must learn to emit): the assistant format's suffix without
+// trailing whitespace.
+func (t *Template) EndOfTurn() string {
+	_, after, _ := strings.Cut(t.assistantFmt, "{{content}}")
+	return strings.TrimRight(after, "\n ")
 }
 
 // Segment is one string LLaMA-Factory tokenizes on its own.

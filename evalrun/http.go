@@ -122,6 +122,7 @@ type ollamaOptions struct {
 	TopP          float64  `json:"top_p,omitempty"`
 	MinP          float64  `json:"min_p,omitempty"`
 	RepeatPenalty float64  `json:"repeat_penalty,omitempty"`
+	RepeatLastN   int      `json:"repeat_last_n,omitempty"`
 	Stop          []string `json:"stop,omitempty"`
 	NumCtx        int      `json:"num_ctx,omitempty"`
 	NumThread     int      `json:"num_thread,omitempty"`
@@ -164,7 +165,7 @@ func (o *OllamaRunner) one(ctx context.Context, r GenRequest) GenResult {
 	base := strings.TrimRight(o.BaseURL, "/")
 	in := ollamaChatRequest{Model: o.Model, Options: ollamaOptions{
 		Temperature: r.Sampling.Temperature, Seed: int64(r.Sampling.Seed), NumPredict: r.MaxTokens,
-		TopK: r.Sampling.TopK, TopP: r.Sampling.TopP, MinP: r.Sampling.MinP, RepeatPenalty: r.Sampling.RepeatPenalty,
+		TopK: r.Sampling.TopK, TopP: r.Sampling.TopP, MinP: r.Sampling.MinP, RepeatPenalty: r.Sampling.RepeatPenalty, RepeatLastN: r.Sampling.RepeatLastN,
 		Stop: r.Stop, NumCtx: o.NumCtx, NumThread: o.NumThread,
 	}}
 	url := base + "/api/chat"

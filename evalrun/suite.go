@@ -49,6 +49,7 @@ type Sampling struct {
 	TopP          float64 `json:"top_p,omitempty"`
 	MinP          float64 `json:"min_p,omitempty"`
 	RepeatPenalty float64 `json:"repeat_penalty,omitempty"` // 0 means the runner's default (1 for llama.cpp: off)
+	RepeatLastN   int     `json:"repeat_last_n,omitempty"`  // tokens the repeat penalty sees; 0: the runner's default (64)
 	Seed          uint32  `json:"seed"`
 }
 
@@ -59,6 +60,9 @@ type Defaults struct {
 	MaxTokens    int      `json:"max_tokens"`       // new tokens per case (default 256)
 	Stop         []string `json:"stop,omitempty"`
 	Sampling     Sampling `json:"sampling"`
+	// SamplingSet is true when the suite file sets sampling itself (for
+	// determinism); otherwise a project's serving sampler may replace it.
+	SamplingSet bool `json:"-"`
 }
 
 // Case is one control prompt with its expectations.
@@ -366,6 +370,7 @@ func (d *decoder) defaults(df *Defaults, n *yaml.Node, field string) {
 		case "stop":
 			df.Stop = d.strList(v, f, false)
 		case "sampling":
+			df.SamplingSet = true
 			d.sampling(&df.Sampling, v, f)
 		default:
 			d.addf(k, f, "unknown key (want system, chat_template, max_tokens, stop, sampling)")
@@ -409,6 +414,13 @@ func (d *decoder) sampling(sp *Sampling, n *yaml.Node, field string) {
 				}
 				sp.RepeatPenalty = x
 			}
+		case "repeat_last_n":
+			if x, ok := d.integer(v, f); ok {
+				if x < -1 {
+					d.addf(v, f, "must be -1 (the whole context) or more")
+				}
+				sp.RepeatLastN = x
+			}
 		case "seed":
 			if x, ok := d.integer(v, f); ok {
 				if x < 0 || int64(x) > 0xFFFFFFFF {
@@ -417,7 +429,7 @@ func (d *decoder) sampling(sp *Sampling, n *yaml.Node, field string) {
 				sp.Seed = uint32(x)
 			}
 		default:
-			d.addf(k, f, "unknown key (want temperature, top_k, top_p, min_p, repeat_penalty, seed)")
+			d.addf(k, f, "unknown key (want temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed)")
 		}
 	})
 }

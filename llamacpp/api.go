@@ -198,7 +198,9 @@ type GenerateOptions struct {
 	// the context is full.
 	MaxTokens int
 	// Stop strings end the generation; the stop string itself is not part of
-	// the text.
+	// the text. They are matched against the text with special tokens
+	// rendered ("<|start_header_id|>"), as Ollama matches them, although a
+	// special token adds no text to the output.
 	Stop     []string
 	Sampling SamplingOptions
 	// IgnoreEOS keeps generating past end-of-generation tokens until

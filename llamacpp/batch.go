@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 )
 
@@ -26,7 +25,7 @@ type slot struct {
 	last     int32 // sampled token to decode next
 	out      int   // batch index of this slot's logits this step, -1 none
 	greedy   int32 // argmax found by argmaxParallel this step, -1 none
-	text     strings.Builder
+	text     stopText
 	maxStop  int
 	stopScan int // text offset from which a stop string can still start
 }
@@ -55,6 +54,7 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 	}
 	results := make([]Result, len(reqs))
 	pieces := c.m.genPieces()
+	stopPieces := c.m.stopPieces
 	c.clearCache()
 	c.cached = c.cached[:0]
 
@@ -72,17 +72,17 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 	finish := func(s *slot, reason string) {
 		r := &results[s.req]
 		r.StopReason = reason
-		text := s.text.String()
+		text := s.text.gen.String()
 		if reason == StopString {
-			if k := firstStop(text, reqs[s.req].Options.Stop); k >= 0 {
-				text = text[:k]
+			if k := firstStop(s.text.match.String(), reqs[s.req].Options.Stop); k >= 0 {
+				text = text[:s.text.genCut(k)]
 			}
 		}
 		r.Text = text
 		C.llama_memory_seq_rm(c.mem, C.llama_seq_id(s.seq), -1, -1)
 		s.smp.free()
 		s.req, s.out = -1, -1
-		s.text.Reset()
+		s.text.reset()
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -188,12 +188,16 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 			if len(r.Tokens) == 1 && c.m.allBare(s.prompt) {
 				piece = c.m.firstPiece(tok)
 			}
-			s.text.WriteString(piece)
+			match := piece
+			if piece == "" {
+				match = stopPieces[tok]
+			}
+			s.text.add(piece, match)
 			if onToken != nil {
 				onToken(s.req, Token{ID: tok, Text: piece})
 			}
 			if len(o.Stop) > 0 {
-				text := s.text.String()
+				text := s.text.match.String()
 				if firstStop(text[s.stopScan:], o.Stop) >= 0 {
 					finish(s, StopString)
 					continue

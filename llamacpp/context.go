@@ -425,6 +425,7 @@ func (c *Context) generate(ctx context.Context, prompt []int32, o GenerateOption
 		return
 	}
 	pieces := c.m.genPieces()
+	stopPieces := c.m.stopPieces
 	st := newStopper(o.Stop)
 	bare := c.m.allBare(prompt)
 
@@ -486,7 +487,11 @@ func (c *Context) generate(ctx context.Context, prompt []int32, o GenerateOption
 		if generated == 0 && bare {
 			text = c.m.firstPiece(tok)
 		}
-		if done, ok := st.add(Token{ID: tok, Text: text}, yield); done || !ok {
+		match := text
+		if text == "" {
+			match = stopPieces[tok]
+		}
+		if done, ok := st.add(Token{ID: tok, Text: text}, match, yield); done || !ok {
 			return
 		}
 		if o.MaxTokens > 0 && generated+1 >= o.MaxTokens {
@@ -527,10 +532,15 @@ func (c *Context) generate(ctx context.Context, prompt []int32, o GenerateOption
 }
 
 // stopper holds back generated text that may be the start of a stop string.
+// Stop strings are matched against the text with special tokens rendered
+// (a stop "<|start_header_id|>" ends the generation when the model emits
+// that token, as in Ollama); the text yielded is the generation text, in
+// which special tokens render as nothing.
 type stopper struct {
 	stops   []string
-	text    strings.Builder // text of the held tokens
+	text    strings.Builder // match text of the held tokens
 	held    []Token
+	matchN  []int // length of each held token's match text
 	maxStop int
 }
 
@@ -545,14 +555,16 @@ func newStopper(stops []string) *stopper {
 	return s
 }
 
-// add takes one token. done is true when a stop string ended the
-// generation; ok is false when the consumer stopped.
-func (s *stopper) add(t Token, yield func(Token, error) bool) (done, ok bool) {
+// add takes one token and the text stop strings see for it. done is true
+// when a stop string ended the generation; ok is false when the consumer
+// stopped.
+func (s *stopper) add(t Token, match string, yield func(Token, error) bool) (done, ok bool) {
 	if len(s.stops) == 0 {
 		return false, yield(t, nil)
 	}
 	s.held = append(s.held, t)
-	s.text.WriteString(t.Text)
+	s.matchN = append(s.matchN, len(match))
+	s.text.WriteString(match)
 	text := s.text.String()
 	if k := firstStop(text, s.stops); k >= 0 {
 		s.emitUpTo(k, yield)
@@ -562,10 +574,10 @@ func (s *stopper) add(t Token, yield func(Token, error) bool) (done, ok bool) {
 	// Yield whole held tokens that end at or before safe.
 	end, i := 0, 0
 	for ; i < len(s.held); i++ {
-		if end+len(s.held[i].Text) > safe {
+		if end+s.matchN[i] > safe {
 			break
 		}
-		end += len(s.held[i].Text)
+		end += s.matchN[i]
 		if !yield(s.held[i], nil) {
 			return false, false
 		}
@@ -573,28 +585,34 @@ func (s *stopper) add(t Token, yield func(Token, error) bool) (done, ok bool) {
 	if i > 0 {
 		rest := text[end:]
 		s.held = append(s.held[:0], s.held[i:]...)
+		s.matchN = append(s.matchN[:0], s.matchN[i:]...)
 		s.text.Reset()
 		s.text.WriteString(rest)
 	}
 	return false, true
 }
 
-// emitUpTo yields the held tokens' text up to byte k, cutting the last one.
+// emitUpTo yields the held tokens' text up to match offset k, cutting the
+// last one (a special token the stop starts inside is dropped whole).
 func (s *stopper) emitUpTo(k int, yield func(Token, error) bool) {
 	end := 0
-	for _, t := range s.held {
+	for i, t := range s.held {
 		if end >= k {
 			break
 		}
-		if end+len(t.Text) > k {
+		n := s.matchN[i]
+		if end+n > k {
+			if len(t.Text) != n {
+				break
+			}
 			t.Text = t.Text[:k-end]
 		}
-		end += len(t.Text)
+		end += n
 		if !yield(t, nil) {
 			break
 		}
 	}
-	s.held = s.held[:0]
+	s.held, s.matchN = s.held[:0], s.matchN[:0]
 	s.text.Reset()
 }
 
@@ -604,8 +622,45 @@ func (s *stopper) flush(yield func(Token, error) bool) {
 			break
 		}
 	}
-	s.held = s.held[:0]
+	s.held, s.matchN = s.held[:0], s.matchN[:0]
 	s.text.Reset()
+}
+
+// stopText is a generation's text twice over: as generated (gen) and as
+// stop strings see it (match, special tokens rendered), with each token's
+// end offsets in both, so a stop found in match cuts gen at the same place.
+type stopText struct {
+	gen, match strings.Builder
+	ends       [][2]int // per token: end in gen, end in match
+}
+
+func (s *stopText) add(gen, match string) {
+	s.gen.WriteString(gen)
+	s.match.WriteString(match)
+	s.ends = append(s.ends, [2]int{s.gen.Len(), s.match.Len()})
+}
+
+// genCut returns the gen offset of match offset k: tokens wholly before k,
+// and the part of a plain token that k cuts (a special token k falls
+// inside is left out).
+func (s *stopText) genCut(k int) int {
+	g, m := 0, 0
+	for _, e := range s.ends {
+		if e[1] > k {
+			if e[1]-m == e[0]-g { // a plain token: same text in both
+				return g + (k - m)
+			}
+			return g
+		}
+		g, m = e[0], e[1]
+	}
+	return g
+}
+
+func (s *stopText) reset() {
+	s.gen.Reset()
+	s.match.Reset()
+	s.ends = s.ends[:0]
 }
 
 // firstStop returns the byte offset of the earliest stop string in text, or -1.

@@ -32,6 +32,9 @@ type Model struct {
 
 	piecesOnce sync.Once
 	pieces     []string // token text without specials, for generation
+	// stopPieces: the text stop strings see, special tokens rendered
+	// ("<|start_header_id|>"), as Ollama matches them.
+	stopPieces []string
 	buffers    []Buffer // weight buffers, from llama.cpp's load log
 }
 
@@ -428,10 +431,15 @@ func (m *Model) piece(tok int32, special bool) string {
 func (m *Model) genPieces() []string {
 	m.piecesOnce.Do(func() {
 		p := make([]string, m.nvocab)
+		sp := make([]string, m.nvocab)
 		for t := range p {
 			p[t] = m.piece(int32(t), false)
+			sp[t] = p[t]
+			if p[t] == "" {
+				sp[t] = m.piece(int32(t), true)
+			}
 		}
-		m.pieces = p
+		m.pieces, m.stopPieces = p, sp
 	})
 	return m.pieces
 }

@@ -73,19 +73,36 @@ export:
   # auto: importance matrix from data.train on the merged model (cached); none; or a file.
   imatrix: auto
 
+# The serving sampler: export writes every one into the Modelfile (no Ollama default
+# applies silently), the eval stage samples with it unless the suite sets its own
+# sampling, and ` + "`sattva verify`" + ` compares what was evaluated with what is served.
+sampler:
+  temperature: 0.7
+  top_k: 40
+  top_p: 0.9
+  min_p: 0
+  repeat_penalty: 1        # Ollama's own default is 1.1: it changes even greedy output
+  repeat_last_n: 64
+  seed: -1                 # -1: a new seed per request
+  num_ctx: 4096            # Ollama's default context truncates long prompts
+  stop: []                 # added to the template's stop words
+
 ollama:
   type: q4_K_M             # which export the Modelfile's FROM names
-  parameters:              # PARAMETER lines (stop words come from the template)
-    num_ctx: 4096
-    temperature: 0.7
-    top_p: 0.9
-    top_k: 40
   system: |
     You are SatTva — a local AI assistant for a Jyotish (Vedic astrology) & numerology project.
     - Work strictly offline on user-provided code and data.
     - Communicate in Russian by default; switch to English if the user writes in English.
     - Be technical, precise, and propose concrete improvements.
     - Never invent facts; if context is missing, ask for the exact paths/files/diffs.
+
+# sattva verify (also run by export and the pipeline): held-out examples for the KL
+# divergence and its thresholds (docs/verify.md explains the defaults).
+verify:
+  data: ""                 # JSONL like data.train, never trained on; "": the last training examples
+  examples: 200
+  merge: {kld_mean: 0.001, kld_p99: 0.01, top1_min: 0.99, ppl_ratio_max: 1.01}
+  quant: {}                # per export type, e.g. q4_K_M: {kld_mean: 0.1, top1_min: 0.85}
 
 eval:
   suite: evals/numerology.yaml  # an evalrun suite; empty: no eval stage

@@ -159,7 +159,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	// The serving sampler as general.sampling.*, in place of the base's
 	// generation_config sampler, so that llama.cpp's tools sample as the
 	// Modelfile says (convert replaces the whole sampler when kvs hold one).
-	x.kvs = append(x.kvs, ServingSampling(p.Ollama.Parameters).KVs()...)
+	x.kvs = append(x.kvs, ServingSampling(p.ModelfileParameters()).KVs()...)
 	if p.Template == "llama3" {
 		// A base model's tokenizer often has no chat template (Llama-3.1-8B
 		// has none); llama.cpp then cannot render chats for sattva eval or
@@ -315,7 +315,8 @@ func writeExportModelfile(p *Project, o ExportOptions, res *ExportResult) error 
 		From:       "./" + filepath.Base(res.Models[p.Ollama.Type]),
 		Template:   p.Template,
 		System:     p.Ollama.System,
-		Parameters: p.Ollama.Parameters,
+		Parameters: p.ModelfileParameters(),
+		Stops:      p.Sampler.Stop,
 		Comment: []string{
 			fmt.Sprintf("%s, written by sattva %s export from %s", p.Name, o.Version, filepath.Base(p.File)),
 			"ollama create " + p.Name + " -f Modelfile",

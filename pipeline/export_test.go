@@ -120,10 +120,12 @@ func TestExportMerged(t *testing.T) {
 		if len(f.Tensors) != 1 {
 			t.Errorf("%s: tensors %v", ty, f.Tensors)
 		}
-		// the serving sampler (temperature 0, repeat_penalty 1) as general.sampling.*
+		// the whole serving sampler (sattva.yaml's, as the Modelfile has it:
+		// temperature 0, repeat_penalty 1 set, the rest the defaults) as general.sampling.*
 		s, err := gguf.SamplingOf(f)
-		if err != nil || s.Temp == nil || *s.Temp != 0 || s.PenaltyRepeat == nil || *s.PenaltyRepeat != 1 || s.TopP != nil {
-			t.Errorf("%s: sampler %v (%v), want temp 0, penalty_repeat 1 only", ty, s, err)
+		if err != nil || s.Temp == nil || *s.Temp != 0 || s.PenaltyRepeat == nil || *s.PenaltyRepeat != 1 ||
+			s.TopP == nil || *s.TopP != DefaultTopP || s.TopK == nil || *s.TopK != DefaultTopK || s.PenaltyLastN == nil || *s.PenaltyLastN != DefaultRepeatLastN {
+			t.Errorf("%s: sampler %v (%v), want temp 0, penalty_repeat 1 and the sampler's defaults", ty, s, err)
 		}
 		f.Close()
 	}

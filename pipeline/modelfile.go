@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,8 @@ type ModelfileSpec struct {
 	Template   string
 	System     string
 	Parameters map[string]float64
+	// Stops are stop strings written after the template's own.
+	Stops []string
 	// Comment lines written at the top (provenance).
 	Comment []string
 }
@@ -61,7 +64,7 @@ func Modelfile(s ModelfileSpec) (string, error) {
 	var stops []string
 	switch s.Template {
 	case "llama3":
-		tmpl, stops = Llama3Template, Llama3Stops
+		tmpl, stops = Llama3Template, slices.Clone(Llama3Stops)
 	case "plain":
 		tmpl, stops = PlainTemplate, PlainStops
 	default:
@@ -92,6 +95,11 @@ func Modelfile(s ModelfileSpec) (string, error) {
 		fmt.Fprintf(&b, "ADAPTER %s\n", quoteArg(s.Adapter))
 	}
 	fmt.Fprintf(&b, "\nTEMPLATE \"\"\"%s\"\"\"\n\n", tmpl)
+	for _, st := range s.Stops {
+		if st != "" && !slices.Contains(stops, st) {
+			stops = append(stops, st)
+		}
+	}
 	for _, st := range stops {
 		if strings.ContainsAny(st, "\n\"\\") {
 			// Ollama's parser takes quoted text literally (no escapes);

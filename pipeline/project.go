@@ -79,6 +79,9 @@ type Project struct {
 	Export ExportConfig `yaml:"export"`
 	Ollama OllamaConfig `yaml:"ollama"`
 	Eval   EvalConfig   `yaml:"eval"`
+	// Sampler is the serving sampler (sampler.go); Verify the verify gates.
+	Sampler SamplerConfig `yaml:"sampler"`
+	Verify  VerifyConfig  `yaml:"verify"`
 
 	// File is the absolute path the project was loaded from; Dir its folder.
 	File string `yaml:"-"`
@@ -402,6 +405,8 @@ func (p *Project) applyDefaults() {
 	if p.Eval.Type == "" {
 		p.Eval.Type = p.Export.Types[0]
 	}
+	p.applySamplerDefaults()
+	p.applyVerifyDefaults()
 }
 
 // errAt builds a FieldError at the recorded position of field (or the file).
@@ -546,6 +551,8 @@ func (p *Project) validate() error {
 	if p.Eval.Runner != "" && p.Eval.Runner != "llamacpp" && p.Eval.Runner != "serve" {
 		add("eval.runner", "%q: want llamacpp or serve", p.Eval.Runner)
 	}
+	p.validateSampler(add)
+	p.validateVerify(add)
 	if p.Eval.PassBar < 0 || p.Eval.PassBar > 1 {
 		add("eval.pass_bar", "%g: must be in [0, 1]", p.Eval.PassBar)
 	}

@@ -21,7 +21,7 @@ func TestExampleProjectLoads(t *testing.T) {
 	if p.Name != "sattva-llama31-8b" || p.Template != "llama3" || p.Train.LoraRank != 16 || p.Train.LoraAlpha != 32 ||
 		p.Train.QuantizationBit != 4 || p.Train.CutoffLen != 2048 || p.Train.LearningRate != 2e-4 ||
 		len(p.Export.Types) != 2 || p.Export.Types[0] != "q4_K_M" || p.Eval.PassBar != 0.8 ||
-		p.Ollama.Parameters["num_ctx"] != 4096 || !strings.HasPrefix(p.Ollama.System, "You are SatTva") {
+		*p.Sampler.NumCtx != 4096 || *p.Sampler.RepeatPenalty != 1 || !strings.HasPrefix(p.Ollama.System, "You are SatTva") {
 		t.Errorf("example fields: %+v", p)
 	}
 	if got, want := p.BaseDir(), filepath.Join(dir, "models", "llama-3.1-8b"); got != want {

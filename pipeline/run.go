@@ -52,6 +52,9 @@ type EvalRequest struct {
 	Adapter string // a GGUF LoRA adapter applied to Model ("" for none)
 	Base    string // the base model GGUF to compare with ("" for none)
 	OutDir  string // report folder
+	// Sampling is the project's serving sampler, used unless the suite sets
+	// its own sampling (nil: the suite's).
+	Sampling *evalrun.Sampling
 }
 
 // EvalOutcome is what the evaluator reports.
@@ -76,6 +79,9 @@ type PipelineOptions struct {
 	Eval func(ctx context.Context, r EvalRequest) (*EvalOutcome, error)
 	// CheckSuite validates the suite before any stage runs (nil: evalrun.LoadSuite).
 	CheckSuite func(path string) error
+	// Verify, when set, checks the export at the end of the export stage
+	// (`sattva verify`); its error fails the stage.
+	Verify func(ctx context.Context, p *Project) error
 	// OnStage is told when a stage starts ("" status) and ends.
 	OnStage func(stage, status, detail string)
 	Logger  *slog.Logger
@@ -398,7 +404,7 @@ func (r *pipelineRun) export() error {
 		}
 		adapterHash = a.SHA256
 	}
-	exportCfg, _ := json.Marshal([]any{p.Name, p.Template, p.Export, p.Ollama, p.Eval.CompareBase, r.o.Export.Version})
+	exportCfg, _ := json.Marshal([]any{p.Name, p.Template, p.Export, p.Ollama, p.Sampler, p.Eval.CompareBase, r.o.Export.Version})
 	exportHash := digest(r.base.SHA256, adapterHash, string(exportCfg))
 	manifest, manifestOK := p.readManifest()
 	r.manifest = manifest
@@ -411,6 +417,11 @@ func (r *pipelineRun) export() error {
 		}
 		r.sum.Export = res
 		r.manifest = res.Manifest
+		if r.o.Verify != nil {
+			if err := r.o.Verify(r.ctx, p); err != nil {
+				return "", err
+			}
+		}
 		var parts []string
 		for _, a := range res.Manifest.Artifacts {
 			if a.Kind != "modelfile" {
@@ -450,7 +461,7 @@ func (r *pipelineRun) eval() error {
 	} else if baseModel != nil && p.Eval.CompareBase {
 		baseSum = baseModel.SHA256
 	}
-	evalHash := digest(model.SHA256, adapterSum, baseSum, suite.SHA256)
+	evalHash := digest(model.SHA256, adapterSum, baseSum, suite.SHA256, fmt.Sprintf("%+v", p.EvalSampling()))
 	evalDir := filepath.Join(p.OutputDir(), "eval")
 	evalFn := r.o.Eval
 	if evalFn == nil {
@@ -461,7 +472,8 @@ func (r *pipelineRun) eval() error {
 	outcomePath := filepath.Join(evalDir, "outcome.json")
 	_, outErr := os.Stat(outcomePath)
 	err = r.step(StageEval, evalHash, outErr == nil, func() (string, error) {
-		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir}
+		sp := p.EvalSampling()
+		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir, Sampling: &sp}
 		if adapterArt != nil {
 			req.Adapter = filepath.Join(p.ExportDir(), adapterArt.Path)
 			if baseSum != "" {
@@ -625,7 +637,11 @@ func EvalSuite(ctx context.Context, r EvalRequest, kind string, ro evalrun.Runne
 			return nil, err
 		}
 		defer g.Close()
-		return evalrun.Run(ctx, suite, g, evalrun.RunOptions{Label: label})
+		ro := evalrun.RunOptions{Label: label}
+		if r.Sampling != nil && !suite.Defaults.SamplingSet {
+			ro.Sampling = r.Sampling
+		}
+		return evalrun.Run(ctx, suite, g, ro)
 	}
 	var baseRep *evalrun.Report
 	if r.Base != "" {

@@ -136,3 +136,47 @@ func TestRunPipelineRefusesBeforeWork(t *testing.T) {
 		t.Errorf("work was done despite bad input (calls %v)", calls)
 	}
 }
+
+// TestRunPipelineVerifyFailsExport: a failed verify gate fails the export
+// stage, and the eval does not run; the eval request carries the sampler.
+func TestRunPipelineVerifyFailsExport(t *testing.T) {
+	dir := t.TempDir()
+	fakeBin(t, "llamafactory-cli", `
+out=$(sed -n 's/^output_dir: //p' "$2")
+mkdir -p "$out" && echo '{}' > "$out/adapter_config.json" && echo w > "$out/adapter_model.safetensors"
+`)
+	os.WriteFile(filepath.Join(dir, "suite.yaml"), []byte("cases: []\n"), 0o644)
+	p := mustProject(t, dir, "eval:\n  suite: suite.yaml\n")
+	var calls []string
+	verified, evaluated := 0, 0
+	var sampling []float64
+	opts := PipelineOptions{
+		Export:     ExportOptions{Tools: fakeTools(t, &calls), Version: "test"},
+		CheckSuite: func(string) error { return nil },
+		Verify: func(ctx context.Context, p *Project) error {
+			verified++
+			if verified == 1 {
+				return errors.New("verify: a gate failed")
+			}
+			return nil
+		},
+		Eval: func(ctx context.Context, r EvalRequest) (*EvalOutcome, error) {
+			evaluated++
+			if r.Sampling != nil {
+				sampling = append(sampling, r.Sampling.Temperature, r.Sampling.RepeatPenalty)
+			}
+			return &EvalOutcome{PassRate: 1, Passed: 1, Total: 1}, nil
+		},
+	}
+	_, err := RunPipeline(context.Background(), p, opts)
+	var se *StageError
+	if !errors.As(err, &se) || se.Stage != StageExport || !strings.Contains(err.Error(), "a gate failed") || evaluated != 0 {
+		t.Fatalf("err = %v, evaluated %d", err, evaluated)
+	}
+	if _, err := RunPipeline(context.Background(), p, opts); err != nil {
+		t.Fatal(err)
+	}
+	if verified != 2 || evaluated != 1 || len(sampling) != 2 || sampling[0] != DefaultTemperature || sampling[1] != DefaultRepeatPenalty {
+		t.Errorf("verified %d evaluated %d sampling %v", verified, evaluated, sampling)
+	}
+}

@@ -96,6 +96,7 @@ for part in "$@"; do
       ./bin/sattva quantize /tmp/l8b/f16.gguf /tmp/l8b/q4_k_m.gguf Q4_K_M -q'
     ;;
   pipeline) step pipeline 300 bash bench/gpu/pipeline.sh ;;
+  verify) step verify 240 bash bench/gpu/verify.sh ;; # needs prep's 8B files; ~1-2 min
   gputest)
     SATTVA_GPU_TEST=1 CI=true step gputest 120 ./bin/llamacpp.test -test.v -test.count=1 \
       -test.run 'TestBackends|TestGPU|TestStories|TestGenerateBatch|TestErrors'

@@ -191,7 +191,7 @@ func (r *Runner) Generate(ctx context.Context, reqs []evalrun.GenRequest, onDone
 			IgnoreEOS: q.IgnoreEOS,
 			Sampling: llamacpp.SamplingOptions{
 				Temperature: float32(q.Sampling.Temperature), TopK: q.Sampling.TopK, TopP: float32(q.Sampling.TopP),
-				MinP: float32(q.Sampling.MinP), RepeatPenalty: float32(q.Sampling.RepeatPenalty), Seed: q.Sampling.Seed,
+				MinP: float32(q.Sampling.MinP), RepeatPenalty: float32(q.Sampling.RepeatPenalty), RepeatLastN: q.Sampling.RepeatLastN, Seed: q.Sampling.Seed,
 			},
 		}})
 	}

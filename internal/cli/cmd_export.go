@@ -19,6 +19,7 @@ type exportOptions struct {
 	Threads   int
 	Quiet     bool
 	JSON      bool
+	NoVerify  bool
 }
 
 func newExportCmd(s *Streams) *cobra.Command {
@@ -53,6 +54,7 @@ the base model and says so. Register the result with ` + "`sattva ollama create`
 	f.IntVar(&o.Threads, "threads", 0, "tensors converted and rows quantized at once (0: every CPU)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bars")
 	f.BoolVar(&o.JSON, "json", false, "print manifest.json")
+	f.BoolVar(&o.NoVerify, "no-verify", false, "do not run `sattva verify` on the export")
 	return c
 }
 
@@ -74,9 +76,21 @@ func runExport(ctx context.Context, s *Streams, o *exportOptions, cmdline string
 		return err
 	}
 	if o.JSON {
-		return writeJSON(s.Out, res.Manifest)
+		if err := writeJSON(s.Out, res.Manifest); err != nil {
+			return err
+		}
+	} else {
+		writeExportSummary(s.Out, res)
 	}
-	writeExportSummary(s.Out, res)
+	if o.NoVerify {
+		return nil
+	}
+	if err := verifyExport(ctx, s, p, o.Threads, false); err != nil {
+		if isGateFailure(err) {
+			return ExitWith(ExitFailure)
+		}
+		return err
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/pipeline"
 )
 
@@ -76,6 +77,9 @@ func runOllamaCreate(ctx context.Context, s *Streams, o *ollamaCreateOptions) er
 	if _, err := os.Stat(o.Modelfile); err != nil {
 		return fmt.Errorf("%w (run `sattva export` first)", err)
 	}
+	if err := checkOllamaAdapter(ctx, s, o.Modelfile, o.Host); err != nil {
+		return err
+	}
 	bin := o.Bin
 	if bin == "" {
 		if _, err := pipeline.FindOllama(""); err != nil {
@@ -94,5 +98,38 @@ func runOllamaCreate(ctx context.Context, s *Streams, o *ollamaCreateOptions) er
 		return err
 	}
 	fmt.Fprintf(s.Out, "created %s from %s\nrun it: ollama run %s\n", o.Name, o.Modelfile, o.Name)
+	return nil
+}
+
+// checkOllamaAdapter asks the server's version when the Modelfile has an
+// ADAPTER line and refuses, before calling Ollama, the versions that
+// reject it.
+func checkOllamaAdapter(ctx context.Context, s *Streams, modelfile, host string) error {
+	b, err := os.ReadFile(modelfile)
+	if err != nil {
+		return err
+	}
+	mf, err := pipeline.ParseModelfile(string(b))
+	if err != nil {
+		return fmt.Errorf("%s: %w", modelfile, err)
+	}
+	if mf.Adapter == "" {
+		return nil
+	}
+	if host == "" {
+		host = os.Getenv("OLLAMA_HOST")
+	}
+	u, err := evalrun.OllamaURL(host)
+	if err != nil {
+		return err
+	}
+	v, err := pipeline.OllamaVersion(ctx, u.String())
+	if err != nil {
+		fmt.Fprintf(s.ErrOut, "warning: %v; going on without knowing whether this Ollama accepts ADAPTER\n", err)
+		return nil
+	}
+	if err := pipeline.AdapterSupport(v); err != nil {
+		return fmt.Errorf("%s has ADAPTER %s: %w", modelfile, mf.Adapter, err)
+	}
 	return nil
 }

@@ -125,6 +125,9 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 			}
 			return pipeline.EvalSuite(ctx, r, evalrun.RunnerLlamaCpp, ro)
 		},
+		Verify: func(ctx context.Context, p *pipeline.Project) error {
+			return verifyExport(ctx, s, p, o.Threads, o.CPU)
+		},
 		OnStage: func(stage, status, detail string) {
 			switch status {
 			case "":

@@ -28,6 +28,9 @@ var exampleExit = map[string]struct {
 // exampleSkip are help examples that cannot run in a test, and why.
 var exampleSkip = map[string]string{
 	"sattva quantize-report f16.gguf --data heldout.jsonl --imatrix-data train.jsonl -o quality.md --svg quality.svg": "quantizes five types twice and measures each on 64 sequences: minutes on a CPU (its own test runs a smaller one)",
+	"sattva verify": "needs an export in ./out (the verify package's tests export llama31-tiny and verify it)",
+	"sattva verify examples/default/sattva.yaml --no-kl":                                                                         "needs the default example exported first (sattva pipeline run does, and verifies)",
+	"sattva verify --ref f16.gguf --quant q4_K_M=q4.gguf -m q4.gguf -f Modelfile --data held.jsonl --hf-dir models/llama-3.1-8b": "needs exported files (bench/gpu/verify.sh runs this form)",
 	"sattva ollama create": "needs a running Ollama server (the Ollama integration test covers it)",
 	"sattva ollama create sattva-v2 -f out/export/Modelfile":                                     "needs a running Ollama server (the Ollama integration test covers it)",
 	"sattva serve model.gguf -np 8 -c 4096":                                                      "serves until stopped (serve's tests and cmd_serve_test cover it)",

@@ -67,6 +67,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
 		newQuantizeCmd(s), newIMatrixCmd(s), newQuantReportCmd(s),
 		newServeCmd(s),
+		newVerifyCmd(s),
 	)
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
