@@ -130,7 +130,7 @@ func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 	if !ok {
 		return errorf("quantize: unknown file type %q", o.FileType)
 	}
-	if err := preflight(in, modelcheck.Model); err != nil {
+	if err := preflight(in, modelcheck.Quantize); err != nil {
 		return err
 	}
 	if _, err := ggufArchitecture(in); err != nil {

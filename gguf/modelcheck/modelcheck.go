@@ -55,6 +55,10 @@ const (
 	Vocab
 	// Adapter is a LoRA adapter (llama_adapter_lora_init).
 	Adapter
+	// Quantize is a file given to llama_model_quantize, which reads the
+	// architecture and hyperparameters (load_arch, load_hparams) and then
+	// each tensor's data, never the tokenizer nor the tensor shape table.
+	Quantize
 )
 
 func (k Kind) String() string {
@@ -65,6 +69,8 @@ func (k Kind) String() string {
 		return "vocabulary"
 	case Adapter:
 		return "LoRA adapter"
+	case Quantize:
+		return "model to quantize"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -101,6 +107,10 @@ func Check(f *gguf.File, kind Kind) error {
 			"architecture %q is not one sattva checks before loading (%s)", arch, strings.Join(Architectures, ", "))
 	}
 	if err := c.commonKeys(arch); err != nil {
+		return err
+	}
+	if kind == Quantize {
+		_, err := c.hparams(arch)
 		return err
 	}
 	nVocab, err := c.vocab()

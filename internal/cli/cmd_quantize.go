@@ -36,7 +36,7 @@ func newQuantizeCmd(s *Streams) *cobra.Command {
 	c := &cobra.Command{
 		Use: "quantize IN.gguf OUT.gguf TYPE",
 		Example: "  sattva quantize merged.gguf merged.q4_k_m.gguf Q4_K_M\n" +
-			"  sattva quantize merged.gguf merged.q8_0.gguf Q8_0 --engine llamacpp --json",
+			"  sattva quantize merged.gguf merged.llamacpp.q4_k_m.gguf Q4_K_M --engine llamacpp --json",
 		Short: "Quantize a GGUF model (Q4_K_M, Q5_K_M, Q6_K, Q8_0, …) like llama-quantize",
 		Long: "quantize writes a quantized copy of a GGUF model with the same per-tensor types and the\n" +
 			"same bytes as llama.cpp's llama-quantize, in pure Go with all cores. TYPE is a llama-quantize\n" +

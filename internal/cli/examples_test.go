@@ -27,6 +27,7 @@ var exampleExit = map[string]struct {
 
 // exampleSkip are help examples that cannot run in a test, and why.
 var exampleSkip = map[string]string{
+	"sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2": "one process loads the backend plugins from one folder; the test runs every example in one process",
 	"sattva quantize-report f16.gguf --data heldout.jsonl --imatrix-data train.jsonl -o quality.md --svg quality.svg": "quantizes five types twice and measures each on 64 sequences: minutes on a CPU (its own test runs a smaller one)",
 	"sattva verify": "needs an export in ./out (the verify package's tests export llama31-tiny and verify it)",
 	"sattva verify examples/default/sattva.yaml --no-kl":                                                                         "needs the default example exported first (sattva pipeline run does, and verifies)",
@@ -155,6 +156,16 @@ func exampleWorkdir(t *testing.T) string {
 	must("data", "gen", "numerology", "-n", "20", "--seed", "3", "-o", at("train.jsonl"))
 	must("data", "gen", "numerology", "-n", "40", "--seed", "2", "--lang-ratio", "0", "-o", at("out/default/data/numerology.jsonl"))
 	must("init", w, "--base", "models/llama-3.1-8b", "--examples", "20")
+	// The stand-in base's rows (16) fit no quantized type, and its random
+	// weights pass no eval: the project exports F16 and has no pass bar.
+	yml, err := os.ReadFile(at("sattva.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yml = []byte(strings.NewReplacer("types: [q4_K_M, q8_0]", "types: [f16]", "pass_bar: 0.8", "pass_bar: 0").Replace(string(yml)))
+	if err := os.WriteFile(at("sattva.yaml"), yml, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A zstd-compressed dataset, as data validate's example reads one.
 	raw, err := os.ReadFile(at("data/sattva.jsonl"))
 	if err != nil {
