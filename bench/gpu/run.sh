@@ -14,6 +14,7 @@
 #   gputest: the llamacpp GPU tests alone (TestGPU, TestBackends, stories260K)
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
+#   train: native trainer (llama.cpp, CUDA) vs the fallback trainer on the 1B synth (~4 min)
 #   probe: tg128 against builds with other C flags and a C++ driver
 #          (bench/gpu/tgprobe.sh; stage with STAGE_PROBE=1; needs prep)
 set -uo pipefail
@@ -89,6 +90,7 @@ for part in "$@"; do
   probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
   pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone
+  train) step train 300 bash bench/gpu/train.sh ;; # native trainer vs fallback, 1B synth, 50 steps
   *) echo "unknown part $part" ;;
   esac
 done
