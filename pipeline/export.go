@@ -65,8 +65,12 @@ type Input struct {
 
 // Provenance says what an artifact was made from.
 type Provenance struct {
-	Base          Input    `json:"base"`
-	Adapter       *Input   `json:"adapter,omitempty"`
+	Base    Input  `json:"base"`
+	Adapter *Input `json:"adapter,omitempty"`
+	// Trained is the native trainer's checkpoint and Training how it was
+	// trained (adapter_mode native).
+	Trained       *Input   `json:"trained,omitempty"`
+	Training      string   `json:"training,omitempty"`
 	Datasets      []Input  `json:"datasets,omitempty"`
 	SattvaVersion string   `json:"sattva_version"`
 	Commands      []string `json:"commands"`
@@ -77,7 +81,7 @@ type Manifest struct {
 	Name       string     `json:"name"`
 	Created    string     `json:"created"` // RFC 3339, UTC
 	Template   string     `json:"template"`
-	Adapter    string     `json:"adapter_mode"` // merge, separate, none
+	Adapter    string     `json:"adapter_mode"` // merge, separate, native, none
 	Provenance Provenance `json:"provenance"`
 	Artifacts  []Artifact `json:"artifacts"`
 	Modelfile  string     `json:"modelfile"`
@@ -112,7 +116,10 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	adapter := p.AdapterDir()
 	var notes []string
-	if _, err := os.Stat(filepath.Join(adapter, "adapter_config.json")); err != nil || o.NoAdapter {
+	native, isNative := p.NativeCheckpoint()
+	if isNative && !o.NoAdapter {
+		adapter = "" // the native trainer's weights replace the base's
+	} else if _, err := os.Stat(filepath.Join(adapter, "adapter_config.json")); err != nil || o.NoAdapter {
 		if o.NoAdapter {
 			notes = append(notes, "exported the base model without the adapter (asked for)")
 		} else {
@@ -124,6 +131,10 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if adapter == "" {
 		mode = "none"
 	}
+	isNative = isNative && !o.NoAdapter
+	if isNative {
+		mode = ModeNative
+	}
 	if mode == "separate" && o.Tools.ConvertLoRA == nil {
 		return nil, errors.New("pipeline: export.adapter separate needs the ConvertLoRA tool")
 	}
@@ -131,6 +142,19 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	prov, err := p.provenance(adapter, o)
 	if err != nil {
 		return nil, err
+	}
+	// conv writes the exported model as outType: from the HF folder (with
+	// the adapter merged), or from the native trainer's F32 checkpoint.
+	conv := func(ctx context.Context, out, outType, merge string) error {
+		return o.Tools.ConvertBase(ctx, p.BaseDir(), out, outType, merge)
+	}
+	if isNative {
+		if err := p.nativeProvenance(prov, native, o); err != nil {
+			return nil, err
+		}
+		conv = func(ctx context.Context, out, outType, _ string) error {
+			return nativeAs(ctx, o.Tools, native, out, outType)
+		}
 	}
 	dir := p.ExportDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -148,7 +172,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		merge = adapter
 	}
 	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
-	if err := o.Tools.ConvertBase(ctx, p.BaseDir(), floatPath, outType, merge); err != nil {
+	if err := conv(ctx, floatPath, outType, merge); err != nil {
 		return nil, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
 	}
 	kvs := prov.KVs(p.Name)
@@ -179,7 +203,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
 			// Q8_0's 32-element blocks do not divide stay F16 there, where
 			// llama-quantize would refuse the file).
-			if err := o.Tools.ConvertBase(ctx, p.BaseDir(), out, lt, merge); err != nil {
+			if err := conv(ctx, out, lt, merge); err != nil {
 				return nil, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
 			}
 		} else {
@@ -193,7 +217,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		}
 		res.Models[ty] = out
 	}
-	if o.BaseModel && mode == "merge" {
+	if o.BaseModel && (mode == "merge" || mode == ModeNative) {
 		ty := p.Eval.Type
 		bf := filepath.Join(dir, p.Name+"-base-"+outType+".gguf")
 		res.BaseModel = filepath.Join(dir, p.Name+"-base-"+ty+".gguf")
@@ -223,6 +247,8 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			}
 		}
 		baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
+		baseKVs = withoutKey(baseKVs, "general.provenance.trained.sha256")
+		baseKVs = withoutKey(baseKVs, "general.provenance.training")
 		if err := AddMetadata(ctx, res.BaseModel, baseKVs); err != nil {
 			return nil, err
 		}
@@ -362,6 +388,10 @@ func (pr *Provenance) KVs(name string) []gguf.KV {
 	}
 	if pr.Adapter != nil {
 		kv = append(kv, gguf.KV{Key: "general.provenance.adapter.sha256", Value: gguf.String(pr.Adapter.SHA256)})
+	}
+	if pr.Trained != nil {
+		kv = append(kv, gguf.KV{Key: "general.provenance.trained.sha256", Value: gguf.String(pr.Trained.SHA256)},
+			gguf.KV{Key: "general.provenance.training", Value: gguf.String(pr.Training)})
 	}
 	if len(pr.Datasets) > 0 {
 		kv = append(kv, gguf.KV{Key: "general.dataset.count", Value: gguf.Uint32(uint32(len(pr.Datasets)))})

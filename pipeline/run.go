@@ -46,6 +46,9 @@ type EvalRequest struct {
 	Adapter string // a GGUF LoRA adapter applied to Model ("" for none)
 	Base    string // the base model GGUF to compare with ("" for none)
 	OutDir  string // report folder
+	// Label names the evaluated model in the reports: "fine-tune" when it
+	// was trained, "base (not trained)" when the export is the base alone.
+	Label string
 }
 
 // EvalOutcome is what the evaluator reports.
@@ -55,6 +58,8 @@ type EvalOutcome struct {
 	Total        int      `json:"total"`
 	BasePassRate *float64 `json:"base_pass_rate,omitempty"`
 	Report       string   `json:"report"` // report.json path
+	// Label is what the evaluated model is: "fine-tune" or "base (not trained)".
+	Label string `json:"label,omitempty"`
 }
 
 // PipelineOptions control RunPipeline.
@@ -296,9 +301,15 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	trainHash := digest(dataHash, base.SHA256, string(tplan.ConfigYAML), tplan.Trainer)
 	_, adapterErr := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json"))
 	trainOutputs := adapterErr == nil || tplan.Trainer == TrainerNone
+	if tplan.Trainer == TrainerLlamaCpp {
+		_, trainOutputs = p.NativeCheckpoint()
+	}
 	if err := run(StageTrain, trainHash, trainOutputs, func() (string, error) {
 		to := o.Train
 		to.ValidateData = nil // validated above, before any stage ran
+		if to.ConvertBase == nil {
+			to.ConvertBase = o.Export.Tools.ConvertBase
+		}
 		res, err := Train(ctx, p, to)
 		if err != nil {
 			return "", err
@@ -318,7 +329,13 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 
 	// export: base + adapter + export and Modelfile settings + version.
 	adapterHash := ""
-	if _, err := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json")); err == nil {
+	if native, ok := p.NativeCheckpoint(); ok {
+		a, err := hc.File(native)
+		if err != nil {
+			return sum, err
+		}
+		adapterHash = "native:" + a.SHA256
+	} else if _, err := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json")); err == nil {
 		a, err := hc.Dir(p.AdapterDir())
 		if err != nil {
 			return sum, err
@@ -386,7 +403,16 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	outcomePath := filepath.Join(evalDir, "outcome.json")
 	_, outErr := os.Stat(outcomePath)
 	err = run(StageEval, evalHash, outErr == nil, func() (string, error) {
-		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir}
+		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir, Label: "fine-tune"}
+		note := ""
+		if manifest.Adapter == "none" {
+			// Nothing was trained: the model is the base, and a comparison
+			// with itself would show nothing.
+			req.Label, baseSum = "base (not trained)", ""
+			if p.Eval.CompareBase {
+				note = "; compare_base refused: nothing was trained, the evaluated model is the base"
+			}
+		}
 		if adapterArt != nil {
 			req.Adapter = filepath.Join(p.ExportDir(), adapterArt.Path)
 			if baseSum != "" {
@@ -412,7 +438,8 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 		if out.BasePassRate != nil {
 			d += fmt.Sprintf(", base %.1f%%", 100**out.BasePassRate)
 		}
-		return d, nil
+		out.Label = req.Label
+		return d + note, nil
 	})
 	if err != nil {
 		return sum, err
@@ -513,7 +540,11 @@ func (s *PipelineSummary) WriteSummary(w io.Writer) {
 	}
 	tw.Flush()
 	if s.Eval != nil {
-		fmt.Fprintf(w, "\neval pass rate: %.1f%% (%d/%d)", 100*s.Eval.PassRate, s.Eval.Passed, s.Eval.Total)
+		fmt.Fprintln(w)
+		if s.Eval.Label != "" {
+			fmt.Fprintf(w, "evaluated model: %s\n", s.Eval.Label)
+		}
+		fmt.Fprintf(w, "eval pass rate: %.1f%% (%d/%d)", 100*s.Eval.PassRate, s.Eval.Passed, s.Eval.Total)
 		if s.PrevPassRate != nil {
 			fmt.Fprintf(w, ", previous run %.1f%% (%+.1f points)", 100**s.PrevPassRate, 100*(s.Eval.PassRate-*s.PrevPassRate))
 		} else {
@@ -563,7 +594,11 @@ func EvalWithLlamaCpp(ctx context.Context, r EvalRequest, lo evalrun.LlamaOption
 			return nil, err
 		}
 	}
-	rep, err := runOne(r.Model, r.Adapter, "fine-tune")
+	label := r.Label
+	if label == "" {
+		label = "fine-tune"
+	}
+	rep, err := runOne(r.Model, r.Adapter, label)
 	if err != nil {
 		return nil, err
 	}

@@ -3,3 +3,4 @@
 package cli
 
 func engineName() string { return "llama.cpp (cgo)" }
+const hasEngine = true

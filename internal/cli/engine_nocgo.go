@@ -3,3 +3,4 @@
 package cli
 
 func engineName() string { return "none (built with CGO_ENABLED=0)" }
+const hasEngine = false
