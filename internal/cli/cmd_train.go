@@ -42,8 +42,8 @@ inside sattva through llama.cpp's own training API (llama_opt_epoch, AdamW), on 
 GPU backend, with the settings of train.native. The examples are rendered with the project's
 template exactly as the fallback trainer renders them and packed into windows of
 train.native.context tokens; the loss is next-token loss on whole examples (this llama.cpp
-has no label masking), and only the tensors after the last KV-cache write train (the last
-block's attn_q, attn_output and feed-forward, output_norm, output). The checkpoint lands in
+has no label masking), and only tensors after the last KV-cache write train (the last
+block's attn_q, attn_output, ffn_gate, ffn_up; output_norm; output when not tied). The checkpoint lands in
 <output>/native/ and export uses it in place of the base.
 
 Several GPUs (train.gpus: "0,1") or machines (train.nodes) run under torchrun:

@@ -72,7 +72,7 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 			return nil, err
 		}
 		if res.TrainableTensors > 0 {
-			fmt.Fprintf(errOut, "native trainer: %d tensors (%d parameters) trained on %s; this llama.cpp trains only those after the last KV-cache write\n",
+			fmt.Fprintf(errOut, "native trainer: %d tensors (%d parameters) trained on %s; this llama.cpp trains only tensors after the last KV-cache write\n",
 				res.TrainableTensors, res.TrainableParams, res.Device)
 		}
 		return &pipeline.NativeRun{Steps: res.Steps, Epochs: res.Epochs, Losses: res.Losses, Tokens: res.Tokens, Sequences: len(seqs),
