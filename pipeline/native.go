@@ -41,6 +41,8 @@ type NativeConfig struct {
 	// trains (default: every F32 weight llama.cpp trains).
 	Tensors     string  `yaml:"tensors"`
 	WeightDecay float64 `yaml:"weight_decay"`
+	// Optimizer is adamw (default) or sgd.
+	Optimizer string `yaml:"optimizer"`
 	// CheckpointSteps writes the checkpoint every so many steps as well as
 	// after each epoch (0: after each epoch).
 	CheckpointSteps int `yaml:"checkpoint_steps"`
@@ -61,6 +63,9 @@ func (n *NativeConfig) applyDefaults(t *TrainConfig) {
 	if n.Context == 0 {
 		n.Context = 256
 	}
+	if n.Optimizer == "" {
+		n.Optimizer = "adamw"
+	}
 	if n.MaxBaseBytes == 0 {
 		n.MaxBaseBytes = 3 << 30
 	}
@@ -79,6 +84,9 @@ func (n NativeConfig) validate(add func(field, format string, a ...any)) {
 	}
 	if n.Context < 256 || n.Context%256 != 0 || n.Context > 1<<20 {
 		add("train.native.context", "%d: must be a positive multiple of 256 (llama.cpp pads contexts to 256 tokens)", n.Context)
+	}
+	if n.Optimizer != "adamw" && n.Optimizer != "sgd" {
+		add("train.native.optimizer", "%q: must be adamw or sgd", n.Optimizer)
 	}
 	if _, err := regexp.Compile(n.Tensors); err != nil {
 		add("train.native.tensors", "not a regular expression: %v", err)
@@ -207,6 +215,7 @@ type NativeJob struct {
 	Schedule        string // cosine, linear, constant
 	WarmupRatio     float64
 	WeightDecay     float64
+	Optimizer       string // adamw, sgd
 	Context         int
 	Tensors         *regexp.Regexp // nil: all
 	CheckpointSteps int
@@ -277,8 +286,12 @@ func (p *Project) baseBytes() int64 {
 // the manifest and the GGUF provenance.
 func (p *Project) NativeDescription() string {
 	n := p.Train.Native
-	return fmt.Sprintf("full-parameter training in sattva (llama.cpp llama_opt_epoch, AdamW, lr %g %s, %d epochs, %d-token windows, next-token loss on whole examples)",
-		n.LearningRate, NativeSchedule(p.Train.LRScheduler), n.NativeEpochs(), n.Context)
+	opt := "AdamW"
+	if n.Optimizer == "sgd" {
+		opt = "SGD"
+	}
+	return fmt.Sprintf("full-parameter training in sattva (llama.cpp llama_opt_epoch, %s, lr %g %s, %d epochs, %d-token windows, next-token loss on whole examples)",
+		opt, n.LearningRate, NativeSchedule(p.Train.LRScheduler), n.NativeEpochs(), n.Context)
 }
 
 // trainNative is Train for trainer llamacpp: the base converted to an F32
@@ -329,7 +342,7 @@ func trainNative(ctx context.Context, p *Project, plan *TrainPlan, examples []Al
 		},
 		Epochs: n.NativeEpochs(), MaxSteps: n.MaxSteps, LearningRate: n.LearningRate,
 		Schedule: NativeSchedule(p.Train.LRScheduler), WarmupRatio: p.Train.WarmupRatio, WeightDecay: n.WeightDecay,
-		Context: n.Context, Tensors: tensors, CheckpointSteps: n.CheckpointSteps, Seed: uint64(p.Train.Seed), Threads: n.Threads,
+		Optimizer: n.Optimizer, Context: n.Context, Tensors: tensors, CheckpointSteps: n.CheckpointSteps, Seed: uint64(p.Train.Seed), Threads: n.Threads,
 		Metadata: map[string]string{"general.provenance.training": res.Method},
 		OnStep: func(step, total, epoch int, loss, lr float64) {
 			res.Steps = int64(step)

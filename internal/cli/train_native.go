@@ -33,7 +33,7 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 		}
 		o := llamacpp.TrainOptions{
 			Model: job.Model, Out: job.Out, Sequences: seqs, Epochs: job.Epochs, MaxSteps: job.MaxSteps,
-			LearningRate: job.LearningRate, Schedule: job.Schedule, WeightDecay: job.WeightDecay,
+			LearningRate: job.LearningRate, Schedule: job.Schedule, WeightDecay: job.WeightDecay, Optimizer: job.Optimizer,
 			Context: job.Context, Seed: job.Seed, CheckpointSteps: job.CheckpointSteps, Threads: job.Threads, CPUOnly: cpu,
 		}
 		if o.Threads == 0 {
