@@ -11,7 +11,8 @@ OLLAMA_MOD = github.com/ollama/ollama
 build:
 	$(GO) build -o $(BIN) ./cmd/sattva
 
-demo: build
+# demo builds bin/sattva itself, timing the build (the first compiles llama.cpp).
+demo:
 	./scripts/demo.sh
 
 test:
