@@ -6,10 +6,22 @@ BIN       ?= bin/sattva
 PKGS      ?= ./...
 OLLAMA_MOD = github.com/ollama/ollama
 
-.PHONY: race build demo test test-short fuzz-short cross vet generate backends backend-src bundle gpu-test-bin clean
+# The C/C++ flags of the cgo build of llama.cpp/ggml, chosen in ONE place
+# (scripts/llamacpp/cgoflags.sh; SATTVA_CPU=native by default: SIMD for this
+# machine, weight repacking, -O3 -DNDEBUG) and exported to every recipe, so
+# build, test, demo and the bench scripts share one warm build cache.
+# `sattva version` prints them. Changing them recompiles llama.cpp (minutes).
+CGOFLAGS_SH := ./scripts/llamacpp/cgoflags.sh
+export CGO_CFLAGS   := $(shell $(CGOFLAGS_SH) CGO_CFLAGS)
+export CGO_CXXFLAGS := $(shell $(CGOFLAGS_SH) CGO_CXXFLAGS)
+export CGO_CPPFLAGS := $(shell $(CGOFLAGS_SH) CGO_CPPFLAGS)
+GO_LDFLAGS  ?= $(shell $(CGOFLAGS_SH) ldflags)
+
+.PHONY: race build demo test test-short fuzz-short cross vet generate backends backends-configure backend-src bundle gpu-test-bin clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/sattva
+	@echo "go build: the first build compiles llama.cpp with $$CGO_CFLAGS (several minutes)"
+	$(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BIN) ./cmd/sattva
 
 # demo builds bin/sattva itself, timing the build (the first compiles llama.cpp).
 demo:
@@ -21,8 +33,13 @@ test:
 	$(MAKE) cross
 	$(MAKE) fuzz-short
 
-# Race detector on the pure-Go packages (those that do not link llama.cpp:
-# a race build of llama.cpp's C++ takes many minutes on two cores).
+# Race detector on every package that does not link llama.cpp (a race build
+# of llama.cpp's C++ takes many minutes on two cores). Left out, found by
+# their imports: llamacpp itself and the packages that exist to link it —
+# evalrun/llamarun (the in-process eval runner), internal/cli and cmd/sattva
+# (the command line passes the engine to the pure packages) and the
+# */differential test packages (they compare with llama.cpp).
+# internal/archtest keeps every other package free of llamacpp.
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list -f '{{if not .Standard}}{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}{{end}}' ./... | grep -v 'sattva/llamacpp' | cut -d' ' -f1)
 
@@ -52,13 +69,19 @@ BACKEND_BUILD ?= build/backends
 BACKEND_JOBS  ?= 2
 BACKEND_TARGETS ?= ggml-cpu
 CMAKE_EXTRA   ?=
+# llama.cpp's defaults for the ggml options the module leaves undefined
+# (table: docs/llamacpp.md); CMAKE_EXTRA comes after, so it can override them.
+GGML_OPTIONS  ?= $(shell ./scripts/llamacpp/ggml-options.sh)
 
 backend-src:
 	./scripts/llamacpp/stage-ggml-src.sh "$$($(GO) list -m -f '{{.Dir}}' $(OLLAMA_MOD))" $(BACKEND_SRC)
 
-backends: backend-src
+# (configure alone: internal/ggmlbuild's test checks its compile lines)
+backends-configure: backend-src
 	cmake -S $(BACKEND_SRC) -B $(BACKEND_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
-		-DCMAKE_BUILD_RPATH='$$ORIGIN' $(CMAKE_EXTRA)
+		-DCMAKE_BUILD_RPATH='$$ORIGIN' $(GGML_OPTIONS) $(CMAKE_EXTRA)
+
+backends: backends-configure
 	cmake --build $(BACKEND_BUILD) -j $(BACKEND_JOBS) --target $(BACKEND_TARGETS)
 	mkdir -p bin/lib/ollama && cp -a $(BACKEND_BUILD)/lib/ollama/*.so* bin/lib/ollama/
 	@echo "backends in bin/lib/ollama (beside bin/sattva)"

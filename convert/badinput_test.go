@@ -12,15 +12,16 @@ import (
 
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/synth"
 )
 
-var smallShape = Shape{Name: "small", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 512, Context: 2048, RopeTheta: 10000}
+var smallShape = synth.Shape{Name: "small", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 512, Context: 2048, RopeTheta: 10000}
 
 // smallCheckpoint writes a small synthetic checkpoint, sharded when shard > 0.
 func smallCheckpoint(t *testing.T, shard int64) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "hf")
-	if err := SynthShape(context.Background(), smallShape, dir, SynthOptions{Seed: 3, MaxShardBytes: shard}); err != nil {
+	if err := synth.WriteShape(context.Background(), smallShape, dir, synth.Options{Seed: 3, MaxShardBytes: shard}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/synth"
 )
 
 // benchCheckpoint writes a small synthetic checkpoint with real-sized rows
@@ -15,8 +16,8 @@ import (
 func benchCheckpoint(b *testing.B) (dir string, srcBytes int64) {
 	b.Helper()
 	dir = b.TempDir()
-	s := Shape{Name: "bench", Hidden: 1024, Intermediate: 2816, Layers: 2, Heads: 8, KVHeads: 4, Vocab: 8192, Context: 4096, RopeTheta: 10000}
-	if err := SynthShape(context.Background(), s, dir, SynthOptions{Seed: 1}); err != nil {
+	s := synth.Shape{Name: "bench", Hidden: 1024, Intermediate: 2816, Layers: 2, Heads: 8, KVHeads: 4, Vocab: 8192, Context: 4096, RopeTheta: 10000}
+	if err := synth.WriteShape(context.Background(), s, dir, synth.Options{Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
 	st, err := os.Stat(filepath.Join(dir, "model.safetensors"))
@@ -75,7 +76,8 @@ func BenchmarkPlainCopy(b *testing.B) {
 	}
 }
 
-// BenchmarkFP32ToFP16 is the per-value cost of the F16 rounding.
+// BenchmarkFP32ToFP16 is the per-value cost of the F16 rounding (encodeF16:
+// half.FromFloat32Numpy over a row).
 func BenchmarkFP32ToFP16(b *testing.B) {
 	src := make([]float32, 1<<16)
 	for i := range src {

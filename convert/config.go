@@ -61,14 +61,18 @@ var supportedArchitectures = []string{"LlamaForCausalLM", "MistralForCausalLM"}
 // RopeScaling is a checkpoint's rope_scaling (transformers 4) or
 // rope_parameters (transformers 5) block.
 type RopeScaling struct {
-	Type                string  // "llama3", "linear", "yarn", ... ("" or "default" for none)
-	Factor              float64 // scaling factor
-	LowFreqFactor       float64 // llama3
-	HighFreqFactor      float64 // llama3
-	OriginalContext     int64   // original_max_position_embeddings (0 if absent)
-	Theta               float64 // rope_theta given inside rope_parameters (0 if absent)
-	hasLow, hasHigh     bool
-	hasFactor, hasTheta bool
+	Type            string  // "llama3", "linear", "yarn", ... ("" or "default" for none)
+	Factor          float64 // scaling factor
+	LowFreqFactor   float64 // llama3
+	HighFreqFactor  float64 // llama3
+	OriginalContext int64   // original_max_position_embeddings (0 if absent)
+	Theta           float64 // rope_theta given inside rope_parameters (0 if absent)
+	// YaRN's optional parameters (extrapolation_factor, attention_factor or
+	// attn_factor, beta_fast, beta_slow), written by llama.cpp's newest converter.
+	YarnExtFactor, YarnAttnFactor, YarnBetaFast, YarnBetaSlow float64
+	hasLow, hasHigh                                           bool
+	hasFactor, hasTheta                                       bool
+	hasYarnExt, hasYarnAttn, hasBetaFast, hasBetaSlow         bool
 }
 
 // HParams are the hyperparameters of a Llama-family checkpoint as read from
@@ -137,7 +141,7 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 	}
 	// text_config (multimodal wrappers) is not supported: say so.
 	var archs []string
-	if r, ok := raw["architectures"]; ok {
+	if r, ok := (hfObject{m: raw}).raw("architectures"); ok {
 		if err := json.Unmarshal(r, &archs); err != nil || len(archs) == 0 {
 			return nil, bad("architectures", "must be a non-empty list of strings")
 		}
@@ -154,17 +158,16 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 	if !supported {
 		return nil, &UnsupportedError{File: file, Field: "architectures", Msg: fmt.Sprintf("unsupported architecture %q (this converter handles %s)", h.Architecture, strings.Join(supportedArchitectures, ", "))}
 	}
+	obj := hfObject{file: file, m: raw}
 	getInt := func(keys ...string) (int64, string, error) {
 		for _, k := range keys {
-			r, ok := raw[k]
-			if !ok || string(r) == "null" {
-				continue
+			v, ok, err := obj.Int(k, 0, 1<<53)
+			if err != nil {
+				return 0, k, bad(k, "%s is not a non-negative integer", shortJSON(raw[k]))
 			}
-			var f float64
-			if err := json.Unmarshal(r, &f); err != nil || f != math.Trunc(f) || f < 0 || f > 1<<53 {
-				return 0, k, bad(k, "%s is not a non-negative integer", r)
+			if ok {
+				return v, k, nil
 			}
-			return int64(f), k, nil
 		}
 		return 0, "", nil
 	}
@@ -234,15 +237,11 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 		}
 	}
 	getFloat := func(key string) (float64, bool, error) {
-		r, ok := raw[key]
-		if !ok || string(r) == "null" {
-			return 0, false, nil
+		f, ok, err := obj.Float(key)
+		if err != nil {
+			return 0, false, bad(key, "%s is not a number", shortJSON(raw[key]))
 		}
-		var f float64
-		if err := json.Unmarshal(r, &f); err != nil {
-			return 0, false, bad(key, "%s is not a number", r)
-		}
-		return f, true, nil
+		return f, ok, nil
 	}
 	eps, ok, err := getFloat("rms_norm_eps")
 	if err != nil {
@@ -256,14 +255,12 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 	if err != nil {
 		return nil, err
 	}
-	if r, has := raw["tie_word_embeddings"]; has {
-		if err := json.Unmarshal(r, &h.TieEmbeddings); err != nil {
-			return nil, bad("tie_word_embeddings", "%s is not a boolean", r)
-		}
+	if h.TieEmbeddings, _, err = obj.Bool("tie_word_embeddings"); err != nil {
+		return nil, err
 	}
 	for _, key := range []string{"rope_scaling", "rope_parameters"} {
-		r, has := raw[key]
-		if !has || string(r) == "null" {
+		r, has := obj.raw(key)
+		if !has {
 			continue
 		}
 		rs, err := parseRope(r, file, key)
@@ -286,18 +283,20 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 			h.Rope.OriginalContext = v
 		}
 	}
-	if r, has := raw["_name_or_path"]; has {
-		json.Unmarshal(r, &h.NameOrPath)
+	if h.NameOrPath, _, err = obj.String("_name_or_path"); err != nil {
+		return nil, err
 	}
+	// null, a list (eos_token_id in Llama 3.1's config) or a negative id: no id
 	for _, p := range []struct {
 		key string
 		dst **int64
 	}{{"bos_token_id", &h.BosTokenID}, {"eos_token_id", &h.EosTokenID}, {"pad_token_id", &h.PadTokenID}, {"unk_token_id", &h.UnkTokenID}} {
-		if r, has := raw[p.key]; has {
-			var v int64
-			if json.Unmarshal(r, &v) == nil {
-				*p.dst = &v
-			}
+		v, ok, err := obj.TokenID(p.key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			*p.dst = &v
 		}
 	}
 	return h, nil
@@ -308,54 +307,49 @@ func parseRope(r json.RawMessage, file, key string) (RopeScaling, error) {
 	if err := json.Unmarshal(r, &m); err != nil {
 		return RopeScaling{}, &InputError{File: file, Field: key, Msg: "not a JSON object"}
 	}
+	o := hfObject{file: file, prefix: key + ".", m: m}
 	// transformers 5 may nest per-attention-type parameters.
-	if fa, ok := m["full_attention"]; ok {
-		if err := json.Unmarshal(fa, &m); err != nil {
-			return RopeScaling{}, &InputError{File: file, Field: key + ".full_attention", Msg: "not a JSON object"}
-		}
+	if fa, ok, err := o.Object("full_attention"); err != nil {
+		return RopeScaling{}, err
+	} else if ok {
+		o = fa
 	}
 	var rs RopeScaling
-	str := func(k string) string {
-		var s string
-		if v, ok := m[k]; ok {
-			json.Unmarshal(v, &s)
-		}
-		return s
-	}
-	num := func(k string) (float64, bool, error) {
-		v, ok := m[k]
-		if !ok || string(v) == "null" {
-			return 0, false, nil
-		}
-		var f float64
-		if err := json.Unmarshal(v, &f); err != nil {
-			return 0, false, &InputError{File: file, Field: key + "." + k, Msg: fmt.Sprintf("%s is not a number", v)}
-		}
-		return f, true, nil
-	}
-	rs.Type = strings.ToLower(str("rope_type"))
-	if rs.Type == "" {
-		rs.Type = strings.ToLower(str("type"))
-	}
-	var err error
-	if rs.Factor, rs.hasFactor, err = num("factor"); err != nil {
-		return rs, err
-	}
-	if rs.LowFreqFactor, rs.hasLow, err = num("low_freq_factor"); err != nil {
-		return rs, err
-	}
-	if rs.HighFreqFactor, rs.hasHigh, err = num("high_freq_factor"); err != nil {
-		return rs, err
-	}
-	if rs.Theta, rs.hasTheta, err = num("rope_theta"); err != nil {
-		return rs, err
-	}
-	oc, has, err := num("original_max_position_embeddings")
+	typ, _, err := o.String("rope_type")
 	if err != nil {
 		return rs, err
 	}
-	if has {
-		rs.OriginalContext = int64(oc)
+	if typ == "" {
+		if typ, _, err = o.String("type"); err != nil {
+			return rs, err
+		}
+	}
+	rs.Type = strings.ToLower(typ)
+	for _, f := range []struct {
+		key string
+		dst *float64
+		has *bool
+	}{
+		{"factor", &rs.Factor, &rs.hasFactor},
+		{"low_freq_factor", &rs.LowFreqFactor, &rs.hasLow},
+		{"high_freq_factor", &rs.HighFreqFactor, &rs.hasHigh},
+		{"rope_theta", &rs.Theta, &rs.hasTheta},
+		{"extrapolation_factor", &rs.YarnExtFactor, &rs.hasYarnExt},
+		{"attention_factor", &rs.YarnAttnFactor, &rs.hasYarnAttn},
+		{"beta_fast", &rs.YarnBetaFast, &rs.hasBetaFast},
+		{"beta_slow", &rs.YarnBetaSlow, &rs.hasBetaSlow},
+	} {
+		if *f.dst, *f.has, err = o.Float(f.key); err != nil {
+			return rs, err
+		}
+	}
+	if !rs.hasYarnAttn { // the newest converter also reads attn_factor
+		if rs.YarnAttnFactor, rs.hasYarnAttn, err = o.Float("attn_factor"); err != nil {
+			return rs, err
+		}
+	}
+	if rs.OriginalContext, _, err = o.Int("original_max_position_embeddings", 0, math.MaxUint32); err != nil {
+		return rs, err
 	}
 	switch rs.Type {
 	case "", "default", "llama3", "linear", "yarn":

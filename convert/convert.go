@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,19 +28,11 @@ import (
 // Options tune Convert.
 type Options struct {
 	// OutType is the type of the weight matrices: gguf.TypeF32 (the zero
-	// value), TypeF16, TypeBF16, TypeQ8_0, or any type Encoder provides. As in
-	// llama.cpp, 1-D tensors, norms and non-".weight" tensors stay F32, and a
-	// block type whose block does not divide a row falls back to F16.
+	// value), TypeF16, TypeBF16 or TypeQ8_0. As in llama.cpp, 1-D tensors,
+	// norms and non-".weight" tensors stay F32, and a block type whose block
+	// does not divide a row falls back to F16. general.file_type follows
+	// from it (gguf.FileTypeOf).
 	OutType gguf.Type
-	// TensorType, if set, may change the type chosen for each tensor (name is
-	// the GGUF name, dims GGUF order, def the type the rules above chose).
-	TensorType func(name string, dims []uint64, def gguf.Type) gguf.Type
-	// Encoder, if set, supplies row encoders for types this package does not
-	// encode itself (F32, F16, BF16 and Q8_0 are built in).
-	Encoder func(t gguf.Type) RowEncoder
-	// FileType overrides general.file_type (llama_ftype); 0 derives it from
-	// OutType (F32 0, F16 1, Q8_0 7, BF16 32).
-	FileType uint32
 	// Threads is the number of tensors converted at once (0: GOMAXPROCS).
 	Threads int
 	// Progress, if set, receives bytes of the output written and its total.
@@ -56,8 +49,16 @@ type Options struct {
 	// ChunkBytes bounds the float32 working buffer of one tensor worker
 	// (default 4 MiB; at least one row is always held).
 	ChunkBytes int
+	// ExtraKVs are set in the metadata as it is written: a key the converter
+	// writes itself is replaced in place, a new one appended (provenance).
+	// general.sampling.* keys among them replace the sampler of
+	// generation_config.json as a whole.
+	ExtraKVs []gguf.KV
+	// DefaultKVs are appended after ExtraKVs for each key the file would not
+	// have otherwise (a chat template for a tokenizer without one).
+	DefaultKVs []gguf.KV
 	// Rewrite, if set, receives the GGUF content right before it is written
-	// and returns what to write instead (quantize.ConvertHF uses it to
+	// and returns what to write instead (package convquant uses it to
 	// quantize in the same pass). Tensor data is still produced lazily.
 	Rewrite func(*gguf.Spec) (*gguf.Spec, error)
 }
@@ -99,39 +100,6 @@ type Plan struct {
 // holds at least one row in memory. Real checkpoints have rows of at most a
 // few hundred thousand values (1-D tensors are one row).
 const maxRowValues = 1 << 26
-
-// fileTypeOf maps an output type to llama.cpp's general.file_type.
-func fileTypeOf(t gguf.Type) uint32 {
-	switch t {
-	case gguf.TypeF32:
-		return 0
-	case gguf.TypeF16:
-		return 1
-	case gguf.TypeQ4_0:
-		return 2
-	case gguf.TypeQ4_1:
-		return 3
-	case gguf.TypeQ8_0:
-		return 7
-	case gguf.TypeQ5_0:
-		return 8
-	case gguf.TypeQ5_1:
-		return 9
-	case gguf.TypeQ2_K:
-		return 10
-	case gguf.TypeQ3_K:
-		return 12
-	case gguf.TypeQ4_K:
-		return 15
-	case gguf.TypeQ5_K:
-		return 17
-	case gguf.TypeQ6_K:
-		return 18
-	case gguf.TypeBF16:
-		return 32
-	}
-	return 0
-}
 
 // Convert converts the checkpoint folder hfDir to the GGUF file outPath
 // (written atomically) and returns the plan it followed. With o.DryRun it
@@ -267,11 +235,6 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 		if e := builtinEncoder(t); e != nil {
 			return e, nil
 		}
-		if o.Encoder != nil {
-			if e := o.Encoder(t); e != nil {
-				return e, nil
-			}
-		}
 		return nil, fmt.Errorf("convert: no encoder for output type %s (built in: F32, F16, BF16, Q8_0)", t)
 	}
 	if _, err := encoderFor(o.OutType); err != nil {
@@ -283,9 +246,6 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 	}
 	add := func(pt PlanTensor, job *tensorJob) error {
 		pt.Type = chooseType(pt.Name, len(pt.Dims), int64(pt.Dims[0]), o.OutType)
-		if o.TensorType != nil {
-			pt.Type = o.TensorType(pt.Name, pt.Dims, pt.Type)
-		}
 		enc, err := encoderFor(pt.Type)
 		if err != nil {
 			return fmt.Errorf("%w (tensor %s)", err, pt.Name)
@@ -377,10 +337,7 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 		}
 	}
 	// Metadata.
-	ft := o.FileType
-	if ft == 0 {
-		ft = fileTypeOf(o.OutType)
-	}
+	ft := uint32(gguf.FileTypeOf(o.OutType))
 	name := o.Name
 	if name == "" {
 		name = nameFromDir(dir)
@@ -393,21 +350,55 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 		}
 		params += n
 	}
+	sampling, err := generationSampling(os.DirFS(dir), dir)
+	if err != nil {
+		return nil, err
+	}
 	kvs := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.String("llama")},
 		{Key: "general.type", Value: gguf.String("model")},
-		{Key: "general.name", Value: gguf.String(name)},
-		{Key: "general.size_label", Value: gguf.String(sizeLabel(params))},
 	}
+	// the recommended sampler, where gguf-py's set_gguf_meta_model puts it;
+	// general.sampling.* keys among o.ExtraKVs replace the checkpoint's
+	// sampler as a whole (sattva export writes the serving sampler)
+	samplingKVs := sampling.KVs()
+	if extra := slices.DeleteFunc(slices.Clone(o.ExtraKVs), func(kv gguf.KV) bool {
+		return !strings.HasPrefix(kv.Key, "general.sampling.")
+	}); len(extra) > 0 {
+		samplingKVs = extra
+	}
+	kvs = append(kvs, samplingKVs...)
+	kvs = append(kvs,
+		gguf.KV{Key: "general.name", Value: gguf.String(name)},
+		gguf.KV{Key: "general.size_label", Value: gguf.String(sizeLabel(params))},
+	)
 	kvs = append(kvs, hparamKVs(hp, ft)...)
 	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
 	kvs = append(kvs, vocab.KVs()...)
-	plan.KVs = kvs
+	plan.KVs = withExtraKVs(kvs, o.ExtraKVs, o.DefaultKVs)
 	return plan, nil
 }
 
+// withExtraKVs sets extra in kvs (in place or appended) and appends each of
+// defaults whose key is still missing.
+func withExtraKVs(kvs, extra, defaults []gguf.KV) []gguf.KV {
+	s := gguf.Spec{KVs: kvs}
+	for _, kv := range extra {
+		s.SetKV(kv.Key, kv.Value)
+	}
+	for _, kv := range defaults {
+		if !slices.ContainsFunc(s.KVs, func(have gguf.KV) bool { return have.Key == kv.Key }) {
+			s.KVs = append(s.KVs, kv)
+		}
+	}
+	return s.KVs
+}
+
 // hparamKVs are the llama.* keys in convert_hf_to_gguf.py's order, with
-// general.file_type where it puts it.
+// general.file_type where it puts it. The rope-scaling keys stand just before
+// llama.rope.freq_base, where the newest converter (TextModel.set_gguf_parameters)
+// writes them; the pinned one wrote them last, after llama.rope.dimension_count
+// (docs/convert.md).
 func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
 	kvs := []gguf.KV{{Key: "llama.block_count", Value: gguf.Uint32(uint32(hp.Layers))}}
 	if hp.ContextLength > 0 {
@@ -418,6 +409,9 @@ func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
 		gguf.KV{Key: "llama.feed_forward_length", Value: gguf.Uint32(uint32(hp.Intermediate))},
 		gguf.KV{Key: "llama.attention.head_count", Value: gguf.Uint32(uint32(hp.Heads))},
 		gguf.KV{Key: "llama.attention.head_count_kv", Value: gguf.Uint32(uint32(hp.KVHeads))},
+	)
+	kvs = append(kvs, ropeScalingKVs(hp.Rope)...)
+	kvs = append(kvs,
 		gguf.KV{Key: "llama.rope.freq_base", Value: gguf.Float32(float32(hp.RopeTheta))},
 		gguf.KV{Key: "llama.attention.layer_norm_rms_epsilon", Value: gguf.Float32(hp.RMSNormEps)},
 		gguf.KV{Key: "llama.attention.key_length", Value: gguf.Uint32(uint32(hp.HeadDim))},
@@ -428,21 +422,38 @@ func hparamKVs(hp *HParams, fileType uint32) []gguf.KV {
 		kvs = append(kvs, gguf.KV{Key: "llama.vocab_size", Value: gguf.Uint32(uint32(hp.VocabSize))})
 	}
 	kvs = append(kvs, gguf.KV{Key: "llama.rope.dimension_count", Value: gguf.Uint32(uint32(hp.HeadDim))})
-	switch hp.Rope.Type {
-	case "linear":
-		if hp.Rope.hasFactor {
-			kvs = append(kvs,
-				gguf.KV{Key: "llama.rope.scaling.type", Value: gguf.String("linear")},
-				gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(hp.Rope.Factor))})
-		}
-	case "yarn":
-		if hp.Rope.hasFactor {
-			kvs = append(kvs,
-				gguf.KV{Key: "llama.rope.scaling.type", Value: gguf.String("yarn")},
-				gguf.KV{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(hp.Rope.Factor))})
-			if hp.Rope.OriginalContext > 0 {
-				kvs = append(kvs, gguf.KV{Key: "llama.rope.scaling.original_context_length", Value: gguf.Uint32(uint32(hp.Rope.OriginalContext))})
-			}
+	return kvs
+}
+
+// ropeScalingKVs are the llama.rope.scaling.* keys of linear and YaRN
+// scaling, as the newest converter writes them (llama3 scaling is the
+// rope_freqs tensor instead).
+func ropeScalingKVs(rs RopeScaling) []gguf.KV {
+	if !rs.hasFactor || rs.Type != "linear" && rs.Type != "yarn" {
+		return nil
+	}
+	kvs := []gguf.KV{
+		{Key: "llama.rope.scaling.type", Value: gguf.String(rs.Type)},
+		{Key: "llama.rope.scaling.factor", Value: gguf.Float32(float32(rs.Factor))},
+	}
+	if rs.Type != "yarn" {
+		return kvs
+	}
+	if rs.OriginalContext > 0 {
+		kvs = append(kvs, gguf.KV{Key: "llama.rope.scaling.original_context_length", Value: gguf.Uint32(uint32(rs.OriginalContext))})
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+		has bool
+	}{
+		{"llama.rope.scaling.yarn_ext_factor", rs.YarnExtFactor, rs.hasYarnExt},
+		{"llama.rope.scaling.yarn_attn_factor", rs.YarnAttnFactor, rs.hasYarnAttn},
+		{"llama.rope.scaling.yarn_beta_fast", rs.YarnBetaFast, rs.hasBetaFast},
+		{"llama.rope.scaling.yarn_beta_slow", rs.YarnBetaSlow, rs.hasBetaSlow},
+	} {
+		if f.has {
+			kvs = append(kvs, gguf.KV{Key: f.key, Value: gguf.Float32(float32(f.v))})
 		}
 	}
 	return kvs

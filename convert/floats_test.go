@@ -5,70 +5,9 @@ import (
 	"testing"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/half"
+	"github.com/sattva/sattva/synth"
 )
-
-// TestFP16Rounding checks FP32ToFP16 on every half value, on each midpoint
-// between neighbours (ties to even) and on the floats just beside it.
-func TestFP16Rounding(t *testing.T) {
-	for h := uint16(0); h < 0x7c00; h++ {
-		for _, sign := range []uint16{0, 0x8000} {
-			v := FP16ToFP32(h | sign)
-			if got := FP32ToFP16(v); got != h|sign {
-				t.Fatalf("round trip %#04x -> %v -> %#04x", h|sign, v, got)
-			}
-			next := float64(FP16ToFP32((h + 1) | sign))
-			if h+1 == 0x7c00 {
-				next = math.Copysign(65536, float64(v))
-			}
-			mid := float32((float64(v) + next) / 2)
-			even := h
-			if h&1 == 1 {
-				even = h + 1
-			}
-			if got := FP32ToFP16(mid); got != even|sign {
-				t.Fatalf("midpoint of %#04x and next: %v -> %#04x, want %#04x", h|sign, mid, got, even|sign)
-			}
-			toward := math.Nextafter32(mid, float32(next))
-			away := math.Nextafter32(mid, v)
-			if got := FP32ToFP16(toward); got != (h+1)|sign {
-				t.Fatalf("%v -> %#04x, want %#04x", toward, got, (h+1)|sign)
-			}
-			if got := FP32ToFP16(away); got != h|sign {
-				t.Fatalf("%v -> %#04x, want %#04x", away, got, h|sign)
-			}
-		}
-	}
-	if FP32ToFP16(float32(math.Inf(1))) != 0x7c00 || FP32ToFP16(1e10) != 0x7c00 || FP32ToFP16(-1e-10) != 0x8000 {
-		t.Error("inf/overflow/underflow")
-	}
-	if h := FP32ToFP16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
-		t.Errorf("NaN -> %#04x", h)
-	}
-}
-
-func TestBF16Rounding(t *testing.T) {
-	for h := uint32(0); h < 0x7f80; h += 7 {
-		v := BF16ToFP32(uint16(h))
-		if FP32ToBF16(v) != uint16(h) {
-			t.Fatalf("round trip %#04x", h)
-		}
-		lo, hi := math.Float32bits(v), math.Float32bits(BF16ToFP32(uint16(h+1)))
-		mid := math.Float32frombits((lo + hi) / 2)
-		even := uint16(h)
-		if h&1 == 1 {
-			even = uint16(h + 1)
-		}
-		if got := FP32ToBF16(mid); got != even {
-			t.Fatalf("midpoint after %#04x -> %#04x, want %#04x", h, got, even)
-		}
-		if got := FP32ToBF16(math.Float32frombits(math.Float32bits(mid) + 1)); got != uint16(h+1) {
-			t.Fatalf("above midpoint after %#04x -> %#04x", h, got)
-		}
-	}
-	if h := FP32ToBF16(float32(math.NaN())); h&0x7f80 != 0x7f80 || h&0x7f == 0 {
-		t.Errorf("NaN -> %#04x", h)
-	}
-}
 
 // TestQ8_0Block checks one block by hand: the largest magnitude maps to ±127
 // and halves round away from zero.
@@ -82,7 +21,7 @@ func TestQ8_0Block(t *testing.T) {
 	if err := encodeQ8_0(dst, src, 32); err != nil {
 		t.Fatal(err)
 	}
-	if d := FP16ToFP32(uint16(dst[0]) | uint16(dst[1])<<8); d != 1 {
+	if d := half.ToFloat32(uint16(dst[0]) | uint16(dst[1])<<8); d != 1 {
 		t.Errorf("scale %v, want 1", d)
 	}
 	if q := []int8{int8(dst[2]), int8(dst[3]), int8(dst[4]), int8(dst[5])}; q[0] != 127 || q[1] != -64 || q[2] != 1 || q[3] != -127 {
@@ -103,7 +42,7 @@ func TestFusedMatchesGeneric(t *testing.T) {
 	vals = append(vals, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0x7f800001), math.Float32frombits(0xff812345))
 	state := uint64(1)
 	for range 4096 {
-		vals = append(vals, math.Float32frombits(uint32(splitmix64(&state))))
+		vals = append(vals, math.Float32frombits(uint32(synth.SplitMix64(&state))))
 	}
 	raw := map[string][]byte{"F32": make([]byte, 4*len(vals)), "BF16": make([]byte, 2*len(vals)), "F16": make([]byte, 2*len(vals))}
 	for i, v := range vals {

@@ -22,6 +22,8 @@ type LoRAOptions struct {
 	DryRun   bool
 	Name     string // general.name (default: from the adapter folder's name)
 	Logger   *slog.Logger
+	// ExtraKVs are set in the metadata as it is written (as Options.ExtraKVs).
+	ExtraKVs []gguf.KV
 }
 
 // adapter is a PEFT LoRA folder: adapter_config.json and
@@ -118,33 +120,59 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 	unsupported := func(field, msg string) error {
 		return &UnsupportedError{File: a.cfgFile, Field: field, Msg: msg}
 	}
+	// Every field through hfObject: PEFT writes null for unset options
+	// ("modules_to_save": null, "layers_to_transform": null), which is absent.
+	obj := hfObject{file: a.cfgFile, m: raw}
 	var cfg struct {
-		PeftType      string          `json:"peft_type"`
-		R             *float64        `json:"r"`
-		Alpha         *float64        `json:"lora_alpha"`
-		UseRSLoRA     bool            `json:"use_rslora"`
-		UseDoRA       bool            `json:"use_dora"`
-		FanInFanOut   bool            `json:"fan_in_fan_out"`
-		Bias          string          `json:"bias"`
-		LoraBias      bool            `json:"lora_bias"`
-		RankPattern   map[string]any  `json:"rank_pattern"`
-		AlphaPattern  map[string]any  `json:"alpha_pattern"`
-		ModulesToSave json.RawMessage `json:"modules_to_save"`
-		TrainableTok  json.RawMessage `json:"trainable_token_indices"`
-		LayerRepl     json.RawMessage `json:"layer_replication"`
-		ALoRA         json.RawMessage `json:"alora_invocation_tokens"`
-		InvocationStr json.RawMessage `json:"invocation_string"`
+		PeftType, Bias                                string
+		R                                             int64
+		HasR, HasAlpha                                bool
+		Alpha                                         float64
+		UseRSLoRA, UseDoRA, FanInFanOut, LoraBias     bool
+		RankPattern, AlphaPattern                     json.RawMessage
+		ModulesToSave, TrainableTok, LayerRepl, ALoRA json.RawMessage
+		InvocationStr                                 json.RawMessage
 	}
-	b, _ := json.Marshal(raw)
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, &InputError{File: a.cfgFile, Msg: err.Error()}
+	var errs []error
+	str := func(key string, dst *string) {
+		v, _, err := obj.String(key)
+		errs = append(errs, err)
+		*dst = v
 	}
+	flag := func(key string, dst *bool) {
+		v, _, err := obj.Bool(key)
+		errs = append(errs, err)
+		*dst = v
+	}
+	str("peft_type", &cfg.PeftType)
+	str("bias", &cfg.Bias)
+	flag("use_rslora", &cfg.UseRSLoRA)
+	flag("use_dora", &cfg.UseDoRA)
+	flag("fan_in_fan_out", &cfg.FanInFanOut)
+	flag("lora_bias", &cfg.LoraBias)
+	var err2 error
+	cfg.R, cfg.HasR, err2 = obj.Int("r", 1, 1<<20)
+	errs = append(errs, err2)
+	cfg.Alpha, cfg.HasAlpha, err2 = obj.Float("lora_alpha")
+	errs = append(errs, err2)
+	for _, e := range errs {
+		if e != nil {
+			return nil, e
+		}
+	}
+	cfg.RankPattern, _ = obj.raw("rank_pattern")
+	cfg.AlphaPattern, _ = obj.raw("alpha_pattern")
+	cfg.ModulesToSave, _ = obj.raw("modules_to_save")
+	cfg.TrainableTok, _ = obj.raw("trainable_token_indices")
+	cfg.LayerRepl, _ = obj.raw("layer_replication")
+	cfg.ALoRA, _ = obj.raw("alora_invocation_tokens")
+	cfg.InvocationStr, _ = obj.raw("invocation_string")
 	switch {
 	case cfg.PeftType != "" && cfg.PeftType != "LORA":
 		return nil, unsupported("peft_type", fmt.Sprintf("%q adapters are not LoRA; only LORA is supported", cfg.PeftType))
-	case cfg.R == nil || *cfg.R <= 0 || *cfg.R != math.Trunc(*cfg.R):
+	case !cfg.HasR:
 		return nil, &InputError{File: a.cfgFile, Field: "r", Msg: "missing or not a positive integer"}
-	case cfg.Alpha == nil:
+	case !cfg.HasAlpha:
 		return nil, &InputError{File: a.cfgFile, Field: "lora_alpha", Msg: "missing"}
 	case cfg.UseDoRA:
 		return nil, unsupported("use_dora", "DoRA adapters rescale each weight column by a learned magnitude, which llama.cpp's LoRA format cannot express; merge it with PEFT's merge_and_unload and convert the merged model")
@@ -152,9 +180,9 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		return nil, unsupported("fan_in_fan_out", "true means Conv1D (GPT-2 style) weights; Llama's Linear layers never use it")
 	case cfg.Bias != "" && cfg.Bias != "none", cfg.LoraBias:
 		return nil, unsupported("bias", "adapters that train biases are not supported (llama.cpp's LoRA format has only lora_a and lora_b)")
-	case len(cfg.RankPattern) > 0:
+	case nonEmptyJSON(cfg.RankPattern):
 		return nil, unsupported("rank_pattern", "per-module ranks are not supported: llama.cpp applies one alpha per adapter")
-	case len(cfg.AlphaPattern) > 0:
+	case nonEmptyJSON(cfg.AlphaPattern):
 		return nil, unsupported("alpha_pattern", "per-module alphas are not supported: llama.cpp applies one alpha per adapter")
 	case nonEmptyJSON(cfg.ModulesToSave):
 		return nil, unsupported("modules_to_save", "the adapter carries fully retrained modules (often embed_tokens or lm_head for new tokens); convert the merged model instead")
@@ -165,8 +193,8 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 	case nonEmptyJSON(cfg.LayerRepl):
 		return nil, unsupported("layer_replication", "layer replication changes the model's depth; not supported")
 	}
-	a.rank = int64(*cfg.R)
-	a.alpha = *cfg.Alpha
+	a.rank = cfg.R
+	a.alpha = cfg.Alpha
 	a.rslora = cfg.UseRSLoRA
 	if _, err := fs.Stat(fsys, "adapter_model.safetensors"); err != nil {
 		if _, err2 := fs.Stat(fsys, "adapter_model.bin"); err2 == nil {
@@ -308,6 +336,7 @@ func ConvertLoRA(ctx context.Context, adapterDir, baseDir, outPath string, o LoR
 		{Key: "adapter.lora.alpha", Value: gguf.Float32(float32(alpha))},
 		{Key: "general.quantization_version", Value: gguf.Uint32(2)},
 	}
+	plan.KVs = withExtraKVs(plan.KVs, o.ExtraKVs, nil)
 	if err := plan.sizeFile(); err != nil {
 		return nil, err
 	}

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sattva/sattva/gguf"
-	"github.com/sattva/sattva/gguf/refjson"
 	"github.com/sattva/sattva/internal/fixture"
+	"github.com/sattva/sattva/internal/refjson"
 )
 
 // TestReferenceConversions converts the shared checkpoints at every output

@@ -60,6 +60,9 @@ func (s *specialVocab) setAdd(typ string, v bool) {
 
 // tokenContent reads a *_token entry: a string or {"content": string}.
 func tokenContent(r json.RawMessage) (string, bool) {
+	if isJSONNull(r) {
+		return "", false
+	}
 	var s string
 	if json.Unmarshal(r, &s) == nil {
 		return s, true
@@ -91,7 +94,8 @@ func (s *specialVocab) load(fsys fs.FS, dir string, hp *HParams, tok *tokenizerJ
 			cfg = map[string]json.RawMessage{}
 		}
 		for k, v := range stm {
-			if _, has := cfg[k]; !has && strings.HasSuffix(k, "_token") {
+			// a null entry of tokenizer_config.json is absent: the map fills it
+			if !(hfObject{m: cfg}).has(k) && strings.HasSuffix(k, "_token") {
 				cfg[k] = v
 			}
 		}
@@ -137,12 +141,12 @@ func (s *specialVocab) load(fsys fs.FS, dir string, hp *HParams, tok *tokenizerJ
 		if tok != nil {
 			added = tok.AddedTokens
 		}
+		cfgObj := hfObject{file: joinPath(dir, "tokenizer_config.json"), m: cfg}
 		for _, typ := range s.types {
-			if r, ok := cfg["add_"+typ+"_token"]; ok {
-				var b bool
-				if json.Unmarshal(r, &b) == nil {
-					s.setAdd(typ, b)
-				}
+			if b, ok, err := cfgObj.Bool("add_" + typ + "_token"); err != nil {
+				return err
+			} else if ok {
+				s.setAdd(typ, b)
 			}
 			content := str(typ + "_token")
 			if content == "" {
@@ -168,12 +172,15 @@ func (s *specialVocab) load(fsys fs.FS, dir string, hp *HParams, tok *tokenizerJ
 		}
 	}
 	if gc, err := readJSONFile(fsys, dir, "generation_config.json"); err == nil {
+		gcObj := hfObject{file: joinPath(dir, "generation_config.json"), m: gc}
 		for _, typ := range s.types {
-			if r, ok := gc[typ+"_token_id"]; ok {
-				var id int64
-				if json.Unmarshal(r, &id) == nil {
-					s.setID(typ, id)
-				}
+			// null, a list of ids or a negative id: none
+			id, ok, err := gcObj.TokenID(typ + "_token_id")
+			if err != nil {
+				return err
+			}
+			if ok {
+				s.setID(typ, id)
 			}
 		}
 	}
@@ -321,13 +328,13 @@ func (s *specialVocab) chatTemplate(fsys fs.FS, dir string, cfg map[string]json.
 	if b, err := fs.ReadFile(fsys, "chat_template.jinja"); err == nil {
 		alt = string(b)
 	} else if raw, err := readJSONFile(fsys, dir, "chat_template.json"); err == nil {
-		if r, ok := raw["chat_template"]; ok {
+		if r, ok := (hfObject{m: raw}).raw("chat_template"); ok {
 			alt = decodeTemplate(r)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if r, ok := cfg["chat_template"]; ok {
+	if r, ok := (hfObject{m: cfg}).raw("chat_template"); ok { // null: absent
 		return decodeTemplate(r), nil
 	}
 	return alt, nil

@@ -223,11 +223,16 @@ func loadSentencePiece(fsys fs.FS, dir string, vocabSize int) (*Vocab, error) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		obj := hfObject{file: joinPath(dir, "added_tokens.json"), m: raw}
 		for _, k := range keys {
-			var id int
-			if json.Unmarshal(raw[k], &id) != nil || id < 0 {
+			id64, ok, err := obj.Int(k, 0, math.MaxInt32)
+			if err != nil {
 				return nil, &InputError{File: joinPath(dir, "added_tokens.json"), Field: k, Msg: "token id is not a non-negative integer"}
 			}
+			if !ok {
+				continue // null: no token
+			}
+			id := int(id64)
 			if id >= vocabSize {
 				continue
 			}
@@ -239,7 +244,7 @@ func loadSentencePiece(fsys fs.FS, dir string, vocabSize int) (*Vocab, error) {
 	// tokenizer_config.json's added_tokens_decoder.
 	if raw, err := readJSONFile(fsys, dir, "tokenizer_config.json"); err == nil {
 		if atd, ok := raw["added_tokens_decoder"]; ok {
-			var dec map[string]struct {
+			var dec map[string]*struct { // a null entry is no token
 				Content string `json:"content"`
 				Special bool   `json:"special"`
 			}
@@ -247,7 +252,10 @@ func loadSentencePiece(fsys fs.FS, dir string, vocabSize int) (*Vocab, error) {
 				return nil, &InputError{File: joinPath(dir, "tokenizer_config.json"), Field: "added_tokens_decoder", Msg: err.Error()}
 			}
 			ids := make([]int, 0, len(dec))
-			for k := range dec {
+			for k, d := range dec {
+				if d == nil {
+					continue
+				}
 				id, err := strconv.Atoi(k)
 				if err != nil || id < 0 {
 					return nil, &InputError{File: joinPath(dir, "tokenizer_config.json"), Field: "added_tokens_decoder." + k, Msg: "not a token id"}

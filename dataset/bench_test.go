@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/sattva/sattva/internal/cputime"
 	"github.com/sattva/sattva/numerology"
 )
 
@@ -27,27 +28,11 @@ func generated(tb testing.TB, n int) []byte {
 	return b.Bytes()
 }
 
-// benchData runs body once per b.Loop iteration: b's MB/s is of data, and
-// MB/cpu-s divides the same bytes by the process's CPU time (all goroutines,
-// from getrusage), which a parallel validator spends more of.
-func benchData(b *testing.B, data []byte, body func()) {
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	cpu0, n := cpuSeconds(), 0
-	for b.Loop() {
-		n++
-		body()
-	}
-	if cpu := cpuSeconds() - cpu0; cpu > 0 && n > 0 {
-		b.ReportMetric(float64(len(data))*float64(n)/1e6/cpu, "MB/cpu-s")
-	}
-}
-
 // BenchmarkValidate measures validation without token counting; MB/s is of
 // the JSONL text. The duplicate index is on, as by default.
 func BenchmarkValidate(b *testing.B) {
 	data := generated(b, 100_000)
-	benchData(b, data, func() {
+	cputime.Bench(b, data, func() {
 		v := NewValidator(Options{})
 		if err := v.Validate(context.Background(), bytes.NewReader(data), "bench"); err != nil {
 			b.Fatal(err)
@@ -76,7 +61,7 @@ func BenchmarkParseRecord(b *testing.B) {
 // lines decoded with encoding/json into Example on one goroutine, no checks.
 func BenchmarkAnchorUnmarshal(b *testing.B) {
 	data := generated(b, 100_000)
-	benchData(b, data, func() {
+	cputime.Bench(b, data, func() {
 		rest := data
 		for len(rest) > 0 {
 			i := bytes.IndexByte(rest, '\n')

@@ -1,25 +1,32 @@
 package dataset
 
-import (
-	"github.com/sattva/sattva/llamacpp"
-)
+// Tokenizer is what LlamaCounter needs of a model's vocabulary; package
+// llamacpp's Model (loaded with VocabOnly) is one.
+type Tokenizer interface {
+	// BOS is the beginning-of-sequence token id, or -1 when there is none.
+	BOS() int32
+	// Tokenize splits text into token ids, adding the vocabulary's BOS/EOS
+	// when addSpecial and matching special-token text when parseSpecial.
+	Tokenize(text string, addSpecial, parseSpecial bool) ([]int32, error)
+}
 
 // LlamaCounter counts an example's tokens the way LLaMA-Factory's supervised
 // stage does: the template's BOS token (when the vocabulary has one) plus each
 // segment of Template.Segments tokenized on its own, without added specials
 // and with special-token text parsed, as tokenizer.encode(add_special_tokens=False)
 // does for the Hugging Face tokenizer. It is safe for concurrent use as far
-// as the model is (llamacpp.Model.Tokenize is).
+// as the tokenizer is (llamacpp.Model.Tokenize is).
 type LlamaCounter struct {
-	m *llamacpp.Model
+	m Tokenizer
 	t *Template
 }
 
 var _ TokenCounter = (*LlamaCounter)(nil)
 
-// NewLlamaCounter returns a counter over m (typically loaded with
-// llamacpp.ModelOptions{VocabOnly: true}) and t. The caller keeps ownership of m.
-func NewLlamaCounter(m *llamacpp.Model, t *Template) *LlamaCounter {
+// NewLlamaCounter returns a counter over m (typically a llamacpp.Model
+// loaded with ModelOptions{VocabOnly: true}) and t. The caller keeps
+// ownership of m.
+func NewLlamaCounter(m Tokenizer, t *Template) *LlamaCounter {
 	return &LlamaCounter{m: m, t: t}
 }
 

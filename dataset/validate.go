@@ -616,7 +616,7 @@ func appendNormalised(dst []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, n := decodeRune(s[i:])
+		r, n := numerology.DecodeRune(s[i:])
 		i += n
 		switch {
 		case r >= 'а' && r <= 'я':
@@ -654,7 +654,7 @@ func scriptCounts(s string, cyr, lat *int) {
 			i++
 			continue
 		}
-		r, n := decodeRune(s[i:])
+		r, n := numerology.DecodeRune(s[i:])
 		i += n
 		switch {
 		case r >= 0x400 && r <= 0x4ff:
@@ -714,23 +714,12 @@ func langMismatch(ex *Example) string {
 	return ""
 }
 
-func asksNumerology(s string) bool {
-	if s == "" {
-		return false
-	}
-	if numerology.ContainsLabel(s) {
-		return true
-	}
-	l := strings.ToLower(s)
-	return strings.Contains(l, "numerolog") || strings.Contains(l, "нумеролог")
-}
-
-// numerologyMismatch checks an example that asks for the five numbers of one
-// date: every number its output states must equal numerology.Compute.
+// numerologyMismatch checks an example whose instruction (or input) holds
+// one birth date and whose output states SatTva numbers, labelled or as a
+// bare list of five, in either language: every number the output commits to
+// must equal numerology.Compute, and none may be given two values. The output
+// is read by numerology.ReadAnswer, the eval's reader.
 func numerologyMismatch(ex *Example) string {
-	if !asksNumerology(ex.Instruction) && !asksNumerology(ex.Input) {
-		return ""
-	}
 	dates := numerology.FindDates(ex.Instruction)
 	if ex.Input != "" {
 		dates = append(dates, numerology.FindDates(ex.Input)...)
@@ -744,31 +733,33 @@ func numerologyMismatch(ex *Example) string {
 			return "" // several dates: which one is answered is unclear
 		}
 	}
-	_, spans, _ := numerology.ParseAnswer(ex.Output)
-	if len(spans) == 0 {
+	r := numerology.ReadAnswer(ex.Output)
+	if r.Verdict == numerology.NoNumbers {
 		return ""
 	}
 	want := numerology.Compute(d)
 	var bad []string
-	for _, s := range spans {
-		if w := want.Get(s.Field); s.Value != w {
-			bad = append(bad, fmt.Sprintf("%s is %d, want %d", s.Field, s.Value, w))
+	for _, f := range numerology.Fields() {
+		fr := r.Fields[f]
+		if !fr.Found {
+			continue
+		}
+		w := want.Get(f)
+		if len(fr.Others) > 0 {
+			vals := make([]string, 0, len(fr.Others)+1)
+			for _, o := range fr.Others {
+				vals = append(vals, fmt.Sprintf("%d (%q)", o.Value, ex.Output[o.Start:o.End]))
+			}
+			vals = append(vals, fmt.Sprintf("%d (%q)", fr.Span.Value, ex.Output[fr.Span.Start:fr.Span.End]))
+			bad = append(bad, fmt.Sprintf("%s is given two values, %s, want %d", f, strings.Join(vals, " and "), w))
+			continue
+		}
+		if fr.Span.Value != w {
+			bad = append(bad, fmt.Sprintf("%s is %d (%q), want %d", f, fr.Span.Value, ex.Output[fr.Span.Start:fr.Span.End], w))
 		}
 	}
 	if len(bad) == 0 {
 		return ""
 	}
 	return fmt.Sprintf("for %s (%s): %s", d, want, strings.Join(bad, "; "))
-}
-
-// decodeRune is utf8.DecodeRuneInString with the two-byte sequences of
-// Cyrillic (and Latin-1, Greek) decoded inline.
-func decodeRune(s string) (rune, int) {
-	if len(s) >= 2 {
-		c0, c1 := s[0], s[1]
-		if c0 >= 0xc2 && c0 <= 0xdf && c1&0xc0 == 0x80 {
-			return rune(c0&0x1f)<<6 | rune(c1&0x3f), 2
-		}
-	}
-	return utf8.DecodeRuneInString(s)
 }

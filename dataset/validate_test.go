@@ -204,6 +204,15 @@ func TestValidateIssues(t *testing.T) {
 		{"numerology right", `{"instruction":"Jiva, Dharma, Approach, Method, Karma for 29.01.1988?","output":"2, 3, 1, 8, 5","lang":"en"}`, nil},
 		{"numerology wrong Dharma", `{"instruction":"Определи Дживу и Дхарму для 5 ноября 2004","output":"Джива: 5, Дхарма: 6","lang":"ru"}`, []Kind{KindNumerology}},
 		{"two dates not judged", `{"instruction":"Compare Jiva for 29.01.1988 and 05.11.2004","output":"Jiva: 9","lang":"en"}`, nil},
+		{"numerology unnamed EN wrong Karma", `{"instruction":"Numbers for 29.01.1988?","output":"Jiva: 2, Dharma: 3, Approach: 1, Method: 8, Karma: 9","lang":"en"}`, []Kind{KindNumerology}},
+		{"numerology unnamed RU wrong", `{"instruction":"Рассчитай мои числа, я родился 29.01.1988","output":"Джива: 2\nДхарма: 3\nПодход: 1\nМетод: 8\nКарма: 9","lang":"ru"}`, []Kind{KindNumerology}},
+		{"numerology unnamed RU bare list wrong", `{"instruction":"Рассчитай мои числа, я родился 29 января 1988 года","output":"Ваши числа: 2, 3, 1, 8, 9.","lang":"ru"}`, []Kind{KindNumerology}},
+		{"numerology unnamed EN bare list wrong, date in input", `{"instruction":"What are my numbers?","input":"born 1988-01-29","output":"2 3 1 8 9","lang":"en"}`, []Kind{KindNumerology}},
+		{"numerology unnamed EN right", `{"instruction":"Numbers for 29.01.1988?","output":"2, 3, 1, 8, 5","lang":"en"}`, nil},
+		{"numerology working shown right", `{"instruction":"Рассчитай мои числа, я родился 29.01.1988","output":"Метод: 1988 → 1 + 9 + 8 + 8 = 26 → 8\nДжива: 29 → 2 + 9 = 11 → 2\nПодход: 1\nДхарма = Джива + Подход = 2 + 1 = 3\nКарма = Джива + Дхарма + Подход + Метод = 14 → 5","lang":"ru"}`, nil},
+		{"numerology correction", `{"instruction":"Numbers for 29.01.1988?","output":"Jiva: 2, Dharma: 3, Approach: 1, Method: 8, Karma: 5. Correction: Karma is actually 6.","lang":"en"}`, []Kind{KindNumerology}},
+		{"numerology hedge RU", `{"instruction":"Мои числа? Дата: 29.01.1988","output":"Джива: 2 или 3, Дхарма: 3, Подход: 1, Метод: 8, Карма: 5","lang":"ru"}`, []Kind{KindNumerology}},
+		{"date without numbers not judged", `{"instruction":"What day of the week was 29.01.1988?","output":"It was a Friday.","lang":"en"}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

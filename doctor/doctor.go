@@ -18,16 +18,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/hfcache"
 	"github.com/sattva/sattva/plan"
 )
@@ -124,7 +125,8 @@ func (r *Report) add(c Check) {
 type Device struct {
 	Name, Description, Kind string // Kind: "CPU", "GPU", …
 	FreeBytes, TotalBytes   uint64
-	Builtin                 bool // the built-in CPU code without SIMD
+	Builtin                 bool     // the CPU code compiled into sattva by cgo
+	Features                []string // the backend's build features ("AVX2", "REPACK", …)
 }
 
 // Options configure Run. The zero value checks everything with defaults.
@@ -163,6 +165,9 @@ type Options struct {
 	Getenv   func(string) string
 	LookPath func(string) (string, error)
 	GOOS     string
+	// BaseDownload is the command that fetches BaseModel (the project's
+	// huggingface-cli line), shown when it is not on this machine yet.
+	BaseDownload string
 }
 
 func (o *Options) defaults() {
@@ -224,10 +229,11 @@ func checkEngine(r *Report, o *Options) {
 		if (d.Kind == "GPU" || d.Kind == "IGPU") && gpu == nil {
 			gpu = &devs[i]
 		}
-		if d.Kind == "CPU" && !d.Builtin {
+		if d.Kind == "CPU" && (!d.Builtin || hasSIMD(d.Features)) {
 			simd = true
 		}
 	}
+	cpuBackend := firstCPU(devs)
 	var names []string
 	for _, d := range devs {
 		names = append(names, d.Name)
@@ -254,8 +260,41 @@ func checkEngine(r *Report, o *Options) {
 	r.add(g)
 	if !simd {
 		r.add(Check{ID: "cpu-backend", Stage: StageRun, Status: Warn, Summary: "only the built-in CPU code (no SIMD) is loaded: CPU inference is several times slower",
-			Fix: "put ggml's CPU plugins (libggml-cpu-*) beside sattva or in $SATTVA_BACKEND_DIR (make backends)"})
+			Fix: "build with `make build` (SIMD for this machine), or put ggml's CPU plugins (libggml-cpu-*) beside sattva or in $SATTVA_BACKEND_DIR (make backends)"})
 	}
+	if cpuBackend != nil && !slices.Contains(cpuBackend.Features, "REPACK") {
+		origin := "plugin"
+		if cpuBackend.Builtin {
+			origin = "built-in"
+		}
+		r.add(Check{ID: "cpu-repack", Stage: StageRun, Status: Warn,
+			Summary: "the CPU backend llama.cpp uses (" + origin + ") was built without REPACK: Q4_0/Q4_K weights are not repacked and CPU prompts run about 1.7x slower",
+			Fix:     "rebuild: `make build` (cgo flags from scripts/llamacpp/cgoflags.sh) and `make backends` (-DGGML_CPU_REPACK=ON)",
+			Facts:   map[string]string{"features": strings.Join(cpuBackend.Features, " ")}})
+	}
+}
+
+// firstCPU is the CPU device llama.cpp computes on: the first listed (a
+// plugin's sorts before the built-in one).
+func firstCPU(devs []Device) *Device {
+	for i := range devs {
+		if devs[i].Kind == "CPU" {
+			return &devs[i]
+		}
+	}
+	return nil
+}
+
+// hasSIMD reports whether backend features name vector instructions.
+func hasSIMD(features []string) bool {
+	for _, f := range features {
+		for _, p := range []string{"AVX", "F16C", "FMA", "NEON", "SVE", "DOTPROD", "VSX", "RVV", "LASX", "VXE"} {
+			if strings.HasPrefix(f, p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
@@ -455,7 +494,8 @@ func checkPython(ctx context.Context, r *Report, o *Options) {
 	if !versionAtLeast(pr.Python.Version, 3, 9) {
 		c.Status, c.Fix = Fail, "torch, transformers and LLaMA-Factory need Python 3.9 or newer (3.10 or 3.11 recommended)"
 	} else if !pr.Python.Venv {
-		c.Fix = "a venv keeps training packages apart from the system: python -m venv D:\\venvs\\sattva (Windows) or ~/venvs/sattva"
+		c.Fix = forOS(o.GOOS, "a venv keeps training packages apart from the system: py -3.11 -m venv %USERPROFILE%\\venvs\\sattva",
+			"a venv keeps training packages apart from the system: python3 -m venv ~/venvs/sattva && . ~/venvs/sattva/bin/activate")
 	}
 	r.add(c)
 
@@ -522,13 +562,15 @@ func checkPython(ctx context.Context, r *Report, o *Options) {
 	switch {
 	case !b.OK:
 		bc.Status, bc.Summary = Warn, "bitsandbytes not importable: no QLoRA (quantization_bit: 4), plain LoRA only: "+orMissing(b.Error)
-		bc.Fix = "pip install -U bitsandbytes (Windows wheels ship since 0.43; a CUDA build of torch must be installed first)"
+		bc.Fix = forOS(o.GOOS, "pip install -U bitsandbytes (Windows wheels ship since 0.43; a CUDA build of torch must be installed first)",
+			"pip install -U bitsandbytes (a CUDA build of torch must be installed first)")
 	case b.CUDAOk != nil && *b.CUDAOk:
 		bc.Status, bc.Summary = OK, fmt.Sprintf("bitsandbytes %s, its CUDA library quantizes NF4", b.Version)
 	default:
 		bc.Status = Warn
 		bc.Summary = fmt.Sprintf("bitsandbytes %s imports but its CUDA library does not work: %s", b.Version, orMissing(b.CUDAError))
-		bc.Fix = "pip install -U bitsandbytes (a version built for your CUDA; on Windows 0.43 or newer); until then use quantization_bit: 0 (LoRA), which needs about 2× the VRAM for the base"
+		bc.Fix = forOS(o.GOOS, "pip install -U bitsandbytes (0.43 or newer, built for your CUDA)", "pip install -U bitsandbytes (a version built for your CUDA)") +
+			"; until then use quantization_bit: 0 (LoRA), which needs about 2× the VRAM for the base"
 		if !cudaOK {
 			bc.Fix = "fix torch's CUDA first (see python.torch)"
 		}
@@ -609,43 +651,13 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // ---- Ollama ----
 
-// OllamaURL turns an OLLAMA_HOST value into the base URL Ollama's client
-// uses: scheme http, host 127.0.0.1 for an empty or 0.0.0.0 host, port 11434
-// when none is given.
-func OllamaURL(host string) (*url.URL, error) {
-	host = strings.TrimSpace(host)
-	scheme := "http"
-	if s, rest, ok := strings.Cut(host, "://"); ok {
-		scheme, host = s, rest
-	}
-	host, path, _ := strings.Cut(host, "/")
-	h, port, err := net.SplitHostPort(host)
-	if err != nil {
-		h, port = host, "11434"
-		if scheme == "https" {
-			port = "443"
-		}
-	}
-	if h == "" || h == "0.0.0.0" || h == "::" || h == "[::]" {
-		h = "127.0.0.1"
-	}
-	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(strings.Trim(h, "[]"), port)}
-	if path != "" {
-		u.Path = "/" + strings.TrimSuffix(path, "/")
-	}
-	if scheme != "http" && scheme != "https" {
-		return nil, fmt.Errorf("OLLAMA_HOST %q: scheme must be http or https", host)
-	}
-	return u, nil
-}
-
 func checkOllama(ctx context.Context, r *Report, o *Options) {
 	c := Check{ID: "ollama", Stage: StageServe, Facts: map[string]string{}}
 	host := o.OllamaHost
 	if host == "" {
 		host = o.Getenv("OLLAMA_HOST")
 	}
-	u, err := OllamaURL(host)
+	u, err := evalrun.OllamaURL(host)
 	if err != nil {
 		c.Status, c.Summary, c.Fix = Warn, err.Error(), "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434"
 		r.add(c)
@@ -663,10 +675,12 @@ func checkOllama(ctx context.Context, r *Report, o *Options) {
 		c.Facts["version"] = v
 	case binErr == nil:
 		c.Status, c.Summary = Warn, fmt.Sprintf("Ollama is installed (%s) but not answering at %s: %v", bin, u, err)
-		c.Fix = "start it: ollama serve (or the Ollama app on Windows); if it listens elsewhere, set OLLAMA_HOST"
+		c.Fix = forOS(o.GOOS, "start the Ollama app (or: ollama serve); if it listens elsewhere, set OLLAMA_HOST",
+			"start it: ollama serve (or systemctl start ollama where it is a service); if it listens elsewhere, set OLLAMA_HOST")
 	default:
 		c.Status, c.Summary = Warn, fmt.Sprintf("Ollama not found on PATH and not answering at %s (%v); sattva export still writes the GGUF and Modelfile", u, err)
-		c.Fix = "install Ollama from ollama.com (Windows installer), then: ollama create NAME -f Modelfile"
+		c.Fix = forOS(o.GOOS, "install Ollama with its Windows installer from ollama.com, then: ollama create NAME -f Modelfile",
+			"install Ollama (ollama.com/download: the install script on Linux, the app on macOS), then: ollama create NAME -f Modelfile")
 	}
 	r.add(c)
 }
@@ -712,9 +726,17 @@ func checkBase(r *Report, o *Options) {
 	c := Check{ID: "base", Stage: StageModel, Facts: map[string]string{"ref": o.BaseModel}}
 	m, err := hfcache.Resolve(o.BaseModel, hfcache.Options{Getenv: o.Getenv, GOOS: o.GOOS})
 	switch {
+	case errors.Is(err, hfcache.ErrNotFound):
+		c.Status, c.Summary = Fail, "base model "+o.BaseModel+" is not downloaded yet"
+		c.Fix = "download it once (accept the licence on huggingface.co first): "
+		if o.BaseDownload != "" {
+			c.Fix += o.BaseDownload
+		} else {
+			c.Fix += "huggingface-cli download meta-llama/Llama-3.1-8B --local-dir models/llama-3.1-8b"
+		}
+		c.Fix += ", or set base: in sattva.yaml to the folder"
 	case err != nil:
 		c.Status, c.Summary = Fail, "base model: "+err.Error()
-		c.Fix = "download it once (accept the licence on huggingface.co first): huggingface-cli download meta-llama/Llama-3.1-8B --local-dir models/llama-3.1-8b, or set base: in sattva.yaml to the folder"
 	case m.Kind == hfcache.KindGGUF:
 		c.Status, c.Summary = Fail, "base model "+m.Path+" is a GGUF file; training and merging need the Hugging Face folder"
 		c.Fix = "point base: at the Hugging Face folder (config.json, *.safetensors, tokenizer files)"
@@ -795,4 +817,12 @@ func nearestExisting(p string) string {
 		}
 		abs = parent
 	}
+}
+
+// forOS picks the hint for the platform the checks run for.
+func forOS(goos, windows, other string) string {
+	if goos == "windows" {
+		return windows
+	}
+	return other
 }

@@ -127,7 +127,7 @@ func TestFakePythons(t *testing.T) {
 			bin:  map[string]string{"python3": printing(bareProbe)},
 			want: map[string]Status{"python": OK, "python.torch": Fail, "python.transformers": Fail, "python.peft": Fail,
 				"python.accelerate": Warn, "python.bitsandbytes": Warn, "python.llamafactory": Warn},
-			text: map[string]string{"python.torch": "download.pytorch.org", "python.llamafactory": "pip install llamafactory", "python": "python -m venv"},
+			text: map[string]string{"python.torch": "download.pytorch.org", "python.llamafactory": "pip install llamafactory", "python": "-m venv ~/venvs/sattva"},
 		},
 		{
 			name: "bitsandbytes raises",
@@ -253,28 +253,6 @@ func TestRealPython(t *testing.T) {
 	}
 }
 
-func TestOllamaURL(t *testing.T) {
-	cases := map[string]string{
-		"":                        "http://127.0.0.1:11434",
-		"0.0.0.0":                 "http://127.0.0.1:11434",
-		"0.0.0.0:8080":            "http://127.0.0.1:8080",
-		"example.com":             "http://example.com:11434",
-		"https://example.com":     "https://example.com:443",
-		"http://10.0.0.2:11434/x": "http://10.0.0.2:11434/x",
-		"[::1]:9000":              "http://[::1]:9000",
-		":11435":                  "http://127.0.0.1:11435",
-	}
-	for in, want := range cases {
-		u, err := OllamaURL(in)
-		if err != nil || u.String() != want {
-			t.Errorf("%q: %v %v, want %s", in, u, err, want)
-		}
-	}
-	if _, err := OllamaURL("ftp://x"); err == nil {
-		t.Error("ftp accepted")
-	}
-}
-
 func TestOllama(t *testing.T) {
 	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/version" {
@@ -334,17 +312,32 @@ func TestEngineChecks(t *testing.T) {
 		return []Device{{Name: "CUDA0", Description: "NVIDIA GeForce RTX 4060 Ti", Kind: "GPU", FreeBytes: 15 << 30, TotalBytes: 16 << 30},
 			{Name: "CPU", Kind: "CPU", Description: "AMD Ryzen"}}, nil
 	}
-	builtin := func() ([]Device, error) { return []Device{{Name: "CPU", Kind: "CPU", Builtin: true}}, nil }
+	builtin := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Builtin: true, Features: []string{"LLAMAFILE"}}}, nil
+	}
+	builtinSIMD := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Builtin: true, Features: []string{"SSE3", "AVX2", "AVX512", "LLAMAFILE", "REPACK"}}}, nil
+	}
+	pluginRepack := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Features: []string{"AVX2", "REPACK"}}, {Name: "CPU", Kind: "CPU", Builtin: true}}, nil
+	}
+	pluginNoRepack := func() ([]Device, error) {
+		return []Device{{Name: "CPU", Kind: "CPU", Features: []string{"AVX2", "LLAMAFILE"}}, {Name: "CPU", Kind: "CPU", Builtin: true, Features: []string{"REPACK"}}}, nil
+	}
 	cases := []struct {
 		name   string
 		o      Options
 		engine Status
 		gpu    Status
 		cpu    bool // a cpu-backend warning
+		repack bool // a cpu-repack warning
 	}{
-		{"no cgo", Options{Engine: "none", HasEngine: false}, Warn, Skip, false},
-		{"gpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: gpu}, OK, OK, false},
-		{"builtin cpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: builtin, BackendDir: "/opt/sattva/lib"}, OK, Warn, true},
+		{"no cgo", Options{Engine: "none", HasEngine: false}, Warn, Skip, false, false},
+		{"gpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: gpu}, OK, OK, false, true},
+		{"builtin cpu", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: builtin, BackendDir: "/opt/sattva/lib"}, OK, Warn, true, true},
+		{"builtin cpu with SIMD and REPACK", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: builtinSIMD}, OK, Warn, false, false},
+		{"plugin with REPACK before built-in without", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: pluginRepack}, OK, Warn, false, false},
+		{"plugin without REPACK", Options{Engine: "llama.cpp (cgo)", HasEngine: true, Devices: pluginNoRepack}, OK, Warn, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -361,6 +354,10 @@ func TestEngineChecks(t *testing.T) {
 			_, cpu := r.Check("cpu-backend")
 			if cpu != c.cpu {
 				t.Fatalf("cpu-backend warning %v", cpu)
+			}
+			rc, repack := r.Check("cpu-repack")
+			if repack != c.repack {
+				t.Fatalf("cpu-repack warning %v: %+v", repack, rc)
 			}
 			if c.gpu == OK && (g.Facts["vram_total_bytes"] != "17179869184" || !strings.Contains(g.Summary, "15.0 GiB free of 16.0 GiB")) {
 				t.Fatalf("%+v", g)
@@ -431,7 +428,7 @@ func TestBaseModel(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full")
 	os.MkdirAll(full, 0o755)
-	cfg := `{"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
+	cfg := `{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"vocab_size":1000}`
 	os.WriteFile(filepath.Join(full, "config.json"), []byte(cfg), 0o644)
 	os.WriteFile(filepath.Join(full, "model.safetensors"), []byte("x"), 0o644)
 	partial := filepath.Join(dir, "partial")

@@ -1,7 +1,6 @@
 package evalrun
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -9,9 +8,9 @@ import (
 )
 
 // NumerologyScorer checks the five SatTva numbers in an answer against
-// numerology.Compute for the case's date. The answer may label the numbers in
-// Russian or English, in any order, or give a bare list of five in the plan's
-// order (numerology.ParseAnswer).
+// numerology.Compute for the case's date. The answer is read as a person
+// would (numerology.ReadAnswer): labels in Russian or English in any order,
+// derivation chains, tables, lists, numbers as words.
 type NumerologyScorer struct {
 	Date numerology.Date
 	Want numerology.Numbers
@@ -29,53 +28,74 @@ func NewNumerologyScorer(date string) (*NumerologyScorer, error) {
 
 func (s *NumerologyScorer) Name() string { return "numerology" }
 
+// Score reads the answer with numerology.ReadAnswer. The case passes when
+// the answer commits to exactly one value for each of the five numbers and
+// every value is right; an answer that gives one number two values
+// (a correction, "2 or 3") fails as ambiguous. The evidence names, for each
+// number, the span read ("Карма = 2 + 3 + 1 + 8 = 14 → 5") and how it was
+// read, and for an ambiguous number every span that gave another value.
 func (s *NumerologyScorer) Score(answer string) Check {
 	c := Check{Check: "numerology"}
-	got, spans, err := numerology.ParseAnswer(answer)
+	r := numerology.ReadAnswer(answer)
 	want := s.Want
-	if errors.Is(err, numerology.ErrNoNumbers) {
+	score := 0.0
+	c.Score = &score
+	if r.Verdict == numerology.NoNumbers {
 		c.Detail = fmt.Sprintf("no numbers found; want %s for %s", want, s.Date)
 		c.Evidence = []Evidence{absence("numerology "+s.Date.String(), want.String())}
-		score := 0.0
-		c.Score = &score
 		return c
 	}
-	byField := map[numerology.Field]numerology.Span{}
-	for _, sp := range spans {
-		byField[sp.Field] = sp
-	}
 	right := 0
-	var wrong []string
+	var wrong, ambiguous []string
 	for _, f := range numerology.Fields() {
-		w, g := want.Get(f), got.Get(f)
-		sp, found := byField[f]
-		rule := fmt.Sprintf("%s = %d", f, w)
-		switch {
-		case !found:
+		fr := r.Fields[f]
+		w := want.Get(f)
+		if !fr.Found {
 			wrong = append(wrong, fmt.Sprintf("%s missing (want %d)", f, w))
-			c.Evidence = append(c.Evidence, absence(rule, f.String()))
-		case g != w:
+			c.Evidence = append(c.Evidence, absence(fmt.Sprintf("%s = %d: missing", f, w), f.String()))
+			continue
+		}
+		g := fr.Span.Value
+		verdict := "right"
+		if g != w {
+			verdict = "wrong"
 			wrong = append(wrong, fmt.Sprintf("%s %d (want %d)", f, g, w))
-			if sp.Start >= 0 && sp.End <= len(answer) && sp.Start <= sp.End {
-				c.Evidence = append(c.Evidence, spanEvidence(rule, answer, sp.Start, sp.End))
-			}
-		default:
+		} else if len(fr.Others) == 0 {
 			right++
 		}
+		if len(fr.Others) > 0 {
+			verdict = "ambiguous"
+			vals := []string{}
+			for _, o := range fr.Others {
+				vals = append(vals, fmt.Sprint(o.Value))
+			}
+			ambiguous = append(ambiguous, fmt.Sprintf("%s %s and %d (want %d)", f, strings.Join(vals, " and "), g, w))
+		}
+		c.Evidence = append(c.Evidence, fieldEvidence(fmt.Sprintf("%s = %d: read %d (%s, %s)", f, w, g, fr.Span.Via, verdict), answer, fr.Span))
+		for _, o := range fr.Others {
+			c.Evidence = append(c.Evidence, fieldEvidence(fmt.Sprintf("%s = %d: also read %d (%s)", f, w, o.Value, o.Via), answer, o))
+		}
 	}
-	score := float64(right) / 5
-	c.Score = &score
-	c.Pass = right == 5 && err == nil
+	score = float64(right) / 5
+	c.Pass = right == 5 && r.Verdict == numerology.Committed
 	switch {
 	case c.Pass:
 		c.Detail = fmt.Sprintf("all five right for %s: %s", s.Date, want)
-	case err != nil && right == 5:
-		c.Detail = fmt.Sprintf("numbers right but the answer is ambiguous: %v", err)
+	case len(ambiguous) > 0:
+		c.Detail = fmt.Sprintf("ambiguous for %s (want %s): the answer gives %s", s.Date, want, strings.Join(ambiguous, "; "))
+		if len(wrong) > 0 {
+			c.Detail += "; " + strings.Join(wrong, "; ")
+		}
 	default:
 		c.Detail = fmt.Sprintf("%d of 5 right for %s (want %s): %s", right, s.Date, want, strings.Join(wrong, "; "))
-		if err != nil {
-			c.Detail += fmt.Sprintf(" [%v]", err)
-		}
 	}
 	return c
+}
+
+// fieldEvidence is the evidence of one reading, bounded to the answer.
+func fieldEvidence(rule, answer string, sp numerology.Span) Evidence {
+	if sp.Start < 0 || sp.End > len(answer) || sp.Start > sp.End {
+		return absence(rule, "")
+	}
+	return spanEvidence(rule, answer, sp.Start, sp.End)
 }

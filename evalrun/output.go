@@ -574,7 +574,7 @@ ul.checks{margin:4px 0;padding-left:18px}li.bad{color:#b71c1c}li.good{color:#2e7
 <ul class="checks">{{range .B.Checks}}{{if not .Pass}}<li class="bad">{{.Check}}: {{.Detail}}</li>{{end}}{{end}}</ul></div>{{end}}
 <div><div>{{if .B}}Run <b>{{$r.Label}}</b>: <span class="badge {{.C.Status}}">{{mark .C.Status}}</span>{{else}}Answer:{{end}}</div><pre>{{.C.Answer}}</pre>
 {{if .C.Error}}<div class="badge error">error: {{.C.Error}}</div>{{end}}
-<ul class="checks">{{range .Failed}}<li class="bad">{{.Check}}: {{.Detail}}{{range .Evidence}}<div class="evi">{{ev .}}</div>{{end}}</li>{{end}}{{range .Passed}}<li class="good">{{.Check}}: {{.Detail}}</li>{{end}}</ul></div>
+<ul class="checks">{{range .Failed}}<li class="bad">{{.Check}}: {{.Detail}}{{range .Evidence}}<div class="evi">{{ev .}}</div>{{end}}</li>{{end}}{{range .Passed}}<li class="good">{{.Check}}: {{.Detail}}{{range .Evidence}}<div class="evi">{{ev .}}</div>{{end}}</li>{{end}}</ul></div>
 </div></div>
 {{end}}
 <p style="color:#777;font-size:12px">{{$d.Tool}} · schema {{$d.Schema}} v{{$d.SchemaVersion}} · {{$d.Created.Format "2006-01-02 15:04:05 MST"}}</p>

@@ -191,3 +191,35 @@ func FuzzScorers(f *testing.F) {
 		}
 	})
 }
+
+// TestNumerologyEvidence checks that every verdict names the span read for
+// each number, and that an ambiguous answer fails with both spans.
+func TestNumerologyEvidence(t *testing.T) {
+	s, err := NewNumerologyScorer("29.01.1988")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := "Jiva: 2\nDharma = Jiva + Approach = 2 + 1 = 3\nApproach: 1\nMethod: 1988 → 1 + 9 + 8 + 8 = 26 → 8\nKarma: 5"
+	c := s.Score(ok)
+	if !c.Pass || len(c.Evidence) != 5 {
+		t.Fatalf("pass=%v evidence %+v (%s)", c.Pass, c.Evidence, c.Detail)
+	}
+	for i, f := range []string{"Jiva: 2", "Dharma = Jiva + Approach = 2 + 1 = 3", "Approach: 1", "Method: 1988 → 1 + 9 + 8 + 8 = 26 → 8", "Karma: 5"} {
+		if c.Evidence[i].Text != f {
+			t.Errorf("evidence %d = %q, want %q", i, c.Evidence[i].Text, f)
+		}
+	}
+	amb := "Jiva: 2\nDharma: 3\nApproach: 1\nMethod: 8\nKarma: 5. Hmm, actually Karma should be 6."
+	c = s.Score(amb)
+	if c.Pass || !strings.Contains(c.Detail, "ambiguous") {
+		t.Fatalf("pass=%v detail %q", c.Pass, c.Detail)
+	}
+	var texts []string
+	for _, ev := range c.Evidence {
+		texts = append(texts, ev.Text)
+	}
+	joined := strings.Join(texts, "|")
+	if !strings.Contains(joined, "Karma: 5") || !strings.Contains(joined, "Karma should be 6") {
+		t.Errorf("ambiguous evidence %q lacks one of the two spans", joined)
+	}
+}

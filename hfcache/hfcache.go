@@ -322,3 +322,7 @@ func shorts(cs []string) []string {
 	}
 	return out
 }
+
+// InvalidInput marks a model that is not on this machine as a missing input
+// (the command-line's exit code 3).
+func (e *NotFoundError) InvalidInput() bool { return true }

@@ -9,7 +9,10 @@
 // be used from several goroutines; a Context is used by one call at a time
 // (its methods lock it).
 //
-// Backends: llama.cpp's built-in CPU code is compiled without SIMD. ggml's
+// Backends: llama.cpp's built-in CPU code is compiled with the flags that
+// scripts/llamacpp/cgoflags.sh chooses (make build: this machine's
+// instruction set and weight repacking; a plain go build: the compiler's
+// baseline, no SIMD; BuildFlags and CPUBackends say which). ggml's
 // CMake-built backend plugins (CPU variants with SIMD, CUDA) are loaded from
 // a folder named by InitBackends' argument, $SATTVA_BACKEND_DIR, or
 // lib/ollama beside the executable (bin/lib/ollama for bin/sattva; `make
@@ -25,12 +28,18 @@ package llamacpp
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"log/slog"
 )
 
 // ErrNoEngine is returned by every function of a sattva built with
 // CGO_ENABLED=0, which has no inference engine.
 var ErrNoEngine = errors.New("llamacpp: this sattva was built without cgo: it has no inference engine")
+
+// ErrBackendDir is returned by InitBackends when the backend plugins were
+// already loaded from another folder in this process.
+var ErrBackendDir = errors.New("llamacpp: ggml backends already loaded from another folder")
 
 // ErrClosed is returned when a closed Model or Context is used.
 var ErrClosed = errors.New("llamacpp: use of closed model or context")
@@ -74,7 +83,7 @@ type BackendInfo struct {
 	Kind        string `json:"kind"`        // "CPU", "GPU", "IGPU" or "ACCEL"
 	FreeBytes   uint64 `json:"free_bytes"`
 	TotalBytes  uint64 `json:"total_bytes"`
-	// Builtin is true for the CPU code compiled into sattva (no SIMD), false
+	// Builtin is true for the CPU code compiled into sattva by cgo, false
 	// for a device from a loaded plugin.
 	Builtin bool `json:"builtin"`
 	// Features lists the backend's build features that are on ("AVX2",
@@ -135,6 +144,20 @@ const (
 	FlashAttentionOn
 	FlashAttentionOff
 )
+
+// ParseFlashAttention reads llama.cpp's -fa values: auto (or ""), on, off,
+// and 1/0, true/false.
+func ParseFlashAttention(v string) (FlashAttention, error) {
+	switch strings.ToLower(v) {
+	case "", "auto":
+		return FlashAttentionAuto, nil
+	case "on", "1", "true":
+		return FlashAttentionOn, nil
+	case "off", "0", "false":
+		return FlashAttentionOff, nil
+	}
+	return 0, fmt.Errorf("flash attention %q: want auto, on or off", v)
+}
 
 // ContextOptions control NewContext. The zero value gives one sequence of
 // min(4096, the model's training context) tokens.
@@ -217,6 +240,19 @@ type QuantizeOptions struct {
 	Pure                                 bool // every tensor in FileType's type, no per-tensor mix
 	LeaveOutputTensor                    bool // do not quantize output.weight
 	AllowRequantize                      bool // accept an input that is already quantized
-	// IMatrix is not supported by the C API llama.h offers; setting it is an error.
-	IMatrix string
+	// IMatrix, when not nil, is the importance matrix handed to
+	// llama_model_quantize (params.imatrix), with its provenance written as
+	// llama-quantize does (quantize.imatrix.* through params.kv_overrides).
+	IMatrix *QuantizeIMatrix
+}
+
+// QuantizeIMatrix is an importance matrix as llama-quantize hands it to
+// llama_model_quantize: per weight name, the normalised weights (one per
+// column, times the number of experts), and what goes into the output's
+// quantize.imatrix.* keys.
+type QuantizeIMatrix struct {
+	Entries map[string][]float32
+	File    string // quantize.imatrix.file
+	Dataset string // quantize.imatrix.dataset ("" leaves it out)
+	Chunks  int    // quantize.imatrix.chunks_count (0 leaves it out)
 }

@@ -3,6 +3,7 @@
 package llamacpp
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -141,4 +142,19 @@ func TestGPU(t *testing.T) {
 		i++
 	}
 	t.Logf("stories260K greedy on the GPU: first %d of 255 tokens equal the reference", same)
+}
+
+// TestInitBackendsOtherDir: plugins load once per process, and a later
+// InitBackends naming another folder says so instead of being ignored (a
+// Load before any InitBackends initialises with the default folder).
+func TestInitBackendsOtherDir(t *testing.T) {
+	if _, err := InitBackends("", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InitBackends(t.TempDir(), nil); !errors.Is(err, ErrBackendDir) {
+		t.Errorf("InitBackends(another folder) = %v, want ErrBackendDir", err)
+	}
+	if _, err := InitBackends("", nil); err != nil {
+		t.Errorf("InitBackends(\"\") after init: %v", err)
+	}
 }

@@ -45,6 +45,12 @@ type Context struct {
 // NewContext makes a Context over the model with the model's LoRA adapters
 // applied. The Context belongs to the model: Model.Close closes it too.
 func (m *Model) NewContext(o ContextOptions) (*Context, error) {
+	return m.newContext(o, nil, nil)
+}
+
+// newContext is NewContext with llama.cpp's graph-evaluation callback (cb_eval)
+// set when cb is not nil.
+func (m *Model) newContext(o ContextOptions, cb C.ggml_backend_sched_eval_callback, cbData unsafe.Pointer) (*Context, error) {
 	if err := m.use(); err != nil {
 		return nil, err
 	}
@@ -94,6 +100,7 @@ func (m *Model) NewContext(o ContextOptions) (*Context, error) {
 	p.n_threads_batch = C.int32_t(bthreads)
 	p.kv_unified = cBool(o.UnifiedKV)
 	p.no_perf = cBool(true)
+	p.cb_eval, p.cb_eval_user_data = cb, cbData
 	if o.KVCacheType != "" {
 		kt, err := gguf.ParseType(o.KVCacheType)
 		if err != nil {

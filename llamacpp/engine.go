@@ -64,15 +64,22 @@ func DefaultBackendDir() string {
 // log to log (nil discards), loads ggml's backend plugins (libggml-cpu-*.so,
 // libggml-cuda.so, …) from dir ("" means DefaultBackendDir) and returns the
 // devices found, best first. Later calls return the same devices; a non-nil
-// log replaces the logger. The log is process-wide: it must stay usable for as
+// log replaces the logger. Plugins load once per process: a later call that
+// names another folder than the one loaded (Load initialises with the
+// default folder when nothing did before) returns the devices with an error
+// that errors.Is(ErrBackendDir) instead of being ignored. The log is process-wide: it must stay usable for as
 // long as llama.cpp runs (not a testing.T's, which dies with its test). When the folder holds no plugin, or none loads,
-// it warns and the built-in CPU code (no SIMD) runs.
+// it warns and the built-in (cgo-compiled) CPU code runs.
 func InitBackends(dir string, log *slog.Logger) ([]BackendInfo, error) {
 	e := initEngine(dir, log)
 	if log != nil {
 		e.sink.setLogger(log)
 	}
-	return append([]BackendInfo(nil), e.devices...), nil
+	devs := append([]BackendInfo(nil), e.devices...)
+	if dir != "" && filepath.Clean(dir) != filepath.Clean(e.dir) {
+		return devs, fmt.Errorf("%w: loaded from %s, not %s", ErrBackendDir, e.dir, dir)
+	}
+	return devs, nil
 }
 
 func initEngine(dir string, log *slog.Logger) *engine {
@@ -106,11 +113,20 @@ func initEngine(dir string, log *slog.Logger) *engine {
 				loaded = true
 			}
 		}
+		// The built-in CPU code has SIMD when the build chose an instruction
+		// set (scripts/llamacpp/cgoflags.sh: make build); a plain go build
+		// compiles it for the baseline.
+		builtin := "the built-in CPU code without SIMD (slow)"
+		for _, d := range e.devices {
+			if d.Builtin && d.SIMD() {
+				builtin = "the built-in CPU code (" + strings.Join(d.Features, " ") + ")"
+			}
+		}
 		switch {
 		case len(plugins) == 0:
-			log.Warn("llamacpp: no ggml backend plugins found; using the built-in CPU code without SIMD (slow). Build them with `make backends` or set "+BackendDirEnv, "dir", dir)
+			log.Warn("llamacpp: no ggml backend plugins found; using "+builtin+". Build them with `make backends` or set "+BackendDirEnv, "dir", dir)
 		case !loaded:
-			log.Warn("llamacpp: ggml backend plugins found but none loaded (wrong glibc or CPU?); using the built-in CPU code without SIMD (slow)", "dir", dir, "files", len(plugins))
+			log.Warn("llamacpp: ggml backend plugins found but none loaded (wrong glibc or CPU?); using "+builtin, "dir", dir, "files", len(plugins))
 		default:
 			for _, d := range e.devices {
 				if !d.Builtin {

@@ -26,7 +26,9 @@ type logSink struct {
 	mu      sync.Mutex
 	buf     strings.Builder
 	level   slog.Level
-	lastErr string // the last ERROR line, for load failures
+	lastErr string   // the last ERROR line, for load failures
+	capture []string // "… buffer size = …" lines while capturing (a model load)
+	capOn   bool
 }
 
 func newLogSink(l *slog.Logger) *logSink {
@@ -86,6 +88,9 @@ func (s *logSink) flushLocked() {
 	if s.level >= slog.LevelError {
 		s.lastErr = line
 	}
+	if s.capOn && strings.Contains(line, "buffer size") {
+		s.capture = append(s.capture, line)
+	}
 	l := s.logger.Load()
 	if l.Enabled(context.Background(), s.level) {
 		l.Log(context.Background(), s.level, line, "from", "llama.cpp")
@@ -102,6 +107,26 @@ func (s *logSink) takeLastError() string {
 	e := s.lastErr
 	s.lastErr = ""
 	return e
+}
+
+// startCapture starts collecting llama.cpp's buffer-size lines (the caller
+// holds engine.loadMu, so the lines are its load's).
+func (s *logSink) startCapture() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.capture, s.capOn = nil, true
+}
+
+// stopCapture stops collecting and returns the lines collected.
+func (s *logSink) stopCapture() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buf.Len() > 0 {
+		s.flushLocked()
+	}
+	l := s.capture
+	s.capture, s.capOn = nil, false
+	return l
 }
 
 //export sattvaGoLog

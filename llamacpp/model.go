@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -32,6 +34,7 @@ type Model struct {
 
 	piecesOnce sync.Once
 	pieces     []string // token text without specials, for generation
+	buffers    []Buffer // weight buffers, from llama.cpp's load log
 }
 
 type loadedAdapter struct {
@@ -81,8 +84,10 @@ func Load(path string, o ModelOptions) (*Model, error) {
 	defer C.free(unsafe.Pointer(cpath))
 	e.loadMu.Lock()
 	e.sink.takeLastError()
+	e.sink.startCapture()
 	cm := C.llama_model_load_from_file(cpath, p)
 	why := e.sink.takeLastError()
+	bufLines := e.sink.stopCapture()
 	e.loadMu.Unlock()
 	if cm == nil {
 		msg := "llama.cpp could not load it"
@@ -95,6 +100,7 @@ func Load(path string, o ModelOptions) (*Model, error) {
 		return nil, &LoadError{Path: path, Msg: msg, Invalid: true}
 	}
 	m := &Model{model: cm, vocab: C.llama_model_get_vocab(cm), path: path, log: log, opts: o, ctxs: map[*Context]struct{}{}}
+	m.buffers = parseModelBuffers(bufLines)
 	m.nvocab = int(C.llama_vocab_n_tokens(m.vocab))
 	for t := 0; t < m.nvocab; t++ {
 		if C.llama_vocab_is_eog(m.vocab, C.llama_token(t)) {
@@ -246,6 +252,9 @@ func (m *Model) MetaKeys() []string {
 }
 
 // Description is llama.cpp's one-line summary ("llama 8B Q4_K - Medium").
+// Where llama.cpp does not know the model's size class ("llama ?B F16": any
+// shape it has no name for), the size is the parameter count instead
+// ("llama 260K F32", "llama 1.2B Q4_K - Medium").
 func (m *Model) Description() string {
 	if m.use() != nil {
 		return ""
@@ -253,7 +262,29 @@ func (m *Model) Description() string {
 	defer m.done()
 	var buf [256]C.char
 	C.llama_model_desc(m.model, &buf[0], C.size_t(len(buf)))
-	return C.GoString(&buf[0])
+	d := C.GoString(&buf[0])
+	if strings.Contains(d, " ?B ") {
+		d = strings.Replace(d, " ?B ", " "+paramLabel(uint64(C.llama_model_n_params(m.model)))+" ", 1)
+	}
+	return d
+}
+
+// paramLabel writes a parameter count as llama.cpp names model sizes: 260K,
+// 15M, 1.2B, 8B (one decimal below 10, none at and above).
+func paramLabel(n uint64) string {
+	units := []struct {
+		div  float64
+		unit string
+	}{{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "K"}}
+	for _, u := range units {
+		if v := float64(n) / u.div; v >= 1 {
+			if v < 10 {
+				return strconv.FormatFloat(v, 'f', 1, 64) + u.unit
+			}
+			return strconv.FormatFloat(v, 'f', 0, 64) + u.unit
+		}
+	}
+	return strconv.FormatUint(n, 10)
 }
 
 // Size is the weights' size in bytes and NParams their count.

@@ -129,9 +129,6 @@ func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 	if !ok {
 		return errorf("quantize: unknown file type %q", o.FileType)
 	}
-	if o.IMatrix != "" {
-		return errorf("quantize: importance matrices are not supported through llama.h")
-	}
 	if err := checkGGUF(in); err != nil {
 		return err
 	}
@@ -159,6 +156,11 @@ func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 			return errorf("quantize: %v", err)
 		}
 		*x.dst = C.enum_ggml_type(t)
+	}
+	if o.IMatrix != nil {
+		im, kvo, free := quantizeIMatrix(o.IMatrix)
+		defer free()
+		p.imatrix, p.kv_overrides = im, kvo
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -2,7 +2,9 @@ package numerology
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseAnswer(t *testing.T) {
@@ -109,4 +111,50 @@ func FuzzParseAnswer(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadAnswerShapes(t *testing.T) {
+	seed1 := Numbers{2, 3, 1, 8, 5}
+	tests := []struct {
+		name, text string
+		verdict    Verdict
+		want       Numbers
+	}{
+		{"list without spaces", "2,3,1,8,5", Committed, seed1},
+		{"decimal is no value", "Jiva: 2,5", NoNumbers, Numbers{}},
+		{"time is no value", "Karma at 12:30", NoNumbers, Numbers{}},
+		{"slash alternative", "Jiva: 2\nDharma: 3\nApproach: 1\nMethod: 8\nKarma: 5/6", Ambiguous, Numbers{2, 3, 1, 8, 5}},
+		{"sentence break pairs nothing", "Джива 2, Дхарма 3, Подход 1, Метод 8, Карма 5. Важен Подход. Число 7 здесь не встречается.", Committed, seed1},
+		{"number word not standalone", "Karma is one of the five numbers.", NoNumbers, Numbers{}},
+		{"unreduced alternative", "Jiva: 2 (or 11 before reduction)\nDharma: 3\nApproach: 1\nMethod: 8\nKarma: 5", Committed, seed1},
+		{"heading", "## Karma\n5 — freedom\n## Jiva\n2\n## Dharma\n3\n## Approach\n1\n## Method\n8", Committed, seed1},
+		{"label operand annotation", "Jiva 2, Dharma 3, Approach 1, Method 8\nKarma = Jiva(2) + Dharma(3) + Approach(1) + Method(8) = 14 → 5", Committed, seed1},
+		{"input word", "Method comes from the year 1988.\nJiva 2, Dharma 3, Approach 1, Method 8, Karma 5", Committed, seed1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ReadAnswer(tt.text)
+			if r.Verdict != tt.verdict {
+				t.Fatalf("verdict %v (%v), want %v", r.Verdict, r.Err(), tt.verdict)
+			}
+			if tt.want != (Numbers{}) && r.Numbers != tt.want {
+				t.Errorf("numbers %v, want %v", r.Numbers, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadAnswerHostileIsLinear: long answers made of what the reader looks
+// back and forth over are read in time proportional to their length. At
+// 200,000 repeats a quadratic step would take minutes; linear reading takes
+// well under a second, so the bound holds on a loaded machine too.
+func TestReadAnswerHostileIsLinear(t *testing.T) {
+	for _, unit := range []string{"Джива, ", "Karma (", "Jiva + ", "| Jiva ", "2, ", "Karma: 5 or ", "Jiva Dharma ", "Jiva = 1 + "} {
+		text := strings.Repeat(unit, 200_000)
+		t0 := time.Now()
+		ReadAnswer(text)
+		if d := time.Since(t0); d > 5*time.Second {
+			t.Errorf("%q × 200000 (%d bytes): %v", unit, len(text), d)
+		}
+	}
 }

@@ -144,7 +144,7 @@ type dateToken struct {
 
 func tokenizeDate(s string, toks []dateToken) ([]dateToken, string) {
 	for i := 0; i < len(s); {
-		r, n := decodeRune(s[i:])
+		r, n := DecodeRune(s[i:])
 		switch {
 		case r >= '0' && r <= '9':
 			j := i
@@ -156,7 +156,7 @@ func tokenizeDate(s string, toks []dateToken) ([]dateToken, string) {
 		case unicode.IsLetter(r):
 			j := i
 			for j < len(s) {
-				r2, n2 := decodeRune(s[j:])
+				r2, n2 := DecodeRune(s[j:])
 				if !unicode.IsLetter(r2) {
 					break
 				}
@@ -301,7 +301,7 @@ func letterWord(s string, i int) (string, int) {
 			j++
 			continue
 		}
-		r, n := decodeRune(s[j:])
+		r, n := DecodeRune(s[j:])
 		if !isLetter(r) {
 			break
 		}
@@ -334,7 +334,7 @@ func ordinalSuffix(s string, i int) int {
 		if strings.HasPrefix(s[i:], suf) {
 			j := i + len(suf)
 			if j < len(s) {
-				if r, _ := decodeRune(s[j:]); unicode.IsLetter(r) {
+				if r, _ := DecodeRune(s[j:]); unicode.IsLetter(r) {
 					continue
 				}
 			}

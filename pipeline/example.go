@@ -70,6 +70,8 @@ export:
   adapter: merge
   types: [q4_K_M, q8_0]    # one GGUF per type; the first is the default below
   outtype: f16             # float type of the conversion before quantizing
+  # auto: importance matrix from data.train on the merged model (cached); none; or a file.
+  imatrix: auto
 
 ollama:
   type: q4_K_M             # which export the Modelfile's FROM names

@@ -8,25 +8,34 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/sattva/sattva/convquant"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/atomicfile"
 )
 
 // ExportTools are the conversion steps Export calls. The command line passes
-// the convert and quantize packages; tests pass fakes. Each writes its output
-// atomically and honours ctx.
+// package convquant's; tests pass fakes. Each writes its output atomically
+// and honours ctx. Metadata is written with the file: kvs are set as the
+// converter writes its keys (a key it writes replaced in place, a new one
+// appended), then each of defaults whose key is still missing is appended.
 type ExportTools struct {
 	// ConvertBase converts the HF folder hfDir to a GGUF of outType ("f16",
-	// "bf16", "f32"), merging the PEFT adapter in mergeAdapter when it is not "".
-	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string) error
+	// "bf16", "f32", "q8_0": the types convquant.DirectType accepts),
+	// merging the PEFT adapter in mergeAdapter when it is not "".
+	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string, kvs, defaults []gguf.KV) error
 	// ConvertLoRA converts a PEFT adapter to a GGUF LoRA adapter for baseDir.
-	ConvertLoRA func(ctx context.Context, adapterDir, baseDir, out string) error
-	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out.
-	Quantize func(ctx context.Context, in, out, fileType string) error
+	ConvertLoRA func(ctx context.Context, adapterDir, baseDir, out string, kvs []gguf.KV) error
+	// Quantize writes in quantized to fileType ("q4_K_M", "q8_0", …) as out,
+	// with the importance matrix file imatrix unless it is ""; the metadata
+	// of in is carried over.
+	Quantize func(ctx context.Context, in, out, fileType, imatrix string) error
+	// IMatrix computes an importance matrix of model over at most chunks
+	// chunks of chunk tokens of the data files and writes it to out (nil:
+	// export.imatrix auto quantizes without one).
+	IMatrix func(ctx context.Context, model, out string, data []string, chunk, chunks int) error
 }
 
 // ExportOptions control Export.
@@ -65,12 +74,12 @@ type Input struct {
 
 // Provenance says what an artifact was made from.
 type Provenance struct {
-	Base    Input  `json:"base"`
-	Adapter *Input `json:"adapter,omitempty"`
+	Base          Input    `json:"base"`
+	Adapter       *Input   `json:"adapter,omitempty"`
 	// Trained is the native trainer's checkpoint and Training how it was
 	// trained (adapter_mode native).
-	Trained       *Input   `json:"trained,omitempty"`
-	Training      string   `json:"training,omitempty"`
+	Trained  *Input `json:"trained,omitempty"`
+	Training string `json:"training,omitempty"`
 	Datasets      []Input  `json:"datasets,omitempty"`
 	SattvaVersion string   `json:"sattva_version"`
 	Commands      []string `json:"commands"`
@@ -145,15 +154,15 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	// conv writes the exported model as outType: from the HF folder (with
 	// the adapter merged), or from the native trainer's F32 checkpoint.
-	conv := func(ctx context.Context, out, outType, merge string) error {
-		return o.Tools.ConvertBase(ctx, p.BaseDir(), out, outType, merge)
+	conv := func(ctx context.Context, out, outType, merge string, kvs, defaults []gguf.KV) error {
+		return o.Tools.ConvertBase(ctx, p.BaseDir(), out, outType, merge, kvs, defaults)
 	}
 	if isNative {
 		if err := p.nativeProvenance(prov, native, o); err != nil {
 			return nil, err
 		}
-		conv = func(ctx context.Context, out, outType, _ string) error {
-			return nativeAs(ctx, o.Tools, native, out, outType)
+		conv = func(ctx context.Context, out, outType, _ string, kvs, defaults []gguf.KV) error {
+			return nativeAs(ctx, o.Tools, native, out, outType, kvs, defaults)
 		}
 	}
 	dir := p.ExportDir()
@@ -171,23 +180,36 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if mode == "merge" {
 		merge = adapter
 	}
-	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
-	if err := conv(ctx, floatPath, outType, merge); err != nil {
-		return nil, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
-	}
 	kvs := prov.KVs(p.Name)
+	// The serving sampler as general.sampling.*, in place of the base's
+	// generation_config sampler, so that llama.cpp's tools sample as the
+	// Modelfile says (convert replaces the whole sampler when kvs hold one).
+	kvs = append(kvs, ServingSampling(p.Ollama.Parameters).KVs()...)
+	var defaults []gguf.KV
 	if p.Template == "llama3" {
 		// A base model's tokenizer often has no chat template (Llama-3.1-8B
 		// has none); llama.cpp then cannot render chats for sattva eval or
 		// sattva run. Write the one the model was trained with.
-		if has, err := hasKey(floatPath, "tokenizer.chat_template"); err != nil {
+		defaults = []gguf.KV{{Key: "tokenizer.chat_template", Value: gguf.String(Llama3ChatTemplateJinja)}}
+	}
+	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
+	if err := conv(ctx, floatPath, outType, merge, kvs, defaults); err != nil {
+		return nil, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
+	}
+	if len(defaults) > 0 {
+		// The adapter carries the template too when the base had none.
+		if added, err := hasValue(floatPath, defaults[0]); err != nil {
 			return nil, err
-		} else if !has {
-			kvs = append(kvs, gguf.KV{Key: "tokenizer.chat_template", Value: gguf.String(Llama3ChatTemplateJinja)})
+		} else if added {
+			kvs = append(kvs, defaults[0])
 		}
 	}
-	if err := AddMetadata(ctx, floatPath, kvs); err != nil {
-		return nil, fmt.Errorf("writing provenance into %s: %w", floatPath, err)
+	imatrix, imNote, err := exportIMatrix(ctx, p, o, prov, floatPath, log)
+	if err != nil {
+		return nil, err
+	}
+	if imNote != "" {
+		notes = append(notes, imNote)
 	}
 	keepFloat := false
 	for _, ty := range p.Export.Types {
@@ -198,22 +220,19 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			continue
 		}
 		out := filepath.Join(dir, stem+"-"+ty+".gguf")
-		if slices.Contains(ConvertTypes, lt) {
+		if convertsDirectly(lt) {
 			// Another float type, or Q8_0: convert again from the HF weights,
 			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
 			// Q8_0's 32-element blocks do not divide stay F16 there, where
 			// llama-quantize would refuse the file).
-			if err := conv(ctx, out, lt, merge); err != nil {
+			if err := conv(ctx, out, lt, merge, kvs, defaults); err != nil {
 				return nil, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
 			}
 		} else {
 			log.Info("quantizing", "type", ty, "out", out)
-			if err := o.Tools.Quantize(ctx, floatPath, out, ty); err != nil {
+			if err := o.Tools.Quantize(ctx, floatPath, out, ty, imatrix); err != nil {
 				return nil, fmt.Errorf("quantizing to %s: %w", ty, err)
 			}
-		}
-		if err := ensureMetadata(ctx, out, kvs); err != nil {
-			return nil, err
 		}
 		res.Models[ty] = out
 	}
@@ -221,25 +240,6 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		ty := p.Eval.Type
 		bf := filepath.Join(dir, p.Name+"-base-"+outType+".gguf")
 		res.BaseModel = filepath.Join(dir, p.Name+"-base-"+ty+".gguf")
-		if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, ""); err != nil {
-			return nil, fmt.Errorf("converting the base model for comparison: %w", err)
-		}
-		switch lt := strings.ToLower(ty); {
-		case lt == outType:
-			res.BaseModel = bf
-		case slices.Contains(ConvertTypes, lt):
-			err := o.Tools.ConvertBase(ctx, p.BaseDir(), res.BaseModel, lt, "")
-			os.Remove(bf)
-			if err != nil {
-				return nil, fmt.Errorf("converting the base model to %s: %w", ty, err)
-			}
-		default:
-			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty)
-			os.Remove(bf)
-			if err != nil {
-				return nil, fmt.Errorf("quantizing the base model to %s: %w", ty, err)
-			}
-		}
 		baseKVs := append([]gguf.KV{}, kvs...)
 		for i := range baseKVs {
 			if baseKVs[i].Key == "general.name" {
@@ -249,8 +249,24 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
 		baseKVs = withoutKey(baseKVs, "general.provenance.trained.sha256")
 		baseKVs = withoutKey(baseKVs, "general.provenance.training")
-		if err := AddMetadata(ctx, res.BaseModel, baseKVs); err != nil {
-			return nil, err
+		if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, "", baseKVs, defaults); err != nil {
+			return nil, fmt.Errorf("converting the base model for comparison: %w", err)
+		}
+		switch lt := strings.ToLower(ty); {
+		case lt == outType:
+			res.BaseModel = bf
+		case convertsDirectly(lt):
+			err := o.Tools.ConvertBase(ctx, p.BaseDir(), res.BaseModel, lt, "", baseKVs, defaults)
+			os.Remove(bf)
+			if err != nil {
+				return nil, fmt.Errorf("converting the base model to %s: %w", ty, err)
+			}
+		default:
+			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty, "")
+			os.Remove(bf)
+			if err != nil {
+				return nil, fmt.Errorf("quantizing the base model to %s: %w", ty, err)
+			}
 		}
 	}
 	if !keepFloat {
@@ -258,11 +274,14 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	if mode == "separate" {
 		res.Adapter = filepath.Join(dir, p.Name+"-lora.gguf")
-		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter); err != nil {
-			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
+		var adapterKVs []gguf.KV // a sampler belongs to the model, not the adapter
+		for _, kv := range kvs {
+			if !isSamplingKey(kv.Key) {
+				adapterKVs = append(adapterKVs, kv)
+			}
 		}
-		if err := ensureMetadata(ctx, res.Adapter, kvs); err != nil {
-			return nil, err
+		if err := o.Tools.ConvertLoRA(ctx, adapter, p.BaseDir(), res.Adapter, adapterKVs); err != nil {
+			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
 		}
 	}
 
@@ -335,8 +354,16 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 
 func isFloatType(t string) bool { return t == "f32" || t == "f16" || t == "bf16" }
 
-// ConvertTypes are the export types ExportTools.ConvertBase produces directly.
-var ConvertTypes = []string{"f32", "f16", "bf16", "q8_0"}
+// convertsDirectly reports whether the export type t is one that
+// ExportTools.ConvertBase writes itself (convquant.DirectType).
+func convertsDirectly(t string) bool {
+	ft, err := convquant.ParseOutType(t)
+	if err != nil {
+		return false
+	}
+	_, ok := convquant.DirectType(ft)
+	return ok
+}
 
 // provenance hashes the export's inputs.
 func (p *Project) provenance(adapter string, o ExportOptions) (*Provenance, error) {
@@ -408,71 +435,21 @@ func (pr *Provenance) KVs(name string) []gguf.KV {
 	return kv
 }
 
-// ensureMetadata adds kvs to path unless the file already carries the first
-// provenance key with the same value (quantizers copy metadata through).
-func ensureMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return err
-	}
-	ok := true
-	for _, kv := range kvs {
-		v, found := f.Get(kv.Key)
-		if !found || !gguf.ValuesEqual(v, kv.Value) {
-			ok = false
-			break
-		}
-	}
-	f.Close()
-	if ok {
-		return nil
-	}
-	return AddMetadata(ctx, path, kvs)
-}
-
-// AddMetadata rewrites the GGUF at path with kvs set (replacing keys of the
-// same name in place, appending new ones), tensors unchanged. Atomic.
-func AddMetadata(ctx context.Context, path string, kvs []gguf.KV) error {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	idx := map[string]int{}
-	out := make([]gguf.KV, 0, len(f.KVs)+len(kvs))
-	for _, kv := range f.KVs {
-		idx[kv.Key] = len(out)
-		out = append(out, kv)
-	}
-	for _, kv := range kvs {
-		if i, ok := idx[kv.Key]; ok {
-			out[i] = kv
-		} else {
-			idx[kv.Key] = len(out)
-			out = append(out, kv)
-		}
-	}
-	spec := &gguf.Spec{Version: f.Version, Alignment: uint32(f.Alignment), KVs: out}
-	for _, ti := range f.Tensors {
-		spec.Tensors = append(spec.Tensors, gguf.WriteTensor{Name: ti.Name, Dims: ti.Dims, Type: ti.Type, Data: gguf.SectionData(f.TensorData(ti))})
-	}
-	return gguf.WriteFile(ctx, path, spec, gguf.WriteOptions{})
-}
-
 // Llama3ChatTemplateJinja is the chat template written into a llama3 export
 // whose base tokenizer has none: the turns of LLaMA-Factory's llama3 template
 // (BOS comes from the tokenizer). llama.cpp recognises it as its built-in
 // "llama3" template.
 const Llama3ChatTemplateJinja = "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
 
-func hasKey(path, key string) (bool, error) {
+// hasValue reports whether the GGUF at path has kv's key with kv's value.
+func hasValue(path string, kv gguf.KV) (bool, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	_, ok := f.Get(key)
-	return ok, nil
+	v, ok := f.Get(kv.Key)
+	return ok && gguf.ValuesEqual(v, kv.Value), nil
 }
 
 func withoutKey(kvs []gguf.KV, key string) []gguf.KV {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,25 +14,41 @@ import (
 
 // fakeTools write tiny real GGUF files and record their calls.
 func fakeTools(t *testing.T, calls *[]string) ExportTools {
-	write := func(ctx context.Context, out, tag string) error {
-		data := make([]byte, 16)
-		return gguf.WriteFile(ctx, out, &gguf.Spec{
-			KVs:     []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "test.tag", Value: gguf.String(tag)}},
-			Tensors: []gguf.WriteTensor{{Name: "w", Dims: []uint64{2, 2}, Type: gguf.TypeF32, Data: gguf.BytesData(data)}},
-		}, gguf.WriteOptions{})
+	// write writes a small GGUF with the metadata a converter writes (its
+	// own keys, then kvs set, then defaults where missing).
+	write := func(ctx context.Context, out string, own, kvs, defaults []gguf.KV) error {
+		s := &gguf.Spec{KVs: own}
+		for _, kv := range kvs {
+			s.SetKV(kv.Key, kv.Value)
+		}
+		for _, kv := range defaults {
+			if !slices.ContainsFunc(s.KVs, func(have gguf.KV) bool { return have.Key == kv.Key }) {
+				s.KVs = append(s.KVs, kv)
+			}
+		}
+		s.Tensors = []gguf.WriteTensor{{Name: "w", Dims: []uint64{2, 2}, Type: gguf.TypeF32, Data: gguf.BytesData(make([]byte, 16))}}
+		return gguf.WriteFile(ctx, out, s, gguf.WriteOptions{})
+	}
+	own := func(tag string) []gguf.KV {
+		return []gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}, {Key: "test.tag", Value: gguf.String(tag)}}
 	}
 	return ExportTools{
-		ConvertBase: func(ctx context.Context, hf, out, outType, merge string) error {
+		ConvertBase: func(ctx context.Context, hf, out, outType, merge string, kvs, defaults []gguf.KV) error {
 			*calls = append(*calls, "convert "+filepath.Base(out)+" "+outType+" merge="+filepath.Base(merge))
-			return write(ctx, out, outType)
+			return write(ctx, out, own(outType), kvs, defaults)
 		},
-		ConvertLoRA: func(ctx context.Context, adapter, base, out string) error {
+		ConvertLoRA: func(ctx context.Context, adapter, base, out string, kvs []gguf.KV) error {
 			*calls = append(*calls, "lora "+filepath.Base(out))
-			return write(ctx, out, "lora")
+			return write(ctx, out, own("lora"), kvs, nil)
 		},
-		Quantize: func(ctx context.Context, in, out, ft string) error {
+		Quantize: func(ctx context.Context, in, out, ft, imatrix string) error {
 			*calls = append(*calls, "quantize "+filepath.Base(in)+" "+filepath.Base(out)+" "+ft)
-			return write(ctx, out, ft) // drops the input's metadata, as a careless quantizer would
+			f, err := gguf.Open(in) // the metadata is carried over, as llama-quantize does
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return write(ctx, out, f.KVs, []gguf.KV{{Key: "test.tag", Value: gguf.String(ft)}}, nil)
 		},
 	}
 }
@@ -103,12 +120,17 @@ func TestExportMerged(t *testing.T) {
 		if len(f.Tensors) != 1 {
 			t.Errorf("%s: tensors %v", ty, f.Tensors)
 		}
+		// the serving sampler (temperature 0, repeat_penalty 1) as general.sampling.*
+		s, err := gguf.SamplingOf(f)
+		if err != nil || s.Temp == nil || *s.Temp != 0 || s.PenaltyRepeat == nil || *s.PenaltyRepeat != 1 || s.TopP != nil {
+			t.Errorf("%s: sampler %v (%v), want temp 0, penalty_repeat 1 only", ty, s, err)
+		}
 		f.Close()
 	}
 }
 
 func TestExportSeparateAndNoAdapter(t *testing.T) {
-	p := mustProject(t, t.TempDir(), "export:\n  adapter: separate\n  types: [f16, q4_K_M]\nollama:\n  type: q4_K_M\n")
+	p := mustProject(t, t.TempDir(), "export:\n  adapter: separate\n  types: [f16, q4_K_M]\nollama:\n  type: q4_K_M\n  parameters: {temperature: 0.2}\n")
 	writeAdapter(t, p)
 	var calls []string
 	res, err := Export(context.Background(), p, ExportOptions{Tools: fakeTools(t, &calls)})
@@ -122,6 +144,23 @@ func TestExportSeparateAndNoAdapter(t *testing.T) {
 	mf, _ := os.ReadFile(res.Modelfile)
 	if !strings.Contains(string(mf), "FROM ./m-base-q4_K_M.gguf\nADAPTER ./m-lora.gguf\n") {
 		t.Errorf("Modelfile:\n%s", mf)
+	}
+	// the sampler goes into the model, not into the adapter
+	if f, err := gguf.Open(res.Adapter); err != nil {
+		t.Fatal(err)
+	} else {
+		if s, _ := gguf.SamplingOf(f); !s.IsZero() {
+			t.Errorf("adapter carries a sampler: %v", s)
+		}
+		f.Close()
+	}
+	if f, err := gguf.Open(res.Models["f16"]); err != nil {
+		t.Fatal(err)
+	} else {
+		if s, _ := gguf.SamplingOf(f); s.Temp == nil || *s.Temp != 0.2 {
+			t.Errorf("f16 sampler %v, want temp 0.2", s)
+		}
+		f.Close()
 	}
 
 	// template llama3 over a base without a chat template: export writes one.

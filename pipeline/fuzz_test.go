@@ -34,28 +34,6 @@ func FuzzParseProject(f *testing.F) {
 	})
 }
 
-// FuzzReadAlpacaJSONL: malformed lines are *DataError with a line number.
-func FuzzReadAlpacaJSONL(f *testing.F) {
-	f.Add([]byte(`{"instruction":"a","input":"","output":"b"}` + "\n\n" + `{"instruction":"c","output":"d","system":"s"}`))
-	f.Add([]byte(`{"instruction":1,"output":"b"}`))
-	f.Add([]byte("{\"instruction\":\"a\",\"output\":\"\"}\r\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ex, err := ReadAlpacaJSONL("d.jsonl", strings.NewReader(string(data)))
-		if err != nil {
-			var de *DataError
-			if !errors.As(err, &de) || de.Line < 1 {
-				t.Fatalf("error %T %v", err, err)
-			}
-			return
-		}
-		for _, e := range ex {
-			if strings.TrimSpace(e.Instruction) == "" || strings.TrimSpace(e.Output) == "" {
-				t.Fatalf("empty example accepted: %+v", e)
-			}
-		}
-	})
-}
-
 // FuzzParseTrainLine never panics and never reports a negative count.
 func FuzzParseTrainLine(f *testing.F) {
 	f.Add("{'loss': 1.2345, 'grad_norm': 0.51, 'learning_rate': 0.0002, 'epoch': 0.12}")

@@ -132,8 +132,8 @@ type Tokenizer interface {
 // (special-token text parsed), BOS and EOS as ids, and the prompt and answer
 // cut to cutoff tokens with LLaMA-Factory's infer_seqlen rule. prompt is the
 // number of leading prompt tokens (the rest is the answer).
-func EncodeExample(tok Tokenizer, template string, ex AlpacaExample, cutoff int) (ids []int32, prompt int, err error) {
-	dex := &dataset.Example{Instruction: ex.Instruction, Input: ex.Input, Output: ex.Output, System: ex.System}
+func EncodeExample(tok Tokenizer, template string, ex dataset.Example, cutoff int) (ids []int32, prompt int, err error) {
+	dex := &ex
 	var src, tgt []int32
 	enc := func(dst *[]int32, text string) error {
 		if text == "" {
@@ -297,7 +297,7 @@ func (p *Project) NativeDescription() string {
 // trainNative is Train for trainer llamacpp: the base converted to an F32
 // GGUF, then o.Native on the project's examples, the checkpoint in
 // NativeCheckpointPath and train/result.json.
-func trainNative(ctx context.Context, p *Project, plan *TrainPlan, examples []AlpacaExample, o TrainOptions, start time.Time) (*TrainResult, error) {
+func trainNative(ctx context.Context, p *Project, plan *TrainPlan, examples []dataset.Example, o TrainOptions, start time.Time) (*TrainResult, error) {
 	if o.ConvertBase == nil {
 		return nil, errors.New("pipeline: the native trainer needs the ConvertBase tool")
 	}
@@ -311,7 +311,7 @@ func trainNative(ctx context.Context, p *Project, plan *TrainPlan, examples []Al
 	// A stale result.json must not name an older checkpoint as this one.
 	os.Remove(filepath.Join(p.TrainDir(), "result.json"))
 	baseF32 := filepath.Join(p.TrainDir(), "base-f32.gguf")
-	if err := o.ConvertBase(ctx, p.BaseDir(), baseF32, "f32", ""); err != nil {
+	if err := o.ConvertBase(ctx, p.BaseDir(), baseF32, "f32", "", nil, nil); err != nil {
 		return nil, fmt.Errorf("converting the base to F32 for training: %w", err)
 	}
 	defer os.Remove(baseF32)
@@ -434,13 +434,37 @@ func (p *Project) nativeProvenance(prov *Provenance, checkpoint string, o Export
 	return nil
 }
 
-// nativeAs writes the native F32 checkpoint as outType: a copy for f32,
-// else through the Quantize tool (f16, bf16, q8_0, q4_K_M, …).
-func nativeAs(ctx context.Context, t ExportTools, checkpoint, out, outType string) error {
-	if strings.EqualFold(outType, "f32") {
-		return gguf.Rewrite(ctx, checkpoint, out, nil, gguf.WriteOptions{})
+// nativeAs writes the native F32 checkpoint as outType with kvs set (and
+// each of defaults whose key is missing): a copy for f32, else through the
+// Quantize tool (f16, bf16, q8_0, q4_K_M, …) and a metadata rewrite.
+func nativeAs(ctx context.Context, t ExportTools, checkpoint, out, outType string, kvs, defaults []gguf.KV) error {
+	edit := func(s *gguf.Spec) error {
+		idx := map[string]int{}
+		for i, kv := range s.KVs {
+			idx[kv.Key] = i
+		}
+		for _, kv := range kvs {
+			if i, ok := idx[kv.Key]; ok {
+				s.KVs[i] = kv
+			} else {
+				idx[kv.Key] = len(s.KVs)
+				s.KVs = append(s.KVs, kv)
+			}
+		}
+		for _, kv := range defaults {
+			if _, ok := idx[kv.Key]; !ok {
+				s.KVs = append(s.KVs, kv)
+			}
+		}
+		return nil
 	}
-	return t.Quantize(ctx, checkpoint, out, outType)
+	if strings.EqualFold(outType, "f32") {
+		return gguf.Rewrite(ctx, checkpoint, out, edit, gguf.WriteOptions{})
+	}
+	if err := t.Quantize(ctx, checkpoint, out, outType, ""); err != nil {
+		return err
+	}
+	return gguf.Rewrite(ctx, out, out, edit, gguf.WriteOptions{})
 }
 
 // LastTrainResult reads <output>/train/result.json, what the last training

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/sattva/sattva/dataset"
 )
 
 // charTok is one id per character; BOS 1, EOS 2 (the Python tests' Tok).
@@ -28,12 +30,12 @@ func (charTok) EOS() int32 { return 2 }
 func TestEncodeExampleMatchesFallbackTrainer(t *testing.T) {
 	type tc struct {
 		Template string        `json:"template"`
-		Ex       AlpacaExample `json:"ex"`
+		Ex       dataset.Example `json:"ex"`
 		Cutoff   int           `json:"cutoff"`
 	}
 	var cases []tc
 	for _, tmpl := range []string{"llama3", "plain"} {
-		for _, ex := range []AlpacaExample{
+		for _, ex := range []dataset.Example{
 			{Instruction: "Date 29.01.1988?", Output: "Jiva: 2"},
 			{Instruction: "Numbers for", Input: "29.01.1988", Output: "2, 3, 1, 8, 5", System: "Be exact."},
 		} {

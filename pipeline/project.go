@@ -148,6 +148,11 @@ type ExportConfig struct {
 	Types []string `yaml:"types"`
 	// OutType is the float type of the conversion before quantizing (f16, bf16, f32).
 	OutType string `yaml:"outtype"`
+	// IMatrix is the importance matrix the quantized types are made with:
+	// "auto" (default) computes it from data.train on the converted model
+	// (adapter merged) and caches it; "none" quantizes without; anything
+	// else is an imatrix file (sattva imatrix or llama-imatrix).
+	IMatrix string `yaml:"imatrix"`
 }
 
 // OllamaConfig is what goes into the Modelfile.
@@ -388,6 +393,9 @@ func (p *Project) applyDefaults() {
 	if p.Export.OutType == "" {
 		p.Export.OutType = "f16"
 	}
+	if p.Export.IMatrix == "" {
+		p.Export.IMatrix = IMatrixAuto
+	}
 	if p.Ollama.Type == "" {
 		p.Ollama.Type = p.Export.Types[0]
 	}
@@ -546,11 +554,11 @@ func (p *Project) validate() error {
 }
 
 // knownExportType accepts the float types and the llama.cpp file types
-// sattva quantizes to (checked again by quantize.ParseFileType at export).
+// sattva quantizes to (checked again by gguf.ParseFileType at export).
 func knownExportType(s string) bool {
 	switch strings.ToUpper(s) {
 	case "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L",
-		"Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K":
+		"Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS":
 		return true
 	}
 	return false
@@ -597,9 +605,6 @@ func (p *Project) Resolve(rel string) string {
 	}
 	return filepath.Join(p.Dir, filepath.FromSlash(rel))
 }
-
-// BaseDir is the resolved base model folder.
-func (p *Project) BaseDir() string { return p.Resolve(p.Base) }
 
 // OutputDir is the resolved output folder.
 func (p *Project) OutputDir() string { return p.Resolve(p.Output) }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/internal/atomicfile"
-	"github.com/sattva/sattva/llamacpp"
 )
 
 // Stages of a pipeline run, in order.
@@ -29,7 +28,7 @@ const (
 )
 
 // Stages lists the stages in run order.
-var Stages = []string{StageData, StageTrain, StageExport, StageEval}
+func Stages() []string { return []string{StageData, StageTrain, StageExport, StageEval} }
 
 // Stage statuses.
 const (
@@ -70,7 +69,8 @@ type PipelineOptions struct {
 	Train TrainOptions
 	// Export needs Tools; Version and Command are recorded as provenance.
 	Export ExportOptions
-	// Eval runs the suite (nil: EvalWithLlamaCpp with default options).
+	// Eval runs the suite (nil: EvalSuite with the llamacpp runner and
+	// default options, which needs an engine: the command line passes one).
 	Eval func(ctx context.Context, r EvalRequest) (*EvalOutcome, error)
 	// CheckSuite validates the suite before any stage runs (nil: evalrun.LoadSuite).
 	CheckSuite func(path string) error
@@ -177,13 +177,13 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	force := map[string]bool{}
 	for _, f := range o.Force {
 		if f == "all" {
-			for _, s := range Stages {
+			for _, s := range Stages() {
 				force[s] = true
 			}
 			continue
 		}
-		if !contains(Stages, f) {
-			return nil, fmt.Errorf("pipeline: --force %q: stages are %s or all", f, strings.Join(Stages, ", "))
+		if !contains(Stages(), f) {
+			return nil, fmt.Errorf("pipeline: --force %q: stages are %s or all", f, strings.Join(Stages(), ", "))
 		}
 		force[f] = true
 	}
@@ -397,7 +397,7 @@ func RunPipeline(ctx context.Context, p *Project, o PipelineOptions) (*PipelineS
 	evalFn := o.Eval
 	if evalFn == nil {
 		evalFn = func(ctx context.Context, r EvalRequest) (*EvalOutcome, error) {
-			return EvalWithLlamaCpp(ctx, r, evalrun.LlamaOptions{Logger: o.Logger})
+			return EvalSuite(ctx, r, evalrun.RunnerLlamaCpp, evalrun.RunnerOptions{Logger: o.Logger})
 		}
 	}
 	outcomePath := filepath.Join(evalDir, "outcome.json")
@@ -567,21 +567,22 @@ func oneLine(s string) string {
 	return s
 }
 
-// EvalWithLlamaCpp runs the suite on r.Model (and r.Base, when set, first,
-// for a side-by-side comparison) with evalrun's llama.cpp runner and writes
-// the report files into r.OutDir.
-func EvalWithLlamaCpp(ctx context.Context, r EvalRequest, lo evalrun.LlamaOptions) (*EvalOutcome, error) {
+// EvalSuite runs the suite on r.Model (and r.Base, when set, first, for a
+// side-by-side comparison) with the runner evalrun.NewRunner makes of kind
+// and ro (its Model and Adapters set from r) and writes the report files
+// into r.OutDir.
+func EvalSuite(ctx context.Context, r EvalRequest, kind string, ro evalrun.RunnerOptions) (*EvalOutcome, error) {
 	suite, err := evalrun.LoadSuite(r.Suite)
 	if err != nil {
 		return nil, err
 	}
 	runOne := func(model, adapter, label string) (*evalrun.Report, error) {
-		o := lo
+		o := ro
 		o.Model = model
 		if adapter != "" {
-			o.Adapters = append(o.Adapters, llamacpp.Adapter{Path: adapter, Scale: 1})
+			o.Adapters = append(o.Adapters[:len(o.Adapters):len(o.Adapters)], evalrun.Adapter{Path: adapter, Scale: 1})
 		}
-		g, err := evalrun.NewLlamaRunner(o)
+		g, err := evalrun.NewRunner(kind, o)
 		if err != nil {
 			return nil, err
 		}

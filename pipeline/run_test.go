@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sattva/sattva/dataset"
 )
 
 func statuses(s *PipelineSummary) string {
@@ -122,7 +124,7 @@ func TestRunPipelineRefusesBeforeWork(t *testing.T) {
 	opts.CheckSuite = func(string) error { return nil }
 	os.WriteFile(p.DataFiles()[0], []byte("{not json\n"), 0o644)
 	_, err = RunPipeline(context.Background(), p, opts)
-	var de *DataError
+	var de *dataset.ExampleError
 	if !errors.As(err, &de) {
 		t.Errorf("broken dataset: %v", err)
 	}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sattva/sattva/dataset"
+	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/atomicfile"
 	trainscript "github.com/sattva/sattva/scripts/train"
 )
@@ -37,7 +37,7 @@ type TrainOptions struct {
 	LlamaFactoryCLI, Python string
 	// ValidateData checks one dataset file before any work starts (the CLI
 	// passes `sattva data validate`'s check). nil: only the structural check
-	// of ReadAlpacaJSONL runs.
+	// of dataset.ReadExamples runs.
 	ValidateData func(ctx context.Context, path string) error
 	// OnEvent receives parsed loss and progress; OnLine every output line.
 	OnEvent func(TrainEvent)
@@ -52,7 +52,11 @@ type TrainOptions struct {
 	// Native is the in-process trainer (trainer llamacpp); nil: none.
 	// ConvertBase makes its F32 GGUF of the base (ExportTools.ConvertBase).
 	Native      NativeTrainer
-	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string) error
+	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string, kvs, defaults []gguf.KV) error
+	// AllowMissingBase lets PlanTrain plan for a base model that is not
+	// downloaded yet (train --print-config, pipeline run --dry-run); the plan's
+	// BaseMissing says so. Train itself always needs the weights.
+	AllowMissingBase bool
 }
 
 // TrainPlan is what Train would run: decided and checked, nothing written yet.
@@ -65,6 +69,9 @@ type TrainPlan struct {
 	ConfigYAML []byte // LLaMA-Factory's YAML (the fallback reads the same file)
 	AdapterDir string
 	Examples   int // training examples after merging data.train
+	// BaseMissing, when the base model is not downloaded yet (only with
+	// TrainOptions.AllowMissingBase), says what to run to fetch it.
+	BaseMissing string
 }
 
 // TrainResult is the outcome of Train, also written to <output>/train/result.json.
@@ -95,30 +102,10 @@ type LossPoint struct {
 // is not installed (auto falls back to skipping with a reason instead).
 var ErrNoTrainer = errNoTrainer
 
-// CheckBase refuses a base folder that is not a Hugging Face checkpoint.
-func (p *Project) CheckBase() error {
-	dir := p.BaseDir()
-	st, err := os.Stat(dir)
-	if err != nil {
-		return p.Errorf("base", "base model folder %s: %v", dir, errors.Unwrap(err))
-	}
-	if !st.IsDir() {
-		return p.Errorf("base", "%s is not a folder (a Hugging Face checkpoint folder is expected)", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		return p.Errorf("base", "%s has no config.json: not a Hugging Face checkpoint folder", dir)
-	}
-	m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
-	if len(m) == 0 {
-		return p.Errorf("base", "%s has no *.safetensors weights", dir)
-	}
-	return nil
-}
-
 // CheckData reads every dataset file (structural check plus the optional
 // validator) and returns the merged examples.
-func (p *Project) CheckData(ctx context.Context, validate func(context.Context, string) error) ([]AlpacaExample, error) {
-	var all []AlpacaExample
+func (p *Project) CheckData(ctx context.Context, validate func(context.Context, string) error) ([]dataset.Example, error) {
+	var all []dataset.Example
 	for i, f := range p.DataFiles() {
 		field := "data.train"
 		if _, err := os.Stat(f); err != nil {
@@ -129,7 +116,7 @@ func (p *Project) CheckData(ctx context.Context, validate func(context.Context, 
 				return nil, fmt.Errorf("dataset %s (data.train[%d]) fails validation: %w", f, i, err)
 			}
 		}
-		ex, err := ReadAlpacaFile(f)
+		ex, err := dataset.ReadExamplesFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -143,9 +130,13 @@ func (p *Project) CheckData(ctx context.Context, validate func(context.Context, 
 
 // PlanTrain checks the project's inputs (base folder, datasets, trainer) and
 // decides what Train runs, without writing anything.
-func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []AlpacaExample, error) {
+func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []dataset.Example, error) {
+	baseMissing := ""
 	if err := p.CheckBase(); err != nil {
-		return nil, nil, err
+		if !o.AllowMissingBase || !errors.Is(err, ErrBaseMissing) {
+			return nil, nil, err
+		}
+		baseMissing = p.DownloadCommand()
 	}
 	examples, err := p.CheckData(ctx, o.ValidateData)
 	if err != nil {
@@ -157,7 +148,7 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []A
 	if err != nil {
 		return nil, nil, err
 	}
-	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples)}
+	plan := &TrainPlan{Paths: paths, ConfigYAML: cfg, AdapterDir: p.AdapterDir(), Examples: len(examples), BaseMissing: baseMissing}
 	trainer := p.Train.Trainer
 	if o.Trainer != "" {
 		trainer = o.Trainer
@@ -208,6 +199,13 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []A
 		py, err := exec.LookPath(python)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s is not on PATH (the fallback trainer needs python3 with torch, transformers, peft)", ErrNoTrainer, python)
+		}
+		// Before training (not when only printing the plan), refuse a Python
+		// without the trainer's packages with that reason, not a traceback.
+		if !o.AllowMissingBase {
+			if missing := pythonMissing(ctx, py, "torch", "transformers", "peft"); missing != "" {
+				return nil, nil, fmt.Errorf("%w: %s cannot import %s (pip install torch transformers peft; `sattva doctor` checks the rest)", ErrNoTrainer, python, missing)
+			}
 		}
 		useFallback(py)
 	default: // auto
@@ -292,7 +290,7 @@ func (p *Project) TrainEnv() []string {
 
 // WriteTrainInputs writes the trainer config, dataset_info.json, the merged
 // dataset and (for the fallback) the trainer script under TrainDir.
-func WriteTrainInputs(p *Project, plan *TrainPlan, examples []AlpacaExample) error {
+func WriteTrainInputs(p *Project, plan *TrainPlan, examples []dataset.Example) error {
 	if err := os.MkdirAll(p.TrainDir(), 0o755); err != nil {
 		return err
 	}
@@ -390,79 +388,4 @@ func Train(ctx context.Context, p *Project, o TrainOptions) (*TrainResult, error
 		return res, err
 	}
 	return res, nil
-}
-
-// AlpacaExample is one training example in LLaMA-Factory's alpaca form.
-type AlpacaExample struct {
-	Instruction string `json:"instruction"`
-	Input       string `json:"input"`
-	Output      string `json:"output"`
-	System      string `json:"system,omitempty"`
-}
-
-// DataError is a malformed line in a dataset file.
-type DataError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *DataError) Error() string      { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-func (e *DataError) InvalidInput() bool { return true }
-
-// ReadAlpacaFile reads a JSONL dataset: one object per line with string
-// fields instruction (required), input, output (required) and system; other
-// fields (lang, …) are ignored. Blank lines are skipped. The file may be
-// gzip- or zstd-compressed.
-func ReadAlpacaFile(path string) ([]AlpacaExample, error) {
-	f, err := dataset.Open(path) // plain, gzip or zstd
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ReadAlpacaJSONL(path, f)
-}
-
-// ReadAlpacaJSONL is ReadAlpacaFile over a reader; name is used in errors.
-func ReadAlpacaJSONL(name string, r io.Reader) ([]AlpacaExample, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var out []AlpacaExample
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var raw map[string]json.RawMessage
-		if err := json.Unmarshal(b, &raw); err != nil {
-			return nil, &DataError{name, line, "not a JSON object: " + err.Error()}
-		}
-		var ex AlpacaExample
-		for _, f := range []struct {
-			key string
-			dst *string
-			req bool
-		}{{"instruction", &ex.Instruction, true}, {"input", &ex.Input, false}, {"output", &ex.Output, true}, {"system", &ex.System, false}} {
-			v, ok := raw[f.key]
-			if !ok {
-				if f.req {
-					return nil, &DataError{name, line, fmt.Sprintf("missing %q", f.key)}
-				}
-				continue
-			}
-			if err := json.Unmarshal(v, f.dst); err != nil {
-				return nil, &DataError{name, line, fmt.Sprintf("%q must be a string", f.key)}
-			}
-			if f.req && strings.TrimSpace(*f.dst) == "" {
-				return nil, &DataError{name, line, fmt.Sprintf("%q is empty", f.key)}
-			}
-		}
-		out = append(out, ex)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &DataError{name, line + 1, err.Error()}
-	}
-	return out, nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sattva/sattva/dataset"
 )
 
 // The argument names checked below were read from LLaMA-Factory's hparams
@@ -290,7 +292,7 @@ func TestTrainRefusesBadInput(t *testing.T) {
 	p = mustProject(t, t.TempDir(), "")
 	os.WriteFile(p.DataFiles()[0], []byte(`{"instruction":"x"}`+"\n"), 0o644)
 	_, err = Train(context.Background(), p, TrainOptions{})
-	var de *DataError
+	var de *dataset.ExampleError
 	if !errors.As(err, &de) || de.Line != 1 {
 		t.Errorf("bad dataset: %v", err)
 	}

@@ -12,7 +12,6 @@
 package plan
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/sattva/sattva/convert"
 )
 
 // ModelShape is what the memory of a decoder-only transformer (Llama family)
@@ -34,6 +35,12 @@ type ModelShape struct {
 	FFN      int    `json:"ffn"`       // intermediate size of the gated MLP
 	Vocab    int    `json:"vocab"`     // vocabulary size (logits width)
 	TiedEmbd bool   `json:"tied_embd"` // lm_head shares the input embedding
+
+	// What a config.json holds beyond the memory's terms (package synth
+	// writes checkpoints of these shapes).
+	Context    int     `json:"-"` // max_position_embeddings
+	RopeTheta  float64 `json:"-"` // rope_theta
+	RopeFactor float64 `json:"-"` // llama3 rope_scaling factor (0: none)
 }
 
 // Validate reports a shape with a non-positive dimension.
@@ -100,11 +107,11 @@ func (s ModelShape) Params() int64 {
 
 // presets are real model shapes, from each model's config.json.
 var presets = map[string]ModelShape{
-	"llama3.1-8b":  {Name: "llama3.1-8b", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, HeadDim: 128, FFN: 14336, Vocab: 128256},
-	"llama3.2-3b":  {Name: "llama3.2-3b", Layers: 28, Hidden: 3072, Heads: 24, KVHeads: 8, HeadDim: 128, FFN: 8192, Vocab: 128256, TiedEmbd: true},
-	"llama3.2-1b":  {Name: "llama3.2-1b", Layers: 16, Hidden: 2048, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192, Vocab: 128256, TiedEmbd: true},
-	"llama3.1-70b": {Name: "llama3.1-70b", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, HeadDim: 128, FFN: 28672, Vocab: 128256},
-	"stories260k":  {Name: "stories260k", Layers: 5, Hidden: 64, Heads: 8, KVHeads: 4, HeadDim: 8, FFN: 172, Vocab: 512, TiedEmbd: true},
+	"llama3.1-8b":  {Name: "llama3.1-8b", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, HeadDim: 128, FFN: 14336, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
+	"llama3.2-3b":  {Name: "llama3.2-3b", Layers: 28, Hidden: 3072, Heads: 24, KVHeads: 8, HeadDim: 128, FFN: 8192, Vocab: 128256, TiedEmbd: true, Context: 131072, RopeTheta: 500000, RopeFactor: 32},
+	"llama3.2-1b":  {Name: "llama3.2-1b", Layers: 16, Hidden: 2048, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192, Vocab: 128256, TiedEmbd: true, Context: 131072, RopeTheta: 500000, RopeFactor: 32},
+	"llama3.1-70b": {Name: "llama3.1-70b", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, HeadDim: 128, FFN: 28672, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8},
+	"stories260k":  {Name: "stories260k", Layers: 5, Hidden: 64, Heads: 8, KVHeads: 4, HeadDim: 8, FFN: 172, Vocab: 512, TiedEmbd: true, Context: 512, RopeTheta: 10000},
 }
 
 // Presets lists the names Preset knows, sorted.
@@ -123,43 +130,24 @@ func Preset(name string) (ModelShape, bool) {
 	return s, ok
 }
 
-// hfConfig is the part of a Hugging Face config.json the shape needs.
-type hfConfig struct {
-	ModelType         string   `json:"model_type"`
-	Architectures     []string `json:"architectures"`
-	HiddenSize        int      `json:"hidden_size"`
-	NumHiddenLayers   int      `json:"num_hidden_layers"`
-	NumAttentionHeads int      `json:"num_attention_heads"`
-	NumKeyValueHeads  int      `json:"num_key_value_heads"`
-	HeadDim           int      `json:"head_dim"`
-	IntermediateSize  int      `json:"intermediate_size"`
-	VocabSize         int      `json:"vocab_size"`
-	TieWordEmbeddings bool     `json:"tie_word_embeddings"`
-}
-
 // ErrNotLlama is returned for a config.json of an architecture whose memory
 // the estimator does not model.
 var ErrNotLlama = errors.New("plan: only Llama-family models (LlamaForCausalLM) are modelled")
 
-// ShapeFromHFConfig reads a Hugging Face config.json.
+// ShapeFromHFConfig reads a Hugging Face config.json (with package
+// convert's reader, so that the estimate and the conversion see the same
+// model). An architecture convert does not handle wraps ErrNotLlama.
 func ShapeFromHFConfig(r io.Reader) (ModelShape, error) {
-	var c hfConfig
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	if err := dec.Decode(&c); err != nil {
-		return ModelShape{}, fmt.Errorf("plan: config.json: %w", err)
+	hp, err := convert.ReadHParams(r, "config.json")
+	if errors.Is(err, convert.ErrUnsupported) {
+		return ModelShape{}, fmt.Errorf("%w: %v", ErrNotLlama, err)
 	}
-	if c.ModelType != "" && c.ModelType != "llama" {
-		return ModelShape{}, fmt.Errorf("%w; config.json has model_type %q", ErrNotLlama, c.ModelType)
+	if err != nil {
+		return ModelShape{}, fmt.Errorf("plan: %w", err)
 	}
 	s := ModelShape{
-		Name: c.ModelType, Layers: c.NumHiddenLayers, Hidden: c.HiddenSize, Heads: c.NumAttentionHeads,
-		KVHeads: c.NumKeyValueHeads, HeadDim: c.HeadDim, FFN: c.IntermediateSize, Vocab: c.VocabSize, TiedEmbd: c.TieWordEmbeddings,
-	}
-	if s.KVHeads == 0 {
-		s.KVHeads = s.Heads
-	}
-	if s.HeadDim == 0 && s.Heads > 0 {
-		s.HeadDim = s.Hidden / s.Heads
+		Name: "llama", Layers: int(hp.Layers), Hidden: int(hp.HiddenSize), Heads: int(hp.Heads),
+		KVHeads: int(hp.KVHeads), HeadDim: int(hp.HeadDim), FFN: int(hp.Intermediate), Vocab: int(hp.VocabSize), TiedEmbd: hp.TieEmbeddings,
 	}
 	return s, s.Validate()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/sattva/sattva/internal/progress"
 )
 
 // Method is the fine-tuning method.
@@ -20,9 +22,9 @@ const (
 	LoRA Method = "lora"
 )
 
-// AllTargets are the seven projections LLaMA-Factory's lora_target: all selects
+// allTargets are the seven projections LLaMA-Factory's lora_target: all selects
 // in a Llama model.
-var AllTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+var allTargets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 // TrainConfig is one fine-tuning run as LLaMA-Factory (or sattva's fallback
 // trainer, scripts/train/sft_lora.py) runs it: transformers + PEFT, bf16
@@ -32,7 +34,7 @@ type TrainConfig struct {
 	Shape   ModelShape
 	Method  Method   // QLoRA or LoRA
 	Rank    int      // LoRA rank r
-	Targets []string // PEFT module names; nil or ["all"] means AllTargets
+	Targets []string // PEFT module names; nil or ["all"] means allTargets
 	Dropout float64  // lora_dropout; above 0 each adapter keeps a dropout mask
 	Cutoff  int      // cutoff_len: tokens per sequence (the worst case: every sequence full)
 	Batch   int      // per_device_train_batch_size
@@ -61,16 +63,16 @@ type TrainConfig struct {
 // Defaults of the time estimate: a mid-range 12-16 GB GeForce card (RTX
 // 4060 Ti / 4070 class) doing bf16 matmuls with fp32 accumulation, which
 // GeForce cards run at half their advertised tensor rate. Pass the card's
-// figure (GPUTFLOPS) for a better estimate.
+// figure (gpuTFLOPS) for a better estimate.
 const (
 	DefaultTFLOPS = 30.0
 	DefaultMFU    = 0.40
 )
 
-// GPUTFLOPS are dense bf16 tensor TFLOPS with fp32 accumulation (what
+// gpuTFLOPS are dense bf16 tensor TFLOPS with fp32 accumulation (what
 // PyTorch's bf16 matmuls use) of common cards, from NVIDIA's architecture
 // whitepapers. Keys are lower case, without "nvidia geforce".
-var GPUTFLOPS = map[string]float64{
+var gpuTFLOPS = map[string]float64{
 	"rtx 3060": 25.6, "rtx 3060 ti": 32.4, "rtx 3070": 40.6, "rtx 3080": 59.5, "rtx 3090": 71,
 	"rtx 4060": 15.1, "rtx 4060 ti": 22.1, "rtx 4070": 29.1, "rtx 4070 super": 35.5, "rtx 4070 ti": 40.1,
 	"rtx 4070 ti super": 44.1, "rtx 4080": 48.7, "rtx 4080 super": 52.2, "rtx 4090": 82.6,
@@ -78,19 +80,19 @@ var GPUTFLOPS = map[string]float64{
 	"a100": 312, "h100": 989, "h200": 989, "l4": 121, "a10": 125, "t4": 65,
 }
 
-// LookupTFLOPS finds a card in GPUTFLOPS by a name as torch or nvidia-smi
+// LookupTFLOPS finds a card in gpuTFLOPS by a name as torch or nvidia-smi
 // print it ("NVIDIA GeForce RTX 4060 Ti"); ok is false for an unknown card.
 func LookupTFLOPS(name string) (float64, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
 	for _, p := range []string{"nvidia ", "geforce "} {
 		n = strings.TrimPrefix(n, p)
 	}
-	if v, ok := GPUTFLOPS[n]; ok {
+	if v, ok := gpuTFLOPS[n]; ok {
 		return v, true
 	}
 	// "h100 80gb hbm3", "a100-sxm4-80gb": the longest known prefix
 	best, bestLen := 0.0, 0
-	for k, v := range GPUTFLOPS {
+	for k, v := range gpuTFLOPS {
 		if strings.HasPrefix(n, k) && len(k) > bestLen && (len(n) == len(k) || n[len(k)] == ' ' || n[len(k)] == '-') {
 			best, bestLen = v, len(k)
 		}
@@ -141,7 +143,7 @@ func (c *TrainConfig) targets() ([]Linear, error) {
 	for _, t := range c.Targets {
 		i := slices.IndexFunc(all, func(l Linear) bool { return l.Name == t })
 		if i < 0 {
-			return nil, fmt.Errorf("plan: unknown LoRA target %q (known: all, %s)", t, strings.Join(AllTargets, ", "))
+			return nil, fmt.Errorf("plan: unknown LoRA target %q (known: all, %s)", t, strings.Join(allTargets, ", "))
 		}
 		if !slices.ContainsFunc(out, func(l Linear) bool { return l.Name == t }) {
 			out = append(out, all[i])
@@ -223,17 +225,17 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		// NF4: 4 bits a weight; double quantization: one 8-bit absmax per
 		// 64 weights, one fp32 absmax (and the blocks' fp32 offset) per 256 of those.
 		q := lin/2 + ceilDiv(lin, 64) + 4*ceilDiv(lin, 64*256)
-		add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", count(lin))
+		add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", progress.FormatCount(lin))
 		if c.KbitUpcast {
-			add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", count(embd), count(heads), count(norms))
-			add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", count(embd))
+			add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
+			add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", progress.FormatCount(embd))
 		} else {
-			add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", count(embd), count(heads), count(norms))
+			add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
 		}
 	} else {
-		add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", count(lin+embd+heads+norms))
+		add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", progress.FormatCount(lin+embd+heads+norms))
 	}
-	add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", count(nLoRA), c.Rank, len(tg), L)
+	add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", progress.FormatCount(nLoRA), c.Rank, len(tg), L)
 	if !c.NoAutocast {
 		if c.GradCheckpointing {
 			// only the layer being recomputed holds its copies
@@ -305,7 +307,7 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		}
 		add("gradients in flight", (6*f+4*h)*t+grads, "(6 × ffn + 4 × hidden) bytes × %d tokens + 4 bytes × LoRA params", t)
 		if c.Method == QLoRA {
-			add("dequantized projection", 2*maxW, "2 bytes × largest projection (%s weights)", count(maxW))
+			add("dequantized projection", 2*maxW, "2 bytes × largest projection (%s weights)", progress.FormatCount(maxW))
 		}
 	default:
 		add("gradients and AdamW temporaries", phaseOptim, "12 bytes × LoRA params")
@@ -414,18 +416,6 @@ func largest(lo, hi int, ok func(int) bool) int {
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
-
-func count(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
-}
 
 // TrainFormula is the memory model EstimateTrain applies, for --explain.
 const TrainFormula = `Peak GPU memory of a LoRA/QLoRA step (torch.cuda.max_memory_allocated)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/half"
 )
 
 // qntVersion is GGML_QNT_VERSION, written as general.quantization_version.
@@ -37,7 +38,7 @@ type Options struct {
 
 // Summary describes a finished quantization.
 type Summary struct {
-	FileType    FileType
+	FileType    gguf.FileType
 	Tensors     int
 	Quantized   int // tensors whose data was converted
 	Fallbacks   int // tensors that got a fallback type (rows not a multiple of 256)
@@ -73,10 +74,24 @@ func (e *InvalidDataError) Error() string {
 // InvalidInput marks the error as a problem with the input file.
 func (e *InvalidDataError) InvalidInput() bool { return true }
 
+// InputError is a tensor of the input file that the requested quantization
+// cannot take (already quantized without AllowRequantize, rows that no type
+// of the plan can hold): a problem with the input, as llama.cpp's quantizer
+// reports it, whichever engine ran.
+type InputError struct {
+	Tensor string
+	Msg    string
+}
+
+func (e *InputError) Error() string { return "quantize: " + e.Msg }
+
+// InvalidInput marks the error as a problem with the input file (exit 3).
+func (e *InputError) InvalidInput() bool { return true }
+
 // QuantizeFile writes a quantized copy of the GGUF model in to out
 // (atomically), making the same per-tensor choices and the same bytes as
 // llama.cpp's llama_model_quantize with the same options.
-func QuantizeFile(ctx context.Context, in, out string, ft FileType, o Options) (*Summary, error) {
+func QuantizeFile(ctx context.Context, in, out string, ft gguf.FileType, o Options) (*Summary, error) {
 	f, err := gguf.Open(in)
 	if err != nil {
 		return nil, err
@@ -114,7 +129,7 @@ func (s sectionSource) WriteTo(w io.Writer) (int64, error) {
 // Data converting its source on the fly when written. Nothing is read until
 // the returned Spec is written; the Summary's BytesAfter and plan are final,
 // FileSize is not filled in.
-func QuantizeSpec(s *gguf.Spec, ft FileType, o Options) (*gguf.Spec, *Summary, error) {
+func QuantizeSpec(s *gguf.Spec, ft gguf.FileType, o Options) (*gguf.Spec, *Summary, error) {
 	if _, err := ft.DefaultType(); err != nil {
 		return nil, nil, err
 	}
@@ -174,7 +189,7 @@ func QuantizeSpec(s *gguf.Spec, ft FileType, o Options) (*gguf.Spec, *Summary, e
 			return nil, nil, fmt.Errorf("quantize: tensor %s needs type %v, which the Go quantizer does not produce (try --engine llamacpp)", p.Name, p.To)
 		}
 		if t.Type.IsQuantized() && !o.AllowRequantize {
-			return nil, nil, fmt.Errorf("quantize: requantizing from type %v is disabled (tensor %s)", t.Type, t.Name)
+			return nil, nil, &InputError{Tensor: t.Name, Msg: fmt.Sprintf("requantizing from type %v is disabled (tensor %s; --allow-requantize accepts it)", t.Type, t.Name)}
 		}
 		if !Supported(t.Type) {
 			return nil, nil, fmt.Errorf("quantize: cannot convert tensor %s from type %v", t.Name, t.Type)
@@ -194,7 +209,7 @@ func QuantizeSpec(s *gguf.Spec, ft FileType, o Options) (*gguf.Spec, *Summary, e
 				}
 			}
 		}
-		if im == nil && p.To == gguf.TypeQ2_K && ft == MostlyQ2_K_S && t.Name != "token_embd.weight" {
+		if im == nil && p.To == gguf.TypeQ2_K && ft == gguf.MostlyQ2_K_S && t.Name != "token_embd.weight" {
 			return nil, nil, fmt.Errorf("%w for tensor %s in a very low-bit quantization", errNoIMatrix, t.Name)
 		}
 		if ncols%p.To.BlockSize() != 0 {
@@ -224,7 +239,7 @@ func QuantizeSpec(s *gguf.Spec, ft FileType, o Options) (*gguf.Spec, *Summary, e
 // outputKVs is llama_model_quantize's metadata: the input's KVs in order,
 // general.quantization_version and general.file_type moved to the end with
 // new values, split keys removed, then the imatrix keys llama-quantize adds.
-func outputKVs(in []gguf.KV, ft FileType, o Options) []gguf.KV {
+func outputKVs(in []gguf.KV, ft gguf.FileType, o Options) []gguf.KV {
 	kvs := slices.Clone(in)
 	set := func(kv gguf.KV) {
 		kvs = slices.DeleteFunc(kvs, func(x gguf.KV) bool { return x.Key == kv.Key })
@@ -342,9 +357,9 @@ func badFloat(t gguf.Type, raw []byte) int {
 func decodeOne(t gguf.Type, b []byte) float32 {
 	switch t {
 	case gguf.TypeF16:
-		return FP16ToFP32(binary.LittleEndian.Uint16(b))
+		return half.ToFloat32GGML(binary.LittleEndian.Uint16(b))
 	case gguf.TypeBF16:
-		return BF16ToFP32(binary.LittleEndian.Uint16(b))
+		return half.BF16ToFloat32(binary.LittleEndian.Uint16(b))
 	}
 	return math.Float32frombits(binary.LittleEndian.Uint32(b))
 }

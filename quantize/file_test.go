@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestNonFiniteIsAnErrorNamingTheTensor(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			bad := withBadValue(t, in, c.tensor, c.idx, c.v)
 			out := filepath.Join(t.TempDir(), "q.gguf")
-			_, err := quantize.QuantizeFile(t.Context(), bad, out, quantize.MostlyQ4_K_M, quantize.Options{})
+			_, err := quantize.QuantizeFile(t.Context(), bad, out, gguf.MostlyQ4_K_M, quantize.Options{})
 			var ide *quantize.InvalidDataError
 			if !errors.As(err, &ide) {
 				t.Fatalf("got %v, want *InvalidDataError", err)
@@ -81,20 +82,20 @@ func TestNonFiniteIsAnErrorNamingTheTensor(t *testing.T) {
 func TestParseFileType(t *testing.T) {
 	for _, c := range []struct {
 		in   string
-		want quantize.FileType
+		want gguf.FileType
 	}{
-		{"q4_k_m", quantize.MostlyQ4_K_M}, {"Q4_K", quantize.MostlyQ4_K_M}, {"Q5_K_M", quantize.MostlyQ5_K_M},
-		{"q6_k", quantize.MostlyQ6_K}, {"Q8_0", quantize.MostlyQ8_0}, {"f16", quantize.MostlyF16}, {"BF16", quantize.MostlyBF16},
+		{"q4_k_m", gguf.MostlyQ4_K_M}, {"Q4_K", gguf.MostlyQ4_K_M}, {"Q5_K_M", gguf.MostlyQ5_K_M},
+		{"q6_k", gguf.MostlyQ6_K}, {"Q8_0", gguf.MostlyQ8_0}, {"f16", gguf.MostlyF16}, {"BF16", gguf.MostlyBF16},
 	} {
-		got, err := quantize.ParseFileType(c.in)
+		got, err := gguf.ParseFileType(c.in)
 		if err != nil || got != c.want {
 			t.Errorf("ParseFileType(%q) = %v, %v; want %v", c.in, got, err, c.want)
 		}
-		if back, _ := quantize.ParseFileType(got.String()); back != got {
+		if back, _ := gguf.ParseFileType(got.String()); back != got {
 			t.Errorf("%v does not round-trip through its name", got)
 		}
 	}
-	if _, err := quantize.ParseFileType("Q9_K"); err == nil {
+	if _, err := gguf.ParseFileType("Q9_K"); err == nil {
 		t.Error("Q9_K parsed")
 	}
 }
@@ -112,7 +113,7 @@ func TestPlanLlama31_8B(t *testing.T) {
 	add("token_embd.weight", gguf.TypeF16, hidden, vocab)
 	add("rope_freqs.weight", gguf.TypeF32, 64)
 	for l := 0; l < layers; l++ {
-		p := "blk." + itoa(l) + "."
+		p := "blk." + strconv.Itoa(l) + "."
 		add(p+"attn_norm.weight", gguf.TypeF32, hidden)
 		add(p+"attn_q.weight", gguf.TypeF16, hidden, hidden)
 		add(p+"attn_k.weight", gguf.TypeF16, hidden, kv)
@@ -131,9 +132,9 @@ func TestPlanLlama31_8B(t *testing.T) {
 		moreBits[l] = true
 	}
 	for _, c := range []struct {
-		ft  quantize.FileType
+		ft  gguf.FileType
 		def gguf.Type
-	}{{quantize.MostlyQ4_K_M, gguf.TypeQ4_K}, {quantize.MostlyQ5_K_M, gguf.TypeQ5_K}} {
+	}{{gguf.MostlyQ4_K_M, gguf.TypeQ4_K}, {gguf.MostlyQ5_K_M, gguf.TypeQ5_K}} {
 		plans, err := quantize.PlanTensors(mi, ts, c.ft, quantize.PlanOptions{})
 		if err != nil {
 			t.Fatal(err)

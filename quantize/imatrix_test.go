@@ -9,6 +9,7 @@ import (
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/quantize"
+	"github.com/sattva/sattva/synth"
 )
 
 // writeIMatrixGGUF writes llama-imatrix's GGUF form: NAME.in_sum2 [ne0, n]
@@ -123,7 +124,9 @@ func TestReadIMatrixLegacy(t *testing.T) {
 func TestIMatrixAppliedPerTensor(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "f16.gguf")
-	writeSynthLlama(t, in, synthShape{Hidden: 256, FFN: 512, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 256, Type: gguf.TypeF16}, 9)
+	if err := synth.WriteGGUF(t.Context(), in, synth.GGUFShape{Hidden: 256, FFN: 512, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 256, Type: gguf.TypeF16}, 9); err != nil {
+		t.Fatal(err)
+	}
 	f, err := gguf.Open(in)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +150,7 @@ func TestIMatrixAppliedPerTensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "q.gguf")
-	if _, err := quantize.QuantizeFile(t.Context(), in, out, quantize.MostlyQ4_K_M, quantize.Options{IMatrix: m, IMatrixPath: imPath}); err != nil {
+	if _, err := quantize.QuantizeFile(t.Context(), in, out, gguf.MostlyQ4_K_M, quantize.Options{IMatrix: m, IMatrixPath: imPath}); err != nil {
 		t.Fatal(err)
 	}
 	g, err := gguf.Open(out)

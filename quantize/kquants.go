@@ -30,6 +30,7 @@ type scratch struct {
 	wpair  [2][32]float32
 	blk    [2]qkxBlock
 	qx     [2]qxBlock
+	iq4    iq4Scratch
 }
 
 func sumSquares256(x *[qkK]float32) float32 {

@@ -3,6 +3,8 @@ package quantize
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/sattva/sattva/half"
 )
 
 // Block layouts of ggml's 32-element formats (ggml-common.h):
@@ -15,8 +17,8 @@ import (
 
 const qk32 = 32
 
-func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, FP32ToFP16(f)) }
-func getF16(b []byte) float32    { return FP16ToFP32(binary.LittleEndian.Uint16(b)) }
+func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, half.FromFloat32GGML(f)) }
+func getF16(b []byte) float32    { return half.ToFloat32GGML(binary.LittleEndian.Uint16(b)) }
 
 // f32ToI8 converts like C's (int8_t)f on x86-64: truncate toward zero to
 // int32, then keep the low byte.
@@ -116,26 +118,6 @@ func quantizeBlockQ5_1(x *[32]float32, y *[24]byte) {
 		qh |= uint32(xi1&0x10) >> 4 << (j + 16)
 	}
 	binary.LittleEndian.PutUint32(y[4:8], qh)
-}
-
-func quantizeBlockQ8_0(x *[32]float32, y *[34]byte) {
-	var amax float32
-	for _, v := range x {
-		av := abs32(v)
-		if !(amax > av) { // MAX(amax, fabsf(v))
-			amax = av
-		}
-	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	putF16(y[0:2], d)
-	q := (*[32]byte)(y[2:34])
-	for j, v := range x {
-		q[j] = uint8(int8(roundAwayI(float32(v * id))))
-	}
 }
 
 // roundAwayI is (int)roundf(f) for |f| < 2^30: f ± 1/2 is exact in float64,
@@ -255,12 +237,5 @@ func dequantizeBlockQ5_1(x *[24]byte, y *[32]float32) {
 		xh1 := uint8(qh>>(j+12)) & 0x10
 		y[j] = float32(float32(x[8+j]&0x0F|xh0)*d) + m
 		y[j+16] = float32(float32(x[8+j]>>4|xh1)*d) + m
-	}
-}
-
-func dequantizeBlockQ8_0(x *[34]byte, y *[32]float32) {
-	d := getF16(x[0:2])
-	for j := range y {
-		y[j] = float32(int8(x[2+j])) * d
 	}
 }

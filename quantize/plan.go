@@ -211,7 +211,7 @@ type planState struct {
 // PlanTensors decides every tensor's output type exactly as
 // llama_model_quantize does for ft, and returns the decisions in the order
 // the output file lists the tensors.
-func PlanTensors(mi ModelInfo, tensors []gguf.TensorInfo, ft FileType, o PlanOptions) ([]TensorPlan, error) {
+func PlanTensors(mi ModelInfo, tensors []gguf.TensorInfo, ft gguf.FileType, o PlanOptions) ([]TensorPlan, error) {
 	defType, err := ft.DefaultType()
 	if err != nil {
 		return nil, err
@@ -263,7 +263,7 @@ func PlanTensors(mi ModelInfo, tensors []gguf.TensorInfo, ft FileType, o PlanOpt
 
 // PlanTensorTypes returns the output type of each of f's tensors (in f's
 // order) for file type ft.
-func PlanTensorTypes(f *gguf.File, ft FileType, o PlanOptions) ([]gguf.Type, error) {
+func PlanTensorTypes(f *gguf.File, ft gguf.FileType, o PlanOptions) ([]gguf.Type, error) {
 	plans, err := PlanTensors(ModelInfoFromKVs(f.KVs), f.Tensors, ft, o)
 	if err != nil {
 		return nil, err
@@ -295,11 +295,11 @@ func (st *planState) layerInfo(iLayer, nLayer int, name string) (int, int, error
 }
 
 // tensorType is llama_tensor_get_type.
-func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileType) (gguf.Type, error) {
+func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft gguf.FileType) (gguf.Type, error) {
 	name := ti.Name
 	mi := st.mi
 	has := func(s string) bool { return strings.Contains(name, s) }
-	isIQ12 := ft == MostlyIQ2_XXS || ft == MostlyIQ2_XS || ft == MostlyIQ1_S || ft == MostlyIQ2_S || ft == MostlyIQ2_M || ft == MostlyIQ1_M
+	isIQ12 := ft == gguf.MostlyIQ2_XXS || ft == gguf.MostlyIQ2_XS || ft == gguf.MostlyIQ1_S || ft == gguf.MostlyIQ2_S || ft == gguf.MostlyIQ2_M || ft == gguf.MostlyIQ1_M
 	falcon := mi.Arch == "falcon"
 	nx := int64(0)
 	if len(ti.Dims) > 0 {
@@ -317,17 +317,17 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		} else {
 			qk := int64(newType.BlockSize())
 			switch {
-			case ft == MostlyMXFP4:
+			case ft == gguf.MostlyMXFP4:
 				newType = gguf.TypeQ8_0
 			case falcon || nx%qk != 0:
 				newType = gguf.TypeQ8_0
-			case ft == MostlyIQ2_XXS || ft == MostlyIQ2_XS || ft == MostlyIQ3_XXS || ft == MostlyIQ1_S || ft == MostlyIQ2_S || ft == MostlyIQ2_M || ft == MostlyIQ1_M:
+			case ft == gguf.MostlyIQ2_XXS || ft == gguf.MostlyIQ2_XS || ft == gguf.MostlyIQ3_XXS || ft == gguf.MostlyIQ1_S || ft == gguf.MostlyIQ2_S || ft == gguf.MostlyIQ2_M || ft == gguf.MostlyIQ1_M:
 				newType = gguf.TypeQ5_K
 			case newType != gguf.TypeQ8_0:
 				newType = gguf.TypeQ6_K
 			}
 		}
-	case ft == MostlyMXFP4:
+	case ft == gguf.MostlyMXFP4:
 		if ne2 > 1 {
 			newType = gguf.TypeMXFP4
 		} else {
@@ -338,11 +338,11 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 			newType = *st.o.TokenEmbeddingType
 		} else {
 			switch ft {
-			case MostlyIQ2_XXS, MostlyIQ2_XS, MostlyIQ1_S, MostlyIQ1_M:
+			case gguf.MostlyIQ2_XXS, gguf.MostlyIQ2_XS, gguf.MostlyIQ1_S, gguf.MostlyIQ1_M:
 				newType = gguf.TypeQ2_K
-			case MostlyIQ2_S, MostlyIQ2_M, MostlyIQ3_XXS:
+			case gguf.MostlyIQ2_S, gguf.MostlyIQ2_M, gguf.MostlyIQ3_XXS:
 				newType = gguf.TypeIQ3_S
-			case MostlyTQ1_0, MostlyTQ2_0:
+			case gguf.MostlyTQ1_0, gguf.MostlyTQ2_0:
 				newType = gguf.TypeQ4_K
 			}
 		}
@@ -351,7 +351,7 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		case has("attn_v.weight"):
 			if mi.nGQA() >= 4 || mi.NExpert >= 4 {
 				newType = gguf.TypeQ4_K
-			} else if ft == MostlyIQ2_S || ft == MostlyIQ2_M {
+			} else if ft == gguf.MostlyIQ2_S || ft == gguf.MostlyIQ2_M {
 				newType = gguf.TypeIQ3_S
 			} else {
 				newType = gguf.TypeQ2_K
@@ -361,7 +361,7 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 			newType = gguf.TypeQ4_K
 		case has("ffn_down"):
 			if st.iFFNDown < st.nFFNDown/8 {
-				if ft == MostlyIQ2_S || ft == MostlyIQ2_M {
+				if ft == gguf.MostlyIQ2_S || ft == gguf.MostlyIQ2_M {
 					newType = gguf.TypeIQ3_S
 				} else {
 					newType = gguf.TypeQ2_K
@@ -371,23 +371,23 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		case has("attn_output.weight"):
 			if mi.NExpert == 8 {
 				newType = gguf.TypeQ5_K
-			} else if ft == MostlyIQ1_S || ft == MostlyIQ1_M {
+			} else if ft == gguf.MostlyIQ1_S || ft == gguf.MostlyIQ1_M {
 				newType = gguf.TypeIQ2_XXS
-			} else if ft == MostlyIQ2_S || ft == MostlyIQ2_M {
+			} else if ft == gguf.MostlyIQ2_S || ft == gguf.MostlyIQ2_M {
 				newType = gguf.TypeIQ3_S
 			}
 		}
 	case has("attn_v.weight"):
 		switch {
-		case ft == MostlyQ2_K:
+		case ft == gguf.MostlyQ2_K:
 			if mi.nGQA() >= 4 {
 				newType = gguf.TypeQ4_K
 			} else {
 				newType = gguf.TypeQ3_K
 			}
-		case ft == MostlyQ2_K_S && mi.nGQA() >= 4:
+		case ft == gguf.MostlyQ2_K_S && mi.nGQA() >= 4:
 			newType = gguf.TypeQ4_K
-		case ft == MostlyIQ3_XXS:
+		case ft == gguf.MostlyIQ3_XXS:
 			if mi.nGQA() >= 4 {
 				newType = gguf.TypeQ4_K
 			} else if !st.o.HasIMatrix {
@@ -395,23 +395,23 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 			} else {
 				newType = gguf.TypeIQ3_XXS
 			}
-		case (ft == MostlyIQ3_XS || ft == MostlyIQ3_S) && mi.nGQA() >= 4:
+		case (ft == gguf.MostlyIQ3_XS || ft == gguf.MostlyIQ3_S) && mi.nGQA() >= 4:
 			newType = gguf.TypeQ4_K
-		case ft == MostlyIQ3_M:
+		case ft == gguf.MostlyIQ3_M:
 			newType = gguf.TypeQ4_K
-		case ft == MostlyQ3_K_M:
+		case ft == gguf.MostlyQ3_K_M:
 			if st.iAttentionWV < 2 {
 				newType = gguf.TypeQ5_K
 			} else {
 				newType = gguf.TypeQ4_K
 			}
-		case ft == MostlyQ3_K_L:
+		case ft == gguf.MostlyQ3_K_L:
 			newType = gguf.TypeQ5_K
-		case (ft == MostlyIQ4_NL || ft == MostlyIQ4_XS) && mi.nGQA() >= 4:
+		case (ft == gguf.MostlyIQ4_NL || ft == gguf.MostlyIQ4_XS) && mi.nGQA() >= 4:
 			newType = gguf.TypeQ5_K
-		case (ft == MostlyQ4_K_M || ft == MostlyQ5_K_M) && useMoreBits(st.iAttentionWV, st.nAttentionWV):
+		case (ft == gguf.MostlyQ4_K_M || ft == gguf.MostlyQ5_K_M) && useMoreBits(st.iAttentionWV, st.nAttentionWV):
 			newType = gguf.TypeQ6_K
-		case ft == MostlyQ4_K_S && st.iAttentionWV < 4:
+		case ft == gguf.MostlyQ4_K_S && st.iAttentionWV < 4:
 			newType = gguf.TypeQ5_K
 		}
 		if mi.is70B() && (newType == gguf.TypeQ3_K || newType == gguf.TypeQ4_K) {
@@ -425,16 +425,16 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		switch {
 		case mi.NExpert == 8:
 			newType = gguf.TypeQ8_0
-		case ft == MostlyIQ3_XS:
+		case ft == gguf.MostlyIQ3_XS:
 			newType = gguf.TypeIQ3_XXS
-		case ft == MostlyIQ3_XXS:
+		case ft == gguf.MostlyIQ3_XXS:
 			newType = gguf.TypeIQ2_S
 		}
 	case has("attn_q.weight"):
 		switch ft {
-		case MostlyIQ3_XS:
+		case gguf.MostlyIQ3_XS:
 			newType = gguf.TypeIQ3_XXS
-		case MostlyIQ3_XXS:
+		case gguf.MostlyIQ3_XXS:
 			newType = gguf.TypeIQ2_S
 		}
 	case has("ffn_down"):
@@ -443,19 +443,19 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 			return 0, err
 		}
 		switch {
-		case ft == MostlyQ2_K:
+		case ft == gguf.MostlyQ2_K:
 			newType = gguf.TypeQ3_K
-		case ft == MostlyQ2_K_S:
+		case ft == gguf.MostlyQ2_K_S:
 			if iLayer < nLayer/8 {
 				newType = gguf.TypeQ4_K
 			}
-		case ft == MostlyIQ3_XXS && !st.o.HasIMatrix:
+		case ft == gguf.MostlyIQ3_XXS && !st.o.HasIMatrix:
 			if iLayer < nLayer/8 {
 				newType = gguf.TypeQ4_K
 			} else {
 				newType = gguf.TypeQ3_K
 			}
-		case ft == MostlyQ3_K_M:
+		case ft == gguf.MostlyQ3_K_M:
 			if iLayer < nLayer/16 {
 				newType = gguf.TypeQ5_K
 			} else if !falcon || useMoreBits(iLayer, nLayer) {
@@ -463,15 +463,15 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 			} else {
 				newType = gguf.TypeQ3_K
 			}
-		case ft == MostlyIQ3_M && (iLayer < nLayer/8 || (mi.NExpert == 8 && useMoreBits(iLayer, nLayer))):
+		case ft == gguf.MostlyIQ3_M && (iLayer < nLayer/8 || (mi.NExpert == 8 && useMoreBits(iLayer, nLayer))):
 			newType = gguf.TypeQ4_K
-		case ft == MostlyQ3_K_L:
+		case ft == gguf.MostlyQ3_K_L:
 			if falcon {
 				newType = gguf.TypeQ4_K
 			} else {
 				newType = gguf.TypeQ5_K
 			}
-		case ft == MostlyQ4_K_M:
+		case ft == gguf.MostlyQ4_K_M:
 			if falcon {
 				if iLayer < nLayer/16 {
 					newType = gguf.TypeQ6_K
@@ -483,14 +483,14 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 			} else if useMoreBits(iLayer, nLayer) {
 				newType = gguf.TypeQ6_K
 			}
-		case iLayer < nLayer/8 && (ft == MostlyIQ4_NL || ft == MostlyIQ4_XS) && !st.o.HasIMatrix:
+		case iLayer < nLayer/8 && (ft == gguf.MostlyIQ4_NL || ft == gguf.MostlyIQ4_XS) && !st.o.HasIMatrix:
 			newType = gguf.TypeQ5_K
-		case ft == MostlyQ5_K_M && useMoreBits(iLayer, nLayer):
+		case ft == gguf.MostlyQ5_K_M && useMoreBits(iLayer, nLayer):
 			newType = gguf.TypeQ6_K
-		case ft == MostlyQ4_K_S && !falcon && iLayer < nLayer/8:
+		case ft == gguf.MostlyQ4_K_S && !falcon && iLayer < nLayer/8:
 			newType = gguf.TypeQ5_K
-		case (ft == MostlyQ4_0 || ft == MostlyQ5_0) && st.o.HasIMatrix && iLayer < nLayer/8:
-			if ft == MostlyQ4_0 {
+		case (ft == gguf.MostlyQ4_0 || ft == gguf.MostlyQ5_0) && st.o.HasIMatrix && iLayer < nLayer/8:
+			if ft == gguf.MostlyQ4_0 {
 				newType = gguf.TypeQ4_1
 			} else {
 				newType = gguf.TypeQ5_1
@@ -501,34 +501,34 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		if !falcon {
 			if mi.NExpert == 8 {
 				switch ft {
-				case MostlyQ2_K, MostlyIQ3_XS, MostlyIQ3_XXS, MostlyQ3_K_S, MostlyQ3_K_M, MostlyIQ4_NL,
-					MostlyQ4_K_S, MostlyQ4_K_M, MostlyIQ3_S, MostlyIQ3_M, MostlyIQ4_XS:
+				case gguf.MostlyQ2_K, gguf.MostlyIQ3_XS, gguf.MostlyIQ3_XXS, gguf.MostlyQ3_K_S, gguf.MostlyQ3_K_M, gguf.MostlyIQ4_NL,
+					gguf.MostlyQ4_K_S, gguf.MostlyQ4_K_M, gguf.MostlyIQ3_S, gguf.MostlyIQ3_M, gguf.MostlyIQ4_XS:
 					newType = gguf.TypeQ5_K
 				}
 			} else {
 				switch ft {
-				case MostlyQ2_K:
+				case gguf.MostlyQ2_K:
 					newType = gguf.TypeQ3_K
-				case MostlyIQ3_XXS:
+				case gguf.MostlyIQ3_XXS:
 					newType = gguf.TypeIQ3_S
-				case MostlyQ3_K_M:
+				case gguf.MostlyQ3_K_M:
 					newType = gguf.TypeQ4_K
-				case MostlyQ3_K_L:
+				case gguf.MostlyQ3_K_L:
 					newType = gguf.TypeQ5_K
-				case MostlyIQ3_M:
+				case gguf.MostlyIQ3_M:
 					newType = gguf.TypeQ4_K
 				}
 			}
-		} else if ft == MostlyQ3_K_L {
+		} else if ft == gguf.MostlyQ3_K_L {
 			newType = gguf.TypeQ4_K
 		}
 	case has("attn_qkv.weight"):
 		switch ft {
-		case MostlyQ3_K_M, MostlyQ3_K_L, MostlyIQ3_M:
+		case gguf.MostlyQ3_K_M, gguf.MostlyQ3_K_L, gguf.MostlyIQ3_M:
 			newType = gguf.TypeQ4_K
-		case MostlyQ4_K_M:
+		case gguf.MostlyQ4_K_M:
 			newType = gguf.TypeQ5_K
-		case MostlyQ5_K_M:
+		case gguf.MostlyQ5_K_M:
 			newType = gguf.TypeQ6_K
 		}
 	case has("ffn_gate"):
@@ -536,7 +536,7 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		if err != nil {
 			return 0, err
 		}
-		if ft == MostlyIQ3_XS && iLayer >= nLayer/8 && iLayer < 7*nLayer/8 {
+		if ft == gguf.MostlyIQ3_XS && iLayer >= nLayer/8 && iLayer < 7*nLayer/8 {
 			newType = gguf.TypeIQ3_XXS
 		}
 		st.iFFNGate++
@@ -545,7 +545,7 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		if err != nil {
 			return 0, err
 		}
-		if ft == MostlyIQ3_XS && iLayer >= nLayer/8 && iLayer < 7*nLayer/8 {
+		if ft == gguf.MostlyIQ3_XS && iLayer >= nLayer/8 && iLayer < 7*nLayer/8 {
 			newType = gguf.TypeIQ3_XXS
 		}
 		st.iFFNUp++
@@ -566,7 +566,7 @@ func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft FileTy
 		case gguf.TypeQ6_K:
 			newType = gguf.TypeQ8_0
 		default:
-			return 0, fmt.Errorf("quantize: unsupported tensor size: %s has rows of %d", name, nx)
+			return 0, &InputError{Tensor: name, Msg: fmt.Sprintf("unsupported tensor size: %s has rows of %d, not a multiple of %v's block of %d", name, nx, newType, newType.BlockSize())}
 		}
 		if nx%int64(newType.BlockSize()) != 0 {
 			newType = gguf.TypeF16

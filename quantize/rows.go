@@ -10,10 +10,11 @@ import (
 	"sync"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/half"
 )
 
 // ErrUnsupportedType is returned for a ggml type this package cannot
-// quantize to or dequantize from (the IQ and TQ families, Q8_1, Q8_K, MXFP4).
+// quantize to or dequantize from (the IQ and TQ families but IQ4_NL and IQ4_XS, Q8_1, Q8_K, MXFP4).
 var ErrUnsupportedType = errors.New("quantize: unsupported tensor type")
 
 // Supported reports whether QuantizeRows and DequantizeRows handle t.
@@ -21,7 +22,8 @@ func Supported(t gguf.Type) bool {
 	switch t {
 	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16,
 		gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0,
-		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K:
+		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
+		gguf.TypeIQ4_NL, gguf.TypeIQ4_XS:
 		return true
 	}
 	return false
@@ -164,16 +166,16 @@ func quantizeRow(t gguf.Type, y []byte, x []float32, qw []float32, s *scratch) {
 	case gguf.TypeF16:
 		y = y[:2*len(x)]
 		for i, v := range x {
-			binary.LittleEndian.PutUint16(y[2*i:], FP32ToFP16(v))
+			binary.LittleEndian.PutUint16(y[2*i:], half.FromFloat32GGML(v))
 		}
 	case gguf.TypeBF16:
 		y = y[:2*len(x)]
 		for i, v := range x {
-			binary.LittleEndian.PutUint16(y[2*i:], FP32ToBF16(v))
+			binary.LittleEndian.PutUint16(y[2*i:], half.BF16FromFloat32(v))
 		}
 	case gguf.TypeQ8_0:
 		for i := 0; i < len(x)/32; i++ {
-			quantizeBlockQ8_0((*[32]float32)(x[32*i:]), (*[34]byte)(y[34*i:]))
+			gguf.QuantizeQ8_0GGML((*[32]float32)(x[32*i:]), (*[34]byte)(y[34*i:]))
 		}
 	case gguf.TypeQ4_0:
 		if qw == nil {
@@ -263,6 +265,10 @@ func quantizeRow(t gguf.Type, y []byte, x []float32, qw []float32, s *scratch) {
 			}
 			quantizeBlockQ6_K((*[qkK]float32)(x[qkK*i:]), (*[210]byte)(y[210*i:]), w, s)
 		}
+	case gguf.TypeIQ4_NL:
+		quantizeRowIQ4NL(y, x, qw, &s.iq4)
+	case gguf.TypeIQ4_XS:
+		quantizeRowIQ4XS(y, x, qw, &s.iq4)
 	}
 }
 
@@ -286,7 +292,7 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		decodeF16(y, x)
 	case gguf.TypeBF16:
 		for i := range y {
-			y[i] = BF16ToFP32(binary.LittleEndian.Uint16(x[2*i:]))
+			y[i] = half.BF16ToFloat32(binary.LittleEndian.Uint16(x[2*i:]))
 		}
 	case gguf.TypeQ4_0:
 		for i := 0; i < len(y)/32; i++ {
@@ -306,7 +312,7 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		}
 	case gguf.TypeQ8_0:
 		for i := 0; i < len(y)/32; i++ {
-			dequantizeBlockQ8_0((*[34]byte)(x[34*i:]), (*[32]float32)(y[32*i:]))
+			gguf.DequantizeQ8_0((*[34]byte)(x[34*i:]), (*[32]float32)(y[32*i:]))
 		}
 	case gguf.TypeQ2_K:
 		for i := 0; i < len(y)/qkK; i++ {
@@ -328,6 +334,10 @@ func DequantizeRows(t gguf.Type, dst []float32, src []byte) error {
 		for i := 0; i < len(y)/qkK; i++ {
 			dequantizeBlockQ6_K((*[210]byte)(x[210*i:]), (*[qkK]float32)(y[qkK*i:]))
 		}
+	case gguf.TypeIQ4_NL:
+		dequantizeRowIQ4NL(x, y)
+	case gguf.TypeIQ4_XS:
+		dequantizeRowIQ4XS(x, y)
 	}
 	return nil
 }

@@ -47,11 +47,11 @@ const (
 	SuiteFile   = "data/private/eval/control.yaml"
 )
 
-// Folders the scaffold creates.
-var Folders = []string{"data/private/datasets", "data/private/eval", "configs/train", "models", "scripts/train"}
+// folders are the folders the scaffold creates.
+var folders = []string{"data/private/datasets", "data/private/eval", "configs/train", "models", "scripts/train"}
 
-// GitIgnore are the entries .gitignore must hold.
-var GitIgnore = []string{
+// gitIgnore are the entries .gitignore must hold.
+var gitIgnore = []string{
 	"/data/private/",
 	"/models/",
 	"/out/",
@@ -86,7 +86,7 @@ func Create(dir string, o Options) ([]Entry, error) {
 		return nil, err
 	}
 	var out []Entry
-	for _, f := range Folders {
+	for _, f := range folders {
 		p := filepath.Join(dir, filepath.FromSlash(f))
 		if fi, err := os.Stat(p); err == nil {
 			if !fi.IsDir() {
@@ -280,7 +280,7 @@ cases:
 	return []byte(b.String())
 }
 
-// updateGitIgnore appends the GitIgnore entries .gitignore lacks.
+// updateGitIgnore appends the gitIgnore entries .gitignore lacks.
 func updateGitIgnore(dir string) (Entry, error) {
 	p := filepath.Join(dir, ".gitignore")
 	old, err := os.ReadFile(p)
@@ -293,7 +293,7 @@ func updateGitIgnore(dir string) (Entry, error) {
 		have[strings.TrimSpace(sc.Text())] = true
 	}
 	var missing []string
-	for _, g := range GitIgnore {
+	for _, g := range gitIgnore {
 		// "data/private/" and "/data/private" mean the same folder here.
 		alt := strings.TrimPrefix(g, "/")
 		if !have[g] && !have[alt] && !have[strings.TrimSuffix(g, "/")] && !have[strings.TrimSuffix(alt, "/")] {

@@ -26,7 +26,7 @@ func TestCreate(t *testing.T) {
 			t.Errorf("%s: %s", e.Path, e.Action)
 		}
 	}
-	for _, f := range Folders {
+	for _, f := range folders {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || !fi.IsDir() {
 			t.Errorf("folder %s: %v", f, err)
 		}
@@ -71,7 +71,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("%d cases", len(s.Cases))
 	}
 	gi, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
-	for _, g := range GitIgnore {
+	for _, g := range gitIgnore {
 		if !bytes.Contains(gi, []byte(g+"\n")) {
 			t.Errorf(".gitignore lacks %s", g)
 		}

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # bench/anchor/build.sh OUTDIR — builds tgbench (the C++ anchor for `sattva
-# bench`) HERE, for the GPU machine: the Go c-archive of the pinned llama.cpp
-# and ggml cgo packages (the objects sattva links) plus tgbench.cpp. With
-# ANCHOR_CFLAGS set (e.g. "-O3 -DNDEBUG") the cgo sources are compiled with
-# those flags instead of cgo's default "-g -O2", as CGO_CFLAGS/CGO_CXXFLAGS.
+# bench`) HERE: the Go c-archive of the pinned llama.cpp and ggml cgo packages
+# (the objects sattva links) plus tgbench.cpp. The cgo sources are compiled
+# with the flags sattva's build uses (scripts/llamacpp/cgoflags.sh; SATTVA_CPU
+# picks the instruction set: x86-64-v3 for the GPU machine). With
+# ANCHOR_CFLAGS set, CGO_CFLAGS/CGO_CXXFLAGS are those instead (a probe).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:?usage: build.sh OUTDIR}"
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+eval "$(scripts/llamacpp/cgoflags.sh)"
 if [ -n "${ANCHOR_CFLAGS:-}" ]; then
   export CGO_CFLAGS="$ANCHOR_CFLAGS" CGO_CXXFLAGS="$ANCHOR_CFLAGS"
 fi

@@ -15,8 +15,18 @@
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
 #   train: native trainer (llama.cpp, CUDA) vs the fallback trainer on the 1B synth (~4 min)
+#   imatrix: sattva imatrix (100 chunks of 512) vs bench pp512, quantize with
+#            and without --imatrix, the GPU imatrix test (needs prep; ~6 min)
 #   probe: tg128 against builds with other C flags and a C++ driver
 #          (bench/gpu/tgprobe.sh; stage with STAGE_PROBE=1; needs prep)
+#   plugins: build the CUDA+CPU plugins HERE from the staged ggml sources
+#          (.gpu/ggml-src.tar.xz) with the audited options into
+#          $G/plugins-audited, timed (bench/gpu/plugins.sh, ~4 min); runs
+#          first, so that a fresh machine needs no .device/plugins-xz
+#   plugins-ab: also plugins built with GGML_CUDA_FORCE_CUBLAS=ON and
+#          GGML_CUDA_FORCE_MMQ=ON (~4 min each; for buildopts' A/B rows)
+#   buildopts: pp512/tg128 on the 8B q4_K_M and F16 with the audited plugins,
+#          beside the C++ anchor and the earlier plugins (needs plugins, prep)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OUT="${OUT:-/tmp/gpu-out}"
@@ -38,9 +48,16 @@ if [ ! -f "$G/plugins/libggml-cuda.so" ] && [ -d .device/plugins-xz ]; then
   cat .device/plugins-xz/* | xz -dc | tar -x -C "$G/plugins"
 fi
 [ -x "$G/bin/sattva" ] || { echo "no sattva binary: stage .gpu first"; exit 1; }
-[ -f "$G/plugins/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz"; exit 1; }
+if [[ " $* " == *" plugins "* ]]; then # build before anything needs them
+  echo "=== plugins (limit 540s)"; t0=$(date +%s)
+  timeout --kill-after=10 540 bash bench/gpu/plugins.sh >"$OUT/plugins.log" 2>&1
+  echo "=== plugins: exit $? in $(( $(date +%s) - t0 ))s" | tee -a "$OUT/steps.txt"; tail -n 5 "$OUT/plugins.log"
+fi
+plugdir="$G/plugins"
+[ -f "$plugdir/libggml-cuda.so" ] || plugdir="$G/plugins-audited"
+[ -f "$plugdir/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz or run the plugins part"; exit 1; }
 mkdir -p bin && cp "$G/bin/sattva" "$G/bin/llamacpp.test" bin/
-export SATTVA_BACKEND_DIR="$G/plugins" SATTVA_TESTDATA="$G/testdata"
+export SATTVA_BACKEND_DIR="$plugdir" SATTVA_TESTDATA="$G/testdata"
 export TOK="$G/testdata/llama31-tiny/hf"
 export MODEL_8B_Q4KM=/tmp/l8b/q4_k_m.gguf MODEL_8B_F16=/tmp/l8b/f16.gguf
 export PYTHONUNBUFFERED=1
@@ -91,6 +108,13 @@ for part in "$@"; do
   pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone
   train) step train 300 bash bench/gpu/train.sh ;; # native trainer vs fallback, 1B synth, 50 steps
+  plugins) ;; # built above, before the plugin check
+  plugins-ab)
+    for ab in CUBLAS MMQ; do
+      DEST="$G/plugins-${ab,,}" EXTRA="-DGGML_CUDA_FORCE_$ab=ON" TARGETS=ggml-cuda step "plugins-${ab,,}" 280 bash bench/gpu/plugins.sh
+    done ;;
+  buildopts) step buildopts 420 bash bench/gpu/buildopts.sh ;;
+  imatrix) step imatrix 540 bash bench/gpu/imatrix.sh ;; # needs prep
   *) echo "unknown part $part" ;;
   esac
 done

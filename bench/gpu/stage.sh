@@ -4,15 +4,23 @@
 # the shared fixtures the GPU scripts need into .gpu/ (ignored by git; name it
 # in the device call's `carry`, beside .device/plugins-xz when the GPU machine
 # is fresh). The device tool carries at most 64 MiB, so everything is xz'd.
+# The cgo flags come from scripts/llamacpp/cgoflags.sh like every build's, with
+# SATTVA_CPU=x86-64-v3 (AVX2, FMA, F16C: any GPU host's CPU) unless set: these
+# binaries run on another machine, so not this one's -march=native. Also packed:
+# the C++ anchor tgbench (same flags) and the module's ggml sources, staged,
+# for bench/gpu/plugins.sh (the `plugins` part builds the plugins there).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TD="${SATTVA_TESTDATA:-../shared/testdata}"
+export SATTVA_CPU="${SATTVA_CPU:-x86-64-v3}"
+eval "$(scripts/llamacpp/cgoflags.sh)"
+ldx="$(scripts/llamacpp/cgoflags.sh ldflags)"
 rm -rf .gpu && mkdir -p .gpu
-go build -ldflags='-s -w' -o .gpu/sattva ./cmd/sattva
-go test -c -ldflags='-s -w' -o .gpu/llamacpp.test ./llamacpp
-if [ -n "${STAGE_PROBE:-}" ]; then # the C++ anchor bench/gpu/tgprobe.sh compares
-  bash bench/anchor/build.sh .gpu
-fi
+go build -ldflags="-s -w $ldx" -o .gpu/sattva ./cmd/sattva
+go test -c -ldflags="-s -w $ldx" -o .gpu/llamacpp.test ./llamacpp
+bash bench/anchor/build.sh .gpu # the C++ anchor (tgprobe.sh, buildopts.sh)
+scripts/llamacpp/stage-ggml-src.sh "$(go list -m -f '{{.Dir}}' github.com/ollama/ollama)" .gpu/ggml-src >/dev/null
+tar -C .gpu/ggml-src -cJf .gpu/ggml-src.tar.xz . && rm -rf .gpu/ggml-src
 if [ "${STAGE_PROBE:-}" = o3 ]; then # and the builds with CMake's Release flags
   O3="-O3 -DNDEBUG"
   CGO_CFLAGS="$O3" CGO_CXXFLAGS="$O3" go build -ldflags='-s -w' -o .gpu/sattva-o3 ./cmd/sattva

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -22,7 +21,6 @@ type benchOptions struct {
 	Repetitions  int
 	BatchSize    int
 	UBatchSize   int
-	FlashAttn    string
 	CLoop        bool
 	Parallel     int
 	JSON         bool
@@ -37,22 +35,25 @@ func newBenchCmd(s *Streams) *cobra.Command {
 		Long: "Measure tokens per second as llama.cpp's llama-bench does: ppN decodes a prompt of\n" +
 			"N random tokens at once, tgN decodes N tokens one at a time, each from an empty\n" +
 			"cache, after a warm-up, averaged over repetitions. The output names the backend\n" +
-			"that ran (a CMake-built plugin with its SIMD features or CUDA, or the built-in\n" +
-			"CPU code without SIMD).",
+			"that ran (a CMake-built plugin or the built-in cgo-compiled CPU code, with its\n" +
+			"features: instruction sets, REPACK), the engine's build flags and the buffers\n" +
+			"the weights went to (CPU_REPACK: repacked for the fast CPU kernels).",
 		Example: "  sattva bench model.gguf\n  sattva bench model.gguf -p 512 -n 128 --json\n  sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2",
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Model = args[0]
+			if err := modelArg(&o.Model, args); err != nil {
+				return err
+			}
 			return runBench(c.Context(), s, o)
 		},
 	}
 	f := c.Flags()
+	bindModel(f, &o.Model)
 	f.IntVarP(&o.PromptTokens, "n-prompt", "p", 512, "prompt tokens of the pp test (0: skip)")
 	f.IntVarP(&o.GenTokens, "n-gen", "n", 128, "generated tokens of the tg test (0: skip)")
 	f.IntVarP(&o.Repetitions, "repetitions", "r", 5, "repetitions of each test")
 	f.IntVarP(&o.BatchSize, "batch-size", "b", 2048, "logical batch size")
 	f.IntVarP(&o.UBatchSize, "ubatch-size", "u", 512, "physical batch size")
-	f.StringVar(&o.FlashAttn, "fa", "auto", "flash attention: auto, on or off")
 	f.IntVar(&o.Parallel, "parallel", 1, "with N > 1: also measure batched generation, N sequences of -p prompt and -n generated tokens in one context (GenerateBatch, greedy)")
 	f.BoolVar(&o.JSON, "json", false, "machine-readable output")
 	f.BoolVar(&o.CLoop, "c-loop", false, "diagnostic: run the tg loop inside one C call (no Go between tokens)")
@@ -80,25 +81,25 @@ type benchReport struct {
 	Backend     llamacpp.BackendInfo `json:"backend"`
 	BackendDir  string               `json:"backend_dir"`
 	SystemInfo  string               `json:"system_info"`
-	GPULayers   int                  `json:"n_gpu_layers"`
-	Threads     int                  `json:"n_threads"`
-	BatchSize   int                  `json:"n_batch"`
-	UBatchSize  int                  `json:"n_ubatch"`
-	FlashAttn   string               `json:"flash_attn"`
-	Time        string               `json:"time"`
-	Tests       []benchTest          `json:"tests"`
+	// BuildFlags, CPUBackends and Buffers: how the engine was compiled, the
+	// CPU backends' features (REPACK …) and where the weights went
+	// (CPU_REPACK: repacked for the fast kernels).
+	BuildFlags  llamacpp.CompileFlags  `json:"build_flags"`
+	CPUBackends []llamacpp.BackendInfo `json:"cpu_backends"`
+	Buffers     []llamacpp.Buffer      `json:"buffers"`
+	GPULayers   int                    `json:"n_gpu_layers"`
+	Threads     int                    `json:"n_threads"`
+	BatchSize   int                    `json:"n_batch"`
+	UBatchSize  int                    `json:"n_ubatch"`
+	FlashAttn   string                 `json:"flash_attn"`
+	Time        string                 `json:"time"`
+	Tests       []benchTest            `json:"tests"`
 }
 
 func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
-	fa := llamacpp.FlashAttentionAuto
-	switch o.FlashAttn {
-	case "auto":
-	case "on", "1":
-		fa = llamacpp.FlashAttentionOn
-	case "off", "0":
-		fa = llamacpp.FlashAttentionOff
-	default:
-		return usagef("--fa %q: want auto, on or off", o.FlashAttn)
+	fa, err := o.flashAttention()
+	if err != nil {
+		return err
 	}
 	if o.PromptTokens < 0 || o.GenTokens < 0 || o.PromptTokens+o.GenTokens == 0 {
 		return usagef("nothing to measure: -p %d -n %d", o.PromptTokens, o.GenTokens)
@@ -146,6 +147,7 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		Backend: m.Device(), BackendDir: dir, SystemInfo: llamacpp.SystemInfo(),
 		GPULayers: o.GPULayers, Threads: o.Threads, BatchSize: o.BatchSize, UBatchSize: o.UBatchSize,
 		FlashAttn: o.FlashAttn, Time: time.Now().UTC().Format(time.RFC3339),
+		BuildFlags: llamacpp.BuildFlags(), CPUBackends: llamacpp.CPUBackends(), Buffers: m.Buffers(),
 	}
 	if o.GPULayers < 0 && rep.Backend.Kind == "GPU" {
 		rep.GPULayers = m.NLayer() + 1
@@ -178,11 +180,8 @@ func runBench(ctx context.Context, s *Streams, o *benchOptions) error {
 		return writeJSON(s.Out, rep)
 	}
 	b := rep.Backend
-	kind := "plugin"
-	if b.Builtin {
-		kind = "built-in, no SIMD"
-	}
-	fmt.Fprintf(s.Out, "backend: %s %s (%s; %s)\n", b.Name, b.Description, kind, strings.Join(b.Features, " "))
+	fmt.Fprintf(s.Out, "backend: %s %s (%s; %s)\n", b.Name, b.Description, deviceOrigin(b), featureLine(b))
+	printBenchBuild(s.Out, &rep)
 	tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\tsize\tparams\tbackend\tngl\tthreads\tfa\ttest\tt/s\t")
 	for _, t := range rep.Tests {

@@ -28,15 +28,19 @@ func newChatCmd(s *Streams) *cobra.Command {
 		Short: "Chat with a GGUF model in the terminal",
 		Long: "An interactive chat through the model's own chat template. The whole history\n" +
 			"stays in the context (only new tokens are processed each turn); when it is\n" +
-			"full the oldest turns are dropped. Type /reset to start over, /exit or EOF to quit.",
+			"full the oldest turns are dropped. Type /reset to start over, /exit or EOF to quit.\n" +
+			"Sampler flags not given take the model's general.sampling.* keys; -v says which.",
 		Example: "  sattva chat model.gguf --system \"You are SatTva, a numerology assistant.\"",
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Model = args[0]
+			if err := modelArg(&o.Model, args); err != nil {
+				return err
+			}
 			return runChat(c.Context(), s, o)
 		},
 	}
 	f := c.Flags()
+	bindModel(f, &o.Model)
 	f.StringVar(&o.System, "system", "", "system message")
 	f.StringArrayVar(&o.LoRA, "lora", nil, "LoRA adapter GGUF, FILE or FILE:SCALE (repeatable)")
 	o.engineFlags.bind(f, 0)
@@ -57,12 +61,17 @@ func runChat(ctx context.Context, s *Streams, o *chatOptions) error {
 	if _, err := m.ApplyChatTemplate([]llamacpp.ChatMessage{{Role: "user", Content: "x"}}, true); err != nil {
 		return fmt.Errorf("chat needs a chat template: %w", err)
 	}
-	lc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: o.ContextSize, Threads: o.Threads})
+	fa, err := o.flashAttention()
+	if err != nil {
+		return err
+	}
+	lc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: o.ContextSize, Threads: o.Threads, FlashAttention: fa})
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
 	gen, _ := o.samplingFlags.options()
+	gen.Sampling = withModelSampling(s.ErrOut, o.samplingFlags.flags, o.Model, gen.Sampling, o.Verbose)
 	var history []llamacpp.ChatMessage
 	if o.System != "" {
 		history = append(history, llamacpp.ChatMessage{Role: "system", Content: o.System})

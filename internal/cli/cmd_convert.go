@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/convert"
-	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/convquant"
 	"github.com/sattva/sattva/internal/progress"
 )
 
@@ -27,12 +27,17 @@ type convertOptions struct {
 	// FromSource: for a k-quant --outtype, quantize the original values
 	// instead of going through F16 (see cmd_convert_quantize.go).
 	FromSource bool
+	IMatrix    string // importance matrix for a quantized --outtype
 }
 
 func newConvertCmd(s *Streams) *cobra.Command {
 	o := &convertOptions{}
 	c := &cobra.Command{
-		Use:   "convert HF_DIR -o OUT.gguf",
+		Use: "convert HF_DIR -o OUT.gguf",
+		Example: "  sattva convert models/llama-3.1-8b -o base.f16.gguf\n" +
+			"  sattva convert models/llama-3.1-8b --merge-lora lora-adapter -o merged.f16.gguf\n" +
+			"  sattva convert models/llama-3.1-8b --outtype bf16 --dry-run\n" +
+			"  sattva convert models/stories260K --outtype q8_0 -o stories.q8_0.gguf       # quantized in the same pass",
 		Short: "Convert a Hugging Face Llama checkpoint folder to GGUF",
 		Long: "convert reads a Hugging Face Llama-family checkpoint (config.json, safetensors shards,\n" +
 			"tokenizer files) and writes the GGUF llama.cpp's convert_hf_to_gguf.py would write,\n" +
@@ -48,6 +53,7 @@ func newConvertCmd(s *Streams) *cobra.Command {
 	f.StringVarP(&o.Out, "output", "o", "", "output GGUF file (default: HF_DIR/<name>-<outtype>.gguf)")
 	f.StringVar(&o.OutType, "outtype", "f16", "weight type: f32, f16, bf16, q8_0, or a llama-quantize type (q4_k_m, q5_k_m, q6_k, …) quantized in the same pass")
 	f.BoolVar(&o.FromSource, "from-source", false, "with a quantized --outtype: quantize the checkpoint's own values, not their F16 rounding")
+	f.StringVar(&o.IMatrix, "imatrix", "", "with a quantized --outtype: importance matrix (sattva imatrix or llama-imatrix, GGUF or .dat)")
 	f.IntVar(&o.Threads, "threads", 0, "tensors converted at once (0: all cores)")
 	f.StringArrayVar(&o.MergeLoRA, "merge-lora", nil, "merge a PEFT LoRA adapter folder, optionally scaled: DIR[:SCALE] (repeatable)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan (tensors, shapes, types, output size) without writing")
@@ -69,12 +75,16 @@ func parseLoRASpec(s string) convert.LoRASpec {
 }
 
 func runConvert(ctx context.Context, s *Streams, o *convertOptions) error {
-	if ft, ok := quantizedOutType(o.OutType); ok {
-		return runConvertQuantized(ctx, s, o, ft)
-	}
-	t, err := gguf.ParseType(o.OutType)
+	ft, err := convquant.ParseOutType(o.OutType)
 	if err != nil {
 		return usagef("--outtype %q: %v", o.OutType, err)
+	}
+	t, direct := convquant.DirectType(ft)
+	if !direct {
+		return runConvertQuantized(ctx, s, o, ft)
+	}
+	if o.IMatrix != "" {
+		return usagef("--imatrix needs a quantized --outtype (q4_k_m, iq4_xs, …), not %s", o.OutType)
 	}
 	if o.Out == "" && !o.DryRun {
 		o.Out = filepath.Join(o.In, fmt.Sprintf("%s-%s.gguf", filepath.Base(filepath.Clean(o.In)), strings.ToLower(t.String())))
@@ -85,6 +95,11 @@ func runConvert(ctx context.Context, s *Streams, o *convertOptions) error {
 	}
 	bar := progress.New(s.ErrOut, "convert", progress.Bytes, o.Quiet || o.JSON || o.DryRun)
 	opts.Progress = bar.Func()
+	if !o.DryRun {
+		if err := ensureOutDir(o.Out); err != nil {
+			return err
+		}
+	}
 	plan, err := convert.Convert(ctx, o.In, o.Out, opts)
 	bar.Finish()
 	if err != nil {
@@ -134,8 +149,9 @@ type convertLoRAOptions struct {
 func newConvertLoRACmd(s *Streams) *cobra.Command {
 	o := &convertLoRAOptions{}
 	c := &cobra.Command{
-		Use:   "lora ADAPTER_DIR --base BASE_DIR -o OUT.gguf",
-		Short: "Convert a PEFT LoRA adapter to llama.cpp's adapter GGUF",
+		Use:     "lora ADAPTER_DIR --base BASE_DIR -o OUT.gguf",
+		Example: "  sattva convert lora lora-adapter --base models/llama-3.1-8b -o adapter.gguf",
+		Short:   "Convert a PEFT LoRA adapter to llama.cpp's adapter GGUF",
 		Long: "convert lora writes the adapter GGUF llama.cpp's convert_lora_to_gguf.py would write\n" +
 			"(F32 lora_a/lora_b, adapter.lora.alpha). BASE_DIR needs only the base model's config.json.\n" +
 			"DoRA, per-module ranks or alphas, and adapters that retrain embeddings or norms are refused.",
@@ -164,6 +180,11 @@ func runConvertLoRA(ctx context.Context, s *Streams, o *convertLoRAOptions) erro
 		o.Out = filepath.Join(o.Adapter, filepath.Base(filepath.Clean(o.Adapter))+"-lora-f32.gguf")
 	}
 	bar := progress.New(s.ErrOut, "convert lora", progress.Bytes, o.Quiet || o.JSON || o.DryRun)
+	if !o.DryRun {
+		if err := ensureOutDir(o.Out); err != nil {
+			return err
+		}
+	}
 	plan, err := convert.ConvertLoRA(ctx, o.Adapter, o.Base, o.Out, convert.LoRAOptions{Threads: o.Threads, DryRun: o.DryRun, Name: o.Name, Progress: bar.Func()})
 	bar.Finish()
 	if err != nil {

@@ -41,6 +41,9 @@ func createOutput(s *Streams, path string) (*outputFile, error) {
 	if path == "" || path == "-" {
 		return &outputFile{w: s.Out}, nil
 	}
+	if err := ensureOutDir(path); err != nil {
+		return nil, err
+	}
 	af, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return nil, err

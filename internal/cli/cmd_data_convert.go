@@ -21,7 +21,9 @@ type dataConvertOptions struct {
 func newDataConvertCmd(s *Streams) *cobra.Command {
 	o := &dataConvertOptions{}
 	c := &cobra.Command{
-		Use:   "convert FILE --to sharegpt|openai|alpaca [--from alpaca] [-o OUT]",
+		Use: "convert FILE --to sharegpt|openai|alpaca [--from alpaca] [-o OUT]",
+		Example: "  sattva data convert data/sattva.jsonl --to sharegpt -o sharegpt.json\n" +
+			"  sattva data convert data/sattva.jsonl --to openai -o openai.jsonl",
 		Short: "Convert JSONL between alpaca, ShareGPT and OpenAI-messages layouts",
 		Long: `convert rewrites FILE line by line. alpaca → chat: history becomes earlier turns, the
 prompt (instruction and input joined by a newline, as LLaMA-Factory does) the last user

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +25,9 @@ type dataSplitOptions struct {
 func newDataSplitCmd(s *Streams) *cobra.Command {
 	o := &dataSplitOptions{}
 	c := &cobra.Command{
-		Use:   "split FILE --train TRAIN.jsonl --eval EVAL.jsonl [--eval-ratio 0.1] [--seed S]",
+		Use: "split FILE --train TRAIN.jsonl --eval EVAL.jsonl [--eval-ratio 0.1] [--seed S]",
+		Example: "  sattva data split data/sattva.jsonl --train train.jsonl --eval eval.jsonl\n" +
+			"  sattva data split data/sattva.jsonl --train train.jsonl --eval eval.jsonl --eval-ratio 0.2 --seed 7 --json",
 		Short: "Split a dataset into train and eval, stratified by lang, deterministically",
 		Long: `split copies each line of FILE, unchanged and in order, to TRAIN or EVAL. Of each
 language's n examples exactly round(n × --eval-ratio) go to EVAL, chosen by a seeded
@@ -86,6 +90,21 @@ func runDataSplit(ctx context.Context, s *Streams, o *dataSplitOptions) error {
 		}
 		return n
 	}
-	fmt.Fprintf(s.Out, "train %s: %d examples %v\neval  %s: %d examples %v\n", o.Train, sum(st.Train), st.Train, o.Eval, sum(st.Eval), st.Eval)
+	fmt.Fprintf(s.Out, "train %s: %d examples (%s)\neval  %s: %d examples (%s)\n",
+		o.Train, sum(st.Train), langCounts(st.Train), o.Eval, sum(st.Eval), langCounts(st.Eval))
 	return nil
+}
+
+// langCounts writes per-language counts for people: "en 87, ru 93".
+func langCounts(m map[string]int64) string {
+	langs := make([]string, 0, len(m))
+	for l := range m {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	parts := make([]string, len(langs))
+	for i, l := range langs {
+		parts[i] = fmt.Sprintf("%s %d", l, m[l])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -31,7 +31,9 @@ type doctorOptions struct {
 func newDoctorCmd(s *Streams) *cobra.Command {
 	o := &doctorOptions{}
 	c := &cobra.Command{
-		Use:   "doctor [sattva.yaml]",
+		Use: "doctor [sattva.yaml]",
+		Example: "  sattva doctor\n" +
+			"  sattva doctor sattva.yaml --json",
 		Short: "Check what this machine can do: engine and GPU, Python training stack, Ollama, disk",
 		Long: "doctor checks each stage before you spend time on it: this build's llama.cpp engine and\n" +
 			"GPU (VRAM free/total), the Python interpreter and torch (with CUDA), transformers, peft,\n" +
@@ -61,6 +63,13 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 	}
 	// The project (given, or ./sattva.yaml) says where models and outputs go.
 	proj := o.Project
+	if proj != "" {
+		// A project file named on the command line must exist (exit 3);
+		// one that exists but is invalid is reported as a failed check.
+		if _, err := os.Stat(proj); err != nil {
+			return err
+		}
+	}
 	if proj == "" {
 		if _, err := os.Stat("sattva.yaml"); err == nil {
 			proj = "sattva.yaml"
@@ -72,10 +81,8 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 		if err != nil {
 			projErr = err
 		} else {
-			opts.BaseModel = p.BaseDir()
-			if _, serr := os.Stat(opts.BaseModel); serr != nil {
-				opts.BaseModel = p.Base // perhaps a Hugging Face id in the local cache
-			}
+			opts.BaseModel = p.BaseDir() // a folder, or an id's snapshot in the hub cache
+			opts.BaseDownload = p.DownloadCommand()
 			if len(opts.Disks) == 0 {
 				opts.Disks = []string{p.OutputDir(), p.BaseDir()}
 			}
@@ -94,7 +101,7 @@ func runDoctor(ctx context.Context, s *Streams, o *doctorOptions) error {
 			}
 			out := make([]doctor.Device, len(devs))
 			for i, d := range devs {
-				out[i] = doctor.Device{Name: d.Name, Description: d.Description, Kind: d.Kind, FreeBytes: d.FreeBytes, TotalBytes: d.TotalBytes, Builtin: d.Builtin}
+				out[i] = doctor.Device{Name: d.Name, Description: d.Description, Kind: d.Kind, FreeBytes: d.FreeBytes, TotalBytes: d.TotalBytes, Builtin: d.Builtin, Features: d.Features}
 			}
 			return out, nil
 		}

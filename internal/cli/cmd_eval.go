@@ -5,15 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sattva/sattva/evalrun"
+	"github.com/sattva/sattva/evalrun/llamarun"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/llamacpp"
 )
@@ -39,19 +41,26 @@ type evalOptions struct {
 	MaxTokens   int
 	IgnoreEOS   bool
 	Temperature float64
+	TopK        int
+	TopP, MinP  float64
+	RepeatPen   float64
+	FlashAttn   string
 	Seed        int64
 	Host        string
 	APIKeyEnv   string
 	Verbose     bool
 
-	// set by flag parsing
-	tempSet, seedSet bool
+	// set by flag parsing: the flags the user gave (canonical names)
+	changed map[string]bool
 }
 
 func newEvalCmd(s *Streams) *cobra.Command {
 	o := &evalOptions{}
 	c := &cobra.Command{
-		Use:   "eval SUITE --model M.gguf [--lora A.gguf[:SCALE]]... [--compare-with OTHER.gguf | --baseline PREV.json]",
+		Use: "eval SUITE --model M.gguf [--lora A.gguf[:SCALE]]... [--compare-with OTHER.gguf | --baseline PREV.json]",
+		Example: "  sattva eval evals/sattva-control.yaml -m sattva.q4_k_m.gguf -n 32 -o report\n" +
+			"  sattva eval evals/sattva-control.yaml -m sattva.q4_k_m.gguf -n 32 --compare-with base.gguf -o report-ab\n" +
+			"  sattva eval evals/sattva-control.yaml -m base.gguf --lora adapter.gguf:0.5 -n 16 --baseline report/report.json -o report-lora",
 		Short: "Run a suite of control prompts against a model, score the answers, compare with a baseline",
 		Long: `eval answers every case of SUITE (YAML or JSONL) with the model, scores the answers
 (exact, contains, regex, numerology, refusal, language, format, similarity) and writes
@@ -69,8 +78,8 @@ is invalid; 130 when interrupted (the partial report is still written).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Suite = args[0]
-			o.tempSet = c.Flags().Changed("temperature")
-			o.seedSet = c.Flags().Changed("seed")
+			o.changed = map[string]bool{}
+			c.Flags().Visit(func(f *pflag.Flag) { o.changed[f.Name] = true })
 			return runEval(c.Context(), s, o)
 		},
 	}
@@ -84,15 +93,21 @@ is invalid; 130 when interrupted (the partial report is still written).`,
 	f.StringVarP(&o.Out, "out", "o", "eval-report", "folder for the report files (created)")
 	f.BoolVar(&o.JSON, "json", false, "print the JSON report on stdout instead of the summary")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
-	f.IntVar(&o.Parallel, "parallel", 0, "cases decoded at once (llamacpp: sequences; 0: all; HTTP runners: requests in flight, 0: 1)")
-	f.IntVar(&o.ContextSize, "ctx-size", 0, "tokens per sequence (0: longest prompt + max tokens)")
-	f.IntVar(&o.Threads, "threads", 0, "CPU threads (0: all)")
-	f.IntVar(&o.GPULayers, "gpu-layers", 0, "layers to offload (0 or -1: all when a GPU is present)")
-	f.BoolVar(&o.CPU, "cpu", false, "run on the CPU even when a GPU is present")
+	f.IntVar(&o.Parallel, "parallel", 0, "-np: cases decoded at once (llamacpp: sequences; 0: all; HTTP runners: requests in flight, 0: 1)")
+	f.IntVarP(&o.ContextSize, "ctx-size", "c", 0, "tokens per sequence (0: longest prompt + max tokens)")
+	f.IntVarP(&o.Threads, "threads", "t", 0, "CPU threads (0: all)")
+	f.IntVar(&o.GPULayers, "n-gpu-layers", -1, "-ngl: layers to offload to the GPU (-1: all when a GPU is present, 0: CPU only)")
+	f.BoolVar(&o.CPU, "cpu", false, "run on the CPU even when a GPU is present (same as -ngl 0)")
+	_ = f.MarkHidden("cpu")
+	f.StringVar(&o.FlashAttn, "flash-attn", "auto", "-fa: flash attention: auto, on or off")
 	f.StringVar(&o.BackendDir, "backend-dir", "", "ggml backend plugins folder (default $SATTVA_BACKEND_DIR or beside the executable)")
-	f.IntVar(&o.MaxTokens, "max-tokens", 0, "new tokens per case, replacing the suite's (0: the suite's)")
-	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "generate exactly --max-tokens per case past end of generation (benchmarks only)")
-	f.Float64Var(&o.Temperature, "temperature", 0, "sampling temperature, replacing the suite's (0: greedy)")
+	f.IntVarP(&o.MaxTokens, "n-predict", "n", 0, "new tokens per case, replacing the suite's (0: the suite's)")
+	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "generate exactly -n tokens per case past end of generation (benchmarks only)")
+	f.Float64Var(&o.Temperature, "temp", 0, "sampling temperature, replacing the suite's (0: greedy)")
+	f.IntVar(&o.TopK, "top-k", 0, "top-k sampling, replacing the suite's (0: off)")
+	f.Float64Var(&o.TopP, "top-p", 1, "top-p sampling, replacing the suite's (1: off)")
+	f.Float64Var(&o.MinP, "min-p", 0, "min-p sampling, replacing the suite's (0: off)")
+	f.Float64Var(&o.RepeatPen, "repeat-penalty", 1, "repeat penalty, replacing the suite's (1: off)")
 	f.Int64Var(&o.Seed, "seed", 0, "sampling seed, replacing the suite's")
 	f.StringVar(&o.Host, "host", "", "server URL for ollama (default $OLLAMA_HOST or http://127.0.0.1:11434) or openai (default http://127.0.0.1:8080)")
 	f.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the openai runner's API key")
@@ -126,14 +141,15 @@ func runEval(ctx context.Context, s *Streams, o *evalOptions) error {
 		return usagef("--min-pass must be between 0 and 1, not %g", o.MinPass)
 	}
 	if o.IgnoreEOS && o.MaxTokens <= 0 {
-		return usagef("--ignore-eos needs --max-tokens")
+		return usagef("--ignore-eos needs -n/--n-predict")
+	}
+	if _, err := parseFlashAttn(o.FlashAttn); err != nil {
+		return err
 	}
 	if o.Seed < 0 || o.Seed > 0xFFFFFFFF {
 		return usagef("--seed must fit in 32 bits unsigned")
 	}
-	switch o.Runner {
-	case "llamacpp", "ollama", "openai":
-	default:
+	if !slices.Contains(evalrun.RunnerKinds(), o.Runner) {
 		return usagef("--runner must be llamacpp, ollama or openai, not %q", o.Runner)
 	}
 	var adapters []llamacpp.Adapter
@@ -167,14 +183,7 @@ func runEval(ctx context.Context, s *Streams, o *evalOptions) error {
 	}
 
 	ro := evalrun.RunOptions{MaxTokens: o.MaxTokens, IgnoreEOS: o.IgnoreEOS}
-	if o.tempSet || o.seedSet {
-		sp := suite.Defaults.Sampling
-		if o.tempSet {
-			sp.Temperature = o.Temperature
-		}
-		if o.seedSet {
-			sp.Seed = uint32(o.Seed)
-		}
+	if sp, ok := o.samplingOverride(suite.Defaults.Sampling); ok {
 		ro.Sampling = &sp
 	}
 
@@ -216,6 +225,25 @@ func runEval(ctx context.Context, s *Streams, o *evalOptions) error {
 	return ExitWith(code)
 }
 
+// samplingOverride returns the suite's sampler with the sampling flags the
+// user gave laid over it, and whether any was given.
+func (o *evalOptions) samplingOverride(sp evalrun.Sampling) (evalrun.Sampling, bool) {
+	any := false
+	set := func(name string, apply func()) {
+		if o.changed[name] {
+			apply()
+			any = true
+		}
+	}
+	set("temp", func() { sp.Temperature = o.Temperature })
+	set("top-k", func() { sp.TopK = o.TopK })
+	set("top-p", func() { sp.TopP = o.TopP })
+	set("min-p", func() { sp.MinP = o.MinP })
+	set("repeat-penalty", func() { sp.RepeatPenalty = o.RepeatPen })
+	set("seed", func() { sp.Seed = uint32(o.Seed) })
+	return sp, any
+}
+
 // reportFileError marks a bad --baseline file as invalid input (exit 3).
 type reportFileError struct{ err error }
 
@@ -242,54 +270,29 @@ func labelFor(model string, adapters []llamacpp.Adapter) string {
 // evalOne runs the suite against one model and returns its report (partial
 // when interrupted, together with the interruption).
 func evalOne(ctx context.Context, s *Streams, o *evalOptions, suite *evalrun.Suite, model string, adapters []llamacpp.Adapter, ro evalrun.RunOptions) (*evalrun.Report, error) {
-	var gen evalrun.Generator
+	rop := evalrun.RunnerOptions{Model: model, Parallel: o.Parallel, Host: o.Host, APIKey: os.Getenv(o.APIKeyEnv),
+		ContextSize: o.ContextSize, Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPU || o.GPULayers == 0, BackendDir: o.BackendDir,
+		FlashAttn: o.FlashAttn, Local: llamarun.Local}
+	for _, a := range adapters {
+		rop.Adapters = append(rop.Adapters, evalrun.Adapter{Path: a.Path, Scale: a.Scale})
+	}
 	var bar *progress.Bar
-	switch o.Runner {
-	case "llamacpp":
-		var logger *slog.Logger
-		if o.Verbose {
-			logger = slog.New(slog.NewTextHandler(s.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		} else {
-			logger = slog.New(slog.NewTextHandler(s.ErrOut, &slog.HandlerOptions{Level: slog.LevelError}))
-		}
+	if o.Runner == evalrun.RunnerLlamaCpp {
+		rop.Logger = newLlamaLogger(s.ErrOut, o.Verbose)
 		bar = progress.New(s.ErrOut, "eval "+ro.Label+" (tokens)", progress.Items, o.Quiet)
-		lr, err := evalrun.NewLlamaRunner(evalrun.LlamaOptions{
-			Model: model, Adapters: adapters, Parallel: o.Parallel, ContextSize: o.ContextSize,
-			Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPU, BackendDir: o.BackendDir,
-			Logger: logger, Progress: bar.Func(),
-		})
-		if err != nil {
-			return nil, err
-		}
-		defer lr.Close()
-		gen = lr
-	case "ollama":
-		host := o.Host
-		if host == "" {
-			host = os.Getenv("OLLAMA_HOST")
-		}
-		gen = &evalrun.OllamaRunner{BaseURL: normalizeHost(host, "http://127.0.0.1:11434"), Model: model, Concurrency: o.Parallel}
-		bar = progress.New(s.ErrOut, "eval "+ro.Label, progress.Items, o.Quiet)
-		ro.Progress = bar.Func()
-	case "openai":
-		gen = &evalrun.OpenAIRunner{BaseURL: normalizeHost(o.Host, "http://127.0.0.1:8080"), Model: model, APIKey: os.Getenv(o.APIKeyEnv), Concurrency: o.Parallel}
+		rop.Progress = bar.Func()
+	} else {
 		bar = progress.New(s.ErrOut, "eval "+ro.Label, progress.Items, o.Quiet)
 		ro.Progress = bar.Func()
 	}
+	gen, err := evalrun.NewRunner(o.Runner, rop)
+	if err != nil {
+		return nil, err
+	}
+	defer gen.Close()
 	rep, err := evalrun.Run(ctx, suite, gen, ro)
 	bar.Finish()
 	return rep, err
-}
-
-// normalizeHost turns "host:port" or "" into a URL.
-func normalizeHost(h, def string) string {
-	if h == "" {
-		return def
-	}
-	if !strings.Contains(h, "://") {
-		h = "http://" + h
-	}
-	return strings.TrimRight(h, "/")
 }
 
 func writeEvalReport(s *Streams, o *evalOptions, doc *evalrun.Document) error {

@@ -9,11 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sattva/sattva/convert"
-	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/pipeline"
-	"github.com/sattva/sattva/quantize"
 )
 
 type exportOptions struct {
@@ -93,38 +90,12 @@ func writeExportSummary(w io.Writer, res *pipeline.ExportResult) {
 	fmt.Fprintf(w, "manifest: %s\nnext: sattva ollama create %s -f %s\n", filepath.Join(res.Dir, "manifest.json"), res.Manifest.Name, res.Modelfile)
 }
 
-// exportTools are the convert and quantize packages behind pipeline.ExportTools.
+// exportTools are pipeline.ConvertTools with a progress bar per step.
 func exportTools(errOut io.Writer, threads int, quiet bool) pipeline.ExportTools {
-	return pipeline.ExportTools{
-		ConvertBase: func(ctx context.Context, hfDir, out, outType, merge string) error {
-			t, err := gguf.ParseType(outType)
-			if err != nil {
-				return err
-			}
-			bar := progress.New(errOut, "convert "+filepath.Base(out), progress.Bytes, quiet)
-			co := convert.Options{OutType: t, Threads: threads, Progress: bar.Func()}
-			if merge != "" {
-				co.MergeLoRA = []convert.LoRASpec{{Dir: merge, Scale: 1}}
-			}
-			_, err = convert.Convert(ctx, hfDir, out, co)
-			bar.Finish()
-			return err
-		},
-		ConvertLoRA: func(ctx context.Context, adapterDir, baseDir, out string) error {
-			bar := progress.New(errOut, "convert "+filepath.Base(out), progress.Bytes, quiet)
-			_, err := convert.ConvertLoRA(ctx, adapterDir, baseDir, out, convert.LoRAOptions{Threads: threads, Progress: bar.Func()})
-			bar.Finish()
-			return err
-		},
-		Quantize: func(ctx context.Context, in, out, fileType string) error {
-			ft, err := quantize.ParseFileType(fileType)
-			if err != nil {
-				return err
-			}
-			bar := progress.New(errOut, "quantize "+filepath.Base(out), progress.Bytes, quiet)
-			_, err = quantize.QuantizeFile(ctx, in, out, ft, quantize.Options{Threads: threads, Progress: bar.Func()})
-			bar.Finish()
-			return err
-		},
-	}
+	t := pipeline.ConvertTools(threads, func(step, out string) (func(done, total int64), func()) {
+		bar := progress.New(errOut, step+" "+filepath.Base(out), progress.Bytes, quiet)
+		return bar.Func(), bar.Finish
+	})
+	t.IMatrix = exportIMatrixTool(errOut, threads, quiet)
+	return t
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,11 @@ type ggufInspectJSON struct {
 	KV             []ggufKVJSON        `json:"kv"`
 	Tensors        []ggufTensorJSON    `json:"tensors"`
 	TypeCounts     []ggufTypeCountJSON `json:"tensor_types"`
+	// Sampling is the recommended sampler (general.sampling.* without the
+	// prefix), which llama.cpp's tools and sattva run/chat take as defaults.
+	Sampling map[string]any `json:"sampling,omitempty"`
+	// SamplingError says why the general.sampling.* keys could not be read.
+	SamplingError string `json:"sampling_error,omitempty"`
 }
 
 type ggufKVJSON struct {
@@ -107,6 +113,16 @@ func ggufInspectDoc(path string, f *gguf.File) *ggufInspectJSON {
 		}
 		doc.KV = append(doc.KV, k)
 	}
+	if sm, err := gguf.SamplingOf(f); err != nil {
+		doc.SamplingError = err.Error()
+	} else {
+		for _, kv := range sm.KVs() {
+			if doc.Sampling == nil {
+				doc.Sampling = map[string]any{}
+			}
+			doc.Sampling[strings.TrimPrefix(kv.Key, "general.sampling.")] = kv.Value.V
+		}
+	}
 	byType := map[gguf.Type]*ggufTypeCountJSON{}
 	var order []gguf.Type
 	for _, ti := range f.Tensors {
@@ -145,6 +161,11 @@ func ggufInspectText(w io.Writer, doc *ggufInspectJSON, f *gguf.File) error {
 	fmt.Fprintln(tw)
 	for _, tc := range doc.TypeCounts {
 		fmt.Fprintf(tw, "  %s\t%d tensors, %s parameters, %s\n", tc.Type, tc.Tensors, ggufCount(tc.Elements), ggufBytes(tc.Bytes))
+	}
+	if sm, err := gguf.SamplingOf(f); err != nil {
+		fmt.Fprintf(tw, "sampler\t%v\n", err)
+	} else if !sm.IsZero() {
+		fmt.Fprintf(tw, "sampler\t%s (general.sampling.*: the defaults of llama.cpp and sattva run/chat)\n", sm)
 	}
 	fmt.Fprintf(tw, "\nKEY\tTYPE\tVALUE\n")
 	for _, kv := range f.KVs {

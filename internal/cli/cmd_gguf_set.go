@@ -34,7 +34,7 @@ func newGGUFSetCmd(s *Streams) *cobra.Command {
 		Example: "  sattva gguf set model.gguf tokenizer.ggml.eos_token_id 128009 -o fixed.gguf\n" +
 			"  sattva gguf set model.gguf tokenizer.chat_template --value-file template.jinja\n" +
 			"  sattva gguf set model.gguf general.name SatTva --type string\n" +
-			"  sattva gguf set model.gguf some.int32.key -- -1    (-- before a negative number)",
+			"  sattva gguf set model.gguf some.int32.key --type int32 -- -1    (-- before a negative number)",
 		Args: ggufArgs(cobra.RangeArgs(2, 3)),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.File, o.Key = args[0], args[1]

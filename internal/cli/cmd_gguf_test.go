@@ -278,3 +278,36 @@ func TestGGUFInspectQuotesHostileNames(t *testing.T) {
 		t.Errorf("exit %d:\n%q", code, out)
 	}
 }
+
+// TestGGUFInspectSampling: the general.sampling.* keys are shown as the
+// sampler line and as "sampling" in --json; a key of the wrong type is named.
+func TestGGUFInspectSampling(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, kvs ...gguf.KV) string {
+		p := filepath.Join(dir, name)
+		spec := &gguf.Spec{KVs: append([]gguf.KV{{Key: "general.architecture", Value: gguf.String("llama")}}, kvs...)}
+		if err := gguf.WriteFile(context.Background(), p, spec, gguf.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := write("s.gguf",
+		gguf.KV{Key: gguf.KeySamplingTopK, Value: gguf.Int32(40)},
+		gguf.KV{Key: gguf.KeySamplingTemp, Value: gguf.Float32(0.6)})
+	code, out, errOut := runSattva(t, "gguf", "inspect", p)
+	if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), "sampler top_k 40, temp 0.6 (general.sampling.*") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	code, out, _ = runSattva(t, "gguf", "inspect", "--json", p)
+	var doc struct {
+		Sampling map[string]float64 `json:"sampling"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || doc.Sampling["top_k"] != 40 || float32(doc.Sampling["temp"]) != 0.6 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	bad := write("bad.gguf", gguf.KV{Key: gguf.KeySamplingTemp, Value: gguf.String("hot")})
+	code, out, _ = runSattva(t, "gguf", "inspect", bad)
+	if code != 0 || !strings.Contains(out, "general.sampling.temp is STRING") {
+		t.Errorf("exit %d: %s", code, out)
+	}
+}

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/hfcache"
+	"github.com/sattva/sattva/pipeline"
 	"github.com/sattva/sattva/scaffold"
 )
 
@@ -35,7 +37,7 @@ func newInitCmd(s *Streams) *cobra.Command {
 			"  sattva.yaml            the project, every key commented\n" +
 			"and adds .gitignore entries that keep private data, weights and outputs out of git.\n" +
 			"It never overwrites a file: what exists is kept.",
-		Example: "  sattva init my-sattva --base meta-llama/Llama-3.1-8B\n  sattva init . --base D:/models/llama-3.1-8b",
+		Example: "  sattva init my-sattva --base meta-llama/Llama-3.1-8B\n  sattva init my-sattva --base ~/models/llama-3.1-8b --examples 50",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Dir = "."
@@ -69,15 +71,21 @@ func runInit(ctx context.Context, s *Streams, o *initOptions) error {
 		return usagef("--template must be llama3 or plain")
 	}
 	base := o.Base
+	notYet := false // the base is named but not on this machine yet
 	if base != "" {
 		m, err := hfcache.Resolve(base, hfcache.Options{})
-		if err != nil {
+		switch {
+		case errors.Is(err, hfcache.ErrNotFound):
+			// Accepted as it is: a Hugging Face id or a folder to download
+			// into later; the commands that need the weights say what to run.
+			notYet = true
+		case err != nil:
 			return err
-		}
-		if m.Kind == hfcache.KindGGUF {
+		case m.Kind == hfcache.KindGGUF:
 			return usagef("--base %s is a GGUF file; training and merging need the Hugging Face folder (config.json, *.safetensors)", base)
+		default:
+			base = m.Path
 		}
-		base = m.Path
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
@@ -99,8 +107,8 @@ func runInit(ctx context.Context, s *Streams, o *initOptions) error {
 		fmt.Fprintln(s.Out, line)
 	}
 	fmt.Fprintln(s.Out, "\nnext:")
-	if base == "" {
-		fmt.Fprintln(s.Out, "  put the base model's Hugging Face folder in models/llama-3.1-8b (or set base: in sattva.yaml)")
+	if p, err := pipeline.LoadProject(filepath.Join(dir, "sattva.yaml")); err == nil && (base == "" || notYet) {
+		fmt.Fprintf(s.Out, "  %s   # the base model (%s); everything below but training and export works without it\n", p.DownloadCommand(), p.Base)
 	}
 	fmt.Fprintln(s.Out, "  sattva doctor              # what this machine can do")
 	fmt.Fprintln(s.Out, "  sattva plan train --vram 12GB   # will the training fit?")

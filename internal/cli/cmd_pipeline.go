@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/evalrun"
+	"github.com/sattva/sattva/evalrun/llamarun"
 	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/pipeline"
 )
@@ -25,6 +26,8 @@ type pipelineRunOptions struct {
 	BackendDir string
 	Quiet      bool
 	Verbose    bool
+	DryRun     bool
+	JSON       bool
 }
 
 func newPipelineCmd(s *Streams) *cobra.Command {
@@ -56,6 +59,7 @@ and the pass rate of every eval, so the summary compares with the previous run.
 --force STAGE redoes a stage and the ones after it. Exit code 1 when a stage fails
 or the pass rate is below eval.pass_bar.`,
 		Example: `  sattva pipeline run
+  sattva pipeline run --dry-run                  # what would run, and what is missing
   sattva pipeline run examples/default/sattva.yaml --force eval
   sattva pipeline run --force all`,
 		Args: cobra.MaximumNArgs(1),
@@ -76,13 +80,15 @@ or the pass rate is below eval.pass_bar.`,
 	f.StringVar(&o.BackendDir, "backend-dir", "", "ggml backend plugins folder (default $SATTVA_BACKEND_DIR or beside the executable)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bars")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show every line the trainer prints")
+	f.BoolVar(&o.DryRun, "dry-run", false, "say what each stage would do and what is missing (works before the base model is downloaded); run nothing")
+	f.BoolVar(&o.JSON, "json", false, "with --dry-run: the plan as JSON")
 	return c
 }
 
 func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdline string) error {
 	for _, f := range o.Force {
-		if f != "all" && !slices.Contains(pipeline.Stages, f) {
-			return usagef("--force %q: stages are %s or all", f, strings.Join(pipeline.Stages, ", "))
+		if f != "all" && !slices.Contains(pipeline.Stages(), f) {
+			return usagef("--force %q: stages are %s or all", f, strings.Join(pipeline.Stages(), ", "))
 		}
 	}
 	switch o.Trainer {
@@ -93,6 +99,9 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 	p, err := pipeline.LoadProject(o.Project)
 	if err != nil {
 		return err
+	}
+	if o.DryRun {
+		return printDryRun(ctx, s, o, p)
 	}
 	bar := progress.New(s.ErrOut, "train", progress.Items, o.Quiet || o.Verbose)
 	popt := pipeline.PipelineOptions{
@@ -111,7 +120,7 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		},
 		Export: pipeline.ExportOptions{Tools: exportTools(s.ErrOut, o.Threads, o.Quiet), Version: Version, Command: strings.TrimSpace(cmdline)},
 		Eval: func(ctx context.Context, r pipeline.EvalRequest) (*pipeline.EvalOutcome, error) {
-			return pipeline.EvalWithLlamaCpp(ctx, r, evalrun.LlamaOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir})
+			return pipeline.EvalSuite(ctx, r, evalrun.RunnerLlamaCpp, evalrun.RunnerOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir, Local: llamarun.Local})
 		},
 		OnStage: func(stage, status, detail string) {
 			switch status {
@@ -163,4 +172,35 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		return ExitWith(ExitFailure)
 	}
 	return err
+}
+
+// printDryRun prints what pipeline run would do, stage by stage; exit 1 when
+// a stage is blocked by something missing.
+func printDryRun(ctx context.Context, s *Streams, o *pipelineRunOptions, p *pipeline.Project) error {
+	plans := pipeline.DryRun(ctx, p, pipeline.PipelineOptions{Train: pipeline.TrainOptions{
+		Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator(),
+	}})
+	code := ExitOK
+	for _, pl := range plans {
+		if pl.Action == pipeline.PlanBlocked {
+			code = ExitFailure
+		}
+	}
+	if o.JSON {
+		if err := writeJSON(s.Out, plans); err != nil {
+			return err
+		}
+		return ExitWith(code)
+	}
+	fmt.Fprintf(s.Out, "pipeline run %s would:\n", p.File)
+	for i, pl := range plans {
+		fmt.Fprintf(s.Out, "  %d. %-7s %-8s %s\n", i+1, pl.Stage, pl.Action, pl.Detail)
+		for _, m := range pl.Missing {
+			fmt.Fprintf(s.Out, "       needs: %s\n", strings.ReplaceAll(m, "\n", "\n              "))
+		}
+	}
+	if code != ExitOK {
+		fmt.Fprintln(s.Out, "nothing was run; fix what a stage needs, then `sattva pipeline run`")
+	}
+	return ExitWith(code)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/hfcache"
+	"github.com/sattva/sattva/internal/progress"
 	"github.com/sattva/sattva/pipeline"
 	"github.com/sattva/sattva/plan"
 )
@@ -59,7 +60,10 @@ type planTrainOptions struct {
 func newPlanTrainCmd(s *Streams) *cobra.Command {
 	o := &planTrainOptions{}
 	c := &cobra.Command{
-		Use:   "train [sattva.yaml]",
+		Use: "train [sattva.yaml]",
+		Example: "  sattva plan train --model llama3.1-8b --vram 12GB\n" +
+			"  sattva plan train sattva.yaml --explain\n" +
+			"  sattva plan train --model models/llama-3.1-8b --method lora --json",
 		Short: "Peak GPU memory and time per epoch of a LoRA/QLoRA fine-tune",
 		Long: "Estimates the peak GPU memory of the training run that sattva.yaml describes (or the\n" +
 			"flags), the time of an epoch, and the largest batch and cutoff that fit --vram.\n" +
@@ -278,6 +282,12 @@ func trainShape(ref string) (plan.ModelShape, string, error) {
 	}
 	m, err := hfcache.Resolve(ref, hfcache.Options{})
 	if err != nil {
+		// Not downloaded yet: a model named like a known shape
+		// (models/llama-3.1-8b, meta-llama/Llama-3.1-8B-Instruct) is planned
+		// from that shape, and the output says so.
+		if s, ok := presetFromName(ref); ok {
+			return s, "shape " + s.Name + " (from the name " + ref + "; the weights are not on this machine yet)", nil
+		}
 		return plan.ModelShape{}, "", fmt.Errorf("plan train: %w\n(or name a known shape with --model: %s)", err, strings.Join(plan.Presets(), ", "))
 	}
 	if m.Kind == hfcache.KindGGUF {
@@ -288,6 +298,25 @@ func trainShape(ref string) (plan.ModelShape, string, error) {
 		return plan.ModelShape{}, "", err
 	}
 	return s, m.Path, nil
+}
+
+// presetFromName finds the known shape a model folder or Hugging Face id is
+// named after: "models/llama-3.1-8b" and "meta-llama/Llama-3.1-8B-Instruct"
+// are llama3.1-8b.
+func presetFromName(ref string) (plan.ModelShape, bool) {
+	name := strings.ToLower(ref)
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimRight(filepath.ToSlash(name), "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	for _, suffix := range []string{"-instruct", "-hf"} {
+		name = strings.TrimSuffix(name, suffix)
+	}
+	name = strings.Replace(name, "llama-", "llama", 1)
+	return plan.Preset(name)
 }
 
 // countExamples counts the non-empty lines of JSONL files and their bytes.
@@ -321,10 +350,10 @@ func printPlanTrain(w io.Writer, r *planTrainResult, c plan.TrainConfig, explain
 		gc = "off"
 	}
 	method := map[plan.Method]string{plan.QLoRA: "QLoRA (4-bit NF4 base)", plan.LoRA: "LoRA (bf16 base)"}[c.Method]
-	fmt.Fprintf(w, "plan train: %s, %s params\n", r.Model, fmtCount(e.Params))
+	fmt.Fprintf(w, "plan train: %s, %s params\n", r.Model, progress.FormatCount(e.Params))
 	fmt.Fprintf(w, "  %s, r=%d on %s, dropout %g, cutoff %d × batch %d, gradient checkpointing %s\n",
 		method, c.Rank, strings.Join(r.Config.Targets, ","), c.Dropout, c.Cutoff, c.Batch, gc)
-	fmt.Fprintf(w, "  LoRA params %s (%.2f%%)\n\n", fmtCount(e.LoRAParams), 100*float64(e.LoRAParams)/float64(e.Params))
+	fmt.Fprintf(w, "  LoRA params %s (%.2f%%)\n\n", progress.FormatCount(e.LoRAParams), 100*float64(e.LoRAParams)/float64(e.Params))
 	for _, t := range e.Terms {
 		fmt.Fprintf(w, "  %-42s %11s\n", t.Name, plan.FormatBytes(t.Bytes))
 		if explain {
@@ -376,18 +405,6 @@ func printPlanTrain(w io.Writer, r *planTrainResult, c plan.TrainConfig, explain
 	}
 }
 
-func fmtCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
-}
-
 func fmtDuration(sec float64) string {
 	return (time.Duration(sec*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
 }
@@ -414,7 +431,9 @@ type planRunOptions struct {
 func newPlanRunCmd(s *Streams) *cobra.Command {
 	o := &planRunOptions{}
 	c := &cobra.Command{
-		Use:   "run MODEL.gguf --ctx N",
+		Use: "run MODEL.gguf [-c N]",
+		Example: "  sattva plan run sattva.q4_k_m.gguf -c 8192\n" +
+			"  sattva plan run sattva.q4_k_m.gguf --vram 12GB --parallel 4 --explain",
 		Short: "GPU memory of a GGUF model in llama.cpp: weights, KV cache, compute buffers",
 		Long: "Estimates what llama.cpp (and so Ollama) allocates on the GPU for a model and context:\n" +
 			"weights per device, the KV cache by type, the compute buffer, and the total; with --vram,\n" +
@@ -427,7 +446,7 @@ func newPlanRunCmd(s *Streams) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.IntVar(&o.Ctx, "ctx", 4096, "context tokens per sequence (Ollama's num_ctx)")
+	f.IntVarP(&o.Ctx, "ctx-size", "c", 4096, "context tokens per sequence (Ollama's num_ctx)")
 	f.IntVar(&o.Parallel, "parallel", 1, "parallel sequences")
 	f.IntVar(&o.NGL, "ngl", -1, "layers offloaded to the GPU (-1: all, with the output layer)")
 	f.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16, q8_0, q4_0")

@@ -34,12 +34,15 @@ type quantizeOptions struct {
 func newQuantizeCmd(s *Streams) *cobra.Command {
 	o := &quantizeOptions{}
 	c := &cobra.Command{
-		Use:   "quantize IN.gguf OUT.gguf TYPE",
+		Use: "quantize IN.gguf OUT.gguf TYPE",
+		Example: "  sattva quantize merged.gguf merged.q4_k_m.gguf Q4_K_M\n" +
+			"  sattva quantize merged.gguf merged.q8_0.gguf Q8_0 --engine llamacpp --json",
 		Short: "Quantize a GGUF model (Q4_K_M, Q5_K_M, Q6_K, Q8_0, …) like llama-quantize",
 		Long: "quantize writes a quantized copy of a GGUF model with the same per-tensor types and the\n" +
 			"same bytes as llama.cpp's llama-quantize, in pure Go with all cores. TYPE is a llama-quantize\n" +
 			"file type: Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K_S/M/L,\n" +
-			"Q2_K, F16, BF16, F32. --engine llamacpp runs llama.cpp's own llama_model_quantize instead.",
+			"Q2_K, IQ4_XS, IQ4_NL, F16, BF16, F32. --imatrix (from `sattva imatrix` or llama-imatrix) weights\n" +
+			"the rounding by your data's activations, in both engines. --engine llamacpp runs llama.cpp's own llama_model_quantize instead.",
 		Args: cobra.ExactArgs(3),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.In, o.Out, o.Type = args[0], args[1], args[2]
@@ -89,7 +92,7 @@ func parseTypeFlag(flag, v string) (*gguf.Type, error) {
 }
 
 func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
-	ft, err := quantize.ParseFileType(o.Type)
+	ft, err := gguf.ParseFileType(o.Type)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -101,9 +104,21 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(o.In); err != nil {
+		return err
+	}
+	if err := ensureOutDir(o.Out); err != nil {
+		return err
+	}
 	st, err := os.Stat(o.In)
 	if err != nil {
 		return err
+	}
+	var im *quantize.IMatrix
+	if o.IMatrix != "" {
+		if im, err = quantize.ReadIMatrix(o.IMatrix); err != nil {
+			return err
+		}
 	}
 	res := quantizeSummary{Engine: o.Engine, Input: o.In, Output: o.Out, FileType: ft.String(), InputBytes: st.Size()}
 	start := time.Now()
@@ -115,12 +130,8 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 				Pure: o.Pure, LeaveOutputTensor: o.LeaveOutputTensor},
 			AllowRequantize: o.AllowRequantize,
 		}
-		if o.IMatrix != "" {
-			m, err := quantize.ReadIMatrix(o.IMatrix)
-			if err != nil {
-				return err
-			}
-			qo.IMatrix, qo.IMatrixPath = m, o.IMatrix
+		if im != nil {
+			qo.IMatrix, qo.IMatrixPath = im, o.IMatrix
 		}
 		bar := progress.New(s.ErrOut, "quantize "+ft.String(), progress.Bytes, o.Quiet || o.JSON)
 		qo.Progress = bar.Func()
@@ -140,7 +151,13 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	case "llamacpp":
 		lo := llamacpp.QuantizeOptions{FileType: ft.String(), Threads: o.Threads,
 			OutputTensorType: strings.ToUpper(o.OutputTensorType), TokenEmbeddingType: strings.ToUpper(o.TokenEmbeddingType),
-			Pure: o.Pure, LeaveOutputTensor: o.LeaveOutputTensor, AllowRequantize: o.AllowRequantize, IMatrix: o.IMatrix}
+			Pure: o.Pure, LeaveOutputTensor: o.LeaveOutputTensor, AllowRequantize: o.AllowRequantize}
+		if im != nil {
+			lo.IMatrix = &llamacpp.QuantizeIMatrix{Entries: im.Entries, File: o.IMatrix, Chunks: im.ChunkCount}
+			if len(im.Datasets) > 0 {
+				lo.IMatrix.Dataset = im.Datasets[0]
+			}
+		}
 		if err := llamacpp.Quantize(ctx, o.In, o.Out, lo); err != nil {
 			return err
 		}
@@ -178,7 +195,7 @@ func printQuantizeSummary(w io.Writer, r quantizeSummary) {
 	}
 	fmt.Fprintf(w, "size: %s -> %s (%.2fx smaller)\n", progress.FormatBytes(r.InputBytes), progress.FormatBytes(r.OutputBytes), ratio)
 	if r.Params > 0 {
-		fmt.Fprintf(w, "%d tensors, %s parameters, %.2f bits per weight\n", r.Tensors, formatCount(r.Params), r.BitsPerWeight)
+		fmt.Fprintf(w, "%d tensors, %s parameters, %.2f bits per weight\n", r.Tensors, progress.FormatCount(r.Params), r.BitsPerWeight)
 	}
 	if len(r.Types) > 0 {
 		names := make([]string, 0, len(r.Types))
@@ -195,17 +212,4 @@ func printQuantizeSummary(w io.Writer, r quantizeSummary) {
 	if r.Fallbacks > 0 {
 		fmt.Fprintf(w, "%d tensors used a fallback type (rows not a multiple of 256)\n", r.Fallbacks)
 	}
-}
-
-// formatCount writes a parameter count as 8.03B, 260.1K or 512.
-func formatCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
 }

@@ -22,34 +22,70 @@ type engineFlags struct {
 	Threads     int
 	GPULayers   int // -1 all, 0 none
 	ContextSize int
+	FlashAttn   string // auto, on, off
 	Verbose     bool
 }
 
+// bind binds the engine flags under llama.cpp's names (-ngl, -c, -t, -fa;
+// see llamaflags.go for the one-dash spellings and the hidden old names).
 func (e *engineFlags) bind(f *pflag.FlagSet, ctxDefault int) {
 	f.StringVar(&e.BackendDir, "backend-dir", "", "folder of ggml backend plugins (default $"+llamacpp.BackendDirEnv+", else lib/ollama beside the sattva binary)")
 	f.IntVarP(&e.Threads, "threads", "t", 0, "CPU threads (0: all CPUs)")
-	f.IntVar(&e.GPULayers, "ngl", -1, "layers to offload to the GPU (-1: all, 0: CPU only)")
+	f.IntVar(&e.GPULayers, "n-gpu-layers", -1, "-ngl: layers to offload to the GPU (-1: all, 0: CPU only)")
 	f.IntVarP(&e.ContextSize, "ctx-size", "c", ctxDefault, "context size in tokens (0: min(4096, the model's))")
+	f.StringVar(&e.FlashAttn, "flash-attn", "auto", "-fa: flash attention: auto, on or off")
 	f.BoolVarP(&e.Verbose, "verbose", "v", false, "show llama.cpp's log and timings on stderr")
 }
 
-// logger is llama.cpp's log: errors only, everything with -v.
-func (e *engineFlags) logger(w io.Writer) *slog.Logger {
-	lvl := slog.LevelWarn
-	if e.Verbose {
-		lvl = slog.LevelDebug
+// flashAttention parses --flash-attn.
+func (e *engineFlags) flashAttention() (llamacpp.FlashAttention, error) {
+	return parseFlashAttn(e.FlashAttn)
+}
+
+// parseFlashAttn reads llama.cpp's -fa values (auto, on, off; 1 and 0 too).
+func parseFlashAttn(v string) (llamacpp.FlashAttention, error) {
+	fa, err := llamacpp.ParseFlashAttention(v)
+	if err != nil {
+		return 0, usagef("--flash-attn %q: want auto, on or off", v)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	return fa, nil
+}
+
+// logger is llama.cpp's log: errors only, everything with -v (llamalog.go).
+func (e *engineFlags) logger(w io.Writer) *slog.Logger {
+	return newLlamaLogger(w, e.Verbose)
 }
 
 // load initialises the backends and loads the model with adapters.
 func (e *engineFlags) load(s *Streams, path string, adapters []llamacpp.Adapter) (*llamacpp.Model, error) {
+	if _, err := e.flashAttention(); err != nil {
+		return nil, err
+	}
 	log := e.logger(s.ErrOut)
 	if _, err := llamacpp.InitBackends(e.BackendDir, log); err != nil {
 		return nil, err
 	}
 	mo := llamacpp.ModelOptions{GPULayers: e.GPULayers, CPUOnly: e.GPULayers == 0, LoRA: adapters, Logger: log}
 	return llamacpp.Load(path, mo)
+}
+
+// bindModel binds -m/--model, llama.cpp's spelling, for commands that also
+// take the model as their first argument.
+func bindModel(f *pflag.FlagSet, model *string) {
+	f.StringVarP(model, "model", "m", "", "GGUF model file (or give it as the first argument)")
+}
+
+// modelArg takes the model from the first argument or -m, not both.
+func modelArg(model *string, args []string) error {
+	switch {
+	case len(args) == 1 && *model != "":
+		return usagef("give the model as the argument or with -m, not both")
+	case len(args) == 1:
+		*model = args[0]
+	case *model == "":
+		return usagef("no model: give a GGUF file as the first argument or with -m")
+	}
+	return nil
 }
 
 // parseLoRAFlags parses --lora FILE[:SCALE] flags (parseLoRA, cmd_eval.go).
@@ -72,9 +108,11 @@ type samplingFlags struct {
 	Seed                            int64
 	MaxTokens                       int
 	Stop                            []string
+	flags                           *pflag.FlagSet // to tell the flags the user gave
 }
 
 func (sf *samplingFlags) bind(f *pflag.FlagSet, maxTokens int) {
+	sf.flags = f
 	f.Float32Var(&sf.Temp, "temp", 0, "temperature (0: greedy)")
 	f.IntVar(&sf.TopK, "top-k", 40, "top-k sampling (0: off)")
 	f.Float32Var(&sf.TopP, "top-p", 0.95, "top-p sampling (1: off)")
@@ -114,18 +152,22 @@ type runOptions struct {
 func newRunCmd(s *Streams) *cobra.Command {
 	o := &runOptions{}
 	c := &cobra.Command{
-		Use:   "run MODEL -p PROMPT",
+		Use:   "run MODEL -p PROMPT  (or: run -m MODEL -p PROMPT)",
 		Short: "Generate a reply from a GGUF model with llama.cpp",
 		Long: "Load a GGUF model (with LoRA adapters applied at load) and stream the reply to\n" +
 			"PROMPT. The model's own chat template wraps the prompt (and --system) unless\n" +
-			"--raw. Greedy by default; --temp samples. Runs on the GPU when a CUDA backend\n" +
-			"plugin is found (see --backend-dir), else on the CPU.",
+			"--raw. Greedy by default; --temp samples. Sampler flags not given take the\n" +
+			"model's recommended sampler (general.sampling.*) where it has one, as llama-cli\n" +
+			"does; -v says which. Runs on the GPU when a CUDA backend plugin is found (see\n" +
+			"--backend-dir), else on the CPU.",
 		Example: "  sattva run model.gguf -p \"Compute the five numbers for 05.11.2004\"\n" +
 			"  sattva run base.gguf --lora adapter.gguf:0.8 -p \"Hi\" --temp 0.7 -v\n" +
 			"  sattva run stories.gguf --raw -p \"Once upon a time\" -n 100",
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Model = args[0]
+			if err := modelArg(&o.Model, args); err != nil {
+				return err
+			}
 			if !c.Flags().Changed("prompt") {
 				return usagef("run needs a prompt: -p PROMPT")
 			}
@@ -133,6 +175,7 @@ func newRunCmd(s *Streams) *cobra.Command {
 		},
 	}
 	f := c.Flags()
+	bindModel(f, &o.Model)
 	f.StringVarP(&o.Prompt, "prompt", "p", "", "the user's message (or, with --raw, the whole prompt text); - reads it from stdin")
 	f.StringVar(&o.System, "system", "", "system message")
 	f.StringArrayVar(&o.LoRA, "lora", nil, "LoRA adapter GGUF, FILE or FILE:SCALE (repeatable)")
@@ -163,12 +206,17 @@ func runRun(ctx context.Context, s *Streams, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	lc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: o.ContextSize, Threads: o.Threads})
+	fa, err := o.flashAttention()
+	if err != nil {
+		return err
+	}
+	lc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: o.ContextSize, Threads: o.Threads, FlashAttention: fa})
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
 	gen, seed := o.samplingFlags.options()
+	gen.Sampling = withModelSampling(s.ErrOut, o.samplingFlags.flags, o.Model, gen.Sampling, o.Verbose)
 	if o.Verbose {
 		d := m.Device()
 		fmt.Fprintf(s.ErrOut, "model %s (%s) on %s %s; prompt %d tokens; seed %d\n", o.Model, m.Description(), d.Name, d.Description, len(prompt), seed)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sattva/sattva/convert"
 	"github.com/sattva/sattva/internal/progress"
+	"github.com/sattva/sattva/synth"
 )
 
 type synthOptions struct {
@@ -25,11 +25,13 @@ type synthOptions struct {
 func newSynthCmd(s *Streams) *cobra.Command {
 	o := &synthOptions{}
 	c := &cobra.Command{
-		Use:   "synth --shape SHAPE OUT_DIR",
+		Use: "synth --shape SHAPE OUT_DIR",
+		Example: "  sattva synth --shape tiny --tokenizer models/llama-3.1-8b synth-tiny\n" +
+			"  sattva synth --shape tiny --dtype f16 --seed 7 synth-tiny-f16",
 		Short: "Write a random-weight Hugging Face checkpoint of a real model's exact shape (for benchmarks)",
 		Long: "synth writes safetensors shards (as transformers' save_pretrained shards them), config.json,\n" +
 			"generation_config.json and tokenizer files (copied from --tokenizer, or a minimal byte-level\n" +
-			"Llama 3 tokenizer) with seeded random weights. Shapes: " + strings.Join(convert.ShapeNames(), ", ") + ".",
+			"Llama 3 tokenizer) with seeded random weights. Shapes: " + strings.Join(synth.ShapeNames(), ", ") + ".",
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Out = args[0]
@@ -37,7 +39,7 @@ func newSynthCmd(s *Streams) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Shape, "shape", "tiny", "model shape: "+strings.Join(convert.ShapeNames(), ", "))
+	f.StringVar(&o.Shape, "shape", "tiny", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
 	f.StringVar(&o.DType, "dtype", "bf16", "weight dtype: bf16, f16, f32")
 	f.Uint64Var(&o.Seed, "seed", 0, "PRNG seed (same seed, same bytes)")
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "folder to copy tokenizer files from (default: a minimal built-in one)")
@@ -47,12 +49,12 @@ func newSynthCmd(s *Streams) *cobra.Command {
 }
 
 func runSynth(ctx context.Context, s *Streams, o *synthOptions) error {
-	if _, ok := convert.Shapes[o.Shape]; !ok {
-		return usagef("--shape %q: known shapes are %s", o.Shape, strings.Join(convert.ShapeNames(), ", "))
+	if _, ok := synth.ShapeByName(o.Shape); !ok {
+		return usagef("--shape %q: known shapes are %s", o.Shape, strings.Join(synth.ShapeNames(), ", "))
 	}
 	bar := progress.New(s.ErrOut, "synth", progress.Bytes, o.Quiet)
 	start := time.Now()
-	err := convert.Synth(ctx, o.Shape, o.Out, convert.SynthOptions{DType: o.DType, Seed: o.Seed, Tokenizer: o.Tokenizer, Workers: o.Threads, Progress: bar.Func()})
+	err := synth.Write(ctx, o.Shape, o.Out, synth.Options{DType: o.DType, Seed: o.Seed, Tokenizer: o.Tokenizer, Workers: o.Threads, Progress: bar.Func()})
 	bar.Finish()
 	if err != nil {
 		return err

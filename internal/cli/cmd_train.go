@@ -87,6 +87,7 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 	topt := pipeline.TrainOptions{Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator(),
 		Native: nativeTrainer(s.ErrOut, "", false, 0), ConvertBase: exportTools(s.ErrOut, 0, o.Quiet).ConvertBase}
 	if o.PrintConfig {
+		topt.AllowMissingBase = true
 		plan, _, err := pipeline.PlanTrain(ctx, p, topt)
 		if err != nil {
 			return err
@@ -100,6 +101,9 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 			fmt.Fprintf(s.Out, " (%s)", plan.Reason)
 		}
 		fmt.Fprintf(s.Out, "\n# %d examples from %s\n", plan.Examples, strings.Join(p.Data.Train, ", "))
+		if plan.BaseMissing != "" {
+			fmt.Fprintf(s.Out, "# base model not downloaded yet; before training run:\n#   %s\n", plan.BaseMissing)
+		}
 		if plan.Trainer != pipeline.TrainerNone {
 			fmt.Fprintf(s.Out, "# command: %s\n", plan.Command)
 		}
@@ -138,12 +142,25 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
+	// Asked to train and nothing could (auto found no trainer): the work
+	// failed, exit 1. Only an explicit "none" skips with success.
+	asked := o.Trainer
+	if asked == "" {
+		asked = p.Train.Trainer
+	}
+	code := ExitOK
+	if res.Skipped && asked != pipeline.TrainerNone {
+		code = ExitFailure
+	}
 	if o.JSON {
-		return writeJSON(s.Out, res)
+		if err := writeJSON(s.Out, res); err != nil {
+			return err
+		}
+		return ExitWith(code)
 	}
 	if res.Skipped {
 		fmt.Fprintf(s.Out, "training skipped: %s\n", res.Reason)
-		return nil
+		return ExitWith(code)
 	}
 	last := ""
 	if n := len(res.Losses); n > 0 {

@@ -17,7 +17,9 @@ type versionOptions struct{ JSON bool }
 func newVersionCmd(s *Streams) *cobra.Command {
 	o := &versionOptions{}
 	c := &cobra.Command{
-		Use:   "version",
+		Use: "version",
+		Example: "  sattva version\n" +
+			"  sattva version --json",
 		Short: "Print sattva's version and build facts",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -36,6 +38,9 @@ type BuildInfo struct {
 	Arch      string `json:"arch"`
 	Revision  string `json:"revision,omitempty"`
 	Engine    string `json:"engine"`
+	// EngineBuild: how llama.cpp and ggml were compiled and which CPU
+	// features and options (REPACK, …) each loaded backend has.
+	EngineBuild *engineBuild `json:"engine_build,omitempty"`
 }
 
 func buildInfo() BuildInfo {
@@ -52,9 +57,11 @@ func buildInfo() BuildInfo {
 
 func runVersion(s *Streams, o *versionOptions) error {
 	bi := buildInfo()
+	bi.EngineBuild = engineBuildInfo()
 	if o.JSON {
 		return writeJSON(s.Out, bi)
 	}
 	fmt.Fprintf(s.Out, "sattva %s (%s %s/%s, engine: %s)\n", bi.Version, bi.GoVersion, bi.OS, bi.Arch, bi.Engine)
+	printEngineBuild(s.Out, bi.EngineBuild)
 	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"io/fs"
 )
 
 // Exit codes, decided in one place.
@@ -10,7 +11,7 @@ const (
 	ExitOK           = 0   // success
 	ExitFailure      = 1   // the work ran and failed (checks failed, a stage failed)
 	ExitUsage        = 2   // bad flags or arguments
-	ExitInvalidInput = 3   // an input file is invalid
+	ExitInvalidInput = 3   // an input file is missing or invalid (whichever engine read it)
 	ExitInterrupted  = 130 // interrupted (Ctrl-C)
 )
 
@@ -67,6 +68,10 @@ func ExitCode(err error) int {
 	}
 	var ii invalidInput
 	if errors.As(err, &ii) && ii.InvalidInput() {
+		return ExitInvalidInput
+	}
+	// A file the command was given (or the project names) does not exist.
+	if errors.Is(err, fs.ErrNotExist) {
 		return ExitInvalidInput
 	}
 	return ExitFailure

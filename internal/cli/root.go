@@ -24,7 +24,7 @@ type Streams struct {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := &Streams{In: stdin, Out: stdout, ErrOut: stderr}
 	root := NewRootCmd(s)
-	root.SetArgs(args)
+	root.SetArgs(rewriteLlamaDashFlags(args))
 	err := root.ExecuteContext(ctx)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -66,7 +66,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newDoctorCmd(s),
 		newInitCmd(s),
 		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
-		newQuantizeCmd(s),
+		newQuantizeCmd(s), newIMatrixCmd(s), newQuantReportCmd(s),
 	)
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
@@ -75,6 +75,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		return nil
 	}
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	root.SetGlobalNormalizationFunc(normalizeFlagName)
 	wrapArgErrors(root)
 	return root
 }

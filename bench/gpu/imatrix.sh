@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench/gpu/imatrix.sh — sattva imatrix and quantize --imatrix on the GPU machine.
+#
+# Needs $MODEL_8B_F16 (the `prep` part makes /tmp/l8b/f16.gguf: Llama-3.1-8B
+# shape, synthetic weights, llama31-tiny's tokenizer), ./bin/sattva and
+# ./bin/llamacpp.test (cgo builds, staged by bench/gpu/stage.sh), $OUT.
+#   1. GPU test: TestCollectIMatrixGPU — the collector's device-side column
+#      sums and its host-copy path against the raw MUL_MAT inputs and
+#      llama-imatrix's formula (stories260K on CUDA, 1e-4 relative).
+#   2. Anchor: `sattva bench -p 512 -n 0 -r 100` on the F16 model (llama-bench's
+#      pp512: 100 forward passes of 512 tokens after a warm-up).
+#   3. `sattva imatrix` over 100 chunks of 512 tokens of text (the repository's
+#      docs and Go sources, repeated), F16 model on the GPU. Goal: mean time
+#      per chunk (after the first) within 1.1x of the pp512 pass. The imatrix
+#      pass asks for every position's logits (as llama-imatrix does, so the
+#      last layer sees every token), pp512 only the last one's.
+#   4. quantize F16 -> Q4_K_M with the Go quantizer, without and with the
+#      imatrix of step 3 (all cores). Goal: with <= 1.2x without. Then the
+#      same with --engine llamacpp, cmp'd with the Go file: llama.cpp's own
+#      imatrix path costs more (its Q4_K search is longer with weights; about
+#      1.8x per row in BenchmarkQuantizeRows), which is the reference.
+# Appends a markdown table to $OUT/imatrix.md; logs and JSON beside it.
+# Expected run time: about 5-6 minutes (three 75-130 s quantizations, the rest < 1 min).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+: "${OUT:?set OUT to the results folder}"
+SATTVA="${SATTVA:-./bin/sattva}"
+TESTBIN="${TESTBIN:-./bin/llamacpp.test}"
+F16="${MODEL_8B_F16:-/tmp/l8b/f16.gguf}"
+DIR="${IMX_DIR:-/tmp/imx}"
+CHUNKS="${IMX_CHUNKS:-100}" CTX="${IMX_CTX:-512}" # smaller for a dry run on a small model
+mkdir -p "$OUT" "$DIR"
+md="$OUT/imatrix.md"
+log="$OUT/imatrix.log"
+: >"$log"
+gpu="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || echo unknown)"
+[ -f "$F16" ] || { echo "imatrix.sh: $F16 missing (run the prep part first)" | tee -a "$log"; exit 1; }
+status=0
+
+# 1. GPU test
+gputest="not run"
+if [ -x "$TESTBIN" ]; then
+  if SATTVA_GPU_TEST=1 "$TESTBIN" -test.v -test.count=1 -test.run 'TestCollectIMatrix' >"$OUT/imatrix-gputest.txt" 2>&1; then
+    gputest="PASS"
+  else
+    gputest="FAIL"; status=1
+  fi
+  grep -E '^\s+imatrix_test.go|^--- ' "$OUT/imatrix-gputest.txt" | tee -a "$log"
+fi
+
+# Text: at least 100 chunks of 512 tokens (about 4 bytes a token).
+data="$DIR/text.txt"
+: >"$data"
+while [ "$(stat -c %s "$data")" -lt 900000 ]; do
+  cat README.md docs/*.md */*.go >>"$data" 2>/dev/null
+done
+
+# 2. pp512 anchor
+"$SATTVA" bench "$F16" -p "$CTX" -n 0 -r "$CHUNKS" --json >"$OUT/imatrix-bench.json" 2>>"$log" || status=1
+pp_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=[x for x in r["tests"] if x["name"].startswith("pp")][0]; print("%.2f" % (sum(t["samples_ns"])/len(t["samples_ns"])/1e6))' "$OUT/imatrix-bench.json" 2>>"$log" || echo "")
+
+# 3. imatrix
+t0=$(date +%s.%N)
+"$SATTVA" imatrix "$F16" --data "$data" -c "$CTX" --chunks "$CHUNKS" -o "$DIR/imatrix.gguf" --json >"$OUT/imatrix-run.json" 2>>"$log" || status=1
+t1=$(date +%s.%N)
+im_ms=$(python3 -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))["chunk_ms"])' "$OUT/imatrix-run.json" 2>>"$log" || echo "")
+im_chunks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks"])' "$OUT/imatrix-run.json" 2>>"$log" || echo "")
+im_wall=$(python3 -c "print('%.1f' % ($t1 - $t0))")
+
+# 4. quantize without and with the imatrix
+cat "$F16" >/dev/null
+q() { local t0 t1; t0=$(date +%s.%N); "$SATTVA" quantize -q "$@" >>"$log" 2>&1 || status=1; t1=$(date +%s.%N); python3 -c "print('%.1f' % ($t1 - $t0))"; }
+q_plain=$(q "$F16" "$DIR/q4.gguf" Q4_K_M)
+rm -f "$DIR/q4.gguf"
+q_im=$(q --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)
+keys=$("$SATTVA" gguf inspect "$DIR/q4im.gguf" 2>/dev/null | grep -c 'quantize.imatrix' || true)
+# llama.cpp's own cost of the imatrix path (its Q4_K search is longer with weights).
+q_cim=$(q --engine llamacpp --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4cim.gguf" Q4_K_M)
+if cmp -s "$DIR/q4im.gguf" "$DIR/q4cim.gguf"; then same="yes"; else same="NO"; status=1; fi
+rm -f "$DIR/q4im.gguf" "$DIR/q4cim.gguf"
+
+ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (float(a)/float(b)) if a and b else 'n/a')" "$1" "$2"; }
+{
+  echo "### imatrix on $gpu ($(date -u +%Y-%m-%d), 8B-shaped F16, $(nproc) CPUs)"
+  echo
+  echo "| measurement | value | goal |"
+  echo "|---|---|---|"
+  echo "| TestCollectIMatrix (GPU device sums and host copies vs formula) | $gputest | pass |"
+  echo "| sattva bench pp$CTX, mean of $CHUNKS passes | ${pp_ms:-?} ms | anchor |"
+  echo "| sattva imatrix, $im_chunks chunks of $CTX, mean per chunk after the first | ${im_ms:-?} ms ($(ratio "$im_ms" "$pp_ms") of pp$CTX) | <= 1.1x |"
+  echo "| sattva imatrix, whole command (load, tokenize, $im_chunks chunks, write) | ${im_wall} s | |"
+  echo "| quantize Q4_K_M (Go), no imatrix | ${q_plain} s | anchor |"
+  echo "| quantize Q4_K_M (Go), --imatrix | ${q_im} s ($(ratio "$q_im" "$q_plain")) | <= 1.2x |"
+  echo "| quantize Q4_K_M --engine llamacpp --imatrix | ${q_cim} s ($(ratio "$q_cim" "$q_plain") of Go without) | reference |"
+  echo "| Go and llama.cpp files with the imatrix identical | $same | yes |"
+  echo "| quantize.imatrix.* keys in the output | $keys | 4 |"
+  echo
+} >>"$md"
+cat "$md"
+exit $status
