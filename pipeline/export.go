@@ -74,12 +74,12 @@ type Input struct {
 
 // Provenance says what an artifact was made from.
 type Provenance struct {
-	Base          Input    `json:"base"`
-	Adapter       *Input   `json:"adapter,omitempty"`
+	Base    Input  `json:"base"`
+	Adapter *Input `json:"adapter,omitempty"`
 	// Trained is the native trainer's checkpoint and Training how it was
 	// trained (adapter_mode native).
-	Trained  *Input `json:"trained,omitempty"`
-	Training string `json:"training,omitempty"`
+	Trained       *Input   `json:"trained,omitempty"`
+	Training      string   `json:"training,omitempty"`
 	Datasets      []Input  `json:"datasets,omitempty"`
 	SattvaVersion string   `json:"sattva_version"`
 	Commands      []string `json:"commands"`

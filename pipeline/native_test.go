@@ -29,9 +29,9 @@ func (charTok) EOS() int32 { return 2 }
 // without a system prompt and input, and with cutoff_len cutting.
 func TestEncodeExampleMatchesFallbackTrainer(t *testing.T) {
 	type tc struct {
-		Template string        `json:"template"`
+		Template string          `json:"template"`
 		Ex       dataset.Example `json:"ex"`
-		Cutoff   int           `json:"cutoff"`
+		Cutoff   int             `json:"cutoff"`
 	}
 	var cases []tc
 	for _, tmpl := range []string{"llama3", "plain"} {
