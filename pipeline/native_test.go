@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sattva/sattva/dataset"
@@ -94,5 +98,38 @@ func TestNativeConfigAndSchedule(t *testing.T) {
 		if got := NativeSchedule(in); got != want {
 			t.Errorf("NativeSchedule(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Nothing trained: the eval calls the model the base, and compare_base is
+// refused with the reason in the stage detail, not dropped silently.
+func TestEvalOfUntrainedExport(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "suite.yaml"), []byte("cases: []\n"), 0o644)
+	p := mustProject(t, dir, "train:\n  trainer: none\neval:\n  suite: suite.yaml\n  compare_base: true\n")
+	var calls []string
+	var reqs []EvalRequest
+	sum, err := RunPipeline(context.Background(), p, PipelineOptions{
+		Export:     ExportOptions{Tools: fakeTools(t, &calls), Version: "test"},
+		CheckSuite: func(string) error { return nil },
+		Eval: func(ctx context.Context, r EvalRequest) (*EvalOutcome, error) {
+			reqs = append(reqs, r)
+			return &EvalOutcome{Total: 1}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 1 || reqs[0].Label != "base (not trained)" || reqs[0].Base != "" {
+		t.Fatalf("eval requests %+v", reqs)
+	}
+	last := sum.Stages[len(sum.Stages)-1]
+	if !strings.Contains(last.Detail, "compare_base refused: nothing was trained") {
+		t.Errorf("eval detail %q", last.Detail)
+	}
+	var buf strings.Builder
+	sum.WriteSummary(&buf)
+	if !strings.Contains(buf.String(), "evaluated model: base (not trained)") || strings.Contains(buf.String(), "fine-tune") {
+		t.Errorf("summary:\n%s", buf.String())
 	}
 }
