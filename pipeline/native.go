@@ -290,7 +290,7 @@ func (p *Project) NativeDescription() string {
 	if n.Optimizer == "sgd" {
 		opt = "SGD"
 	}
-	return fmt.Sprintf("full-parameter training in sattva (llama.cpp llama_opt_epoch, %s, lr %g %s, %d epochs, %d-token windows, next-token loss on whole examples)",
+	return fmt.Sprintf("weight training in sattva without an adapter (llama.cpp llama_opt_epoch, tensors after the last KV-cache write only, %s, lr %g %s, %d epochs, %d-token windows, next-token loss on whole examples)",
 		opt, n.LearningRate, NativeSchedule(p.Train.LRScheduler), n.NativeEpochs(), n.Context)
 }
 

@@ -226,7 +226,7 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []d
 			}
 			if note := p.nativeNote(o); note == "" {
 				useNative()
-				plan.Reason = why + ": the native trainer (full-parameter, in sattva)"
+				plan.Reason = why + ": the native trainer (weights trained in sattva, no adapter)"
 			} else {
 				plan.Trainer, plan.Reason = TrainerNone, "no trainer: "+why+" (pip install torch transformers peft), and "+note
 			}

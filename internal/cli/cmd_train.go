@@ -37,7 +37,7 @@ bitsandbytes imports, plain LoRA otherwise). With neither, a base of up to
 train.native.max_base_bytes (3 GiB) is trained by the native trainer; else training is
 skipped and said so.
 
---trainer llamacpp (train.trainer: llamacpp) is the native trainer: full-parameter training
+--trainer llamacpp (train.trainer: llamacpp) is the native trainer: weight training (no adapter)
 inside sattva through llama.cpp's own training API (llama_opt_epoch, AdamW), on the CPU or a
 GPU backend, with the settings of train.native. The examples are rendered with the project's
 template exactly as the fallback trainer renders them and packed into windows of
@@ -66,7 +66,7 @@ checked; a bad input fails fast with exit code 3.`,
 	}
 	f := c.Flags()
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print the generated LLaMA-Factory YAML, dataset_info.json and the command; run nothing")
-	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback, llamacpp (native, full-parameter) or none")
+	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback, llamacpp (native, in sattva) or none")
 	f.StringVar(&o.Python, "python", "python3", "the Python interpreter for the fallback trainer")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show every line the trainer prints")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")

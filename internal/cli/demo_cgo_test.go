@@ -91,7 +91,7 @@ func TestDemoSteps(t *testing.T) {
 	}
 	v, ok := f.Get("general.provenance.training")
 	f.Close()
-	if !ok || !strings.Contains(v.V.(string), "full-parameter") {
+	if !ok || !strings.Contains(v.V.(string), "llama_opt_epoch") {
 		t.Fatalf("exported GGUF provenance: %v", v.V)
 	}
 	// The report: base vs fine-tune, labelled so, and the fine-tune answers differently.
