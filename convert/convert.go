@@ -19,10 +19,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/gguf/modelcheck"
+	"github.com/sattva/sattva/internal/slicepool"
 )
 
 // Options tune Convert.
@@ -117,6 +118,9 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 	defer model.Close()
 	var merges []*adapter
 	for _, spec := range o.MergeLoRA {
+		if math.IsNaN(spec.Scale) || math.IsInf(spec.Scale, 0) {
+			return nil, fmt.Errorf("convert: LoRA %s: scale %v is not a finite number", spec.Dir, spec.Scale)
+		}
 		a, err := loadAdapter(spec.Dir, hp)
 		if err != nil {
 			return nil, err
@@ -139,12 +143,15 @@ func Convert(ctx context.Context, hfDir, outPath string, o Options) (*Plan, erro
 	if err := plan.sizeFile(); err != nil {
 		return nil, err
 	}
+	if err := checkOutput(plan.spec(), modelcheck.Model); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		plan.DryRun = true
 		return plan, nil
 	}
 	plan.Output = outPath
-	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, o.Rewrite); err != nil {
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, o.Rewrite, modelcheck.Model); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -170,6 +177,17 @@ func openModel(fsys fs.FS, dir, prefix string) (*safetensors.Model, error) {
 	return m, nil
 }
 
+// checkOutput runs llama.cpp's rules (package modelcheck) on the file about
+// to be written, so that convert never emits a GGUF the engine rejects or
+// aborts on. The finding stays a *gguf.FormatError with its Rule (exit 3:
+// the checkpoint is at fault).
+func checkOutput(s *gguf.Spec, kind modelcheck.Kind) error {
+	if err := modelcheck.CheckSpec(s, kind); err != nil {
+		return fmt.Errorf("convert: the GGUF this checkpoint makes would not load in llama.cpp: %w", err)
+	}
+	return nil
+}
+
 // spec is the plan as the GGUF writer takes it.
 func (plan *Plan) spec() *gguf.Spec {
 	spec := &gguf.Spec{KVs: plan.KVs}
@@ -189,11 +207,14 @@ func (plan *Plan) sizeFile() error {
 	return nil
 }
 
-func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error)) error {
+func writePlan(ctx context.Context, outPath string, plan *Plan, threads int, progress func(done, total int64), rewrite func(*gguf.Spec) (*gguf.Spec, error), kind modelcheck.Kind) error {
 	spec := plan.spec()
 	if rewrite != nil {
 		var err error
 		if spec, err = rewrite(spec); err != nil {
+			return err
+		}
+		if err := checkOutput(spec, kind); err != nil {
 			return err
 		}
 	}
@@ -511,27 +532,11 @@ type tensorJob struct {
 	chunkBytes int
 }
 
-var bufPool sync.Pool
-
-func getBuf(n int) []byte {
-	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putBuf(b []byte) { bufPool.Put(&b) }
-
-var f32Pool sync.Pool
-
-func getF32(n int) []float32 {
-	if b, ok := f32Pool.Get().(*[]float32); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]float32, n)
-}
-
-func putF32(b []float32) { f32Pool.Put(&b) }
+// bytePool and f32Pool recycle the tensor workers' chunk buffers.
+var (
+	bytePool slicepool.Pool[byte]
+	f32Pool  slicepool.Pool[float32]
+)
 
 // WriteTo writes the tensor's encoded bytes to w.
 func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
@@ -559,20 +564,20 @@ func (j *tensorJob) WriteTo(w io.Writer) (int64, error) {
 			return j.writeFused(w, fused, chunkRows, esize, rowBytes)
 		}
 	}
-	vals := getF32(int(chunkRows * j.cols))
-	defer putF32(vals)
+	vals := f32Pool.Get(int(chunkRows * j.cols))
+	defer f32Pool.Put(vals)
 	var tmp []float32
 	if j.headRows > 0 {
-		tmp = getF32(int(chunkRows * j.cols))
-		defer putF32(tmp)
+		tmp = f32Pool.Get(int(chunkRows * j.cols))
+		defer f32Pool.Put(tmp)
 	}
 	var raw []byte
 	if j.src != nil {
-		raw = getBuf(int(chunkRows * j.cols * esize))
-		defer putBuf(raw)
+		raw = bytePool.Get(int(chunkRows * j.cols * esize))
+		defer bytePool.Put(raw)
 	}
-	out := getBuf(int(chunkRows * rowBytes))
-	defer putBuf(out)
+	out := bytePool.Get(int(chunkRows * rowBytes))
+	defer bytePool.Put(out)
 	type ab struct{ a, b []float32 }
 	loras := make([]ab, len(j.deltas))
 	for i, d := range j.deltas {
@@ -654,22 +659,26 @@ func ConvertVocab(ctx context.Context, hfDir, outPath string) error {
 	kvs = append(kvs, hparamKVs(hp, 1)...)
 	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
 	kvs = append(kvs, vocab.KVs()...)
-	return gguf.WriteFile(ctx, outPath, &gguf.Spec{KVs: kvs}, gguf.WriteOptions{})
+	spec := &gguf.Spec{KVs: kvs}
+	if err := checkOutput(spec, modelcheck.Vocab); err != nil {
+		return err
+	}
+	return gguf.WriteFile(ctx, outPath, spec, gguf.WriteOptions{})
 }
 
 // writeFused is WriteTo for a source read and encoded in one pass over its
 // raw bytes (no LoRA deltas): read, permute rows as raw bytes, convert, write.
 func (j *tensorJob) writeFused(w io.Writer, fused func(dst, raw []byte), chunkRows, esize, rowBytes int64) (int64, error) {
 	rawRow := j.cols * esize
-	raw := getBuf(int(chunkRows * rawRow))
-	defer putBuf(raw)
+	raw := bytePool.Get(int(chunkRows * rawRow))
+	defer bytePool.Put(raw)
 	var perm []byte
 	if j.headRows > 0 {
-		perm = getBuf(int(chunkRows * rawRow))
-		defer putBuf(perm)
+		perm = bytePool.Get(int(chunkRows * rawRow))
+		defer bytePool.Put(perm)
 	}
-	out := getBuf(int(chunkRows * rowBytes))
-	defer putBuf(out)
+	out := bytePool.Get(int(chunkRows * rowBytes))
+	defer bytePool.Put(out)
 	var written int64
 	for r := int64(0); r < j.rows; r += chunkRows {
 		if err := j.ctx.Err(); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/gguf/modelcheck"
 )
 
 // LoRAOptions tune ConvertLoRA.
@@ -340,12 +341,15 @@ func ConvertLoRA(ctx context.Context, adapterDir, baseDir, outPath string, o LoR
 	if err := plan.sizeFile(); err != nil {
 		return nil, err
 	}
+	if err := checkOutput(plan.spec(), modelcheck.Adapter); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		plan.DryRun = true
 		return plan, nil
 	}
 	plan.Output = outPath
-	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, nil); err != nil {
+	if err := writePlan(ctx, outPath, plan, o.Threads, o.Progress, nil, modelcheck.Adapter); err != nil {
 		return nil, err
 	}
 	return plan, nil

@@ -74,7 +74,7 @@ func Convert(ctx context.Context, r io.Reader, w io.Writer, from, to Format) (in
 		return 0, err
 	}
 	defer rc.Close()
-	lr := newLineReader(rc, 16<<20)
+	lr := newLineReader(ctx, rc, 16<<20)
 	var n int64
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

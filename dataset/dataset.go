@@ -78,12 +78,20 @@ const (
 	KindTruncated     Kind = "truncated"        // error: longer than cutoff_len tokens after the template
 	KindBlankLine     Kind = "blank-line"       // warning: an empty line
 	KindTokenizer     Kind = "tokenizer-failed" // error: the tokenizer rejected the text
+	// KindNoExamples: error: a file holds no example at all (empty, or only blank lines).
+	KindNoExamples Kind = "no-examples"
+	// KindDuplicatesUnchecked: warning: Options.MaxDuplicateIndex was reached.
+	KindDuplicatesUnchecked Kind = "duplicates-unchecked"
 )
+
+// DefaultMaxDuplicateIndex is Options.MaxDuplicateIndex's default: 2^21
+// distinct examples, about 200 MB of index at most.
+const DefaultMaxDuplicateIndex = 1 << 21
 
 // SeverityOf returns the severity of an issue kind.
 func SeverityOf(k Kind) Severity {
 	switch k {
-	case KindUnknownField, KindDuplicateKey, KindLangMissing, KindLangUnknown, KindNearDuplicate, KindBlankLine:
+	case KindUnknownField, KindDuplicateKey, KindLangMissing, KindLangUnknown, KindNearDuplicate, KindBlankLine, KindDuplicatesUnchecked:
 		return Warning
 	}
 	return Error

@@ -2,14 +2,17 @@ package dataset
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 )
 
 // lineReader splits a stream into lines without holding more than
 // maxLine bytes of any one line. A longer line is consumed and reported as
-// too long; its content is dropped.
+// too long; its content is dropped. It checks ctx at every megabyte of an
+// over-long line, so a stream without newlines (/dev/zero) can be stopped.
 type lineReader struct {
+	ctx     context.Context
 	br      *bufio.Reader
 	maxLine int
 	buf     []byte
@@ -17,8 +20,8 @@ type lineReader struct {
 	offset  int64 // bytes consumed
 }
 
-func newLineReader(r io.Reader, maxLine int) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 1<<20), maxLine: maxLine}
+func newLineReader(ctx context.Context, r io.Reader, maxLine int) *lineReader {
+	return &lineReader{ctx: ctx, br: bufio.NewReaderSize(r, 1<<20), maxLine: maxLine}
 }
 
 // next returns the next line without its "\n" (and without a final "\r"),
@@ -44,6 +47,9 @@ func (lr *lineReader) next() (b []byte, tooLong bool, err error) {
 	lr.buf = append(lr.buf[:0], frag...)
 	n := int64(len(frag))
 	for {
+		if err := lr.ctx.Err(); err != nil {
+			return nil, false, err
+		}
 		frag, err = lr.br.ReadSlice('\n')
 		n += int64(len(frag))
 		if len(lr.buf) <= lr.maxLine {

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/sattva/sattva/internal/fileguard"
 )
 
 // Compression of a dataset file, recognised from its first bytes.
@@ -55,9 +57,10 @@ func NewReader(r io.Reader) (io.ReadCloser, Compression, error) {
 }
 
 // Open opens a dataset file (.jsonl, .jsonl.gz, .jsonl.zst; the contents
-// decide) for streaming. Closing the result closes the file.
+// decide) for streaming. Closing the result closes the file. A path that is
+// not a regular file (a FIFO, /dev/zero) is refused before it is opened.
 func Open(path string) (io.ReadCloser, error) {
-	f, err := os.Open(path)
+	f, err := fileguard.Open(path)
 	if err != nil {
 		return nil, err
 	}

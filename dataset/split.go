@@ -92,7 +92,7 @@ func eachRecord(ctx context.Context, open func() (io.ReadCloser, error), fn func
 		return err
 	}
 	defer rc.Close()
-	lr := newLineReader(rc, 16<<20)
+	lr := newLineReader(ctx, rc, 16<<20)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

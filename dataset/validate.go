@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sattva/sattva/internal/fileguard"
 	"github.com/sattva/sattva/numerology"
 )
 
@@ -37,8 +37,14 @@ type Options struct {
 	// example is truncated when its total length exceeds it.
 	Cutoff int
 	// NoDuplicates turns off duplicate detection, the only state that grows
-	// with the number of examples (about 65 bytes each).
+	// with the number of examples (one 32-byte hash entry each, about 100
+	// bytes with the map's overhead).
 	NoDuplicates bool
+	// MaxDuplicateIndex bounds the duplicate index: the first
+	// MaxDuplicateIndex distinct examples are remembered (as hashes, not
+	// text), later ones are compared with them but not added, and one
+	// KindDuplicatesUnchecked warning says so. 0: DefaultMaxDuplicateIndex.
+	MaxDuplicateIndex int
 	// MaxLineBytes is the longest line read (0: 16 MiB); longer lines are
 	// reported as KindLineTooLong and skipped without being held in memory.
 	MaxLineBytes int
@@ -118,6 +124,7 @@ type Validator struct {
 	// seenExact holds the exact hashes of near duplicates (the rare examples
 	// whose normalised hash was seen with other text)
 	seenExact map[uint64]dupEntry
+	indexFull bool // MaxDuplicateIndex reached
 	hist      []int64
 	bounds    []int
 	files     []string
@@ -144,6 +151,9 @@ func NewValidator(o Options) *Validator {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
+	if o.MaxDuplicateIndex <= 0 {
+		o.MaxDuplicateIndex = DefaultMaxDuplicateIndex
+	}
 	v := &Validator{o: o, seed: maphash.MakeSeed(), bounds: histBounds(o.Cutoff)}
 	v.rep.ByKind = map[Kind]int64{}
 	v.rep.ByLang = map[string]int64{}
@@ -163,7 +173,7 @@ func (v *Validator) SetProgress(fn func(done, total int64)) { v.o.Progress = fn 
 
 // ValidateFile validates the file at path (plain, gzip or zstd).
 func (v *Validator) ValidateFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
+	f, err := fileguard.Open(path)
 	if err != nil {
 		return err
 	}
@@ -256,6 +266,12 @@ func (v *Validator) Validate(ctx context.Context, r io.Reader, name string) (err
 	v.rep.Files = append(v.rep.Files, name)
 	v.files = append(v.files, name)
 	fileNo := int32(len(v.files) - 1)
+	examplesBefore := v.rep.Examples
+	defer func() {
+		if err == nil && v.rep.Examples == examplesBefore {
+			v.record(Issue{Kind: KindNoExamples, Msg: "the file holds no examples"}, name)
+		}
+	}()
 
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -281,7 +297,7 @@ func (v *Validator) Validate(ctx context.Context, r io.Reader, name string) (err
 	var bytesRead int64 // written by the reader goroutine before it sends on readErr
 	go func() {
 		defer close(jobs)
-		lr := newLineReader(rc, v.o.MaxLineBytes)
+		lr := newLineReader(ctx, rc, v.o.MaxLineBytes)
 		var seq int64
 		b := newBatch(seq)
 		send := func() bool {
@@ -421,8 +437,12 @@ func (v *Validator) collect(b *batch, fileNo int32) {
 						is.Msg = fmt.Sprintf("the same text as %s:%d up to case, spacing and punctuation", v.files[prev.file], prev.line)
 					}
 					res.issues = append(res.issues, is)
-				} else {
+				} else if len(v.seen) < v.o.MaxDuplicateIndex {
 					v.seen[res.near] = dupEntry{exact: res.exact, line: res.line, file: fileNo}
+				} else if !v.indexFull {
+					v.indexFull = true
+					res.issues = append(res.issues, Issue{Line: res.line, Kind: KindDuplicatesUnchecked,
+						Msg: fmt.Sprintf("the duplicate index is full (%d examples, Options.MaxDuplicateIndex): from here on, examples are checked only against the first %d", len(v.seen), len(v.seen))})
 				}
 			}
 			if t := v.rep.Tokens; t != nil && res.tokens >= 0 {
@@ -445,23 +465,29 @@ func (v *Validator) collect(b *batch, fileNo int32) {
 			}
 		}
 		for _, is := range res.issues {
-			is.File = name
-			is.Severity = SeverityOf(is.Kind)
-			v.rep.ByKind[is.Kind]++
-			if is.Severity == Error {
-				v.rep.Errors++
-			} else {
-				v.rep.Warnings++
-			}
-			if v.o.MaxIssues > 0 && len(v.rep.Issues) < v.o.MaxIssues {
-				v.rep.Issues = append(v.rep.Issues, is)
-			} else {
-				v.rep.IssuesDropped++
-			}
-			if v.o.OnIssue != nil {
-				v.o.OnIssue(is)
-			}
+			v.record(is, name)
 		}
+	}
+}
+
+// record counts one issue of file name, keeps it in the report and passes it
+// to OnIssue.
+func (v *Validator) record(is Issue, name string) {
+	is.File = name
+	is.Severity = SeverityOf(is.Kind)
+	v.rep.ByKind[is.Kind]++
+	if is.Severity == Error {
+		v.rep.Errors++
+	} else {
+		v.rep.Warnings++
+	}
+	if v.o.MaxIssues > 0 && len(v.rep.Issues) < v.o.MaxIssues {
+		v.rep.Issues = append(v.rep.Issues, is)
+	} else {
+		v.rep.IssuesDropped++
+	}
+	if v.o.OnIssue != nil {
+		v.o.OnIssue(is)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
@@ -222,6 +223,9 @@ func TestValidateIssues(t *testing.T) {
 			}
 			var got []Kind
 			for _, is := range v.Report().Issues {
+				if is.Kind == KindNoExamples {
+					continue // a one-line file that is no example is also an empty dataset
+				}
 				if is.Line != 1 {
 					t.Errorf("issue on line %d", is.Line)
 				}
@@ -343,3 +347,59 @@ func TestHistogramBuckets(t *testing.T) {
 		t.Errorf("cutoff 100 is not a bound: %v", b[:12])
 	}
 }
+
+// TestEmptyDatasetFails: an empty file, or one of blank lines only, is an
+// error (it passed validation before).
+func TestEmptyDatasetFails(t *testing.T) {
+	for _, in := range []string{"", "\n\n  \n"} {
+		v := NewValidator(Options{})
+		if err := v.Validate(context.Background(), strings.NewReader(in), "e.jsonl"); err != nil {
+			t.Fatal(err)
+		}
+		if r := v.Report(); r.Errors == 0 || r.ByKind[KindNoExamples] != 1 {
+			t.Fatalf("%q: %d errors, %v", in, r.Errors, r.ByKind)
+		}
+	}
+}
+
+// TestDuplicateIndexBounded: past MaxDuplicateIndex distinct examples the
+// index stops growing, one warning says so, and duplicates of indexed
+// examples are still found.
+func TestDuplicateIndexBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, `{"instruction":"Question number %d, asked plainly","output":"Answer number %d, given plainly","lang":"en"}`+"\n", i, i)
+	}
+	b.WriteString(`{"instruction":"Question number 3, asked plainly","output":"Answer number 3, given plainly","lang":"en"}` + "\n")
+	v := NewValidator(Options{MaxDuplicateIndex: 10})
+	if err := v.Validate(context.Background(), strings.NewReader(b.String()), "d.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	r := v.Report()
+	if len(v.seen) != 10 || r.ByKind[KindDuplicatesUnchecked] != 1 || r.ByKind[KindDuplicate] != 1 {
+		t.Fatalf("index %d, by kind %v", len(v.seen), r.ByKind)
+	}
+}
+
+// TestDevZeroStops: a stream without newlines (/dev/zero) is read until the
+// context is cancelled, not forever (the over-long-line loop never looked
+// at the context).
+func TestDevZeroStops(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	v := NewValidator(Options{MaxLineBytes: 1 << 10})
+	done := make(chan error, 1)
+	go func() { done <- v.Validate(ctx, zeros{}, "zero") }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Validate did not stop after its context was cancelled")
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -393,7 +393,7 @@ func TestReportJSONStable(t *testing.T) {
 	r := Run(context.Background(), Options{
 		Engine: "llama.cpp (cgo)", HasEngine: true,
 		Devices: func() ([]Device, error) {
-			return []Device{{Name: "CUDA0", Description: "NVIDIA GeForce RTX 4060 Ti", Kind: "GPU", FreeBytes: 15 << 30, TotalBytes: 16 << 30}, {Name: "CPU", Kind: "CPU"}}, nil
+			return []Device{{Name: "CUDA0", Description: "NVIDIA GeForce RTX 4060 Ti", Kind: "GPU", FreeBytes: 15 << 30, TotalBytes: 16 << 30}, {Name: "CPU", Kind: "CPU", Features: []string{"AVX2", "REPACK"}}}, nil
 		},
 		LookPath: lookIn(bin), Getenv: noEnv, GOOS: "linux", OllamaHost: srv.URL,
 	})

@@ -197,15 +197,25 @@ func (o *OllamaRunner) one(ctx context.Context, r GenRequest) GenResult {
 
 // --- OpenAI-compatible ---
 
-// OpenAIRunner asks an OpenAI-compatible server (llama-server, vLLM, …):
-// /v1/chat/completions, or /v1/completions with raw prompts when the chat
-// template is off.
+// OpenAIRunner asks an OpenAI-compatible server (llama-server, vLLM,
+// sattva serve, …): /v1/chat/completions, or /v1/completions with raw
+// prompts when the chat template is off. With several BaseURLs (servers of
+// the same model) the cases are spread over them, Concurrency in flight on
+// each; a case that fails with a 5xx or 429, a timeout or a connection error
+// is tried again (on another server when there is one) up to Retries times.
+// Each answer records the server that gave it (GenResult.Host).
 type OpenAIRunner struct {
-	BaseURL     string // up to and without /v1, e.g. http://127.0.0.1:8080
+	BaseURL     string   // up to and without /v1, e.g. http://127.0.0.1:8080
+	BaseURLs    []string // several servers; when set, BaseURL is not used
 	Model       string
 	APIKey      string // sent as a Bearer token when not empty
-	Concurrency int    // requests in flight; 0: 1
-	Client      *http.Client
+	Concurrency int    // requests in flight per server; 0: 1
+	// Retries is how many more times a case is tried after a 5xx, 429,
+	// timeout or connection error (0: none).
+	Retries int
+	// Timeout bounds one request (0: none).
+	Timeout time.Duration
+	Client  *http.Client
 }
 
 var _ Generator = (*OpenAIRunner)(nil)
@@ -213,8 +223,16 @@ var _ Describer = (*OpenAIRunner)(nil)
 
 func (o *OpenAIRunner) Name() string { return "openai:" + o.Model }
 
+func (o *OpenAIRunner) hosts() []string {
+	if len(o.BaseURLs) > 0 {
+		return o.BaseURLs
+	}
+	return []string{o.BaseURL}
+}
+
 func (o *OpenAIRunner) Info() GeneratorInfo {
-	return GeneratorInfo{Runner: "openai", Model: o.Model, Endpoint: o.BaseURL, Parallel: max(1, o.Concurrency)}
+	h := o.hosts()
+	return GeneratorInfo{Runner: "openai", Model: o.Model, Endpoint: strings.Join(h, ","), Parallel: max(1, o.Concurrency) * len(h)}
 }
 
 type openAIRequest struct {
@@ -248,11 +266,101 @@ type openAIResponse struct {
 
 // Generate implements Generator.
 func (o *OpenAIRunner) Generate(ctx context.Context, reqs []GenRequest, onDone func(int, GenResult)) error {
-	return runConcurrent(ctx, reqs, o.Concurrency, o.one, onDone)
+	return runPool(ctx, reqs, o.hosts(), max(1, o.Concurrency), o.Retries, func(ctx context.Context, host string, r GenRequest) GenResult {
+		if o.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+			defer cancel()
+		}
+		res := o.one(ctx, host, r)
+		res.Host = host
+		return res
+	}, onDone)
 }
 
-func (o *OpenAIRunner) one(ctx context.Context, r GenRequest) GenResult {
-	base := strings.TrimSuffix(strings.TrimRight(o.BaseURL, "/"), "/v1")
+// retryable reports whether a failed request may succeed on another try:
+// a 5xx or 429 answer, a timeout, a refused or broken connection.
+func retryable(err error) bool {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status >= 500 || he.Status == http.StatusTooManyRequests
+	}
+	return err != nil
+}
+
+// runPool answers reqs over hosts, per host n requests in flight. A failed
+// request that is retryable goes back to the queue (at most retries times),
+// preferring a host other than the one that failed it.
+func runPool(ctx context.Context, reqs []GenRequest, hosts []string, n, retries int, one func(ctx context.Context, host string, r GenRequest) GenResult, onDone func(int, GenResult)) error {
+	type item struct {
+		i, tries, skips int
+		last            string // host of the last failure
+	}
+	queue := make(chan item, len(reqs))
+	for i := range reqs {
+		queue <- item{i: i}
+	}
+	start := time.Now()
+	var left sync.WaitGroup
+	left.Add(len(reqs))
+	all := make(chan struct{})
+	go func() { left.Wait(); close(all) }()
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					var it item
+					select {
+					case it = <-queue:
+					case <-all:
+						return
+					case <-ctx.Done():
+						return
+					}
+					if it.last == h && len(hosts) > 1 && it.skips < 3 {
+						// Give another host the first chance at a retry (the
+						// queue holds at most len(reqs) items: this never blocks).
+						it.skips++
+						queue <- it
+						select {
+						case <-time.After(20 * time.Millisecond):
+						case <-ctx.Done():
+							return
+						}
+						continue
+					}
+					r := one(ctx, h, reqs[it.i])
+					if ctx.Err() != nil && r.Err != nil {
+						left.Done()
+						continue // interrupted: not an answer
+					}
+					if r.Err != nil && retryable(r.Err) && it.tries < retries {
+						it.tries++
+						it.last, it.skips = h, 0
+						select {
+						case <-time.After(time.Duration(it.tries) * 200 * time.Millisecond):
+						case <-ctx.Done():
+						}
+						queue <- it
+						continue
+					}
+					r.Attempts = it.tries + 1
+					r.Duration = time.Since(start)
+					onDone(it.i, r)
+					left.Done()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (o *OpenAIRunner) one(ctx context.Context, host string, r GenRequest) GenResult {
+	base := strings.TrimSuffix(strings.TrimRight(host, "/"), "/v1")
 	in := openAIRequest{Model: o.Model, MaxTokens: r.MaxTokens, Temperature: r.Sampling.Temperature, TopP: r.Sampling.TopP,
 		Seed: int64(r.Sampling.Seed), Stop: r.Stop, TopK: r.Sampling.TopK, MinP: r.Sampling.MinP, RepeatPenalty: r.Sampling.RepeatPenalty, IgnoreEOS: r.IgnoreEOS}
 	url := base + "/v1/chat/completions"

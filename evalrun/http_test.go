@@ -213,12 +213,12 @@ func TestOpenAIRunner(t *testing.T) {
 	defer srv.Close()
 	g := &OpenAIRunner{BaseURL: srv.URL + "/v1/", Model: "m", APIKey: "k3y"}
 	q := GenRequest{Messages: []Message{{Role: "user", Content: "hi"}}, ChatTemplate: true, MaxTokens: 9, Sampling: Sampling{Temperature: 0.5, Seed: 3}, IgnoreEOS: true}
-	r := g.one(context.Background(), q)
+	r := g.one(context.Background(), g.BaseURL, q)
 	if r.Err != nil || r.Text != "2 3 1 8 5" || r.Tokens != 9 || r.PromptTokens != 11 || r.StopReason != "max_tokens" {
 		t.Errorf("chat result %+v", r)
 	}
 	q.ChatTemplate = false
-	r = g.one(context.Background(), q)
+	r = g.one(context.Background(), g.BaseURL, q)
 	if r.Err != nil || r.Text != "raw text" || r.StopReason != "eog" {
 		t.Errorf("completion result %+v", r)
 	}
@@ -226,7 +226,7 @@ func TestOpenAIRunner(t *testing.T) {
 		t.Errorf("requests %+v", got)
 	}
 	g.APIKey = ""
-	if r := g.one(context.Background(), q); r.Err == nil {
+	if r := g.one(context.Background(), g.BaseURL, q); r.Err == nil {
 		t.Error("no error without the key")
 	}
 }

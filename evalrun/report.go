@@ -100,7 +100,9 @@ type CaseResult struct {
 	StopReason   string   `json:"stop_reason,omitempty"`
 	PromptTokens int      `json:"prompt_tokens"`
 	Tokens       int      `json:"tokens"`
-	Seconds      float64  `json:"seconds"` // from the start of the run to this answer
+	Seconds      float64  `json:"seconds"`            // from the start of the run to this answer
+	Host         string   `json:"host,omitempty"`     // the server that answered (HTTP runners)
+	Attempts     int      `json:"attempts,omitempty"` // tries it took, when more than one
 	Error        string   `json:"error,omitempty"`
 }
 

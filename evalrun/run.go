@@ -55,6 +55,8 @@ type GenResult struct {
 	Tokens       int           // generated tokens
 	StopReason   string        // "eog", "max_tokens", "stop", "context_full", or the server's reason
 	Duration     time.Duration // from the start of Generate to this answer
+	Host         string        // the server that answered (HTTP runners with several)
+	Attempts     int           // tries it took (HTTP runners that retry); 0 or 1: one
 	Err          error
 }
 
@@ -193,7 +195,10 @@ func scoreCase(c *Case, r GenResult) *CaseResult {
 	cr := &CaseResult{
 		ID: c.ID, Lang: c.Lang, Tags: c.Tags, Prompt: c.Prompt(),
 		Answer: r.Text, StopReason: r.StopReason, PromptTokens: r.PromptTokens, Tokens: r.Tokens,
-		Seconds: r.Duration.Seconds(),
+		Seconds: r.Duration.Seconds(), Host: r.Host,
+	}
+	if r.Attempts > 1 {
+		cr.Attempts = r.Attempts
 	}
 	if r.Err != nil {
 		cr.Status = StatusError

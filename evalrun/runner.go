@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Runner is a Generator that holds resources (a loaded model, connections)
@@ -46,8 +47,14 @@ type RunnerOptions struct {
 	// Host is the server: for ollama an OLLAMA_HOST value ("" reads
 	// $OLLAMA_HOST, then 127.0.0.1:11434; see OllamaURL), for openai a URL or
 	// host:port without /v1 ("": http://127.0.0.1:8080).
-	Host   string
-	APIKey string // openai: sent as a Bearer token when not empty
+	Host string
+	// Hosts, for openai, are several servers of the same model to spread
+	// the cases over (Parallel in flight on each); when set, Host is not
+	// used. ollama takes at most one.
+	Hosts   []string
+	Retries int           // openai: tries again after a 5xx, 429, timeout or connection error
+	Timeout time.Duration // openai: bounds one request (0: none)
+	APIKey  string        // openai: sent as a Bearer token when not empty
 
 	// The in-process runner's settings (llamarun.Options).
 	ContextSize int    // per sequence; 0: the longest prompt plus its max tokens
@@ -77,7 +84,13 @@ func NewRunner(kind string, o RunnerOptions) (Runner, error) {
 		}
 		return o.Local(o)
 	case RunnerOllama:
+		if len(o.Hosts) > 1 {
+			return nil, fmt.Errorf("evalrun: the %s runner takes one host, not %d", kind, len(o.Hosts))
+		}
 		host := o.Host
+		if len(o.Hosts) == 1 {
+			host = o.Hosts[0]
+		}
 		if host == "" {
 			host = os.Getenv("OLLAMA_HOST")
 		}
@@ -87,7 +100,14 @@ func NewRunner(kind string, o RunnerOptions) (Runner, error) {
 		}
 		return &OllamaRunner{BaseURL: u.String(), Model: o.Model, Concurrency: o.Parallel}, nil
 	case RunnerOpenAI:
-		return &OpenAIRunner{BaseURL: serverURL(o.Host, "http://127.0.0.1:8080"), Model: o.Model, APIKey: o.APIKey, Concurrency: o.Parallel}, nil
+		hosts := []string{serverURL(o.Host, "http://127.0.0.1:8080")}
+		if len(o.Hosts) > 0 {
+			hosts = hosts[:0]
+			for _, h := range o.Hosts {
+				hosts = append(hosts, serverURL(h, "http://127.0.0.1:8080"))
+			}
+		}
+		return &OpenAIRunner{BaseURLs: hosts, Model: o.Model, APIKey: o.APIKey, Concurrency: o.Parallel, Retries: o.Retries, Timeout: o.Timeout}, nil
 	}
 	return nil, fmt.Errorf("evalrun: unknown runner %q (want %s)", kind, strings.Join(RunnerKinds(), ", "))
 }

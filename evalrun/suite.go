@@ -18,16 +18,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sattva/sattva/internal/fileguard"
 )
 
-// MaxSuiteBytes is the largest suite file LoadSuite reads.
-const MaxSuiteBytes = 32 << 20
+// MaxSuiteBytes is the largest suite file LoadSuite reads. A YAML suite is
+// parsed whole, at about 30 times its size in memory, so the limit keeps
+// LoadSuite under about 250 MB.
+const MaxSuiteBytes = 8 << 20
+
+// MaxSuiteCases is the most cases a suite may hold; more is a SuiteError.
+const MaxSuiteCases = 20000
 
 // Message is one chat message.
 type Message struct {
@@ -162,7 +168,7 @@ func (e *SuiteError) InvalidInput() bool { return true }
 // one case per line; a first line {"suite": {...}} may hold name and defaults).
 // Every mistake is reported, with file, line and field, before anything runs.
 func LoadSuite(path string) (*Suite, error) {
-	f, err := os.Open(path)
+	f, err := fileguard.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +258,10 @@ func (d *decoder) parseYAML(s *Suite, data []byte) {
 				d.addf(v, key, "want a list of cases")
 				return
 			}
+			if len(v.Content) > MaxSuiteCases {
+				d.addf(v, key, "%d cases; a suite holds at most %d (MaxSuiteCases)", len(v.Content), MaxSuiteCases)
+				return
+			}
 			for i, cn := range v.Content {
 				c := d.caseNode(cn, fmt.Sprintf("cases[%d]", i))
 				s.Cases = append(s.Cases, c)
@@ -271,6 +281,10 @@ func (d *decoder) parseJSONL(s *Suite, data []byte) {
 	lineNo := 0
 	for sc.Scan() {
 		lineNo++
+		if len(s.Cases) >= MaxSuiteCases {
+			d.probs = append(d.probs, Problem{File: d.file, Line: lineNo, Msg: fmt.Sprintf("more than %d cases (MaxSuiteCases)", MaxSuiteCases)})
+			return
+		}
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue

@@ -2,6 +2,7 @@ package evalrun
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,4 +153,25 @@ func FuzzParseSuiteJSONL(f *testing.F) {
 			t.Fatalf("error %v is not ErrSuite", err)
 		}
 	})
+}
+
+// TestSuiteCasesCapped: a suite of more than MaxSuiteCases cases is refused
+// with a SuiteError instead of being held whole (a 200k-case suite took
+// 906 MB).
+func TestSuiteCasesCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("cases:\n")
+	for i := range MaxSuiteCases + 1 {
+		fmt.Fprintf(&b, "  - {prompt: \"p%d\", expect: {contains: \"x\"}}\n", i)
+	}
+	if _, err := ParseSuite("big.yaml", []byte(b.String())); !errors.Is(err, ErrSuite) {
+		t.Fatalf("yaml: %v", err)
+	}
+	b.Reset()
+	for i := range MaxSuiteCases + 1 {
+		fmt.Fprintf(&b, "{\"prompt\":\"p%d\",\"expect\":{\"contains\":\"x\"}}\n", i)
+	}
+	if _, err := ParseSuite("big.jsonl", []byte(b.String())); !errors.Is(err, ErrSuite) {
+		t.Fatalf("jsonl: %v", err)
+	}
 }

@@ -16,13 +16,21 @@ var ErrKeyNotFound = errors.New("gguf: key not found")
 // FormatError reports a file that is not valid GGUF: Offset is the byte
 // offset in the file where the bad field starts, Field names it
 // ("header.magic", "kv[3].value", "tensor[\"blk.0.attn_q.weight\"].dims").
+//
+// Rule, when set, names the check of package gguf/modelcheck that the file
+// fails ("vocab.unique-tokens"): the file is valid GGUF but llama.cpp would
+// abort on it or refuse it. Offset is then that of the key or tensor info.
 type FormatError struct {
 	Offset int64
 	Field  string
 	Msg    string
+	Rule   string
 }
 
 func (e *FormatError) Error() string {
+	if e.Rule != "" {
+		return fmt.Sprintf("gguf: invalid file at offset %d (%s): rule %s: %s", e.Offset, e.Field, e.Rule, e.Msg)
+	}
 	return fmt.Sprintf("gguf: invalid file at offset %d (%s): %s", e.Offset, e.Field, e.Msg)
 }
 

@@ -15,10 +15,6 @@ import (
 // gguf-py (numpy) and ggml agree on every block of finite values and differ
 // when a block holds a NaN or an infinity, so both rules are here under
 // names that say which; each caller keeps the one it reproduces.
-const (
-	Q8_0BlockValues = 32 // values per block
-	Q8_0BlockBytes  = 34 // bytes per block: F16 scale, 32 int8
-)
 
 // QuantizeQ8_0GGML encodes one block exactly as ggml's
 // quantize_row_q8_0_ref: max|x| by MAX(amax, fabsf(v)), the scale rounded
@@ -31,11 +27,7 @@ func QuantizeQ8_0GGML(x *[32]float32, y *[34]byte) {
 			amax = av
 		}
 	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
+	d, id := q8_0Scale(amax)
 	binary.LittleEndian.PutUint16(y[0:2], half.FromFloat32GGML(d))
 	for j, v := range x {
 		t := float64(float32(v * id))
@@ -55,16 +47,22 @@ func QuantizeQ8_0Numpy(x *[32]float32, y *[34]byte) {
 			amax = a
 		}
 	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
+	d, id := q8_0Scale(amax)
 	binary.LittleEndian.PutUint16(y[0:2], half.FromFloat32Numpy(d))
 	for i, v := range x {
 		q := float32(v * id)
 		y[2+i] = byte(int8(math.Round(float64(q))))
 	}
+}
+
+// q8_0Scale is a block's scale d = max|x|/127 and its inverse (0 for an
+// all-zero block), both rules' first step.
+func q8_0Scale(amax float32) (d, id float32) {
+	d = amax / 127
+	if d != 0 {
+		id = 1 / d
+	}
+	return d, id
 }
 
 // DequantizeQ8_0 decodes one block as ggml's dequantize_row_q8_0.

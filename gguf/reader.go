@@ -7,10 +7,11 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sattva/sattva/internal/fileguard"
 )
 
 // Magic is the first four bytes of every GGUF file.
@@ -121,12 +122,36 @@ type File struct {
 	closer  io.Closer
 	kvIdx   map[string]int
 	tensIdx map[string]int
+	kvAt    []int64 // file offset of each KV (its key length)
+	tiAt    []int64 // file offset of each tensor info (its name length)
+}
+
+// KeyOffset returns the file offset where the key-value pair of key starts,
+// or -1 when the key is absent or the File was not read from a file.
+func (f *File) KeyOffset(key string) int64 {
+	i, ok := f.kvIdx[key]
+	if !ok || i >= len(f.kvAt) {
+		return -1
+	}
+	return f.kvAt[i]
+}
+
+// TensorInfoOffset returns the file offset where the tensor info of the
+// tensor called name starts, or -1.
+func (f *File) TensorInfoOffset(name string) int64 {
+	i, ok := f.tensIdx[name]
+	if !ok || i >= len(f.tiAt) {
+		return -1
+	}
+	return f.tiAt[i]
 }
 
 // Open opens and parses the GGUF file at path with DefaultLimits. The File
-// owns the open file; Close closes it. On error nothing is left open.
+// owns the open file; Close closes it. On error nothing is left open. A path
+// that is not a regular file (a directory, a FIFO, /dev/zero) is refused
+// before it is opened, with an error that errors.Is(fileguard.ErrNotRegular).
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := fileguard.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +425,7 @@ func (d *decoder) readFile(f *File) error {
 		}
 		f.kvIdx[key] = len(f.KVs)
 		f.KVs = append(f.KVs, KV{Key: key, Value: v})
+		f.kvAt = append(f.kvAt, start)
 	}
 
 	f.Tensors = make([]TensorInfo, 0, nTensors)
@@ -453,6 +479,7 @@ func (d *decoder) readFile(f *File) error {
 		}
 		f.tensIdx[name] = len(f.Tensors)
 		f.Tensors = append(f.Tensors, TensorInfo{Name: name, Dims: dims, Type: Type(t), Offset: offset})
+		f.tiAt = append(f.tiAt, start)
 	}
 	return d.checkData(f)
 }

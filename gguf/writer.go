@@ -65,7 +65,7 @@ type Layout struct {
 // synced and renamed over path only when everything succeeded. On error or
 // cancellation nothing is left under path or beside it.
 func WriteFile(ctx context.Context, path string, s *Spec, o WriteOptions) error {
-	f, err := atomicfile.Create(path, 0o644)
+	f, err := atomicfile.CreateContext(ctx, path, 0o644)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func writeTensor(ctx context.Context, w io.WriterAt, t *WriteTensor, start, size
 		return fmt.Errorf("gguf: tensor %q has no Data", t.Name)
 	}
 	lw := &tensorWriter{ctx: ctx, w: io.NewOffsetWriter(w, start), left: size, prog: prog}
-	if _, err := t.Data.WriteTo(lw); err != nil {
+	if _, err := writeData(t, lw); err != nil {
 		if errors.Is(err, errTooMuch) {
 			return fmt.Errorf("gguf: tensor %q: Data wrote more than its %d bytes", t.Name, size)
 		}
@@ -151,6 +151,19 @@ func writeTensor(ctx context.Context, w io.WriterAt, t *WriteTensor, start, size
 }
 
 var errTooMuch = errors.New("gguf: tensor data longer than its size")
+
+// writeData calls t.Data.WriteTo on a worker goroutine. A panic there (a
+// source whose shape disagrees with its Dims, say) would kill the process
+// and leave the temporary file behind; it becomes this tensor's error, so
+// the write fails and cleans up like any other.
+func writeData(t *WriteTensor, w io.Writer) (n int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("tensor data source failed: %v", r)
+		}
+	}()
+	return t.Data.WriteTo(w)
+}
 
 // tensorWriter passes at most left bytes to w, checking ctx and reporting progress.
 type tensorWriter struct {
@@ -593,7 +606,7 @@ func Rewrite(ctx context.Context, in, out string, edit func(*Spec) error, o Writ
 			return err
 		}
 	}
-	af, err := atomicfile.Create(out, perm)
+	af, err := atomicfile.CreateContext(ctx, out, perm)
 	if err != nil {
 		return err
 	}

@@ -29,8 +29,8 @@ package llamacpp
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"log/slog"
+	"strings"
 )
 
 // ErrNoEngine is returned by every function of a sattva built with

@@ -8,9 +8,7 @@ package llamacpp
 import "C"
 
 import (
-	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,7 +50,7 @@ func Load(path string, o ModelOptions) (*Model, error) {
 		log = discard
 	}
 	e := initEngine("", o.Logger)
-	if err := checkGGUF(path); err != nil {
+	if err := preflight(path, loadKind(o)); err != nil {
 		return nil, err
 	}
 	arch, err := ggufArchitecture(path)
@@ -117,7 +115,7 @@ func Load(path string, o ModelOptions) (*Model, error) {
 }
 
 func (m *Model) addAdapter(a Adapter) error {
-	if err := checkGGUF(a.Path); err != nil {
+	if err := preflightAdapter(a); err != nil {
 		return err
 	}
 	cpath := C.CString(a.Path)
@@ -140,24 +138,6 @@ func (m *Model) addAdapter(a Adapter) error {
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
-
-// checkGGUF returns an error that says what is wrong unless path is a
-// readable file that starts with the GGUF magic.
-func checkGGUF(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return &LoadError{Path: path, Msg: "cannot open", Err: err}
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return &LoadError{Path: path, Msg: "is a directory, not a GGUF file", Invalid: true}
-	}
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "GGUF" {
-		return &LoadError{Path: path, Msg: "not a GGUF file (no GGUF magic)", Invalid: true}
-	}
-	return nil
-}
 
 func ggufArchitecture(path string) (string, error) {
 	cpath := C.CString(path)

@@ -17,13 +17,13 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"unsafe"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/gguf/modelcheck"
+	"github.com/sattva/sattva/internal/atomicfile"
 )
 
 // quantizable lists the types ggml_quantize_chunk handles (others abort).
@@ -122,14 +122,15 @@ var fileTypes = map[string]C.enum_llama_ftype{
 
 // Quantize writes a quantized copy of the GGUF in to out with
 // llama_model_quantize, atomically (a temporary file in out's folder is
-// renamed when complete). ctx is checked before the work starts; the C call
-// itself cannot be interrupted.
+// renamed when complete). ctx is checked before the work starts and again
+// before the rename: the C call itself cannot be interrupted, but a
+// cancelled Quantize never replaces out.
 func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 	ft, ok := fileTypes[strings.ToUpper(o.FileType)]
 	if !ok {
 		return errorf("quantize: unknown file type %q", o.FileType)
 	}
-	if err := checkGGUF(in); err != nil {
+	if err := preflight(in, modelcheck.Model); err != nil {
 		return err
 	}
 	if _, err := ggufArchitecture(in); err != nil {
@@ -165,14 +166,12 @@ func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	initEngine("", nil)
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+	af, err := atomicfile.CreateContext(ctx, out, 0o644)
 	if err != nil {
 		return err
 	}
-	tmpName := tmp.Name()
-	tmp.Close()
-	defer os.Remove(tmpName)
+	defer af.Abort()
+	tmpName := af.Name()
 	cin, cout := C.CString(in), C.CString(tmpName)
 	defer C.free(unsafe.Pointer(cin))
 	defer C.free(unsafe.Pointer(cout))
@@ -185,9 +184,8 @@ func Quantize(ctx context.Context, in, out string, o QuantizeOptions) error {
 	if rc != 0 {
 		return &LoadError{Path: in, Msg: fmt.Sprintf("llama_model_quantize failed (%d): %s", int(rc), why), Invalid: true}
 	}
-	if f, err := os.Open(tmpName); err == nil {
-		f.Sync()
-		f.Close()
-	}
-	return os.Rename(tmpName, out)
+	// llama_model_quantize wrote the temporary file through its own handle;
+	// Commit syncs ours (the same file), then renames it unless ctx was
+	// cancelled meanwhile: an interrupted quantization leaves no output.
+	return af.Commit()
 }

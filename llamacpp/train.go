@@ -99,10 +99,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/cgo"
+	"strings"
 	"time"
 	"unsafe"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/gguf/modelcheck"
 )
 
 // trainFilter is what the param-filter callback reaches through its handle.
@@ -279,7 +281,7 @@ type sourceMeta struct {
 }
 
 func readSourceMeta(path string) (*sourceMeta, error) {
-	if err := checkGGUF(path); err != nil {
+	if err := preflight(path, modelcheck.Model); err != nil {
 		return nil, err
 	}
 	f, err := gguf.Open(path)
@@ -314,6 +316,22 @@ func (s *sourceMeta) anyTrainable(keep func(string) bool) bool {
 // length, the source's keys the saver left out (added by mergeKVs), and extra.
 func (s *sourceMeta) checkpointKVs(extra []gguf.KV) func(*gguf.Spec) error {
 	return func(spec *gguf.Spec) error {
+		// llama.cpp's saver writes every special token id, LLAMA_TOKEN_NULL
+		// (-1) for those the vocabulary lacks; its loader reads that back
+		// as an out-of-range id, which sattva's model check refuses. Drop
+		// the null ids the source did not set.
+		src := map[string]bool{}
+		for _, kv := range s.kvs {
+			src[kv.Key] = true
+		}
+		kept := spec.KVs[:0]
+		for _, kv := range spec.KVs {
+			if !src[kv.Key] && isNullTokenID(kv) {
+				continue
+			}
+			kept = append(kept, kv)
+		}
+		spec.KVs = kept
 		have := map[string]int{}
 		for i, kv := range spec.KVs {
 			have[kv.Key] = i
@@ -339,6 +357,21 @@ func (s *sourceMeta) checkpointKVs(extra []gguf.KV) func(*gguf.Spec) error {
 		}
 		return nil
 	}
+}
+
+// isNullTokenID reports whether kv is a tokenizer.ggml.*_token_id holding
+// LLAMA_TOKEN_NULL (-1, or 0xFFFFFFFF as UINT32).
+func isNullTokenID(kv gguf.KV) bool {
+	if !strings.HasPrefix(kv.Key, "tokenizer.ggml.") || !strings.HasSuffix(kv.Key, "_token_id") {
+		return false
+	}
+	switch v := kv.Value.V.(type) {
+	case int32:
+		return v == -1
+	case uint32:
+		return v == math.MaxUint32
+	}
+	return false
 }
 
 // saveCheckpoint writes m's weights to out atomically: llama.cpp's saver

@@ -152,17 +152,9 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if err != nil {
 		return nil, err
 	}
-	// conv writes the exported model as outType: from the HF folder (with
-	// the adapter merged), or from the native trainer's F32 checkpoint.
-	conv := func(ctx context.Context, out, outType, merge string, kvs, defaults []gguf.KV) error {
-		return o.Tools.ConvertBase(ctx, p.BaseDir(), out, outType, merge, kvs, defaults)
-	}
 	if isNative {
 		if err := p.nativeProvenance(prov, native, o); err != nil {
 			return nil, err
-		}
-		conv = func(ctx context.Context, out, outType, _ string, kvs, defaults []gguf.KV) error {
-			return nativeAs(ctx, o.Tools, native, out, outType, kvs, defaults)
 		}
 	}
 	dir := p.ExportDir()
@@ -175,98 +167,38 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if mode == "separate" {
 		stem = p.Name + "-base"
 	}
-	floatPath := filepath.Join(dir, stem+"-"+outType+".gguf")
-	merge := ""
+	x := &exportJob{ctx: ctx, p: p, o: o, log: log, dir: dir, stem: stem, outType: outType, res: res, prov: prov}
 	if mode == "merge" {
-		merge = adapter
+		x.merge = adapter
 	}
-	kvs := prov.KVs(p.Name)
+	x.conv = func(ctx context.Context, out, outType, merge string, kvs, defaults []gguf.KV) error {
+		return o.Tools.ConvertBase(ctx, p.BaseDir(), out, outType, merge, kvs, defaults)
+	}
+	if isNative {
+		x.conv = func(ctx context.Context, out, outType, _ string, kvs, defaults []gguf.KV) error {
+			return nativeAs(ctx, o.Tools, native, out, outType, kvs, defaults)
+		}
+	}
+	x.kvs = prov.KVs(p.Name)
 	// The serving sampler as general.sampling.*, in place of the base's
 	// generation_config sampler, so that llama.cpp's tools sample as the
 	// Modelfile says (convert replaces the whole sampler when kvs hold one).
-	kvs = append(kvs, ServingSampling(p.Ollama.Parameters).KVs()...)
-	var defaults []gguf.KV
+	x.kvs = append(x.kvs, ServingSampling(p.Ollama.Parameters).KVs()...)
 	if p.Template == "llama3" {
 		// A base model's tokenizer often has no chat template (Llama-3.1-8B
 		// has none); llama.cpp then cannot render chats for sattva eval or
 		// sattva run. Write the one the model was trained with.
-		defaults = []gguf.KV{{Key: "tokenizer.chat_template", Value: gguf.String(Llama3ChatTemplateJinja)}}
+		x.defaults = []gguf.KV{{Key: "tokenizer.chat_template", Value: gguf.String(Llama3ChatTemplateJinja)}}
 	}
-	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
-	if err := conv(ctx, floatPath, outType, merge, kvs, defaults); err != nil {
-		return nil, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
-	}
-	if len(defaults) > 0 {
-		// The adapter carries the template too when the base had none.
-		if added, err := hasValue(floatPath, defaults[0]); err != nil {
-			return nil, err
-		} else if added {
-			kvs = append(kvs, defaults[0])
-		}
-	}
-	imatrix, imNote, err := exportIMatrix(ctx, p, o, prov, floatPath, log)
+	floatPath := filepath.Join(dir, stem+"-"+outType+".gguf")
+	keepFloat, err := x.models(floatPath)
 	if err != nil {
 		return nil, err
 	}
-	if imNote != "" {
-		notes = append(notes, imNote)
-	}
-	keepFloat := false
-	for _, ty := range p.Export.Types {
-		lt := strings.ToLower(ty)
-		if lt == outType {
-			res.Models[ty] = floatPath
-			keepFloat = true
-			continue
-		}
-		out := filepath.Join(dir, stem+"-"+ty+".gguf")
-		if convertsDirectly(lt) {
-			// Another float type, or Q8_0: convert again from the HF weights,
-			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
-			// Q8_0's 32-element blocks do not divide stay F16 there, where
-			// llama-quantize would refuse the file).
-			if err := conv(ctx, out, lt, merge, kvs, defaults); err != nil {
-				return nil, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
-			}
-		} else {
-			log.Info("quantizing", "type", ty, "out", out)
-			if err := o.Tools.Quantize(ctx, floatPath, out, ty, imatrix); err != nil {
-				return nil, fmt.Errorf("quantizing to %s: %w", ty, err)
-			}
-		}
-		res.Models[ty] = out
-	}
+	notes = append(notes, x.notes...)
 	if o.BaseModel && (mode == "merge" || mode == ModeNative) {
-		ty := p.Eval.Type
-		bf := filepath.Join(dir, p.Name+"-base-"+outType+".gguf")
-		res.BaseModel = filepath.Join(dir, p.Name+"-base-"+ty+".gguf")
-		baseKVs := append([]gguf.KV{}, kvs...)
-		for i := range baseKVs {
-			if baseKVs[i].Key == "general.name" {
-				baseKVs[i].Value = gguf.String(p.Name + "-base")
-			}
-		}
-		baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
-		baseKVs = withoutKey(baseKVs, "general.provenance.trained.sha256")
-		baseKVs = withoutKey(baseKVs, "general.provenance.training")
-		if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, "", baseKVs, defaults); err != nil {
-			return nil, fmt.Errorf("converting the base model for comparison: %w", err)
-		}
-		switch lt := strings.ToLower(ty); {
-		case lt == outType:
-			res.BaseModel = bf
-		case convertsDirectly(lt):
-			err := o.Tools.ConvertBase(ctx, p.BaseDir(), res.BaseModel, lt, "", baseKVs, defaults)
-			os.Remove(bf)
-			if err != nil {
-				return nil, fmt.Errorf("converting the base model to %s: %w", ty, err)
-			}
-		default:
-			err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty, "")
-			os.Remove(bf)
-			if err != nil {
-				return nil, fmt.Errorf("quantizing the base model to %s: %w", ty, err)
-			}
+		if err := x.baseModel(); err != nil {
+			return nil, err
 		}
 	}
 	if !keepFloat {
@@ -275,7 +207,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if mode == "separate" {
 		res.Adapter = filepath.Join(dir, p.Name+"-lora.gguf")
 		var adapterKVs []gguf.KV // a sampler belongs to the model, not the adapter
-		for _, kv := range kvs {
+		for _, kv := range x.kvs {
 			if !isSamplingKey(kv.Key) {
 				adapterKVs = append(adapterKVs, kv)
 			}
@@ -284,8 +216,130 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 			return nil, fmt.Errorf("converting the adapter %s: %w", adapter, err)
 		}
 	}
+	if err := writeExportModelfile(p, o, res); err != nil {
+		return nil, err
+	}
+	if res.Manifest, err = writeManifest(p, res, prov, mode, notes); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
-	// Modelfile
+// exportJob is the state Export's conversion steps share.
+type exportJob struct {
+	ctx      context.Context
+	p        *Project
+	o        ExportOptions
+	log      *slog.Logger
+	dir      string
+	stem     string // file names: <stem>-<type>.gguf
+	outType  string // the float type converted first (export.outtype)
+	merge    string // the adapter merged while converting ("" for none)
+	kvs      []gguf.KV
+	defaults []gguf.KV
+	prov     *Provenance
+	imatrix  string   // the importance matrix quantizing uses ("" for none)
+	notes    []string // what the manifest says about the models
+	res      *ExportResult
+	// conv writes the exported model as outType: from the HF folder (with
+	// merge merged), or from the native trainer's F32 checkpoint.
+	conv func(ctx context.Context, out, outType, merge string, kvs, defaults []gguf.KV) error
+}
+
+// models converts the float file, then writes every export type from it (or
+// from the HF weights again, for types the converter writes itself). It
+// reports whether the float file is an export type itself (to keep).
+func (x *exportJob) models(floatPath string) (keepFloat bool, err error) {
+	ctx, p, o, log, res := x.ctx, x.p, x.o, x.log, x.res
+	merge, outType := x.merge, x.outType
+	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
+	if err := x.conv(ctx, floatPath, outType, merge, x.kvs, x.defaults); err != nil {
+		return false, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
+	}
+	if len(x.defaults) > 0 {
+		// The adapter carries the template too when the base had none.
+		if added, err := hasValue(floatPath, x.defaults[0]); err != nil {
+			return false, err
+		} else if added {
+			x.kvs = append(x.kvs, x.defaults[0])
+		}
+	}
+	imatrix, imNote, err := exportIMatrix(ctx, p, o, x.prov, floatPath, log)
+	if err != nil {
+		return false, err
+	}
+	x.imatrix = imatrix
+	if imNote != "" {
+		x.notes = append(x.notes, imNote)
+	}
+	for _, ty := range p.Export.Types {
+		lt := strings.ToLower(ty)
+		if lt == outType {
+			res.Models[ty] = floatPath
+			keepFloat = true
+			continue
+		}
+		out := filepath.Join(x.dir, x.stem+"-"+ty+".gguf")
+		if convertsDirectly(lt) {
+			// Another float type, or Q8_0: convert again from the HF weights,
+			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
+			// Q8_0's 32-element blocks do not divide stay F16 there, where
+			// llama-quantize would refuse the file).
+			if err := x.conv(ctx, out, lt, merge, x.kvs, x.defaults); err != nil {
+				return false, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
+			}
+		} else {
+			log.Info("quantizing", "type", ty, "out", out)
+			if err := o.Tools.Quantize(ctx, floatPath, out, ty, x.imatrix); err != nil {
+				return false, fmt.Errorf("quantizing to %s: %w", ty, err)
+			}
+		}
+		res.Models[ty] = out
+	}
+	return keepFloat, nil
+}
+
+// baseModel writes the base model alone, of eval.type, for eval's
+// side-by-side comparison (ExportOptions.BaseModel, merge and native modes).
+func (x *exportJob) baseModel() error {
+	ctx, p, o, res, dir, outType := x.ctx, x.p, x.o, x.res, x.dir, x.outType
+	ty := p.Eval.Type
+	bf := filepath.Join(dir, p.Name+"-base-"+outType+".gguf")
+	res.BaseModel = filepath.Join(dir, p.Name+"-base-"+ty+".gguf")
+	baseKVs := append([]gguf.KV{}, x.kvs...)
+	for i := range baseKVs {
+		if baseKVs[i].Key == "general.name" {
+			baseKVs[i].Value = gguf.String(p.Name + "-base")
+		}
+	}
+	baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
+	baseKVs = withoutKey(baseKVs, "general.provenance.trained.sha256")
+	baseKVs = withoutKey(baseKVs, "general.provenance.training")
+	if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, "", baseKVs, x.defaults); err != nil {
+		return fmt.Errorf("converting the base model for comparison: %w", err)
+	}
+	switch lt := strings.ToLower(ty); {
+	case lt == outType:
+		res.BaseModel = bf
+	case convertsDirectly(lt):
+		err := o.Tools.ConvertBase(ctx, p.BaseDir(), res.BaseModel, lt, "", baseKVs, x.defaults)
+		os.Remove(bf)
+		if err != nil {
+			return fmt.Errorf("converting the base model to %s: %w", ty, err)
+		}
+	default:
+		err := o.Tools.Quantize(ctx, bf, res.BaseModel, ty, "")
+		os.Remove(bf)
+		if err != nil {
+			return fmt.Errorf("quantizing the base model to %s: %w", ty, err)
+		}
+	}
+	return nil
+}
+
+// writeExportModelfile writes the export folder's Modelfile (res.Modelfile).
+func writeExportModelfile(p *Project, o ExportOptions, res *ExportResult) error {
+	dir := res.Dir
 	spec := ModelfileSpec{
 		From:       "./" + filepath.Base(res.Models[p.Ollama.Type]),
 		Template:   p.Template,
@@ -308,14 +362,18 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	mf, err := Modelfile(spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.Modelfile = filepath.Join(dir, "Modelfile")
 	if err := atomicfile.WriteFile(res.Modelfile, []byte(mf), 0o644); err != nil {
-		return nil, err
+		return err
 	}
 
-	// Manifest
+	return nil
+}
+
+// writeManifest hashes every artifact and writes manifest.json.
+func writeManifest(p *Project, res *ExportResult, prov *Provenance, mode string, notes []string) (*Manifest, error) {
 	m := &Manifest{Name: p.Name, Created: time.Now().UTC().Format(time.RFC3339), Template: p.Template,
 		Adapter: mode, Provenance: *prov, Modelfile: "Modelfile", Notes: notes}
 	add := func(path, kind, typ string) error {
@@ -345,14 +403,11 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(res.Dir, "manifest.json"), append(b, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	res.Manifest = m
-	return res, nil
+	return m, nil
 }
-
-func isFloatType(t string) bool { return t == "f32" || t == "f16" || t == "bf16" }
 
 // convertsDirectly reports whether the export type t is one that
 // ExportTools.ConvertBase writes itself (convquant.DirectType).

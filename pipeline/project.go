@@ -171,6 +171,10 @@ type EvalConfig struct {
 	Type string `yaml:"type"`
 	// CompareBase also evaluates the base model (side-by-side report).
 	CompareBase bool `yaml:"compare_base"`
+	// Runner is how the exported model is evaluated: "llamacpp" (default,
+	// in process) or "serve" (through `sattva serve`'s OpenAI API, to
+	// evaluate exactly what will be served).
+	Runner string `yaml:"runner"`
 }
 
 type pos struct{ line, col int }
@@ -543,6 +547,9 @@ func (p *Project) validate() error {
 	}
 	if strings.Contains(p.Ollama.System, `"""`) {
 		add("ollama.system", `must not contain """ (the Modelfile's quote)`)
+	}
+	if p.Eval.Runner != "" && p.Eval.Runner != "llamacpp" && p.Eval.Runner != "serve" {
+		add("eval.runner", "%q: want llamacpp or serve", p.Eval.Runner)
 	}
 	if p.Eval.PassBar < 0 || p.Eval.PassBar > 1 {
 		add("eval.pass_bar", "%g: must be in [0, 1]", p.Eval.PassBar)

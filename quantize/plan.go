@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sattva/sattva/gguf"
@@ -159,6 +160,22 @@ func nDims(dims []uint64) int {
 	return max(n, 1)
 }
 
+// checkShape refuses a tensor without dimensions or with a dimension of 0:
+// GGUF can hold them, but there is nothing to quantize and llama.cpp divides
+// by the dimensions. The error is a *gguf.FormatError (the input is invalid).
+func checkShape(name string, dims []uint64) error {
+	field := "tensor[" + strconv.Quote(name) + "].dims"
+	if len(dims) == 0 {
+		return &gguf.FormatError{Field: field, Rule: "tensor.zero-dim", Msg: "the tensor has no dimensions"}
+	}
+	for i, d := range dims {
+		if d == 0 {
+			return &gguf.FormatError{Field: field, Rule: "tensor.zero-dim", Msg: fmt.Sprintf("dimension %d is 0 (shape %v): the tensor is empty", i, dims)}
+		}
+	}
+	return nil
+}
+
 // quantizable is llama_model_quantize_impl's test of which tensors may be
 // quantized at all (2-D or more, ends with "weight", not a norm, …).
 func quantizable(name string, dims []uint64, leaveOutput bool) bool {
@@ -215,6 +232,11 @@ func PlanTensors(mi ModelInfo, tensors []gguf.TensorInfo, ft gguf.FileType, o Pl
 	defType, err := ft.DefaultType()
 	if err != nil {
 		return nil, err
+	}
+	for _, ti := range tensors {
+		if err := checkShape(ti.Name, ti.Dims); err != nil {
+			return nil, err
+		}
 	}
 	order := SortTensors(tensors)
 	st := &planState{mi: mi, o: o}
@@ -294,7 +316,9 @@ func (st *planState) layerInfo(iLayer, nLayer int, name string) (int, int, error
 	return iLayer, nLayer, nil
 }
 
-// tensorType is llama_tensor_get_type.
+// tensorType is llama_tensor_get_type (llama-quant.cpp). It is longer than
+// the house's 150 lines because it is a port that mirrors llama.cpp's
+// function branch for branch, so that the two can be read side by side.
 func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft gguf.FileType) (gguf.Type, error) {
 	name := ti.Name
 	mi := st.mi

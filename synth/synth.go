@@ -13,9 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -23,7 +21,7 @@ import (
 	"github.com/sattva/sattva/convert/safetensors"
 	"github.com/sattva/sattva/half"
 	"github.com/sattva/sattva/internal/atomicfile"
-	"github.com/sattva/sattva/plan"
+	"github.com/sattva/sattva/internal/slicepool"
 )
 
 // Shape is the architecture of a Llama-family checkpoint.
@@ -41,43 +39,16 @@ type Shape struct {
 	TieEmbeddings bool
 }
 
-// tiny is synth's own shape: Llama 3's vocabulary and rope around two
-// 16-wide layers, for tests.
-var tiny = Shape{Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
-
-// mini is the smallest Llama-3.1 shape whose rows every quantized type takes
-// (256), for walking the whole export path quickly (scripts/first-hour.sh).
-var mini = Shape{Name: "mini", Hidden: 256, Intermediate: 512, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
-
-// realShapes are the model shapes of plan's table that Write offers.
-var realShapes = []string{"llama3.2-1b", "llama3.2-3b", "llama3.1-8b"}
-
-// ShapeByName returns a known shape: "tiny" or a real model's from plan's
-// table ("llama3.1-8b", …).
-func ShapeByName(name string) (Shape, bool) {
-	switch name {
-	case tiny.Name:
-		return tiny, true
-	case mini.Name:
-		return mini, true
-	}
-	if !slices.Contains(realShapes, name) {
-		return Shape{}, false
-	}
-	p, ok := plan.Preset(name)
-	if !ok {
-		return Shape{}, false
-	}
-	return Shape{Name: p.Name, Hidden: int64(p.Hidden), Intermediate: int64(p.FFN), Layers: int64(p.Layers), Heads: int64(p.Heads),
-		KVHeads: int64(p.KVHeads), Vocab: int64(p.Vocab), Context: int64(p.Context), RopeTheta: p.RopeTheta, RopeFactor: p.RopeFactor,
-		TieEmbeddings: p.TiedEmbd}, true
+// Tiny is synth's own shape: Llama 3's vocabulary and rope around two
+// 16-wide layers, for tests. Real models' shapes are plan's (plan.Preset).
+func Tiny() Shape {
+	return Shape{Name: "tiny", Hidden: 16, Intermediate: 48, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
 }
 
-// ShapeNames lists the known shapes, sorted.
-func ShapeNames() []string {
-	n := append([]string{tiny.Name, mini.Name}, realShapes...)
-	sort.Strings(n)
-	return n
+// Mini is the smallest Llama-3.1 shape whose rows every quantized type takes
+// (256), for walking the whole export path quickly (scripts/first-hour.sh).
+func Mini() Shape {
+	return Shape{Name: "mini", Hidden: 256, Intermediate: 512, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 128256, Context: 131072, RopeTheta: 500000, RopeFactor: 8}
 }
 
 // Options tune Write.
@@ -156,16 +127,11 @@ func (s Shape) config(dtype string) map[string]any {
 	return c
 }
 
-var u16Pool sync.Pool
-
-func getU16(n int) []uint16 {
-	if b, ok := u16Pool.Get().(*[]uint16); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]uint16, n)
-}
-
-func putU16(b []uint16) { u16Pool.Put(&b) }
+// u16Pool and bytePool recycle the shard writers' row buffers.
+var (
+	u16Pool  slicepool.Pool[uint16]
+	bytePool slicepool.Pool[byte]
+)
 
 // SplitMix64 is a fast, statistically sound PRNG step.
 func SplitMix64(x *uint64) uint64 {
@@ -196,21 +162,12 @@ func randomBF16(dst []uint16, state uint64, norm bool) {
 	}
 }
 
-// Write writes a random-weight Hugging Face checkpoint of the named shape to
+// WriteShape writes a random-weight Hugging Face checkpoint of shape s to
 // outDir (created if needed): safetensors shards with their index (or one
 // model.safetensors when it fits a shard), config.json,
 // generation_config.json and tokenizer files. Weights come from a seeded
 // PRNG, so the same seed gives the same bytes; tensors are written in chunks
 // by parallel workers at precomputed offsets.
-func Write(ctx context.Context, shape string, outDir string, o Options) error {
-	s, ok := ShapeByName(shape)
-	if !ok {
-		return fmt.Errorf("synth: unknown shape %q (known: %s)", shape, strings.Join(ShapeNames(), ", "))
-	}
-	return WriteShape(ctx, s, outDir, o)
-}
-
-// WriteShape is Write for a shape given in full.
 func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 	if s.Hidden <= 0 || s.Heads <= 0 || s.KVHeads <= 0 || s.Hidden%s.Heads != 0 || s.Heads%s.KVHeads != 0 || s.Vocab <= 0 || s.Layers < 0 || s.Intermediate <= 0 {
 		return fmt.Errorf("convert: synth shape %+v is not a valid Llama shape", s)
@@ -326,28 +283,28 @@ func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			bf := getU16(int(c.n))
-			defer putU16(bf)
+			bf := u16Pool.Get(int(c.n))
+			defer u16Pool.Put(bf)
 			randomBF16(bf, c.seed, c.norm)
 			var buf []byte
 			switch c.dtype {
 			case "BF16":
-				buf = getBuf(int(2 * c.n))
+				buf = bytePool.Get(int(2 * c.n))
 				for i, v := range bf {
 					buf[2*i], buf[2*i+1] = byte(v), byte(v>>8)
 				}
 			case "F16":
-				buf = getBuf(int(2 * c.n))
+				buf = bytePool.Get(int(2 * c.n))
 				for i, v := range bf {
 					binary.LittleEndian.PutUint16(buf[2*i:], half.FromFloat32Numpy(half.BF16ToFloat32(v)))
 				}
 			default:
-				buf = getBuf(int(4 * c.n))
+				buf = bytePool.Get(int(4 * c.n))
 				for i, v := range bf {
 					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(half.BF16ToFloat32(v)))
 				}
 			}
-			defer putBuf(buf)
+			defer bytePool.Put(buf)
 			if _, err := c.f.WriteAt(buf, c.off); err != nil {
 				return err
 			}
@@ -501,15 +458,3 @@ func (e *NoTokenizerError) Error() string {
 
 // InvalidInput marks the error as "this input is invalid" (exit code 3).
 func (e *NoTokenizerError) InvalidInput() bool { return true }
-
-// bufPool recycles the shard writers' row buffers.
-var bufPool sync.Pool
-
-func getBuf(n int) []byte {
-	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putBuf(b []byte) { bufPool.Put(&b) }

@@ -17,7 +17,7 @@ import (
 func TestSynthTinyConverts(t *testing.T) {
 	dir := t.TempDir()
 	hf := filepath.Join(dir, "hf")
-	if err := synth.Write(context.Background(), "tiny", hf, synth.Options{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
+	if err := synth.WriteShape(context.Background(), synth.Tiny(), hf, synth.Options{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := safetensors.OpenDir(os.DirFS(hf))
@@ -48,7 +48,7 @@ func TestSynthTinyConverts(t *testing.T) {
 	}
 	// Same seed, same bytes.
 	hf2 := filepath.Join(dir, "hf2")
-	if err := synth.Write(context.Background(), "tiny", hf2, synth.Options{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
+	if err := synth.WriteShape(context.Background(), synth.Tiny(), hf2, synth.Options{Seed: 7, MaxShardBytes: 3 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	shards, _ := filepath.Glob(filepath.Join(hf, "model-*.safetensors"))

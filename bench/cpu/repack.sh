@@ -104,7 +104,7 @@ med = {k: (statistics.median(x["pp"] for x in v), statistics.median(x["tg"] for 
 out = []
 out.append(f"### CPU: sattva against the C++ anchor after the build-options audit ({start[:10]})")
 out.append("")
-out.append(f"- Command: \`bash bench/cpu/repack.sh\` (ROUNDS={rounds}); each runner: pp{pp}/tg{tg}, {reps} repetitions after a warm-up, {threads} threads, flash attention off.")
+out.append(f"- Command: \`bash bench/cpu/repack.sh\` (ROUNDS={rounds}); each runner: pp{pp}/tg{tg}, {reps} repetitions after a warm-up, threads: {threads}, flash attention off.")
 out.append(f"- Machine: {os.cpu_count()} cores ({cpu}), linux/amd64, shared with other engineers' builds and tests: the load average (1 min) is in each row; single runs vary.")
 out.append(f"- Date: {start} – {end}.")
 out.append("- Model: \`sattva synth --shape llama3.2-1b\` (random weights, 1.24B parameters), \`sattva convert --outtype q4_K_M\`.")
@@ -129,7 +129,7 @@ for cfg in ("plain", "plugins"):
 sp, sg = med.get("sattva-plain"), med.get("sattva-plugins")
 if sp and sg:
     out.append("")
-    out.append(f"Plain build against the plugins (medians): pp {sg[0]/sp[0]:.2f}x, tg {sg[1]/sp[1]:.2f}x slower (goal: within 1.5x).")
+    out.append(f"Plugins against the plain build (medians, plugins t/s ÷ plain t/s): pp {sg[0]/sp[0]:.2f}, tg {sg[1]/sp[1]:.2f} (goal: the plain build within 1.5x, i.e. at most 1.50).")
     ok5 = all(abs(med["sattva-"+c][i]/med["anchor-"+c][i]-1) <= 0.05 for c in ("plain","plugins") for i in (0,1) if "sattva-"+c in med and "anchor-"+c in med)
     out.append(f"sattva within 5% of the anchor in both builds, pp and tg (medians): {'yes' if ok5 else 'no'}.")
 open(res, "w").write("\n".join(out) + "\n")

@@ -15,6 +15,7 @@
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
 #   train: native trainer (llama.cpp, CUDA) vs the fallback trainer on the 1B synth (~4 min)
+#   serve: sattva serve vs sattva bench, 1 and 32 clients, TTFT (bench/gpu/serve.sh; needs prep)
 #   imatrix: sattva imatrix (100 chunks of 512) vs bench pp512, quantize with
 #            and without --imatrix, the GPU imatrix test (needs prep; ~6 min)
 #   probe: tg128 against builds with other C flags and a C++ driver
@@ -36,8 +37,8 @@ mkdir -p "$G/bin" "$G/plugins" "$G/testdata"
 if [ -f .gpu/stamp ] && ! cmp -s .gpu/stamp "$G/stamp"; then
   xz -dc .gpu/sattva.xz >"$G/bin/sattva"
   xz -dc .gpu/llamacpp.test.xz >"$G/bin/llamacpp.test"
-  rm -f "$G/bin/sattva-o3" "$G/bin/tgbench" "$G/bin/tgbench-o3" "$G/bin/sattva-shared"
-  for f in sattva-o3 tgbench tgbench-o3 sattva-shared; do
+  rm -f "$G/bin/sattva-o3" "$G/bin/tgbench" "$G/bin/tgbench-o3" "$G/bin/sattva-shared" "$G/bin/serveload"
+  for f in sattva-o3 tgbench tgbench-o3 sattva-shared serveload; do
     if [ -f .gpu/$f.xz ]; then xz -dc .gpu/$f.xz >"$G/bin/$f"; fi
   done
   chmod +x "$G/bin/"*
@@ -57,6 +58,7 @@ plugdir="$G/plugins"
 [ -f "$plugdir/libggml-cuda.so" ] || plugdir="$G/plugins-audited"
 [ -f "$plugdir/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz or run the plugins part"; exit 1; }
 mkdir -p bin && cp "$G/bin/sattva" "$G/bin/llamacpp.test" bin/
+if [ -f "$G/bin/serveload" ]; then cp "$G/bin/serveload" bin/; fi
 export SATTVA_BACKEND_DIR="$plugdir" SATTVA_TESTDATA="$G/testdata"
 export TOK="$G/testdata/llama31-tiny/hf"
 export MODEL_8B_Q4KM=/tmp/l8b/q4_k_m.gguf MODEL_8B_F16=/tmp/l8b/f16.gguf
@@ -104,6 +106,7 @@ for part in "$@"; do
       -test.count=1 -test.run 'TestGPU'
     grep -hE '^(---|ok|FAIL|PASS)|GPU|logits' "$OUT/gputest.log" "$OUT/gputest-fp32.log" >"$OUT/gputest.md"
     ;;
+  serve) step serve 240 bash bench/gpu/serve.sh ;; # needs prep
   probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
   pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone

@@ -90,8 +90,13 @@ func runConvert(ctx context.Context, s *Streams, o *convertOptions) error {
 		o.Out = filepath.Join(o.In, fmt.Sprintf("%s-%s.gguf", filepath.Base(filepath.Clean(o.In)), strings.ToLower(t.String())))
 	}
 	opts := convert.Options{OutType: t, Threads: o.Threads, DryRun: o.DryRun, Name: o.Name}
+	dirs := []string{o.In}
 	for _, m := range o.MergeLoRA {
 		opts.MergeLoRA = append(opts.MergeLoRA, parseLoRASpec(m))
+		dirs = append(dirs, parseLoRASpec(m).Dir)
+	}
+	if err := guardOutputs(folderInputs(dirs...), o.Out); err != nil {
+		return err
 	}
 	bar := progress.New(s.ErrOut, "convert", progress.Bytes, o.Quiet || o.JSON || o.DryRun)
 	opts.Progress = bar.Func()
@@ -180,6 +185,9 @@ func runConvertLoRA(ctx context.Context, s *Streams, o *convertLoRAOptions) erro
 		o.Out = filepath.Join(o.Adapter, filepath.Base(filepath.Clean(o.Adapter))+"-lora-f32.gguf")
 	}
 	bar := progress.New(s.ErrOut, "convert lora", progress.Bytes, o.Quiet || o.JSON || o.DryRun)
+	if err := guardOutputs(folderInputs(o.Adapter, o.Base), o.Out); err != nil {
+		return err
+	}
 	if !o.DryRun {
 		if err := ensureOutDir(o.Out); err != nil {
 			return err

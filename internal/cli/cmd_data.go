@@ -2,6 +2,7 @@ package cli
 
 import (
 	"compress/gzip"
+	"context"
 	"io"
 	"strings"
 
@@ -37,14 +38,14 @@ type outputFile struct {
 	comp io.WriteCloser
 }
 
-func createOutput(s *Streams, path string) (*outputFile, error) {
+func createOutput(ctx context.Context, s *Streams, path string) (*outputFile, error) {
 	if path == "" || path == "-" {
 		return &outputFile{w: s.Out}, nil
 	}
 	if err := ensureOutDir(path); err != nil {
 		return nil, err
 	}
-	af, err := atomicfile.Create(path, 0o644)
+	af, err := atomicfile.CreateContext(ctx, path, 0o644)
 	if err != nil {
 		return nil, err
 	}

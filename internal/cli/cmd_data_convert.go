@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/dataset"
+	"github.com/sattva/sattva/internal/fileguard"
 )
 
 type dataConvertOptions struct {
@@ -56,15 +56,15 @@ func runDataConvert(ctx context.Context, s *Streams, o *dataConvertOptions) erro
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	if o.Out != "" && o.Out == o.File {
-		return usagef("-o must differ from FILE")
+	if err := guardOutputs([]string{o.File}, o.Out); err != nil {
+		return err
 	}
-	in, err := os.Open(o.File)
+	in, err := fileguard.Open(o.File)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := createOutput(s, o.Out)
+	out, err := createOutput(ctx, s, o.Out)
 	if err != nil {
 		return err
 	}

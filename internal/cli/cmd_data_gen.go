@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sattva/sattva/internal/fileguard"
 	"github.com/sattva/sattva/numerology"
 )
 
@@ -86,8 +86,11 @@ func runDataGenNumerology(ctx context.Context, s *Streams, o *dataGenNumerologyO
 		return usagef("--to: %v", err)
 	}
 	gen := numerology.GenOptions{N: o.N, Seed: o.Seed, RussianShare: o.LangRatio, AllowDuplicateDates: o.AllowDuplicateDates, From: from, To: to}
+	if err := guardOutputs([]string{o.Meanings}, o.Out); err != nil {
+		return err
+	}
 	if o.Meanings != "" {
-		f, err := os.Open(o.Meanings)
+		f, err := fileguard.Open(o.Meanings)
 		if err != nil {
 			return err
 		}
@@ -102,7 +105,7 @@ func runDataGenNumerology(ctx context.Context, s *Streams, o *dataGenNumerologyO
 	if err != nil {
 		return usagef("%v", err)
 	}
-	out, err := createOutput(s, o.Out)
+	out, err := createOutput(ctx, s, o.Out)
 	if err != nil {
 		return err
 	}

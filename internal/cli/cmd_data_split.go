@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/dataset"
+	"github.com/sattva/sattva/internal/fileguard"
 )
 
 type dataSplitOptions struct {
@@ -54,23 +54,23 @@ func runDataSplit(ctx context.Context, s *Streams, o *dataSplitOptions) error {
 	if o.Train == "" || o.Eval == "" {
 		return usagef("--train and --eval are required")
 	}
-	if o.Train == o.Eval || o.Train == o.File || o.Eval == o.File {
-		return usagef("FILE, --train and --eval must be three different files")
+	if err := guardOutputs([]string{o.File}, o.Train, o.Eval); err != nil {
+		return err
 	}
 	if o.EvalRatio < 0 || o.EvalRatio > 1 {
 		return usagef("--eval-ratio must be within 0..1")
 	}
-	train, err := createOutput(s, o.Train)
+	train, err := createOutput(ctx, s, o.Train)
 	if err != nil {
 		return err
 	}
 	defer train.Abort()
-	eval, err := createOutput(s, o.Eval)
+	eval, err := createOutput(ctx, s, o.Eval)
 	if err != nil {
 		return err
 	}
 	defer eval.Abort()
-	open := func() (io.ReadCloser, error) { return os.Open(o.File) }
+	open := func() (io.ReadCloser, error) { return fileguard.Open(o.File) }
 	st, err := dataset.Split(ctx, open, train.w, eval.w, dataset.SplitOptions{EvalShare: o.EvalRatio, Seed: o.Seed})
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.File, err)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -46,7 +48,9 @@ type evalOptions struct {
 	RepeatPen   float64
 	FlashAttn   string
 	Seed        int64
-	Host        string
+	Hosts       []string
+	Retries     int
+	Timeout     time.Duration
 	APIKeyEnv   string
 	Verbose     bool
 
@@ -109,7 +113,9 @@ is invalid; 130 when interrupted (the partial report is still written).`,
 	f.Float64Var(&o.MinP, "min-p", 0, "min-p sampling, replacing the suite's (0: off)")
 	f.Float64Var(&o.RepeatPen, "repeat-penalty", 1, "repeat penalty, replacing the suite's (1: off)")
 	f.Int64Var(&o.Seed, "seed", 0, "sampling seed, replacing the suite's")
-	f.StringVar(&o.Host, "host", "", "server URL for ollama (default $OLLAMA_HOST or http://127.0.0.1:11434) or openai (default http://127.0.0.1:8080)")
+	f.StringArrayVar(&o.Hosts, "host", nil, "server URL for ollama (default $OLLAMA_HOST or http://127.0.0.1:11434) or openai (default http://127.0.0.1:8080); openai: repeat it to spread the cases over several servers of the same model (--parallel requests in flight on each)")
+	f.IntVar(&o.Retries, "retries", 2, "openai: tries again after a 5xx, 429, timeout or connection error, on another --host when there is one")
+	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "openai: the longest one request may take (0: no limit)")
 	f.StringVar(&o.APIKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the openai runner's API key")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show llama.cpp's log")
 	return c
@@ -121,6 +127,9 @@ func parseLoRA(spec string) (llamacpp.Adapter, error) {
 	path, scale := spec, float32(1)
 	if i := strings.LastIndex(spec, ":"); i > 0 {
 		if v, err := strconv.ParseFloat(spec[i+1:], 32); err == nil {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return llamacpp.Adapter{}, usagef("--lora %q: scale %v is not a finite number", spec, v)
+			}
 			path, scale = spec[:i], float32(v)
 		}
 	}
@@ -270,7 +279,7 @@ func labelFor(model string, adapters []llamacpp.Adapter) string {
 // evalOne runs the suite against one model and returns its report (partial
 // when interrupted, together with the interruption).
 func evalOne(ctx context.Context, s *Streams, o *evalOptions, suite *evalrun.Suite, model string, adapters []llamacpp.Adapter, ro evalrun.RunOptions) (*evalrun.Report, error) {
-	rop := evalrun.RunnerOptions{Model: model, Parallel: o.Parallel, Host: o.Host, APIKey: os.Getenv(o.APIKeyEnv),
+	rop := evalrun.RunnerOptions{Model: model, Parallel: o.Parallel, Hosts: o.Hosts, Retries: o.Retries, Timeout: o.Timeout, APIKey: os.Getenv(o.APIKeyEnv),
 		ContextSize: o.ContextSize, Threads: o.Threads, GPULayers: o.GPULayers, CPUOnly: o.CPU || o.GPULayers == 0, BackendDir: o.BackendDir,
 		FlashAttn: o.FlashAttn, Local: llamarun.Local}
 	for _, a := range adapters {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -99,18 +100,31 @@ func ggufShape(dims []uint64) string {
 // newlines shown as \n.
 func ggufValueText(v gguf.Value, maxLen int) string {
 	if s, ok := v.V.(string); ok && v.Type == gguf.ValueString {
-		r := []rune(s)
-		if len(r) > maxLen {
-			q := fmt.Sprintf("%q", string(r[:maxLen]))
+		if head, cut := firstRunes(s, maxLen); cut {
+			q := fmt.Sprintf("%q", head)
 			return q[:len(q)-1] + "…\" (" + ggufCount(int64(len(s))) + " bytes)"
 		}
 		return fmt.Sprintf("%q", s)
 	}
 	t := v.String()
-	if r := []rune(t); len(r) > 4*maxLen {
-		t = string(r[:4*maxLen]) + "…"
+	if head, cut := firstRunes(t, 4*maxLen); cut {
+		t = head + "…"
 	}
 	return t
+}
+
+// firstRunes returns the first n runes of s and whether s is longer,
+// without converting s (a value may be tens of megabytes) to runes.
+func firstRunes(s string, n int) (string, bool) {
+	i := 0
+	for k := 0; k < n; k++ {
+		if i >= len(s) {
+			return s, false
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i], i < len(s)
 }
 
 // ggufJSONValue turns v into something encoding/json writes faithfully:

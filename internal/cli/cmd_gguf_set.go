@@ -3,12 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sattva/sattva/gguf"
+	"github.com/sattva/sattva/internal/fileguard"
 	"github.com/sattva/sattva/internal/progress"
 )
 
@@ -46,14 +47,17 @@ func newGGUFSetCmd(s *Streams) *cobra.Command {
 			case len(args) == 3:
 				o.Value = args[2]
 			default:
-				b, err := os.ReadFile(o.ValueFile)
+				b, err := readValueFile(o.ValueFile)
 				if err != nil {
 					return err
 				}
 				o.Value = string(b)
 			}
 			if o.Out == "" {
-				o.Out = o.File
+				o.Out = o.File // replaced in place: through a link, its target
+			}
+			if err := guardOutputs([]string{o.ValueFile}, o.Out); err != nil {
+				return err
 			}
 			return runGGUFSet(c.Context(), s, o)
 		},
@@ -107,4 +111,25 @@ func runGGUFSet(ctx context.Context, s *Streams, o *ggufSetOptions) error {
 	}
 	fmt.Fprintf(s.Out, "%s: %s = %s %s (%s)\n", o.Out, o.Key, set.TypeName(), ggufValueText(set, 60), was)
 	return nil
+}
+
+// maxValueFile bounds --value-file: a GGUF string value is at most
+// gguf.Limits.MaxStringLen (64 MiB) for sattva's reader.
+const maxValueFile = 64 << 20
+
+// readValueFile reads a regular file of at most maxValueFile bytes.
+func readValueFile(path string) ([]byte, error) {
+	f, err := fileguard.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxValueFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxValueFile {
+		return nil, usagef("--value-file %s: more than %d bytes", path, maxValueFile)
+	}
+	return b, nil
 }

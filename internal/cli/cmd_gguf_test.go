@@ -149,7 +149,7 @@ func TestGGUFExitCodes(t *testing.T) {
 		{[]string{"gguf", "inspect", badMagic}, 3, "bad magic"},
 		{[]string{"gguf", "diff", p, corrupt}, 3, "invalid file"},
 		{[]string{"gguf", "set", corrupt, "k", "1"}, 3, "invalid file"},
-		{[]string{"gguf", "inspect", filepath.Join(dir, "missing.gguf")}, 1, "no such file"},
+		{[]string{"gguf", "inspect", filepath.Join(dir, "missing.gguf")}, 3, "no such file"},
 		{[]string{"gguf", "inspect"}, 2, "accepts 1 arg"},
 		{[]string{"gguf", "inspect", "--nope", p}, 2, "unknown flag"},
 		{[]string{"gguf", "set", p, "tokenizer.ggml.eos_token_id", "abc"}, 2, "not a UINT32"},

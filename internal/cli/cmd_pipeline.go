@@ -120,7 +120,11 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		},
 		Export: pipeline.ExportOptions{Tools: exportTools(s.ErrOut, o.Threads, o.Quiet), Version: Version, Command: strings.TrimSpace(cmdline)},
 		Eval: func(ctx context.Context, r pipeline.EvalRequest) (*pipeline.EvalOutcome, error) {
-			return pipeline.EvalSuite(ctx, r, evalrun.RunnerLlamaCpp, evalrun.RunnerOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir, Local: llamarun.Local})
+			ro := evalrun.RunnerOptions{Threads: o.Threads, CPUOnly: o.CPU, BackendDir: o.BackendDir, Local: llamarun.Local}
+			if p.Eval.Runner == "serve" {
+				ro.Local = serveRunner // exactly what `sattva serve` answers
+			}
+			return pipeline.EvalSuite(ctx, r, evalrun.RunnerLlamaCpp, ro)
 		},
 		OnStage: func(stage, status, detail string) {
 			switch status {

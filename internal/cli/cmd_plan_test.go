@@ -59,7 +59,7 @@ func TestPlanTrainErrors(t *testing.T) {
 	}{
 		{[]string{"plan", "train", "--model", "llama3.1-8b", "--vram", "lots"}, ExitUsage, "not a memory size"},
 		{[]string{"plan", "train", "--model", "llama3.1-8b", "--trainer", "unsloth"}, ExitUsage, "want llamafactory or fallback"},
-		{[]string{"plan", "train", "--model", "nobody/nothing"}, ExitFailure, "looked in"},
+		{[]string{"plan", "train", "--model", "nobody/nothing"}, ExitInvalidInput, "looked in"},
 		{[]string{"plan", "train", "--model", "llama3.1-8b", "--targets", "qkv"}, ExitFailure, "unknown LoRA target"},
 	}
 	for _, c := range cases {

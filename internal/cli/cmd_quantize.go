@@ -104,6 +104,9 @@ func runQuantize(ctx context.Context, s *Streams, o *quantizeOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := guardOutputs([]string{o.In, o.IMatrix}, o.Out); err != nil {
+		return err
+	}
 	if _, err := os.Stat(o.In); err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func TestRunChatBench(t *testing.T) {
 		t.Errorf("run without -p: code %d, want %d", code, ExitUsage)
 	}
 	code, _, stderr = runSattvaIn(t, "", "run", "/nonexistent.gguf", "-p", "x")
-	if code != ExitFailure || !strings.Contains(stderr, "nonexistent") {
+	if code != ExitInvalidInput || !strings.Contains(stderr, "nonexistent") {
 		t.Errorf("run missing model: code %d, %q", code, stderr)
 	}
 	code, _, stderr = runSattvaIn(t, "hi\n", "chat", model, "-t", "1")

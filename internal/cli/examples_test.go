@@ -27,8 +27,12 @@ var exampleExit = map[string]struct {
 
 // exampleSkip are help examples that cannot run in a test, and why.
 var exampleSkip = map[string]string{
+	"sattva quantize-report f16.gguf --data heldout.jsonl --imatrix-data train.jsonl -o quality.md --svg quality.svg": "quantizes five types twice and measures each on 64 sequences: minutes on a CPU (its own test runs a smaller one)",
 	"sattva ollama create": "needs a running Ollama server (the Ollama integration test covers it)",
-	"sattva ollama create sattva-v2 -f out/export/Modelfile": "needs a running Ollama server (the Ollama integration test covers it)",
+	"sattva ollama create sattva-v2 -f out/export/Modelfile":                                     "needs a running Ollama server (the Ollama integration test covers it)",
+	"sattva serve model.gguf -np 8 -c 4096":                                                      "serves until stopped (serve's tests and cmd_serve_test cover it)",
+	"sattva serve export/ --port 8080":                                                           "serves until stopped (serve's tests and cmd_serve_test cover it)",
+	"sattva serve base.gguf --lora adapter.gguf:0.8 --host 0.0.0.0 --api-key-env SATTVA_API_KEY": "serves until stopped (serve's tests and cmd_serve_test cover it)",
 }
 
 // exampleLines returns the command lines of a help text's Example: each
@@ -139,11 +143,13 @@ func exampleWorkdir(t *testing.T) string {
 	at := func(name string) string { return filepath.Join(w, name) }
 	must("convert", hf, "--outtype", "f16", "-q", "-o", at("base.gguf"))
 	must("convert", hf, "--outtype", "f16", "-q", "-o", at("model.gguf")) // has a chat template
+	must("convert", hf, "--outtype", "f16", "-q", "-o", at("model-f16.gguf"))
 	// llama31-tiny's rows (16) are too short for any quantized type: the
 	// examples' quantized model is a Llama-3.1-shaped checkpoint in F16.
 	must("convert", hf, "--outtype", "f16", "-q", "-o", at("sattva.q4_k_m.gguf"))
 	must("convert", "lora", lora, "--base", hf, "-q", "-o", at("adapter.gguf"))
 	must("data", "gen", "numerology", "-n", "40", "--seed", "1", "-o", at("data/sattva.jsonl"))
+	must("data", "gen", "numerology", "-n", "20", "--seed", "3", "-o", at("train.jsonl"))
 	must("data", "gen", "numerology", "-n", "40", "--seed", "2", "--lang-ratio", "0", "-o", at("out/default/data/numerology.jsonl"))
 	must("init", w, "--base", "models/llama-3.1-8b", "--examples", "20")
 	// A zstd-compressed dataset, as data validate's example reads one.

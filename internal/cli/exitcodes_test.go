@@ -38,8 +38,11 @@ func missingInputArgs(dir string) map[string][]string {
 		"plan train":            []string{"plan", "train", "--model", nope("hf")},
 		"quantize":              []string{"quantize", nope("m.gguf"), out + ".gguf", "Q4_0"},
 		"run":                   []string{"run", nope("m.gguf"), "-p", "x"},
+		"serve":                 []string{"serve", nope("m.gguf"), "--port", "0"},
 		"synth":                 []string{"synth", "--shape", "tiny", "--tokenizer", nope("tok"), out},
 		"train":                 []string{"train", nope("sattva.yaml")},
+		"imatrix":               []string{"imatrix", nope("m.gguf"), "--data", nope("d.jsonl"), "-o", out + ".imatrix.gguf"},
+		"quantize-report":       []string{"quantize-report", nope("m.gguf"), "--data", nope("d.jsonl"), "--imatrix-data", nope("t.jsonl")},
 		"init":                  nil, // creates what it needs; --base may name a model not downloaded yet
 		"numerology":            nil,
 		"version":               nil,

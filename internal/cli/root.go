@@ -25,10 +25,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	s := &Streams{In: stdin, Out: stdout, ErrOut: stderr}
 	root := NewRootCmd(s)
 	root.SetArgs(rewriteLlamaDashFlags(args))
+	// A command that returns nil after an interrupt finished its work (an
+	// atomic write decides cancellation before its rename): exit 0.
 	err := root.ExecuteContext(ctx)
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
 	if err != nil {
 		if !isSilent(err) {
 			fmt.Fprintf(stderr, "sattva: %v\n", err)
@@ -67,6 +66,7 @@ func NewRootCmd(s *Streams) *cobra.Command {
 		newInitCmd(s),
 		newTrainCmd(s), newOllamaCmd(s), newExportCmd(s), newPipelineCmd(s),
 		newQuantizeCmd(s), newIMatrixCmd(s), newQuantReportCmd(s),
+		newServeCmd(s),
 	)
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {

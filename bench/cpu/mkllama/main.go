@@ -16,17 +16,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/sattva/sattva/gguf"
-	"github.com/sattva/sattva/internal/fixture"
 	"github.com/sattva/sattva/quantize"
 )
 
 func main() {
 	out := flag.String("out", "", "output GGUF")
-	vocabFrom := flag.String("vocab-from", "", "GGUF whose tokenizer.* metadata is copied (default: the shared stories260K reference)")
+	vocabFrom := flag.String("vocab-from", "", "GGUF whose tokenizer.* metadata is copied (default: $SATTVA_TESTDATA/stories260K/ref/stories260K-f32.ref.gguf, $SATTVA_TESTDATA defaulting to ../shared/testdata)")
 	embd := flag.Int("embd", 768, "hidden size")
 	layers := flag.Int("layers", 16, "transformer blocks")
 	ffn := flag.Int("ffn", 2048, "feed-forward size")
@@ -40,7 +40,12 @@ func main() {
 		os.Exit(2)
 	}
 	if *vocabFrom == "" {
-		*vocabFrom = fixture.Root() + "/stories260K/ref/stories260K-f32.ref.gguf"
+		// The shared outside truths, as the tests find them.
+		root := os.Getenv("SATTVA_TESTDATA")
+		if root == "" {
+			root = "../shared/testdata"
+		}
+		*vocabFrom = filepath.Join(root, "stories260K", "ref", "stories260K-f32.ref.gguf")
 	}
 	if err := run(*out, *vocabFrom, *embd, *layers, *ffn, *heads, *kvHeads, *typ, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "mkllama:", err)

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench/gpu/serve.sh — `sattva serve` against `sattva bench` on the same card
+# in the same run, on the Llama-3.1-8B-shaped q4_K_M ($MODEL_8B_Q4KM):
+#   anchor: sattva bench -p 32 -n 128 --parallel 32 (tg128, and pp32+tg128 x32
+#           through GenerateBatch: aggregate generated tokens per second)
+#   serve:  sattva serve --parallel 32, then bench/serveload's throughput mode:
+#           1 streaming client (tokens/s after its first token), then 32
+#           concurrent streaming clients (aggregate tokens/s), 128 tokens each
+#           (ignore_eos, greedy), 3 rounds each; TTFT p50/p99 of both; and
+#           the one client again against a one-slot server.
+# Checks: aggregate at 32 clients >= 90% of the anchor's pp32+tg128 x32;
+# one client's tok/s >= 97% of tg128. Writes $OUT/serve.md.
+# Expected run time: about 2-3 minutes (three model loads of ~5 GB, ~40 s
+# bench, ~40 s of load).
+#
+# Needs: ./bin/sattva and ./bin/serveload (bench/gpu/stage.sh), the CUDA
+# plugins in $SATTVA_BACKEND_DIR, $MODEL_8B_Q4KM (part prep), $OUT, python3, curl.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${MODEL_8B_Q4KM:?set MODEL_8B_Q4KM to the Llama-3.1-8B-shaped q4_K_M GGUF}"
+: "${OUT:?set OUT to the results folder}"
+SATTVA="${SATTVA:-./bin/sattva}"
+LOAD="${LOAD:-./bin/serveload}"
+PORT="${PORT:-18480}"
+mkdir -p "$OUT"
+gpu="$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || echo unknown)"
+# About 32 tokens with the Llama 3 tokenizer, like the anchor's 32 random prompt tokens.
+PROMPT="Once upon a time, in a small village by the sea, there lived an old fisherman who told his grandchildren stories about the stars every night."
+
+"$SATTVA" bench "$MODEL_8B_Q4KM" -p 32 -n 128 -r 3 --parallel 32 --json >"$OUT/serve-bench.json"
+
+"$SATTVA" serve "$MODEL_8B_Q4KM" --parallel 32 -c 256 --port "$PORT" --queue 64 >"$OUT/serve-server.log" 2>&1 &
+srv=$!
+trap 'kill -TERM $srv 2>/dev/null || true; wait $srv 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
+  kill -0 $srv 2>/dev/null || { cat "$OUT/serve-server.log"; exit 1; }
+  sleep 0.5
+done
+"$LOAD" -url "http://127.0.0.1:$PORT" -mode throughput -clients 1 -rounds 3 -max-tokens 128 -prompt "$PROMPT" -o "$OUT/serve-1.txt"
+"$LOAD" -url "http://127.0.0.1:$PORT" -mode throughput -clients 32 -rounds 3 -max-tokens 128 -prompt "$PROMPT" -o "$OUT/serve-32.txt"
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -E '^sattva_(generated_tokens_total|prompt_tokens|time_to_first_token_seconds_(sum|count))' >"$OUT/serve-metrics.txt" || true
+kill -TERM $srv
+wait $srv && echo "server exit 0 after SIGTERM" >>"$OUT/serve-server.log" || echo "server exit $? after SIGTERM" >>"$OUT/serve-server.log"
+trap - EXIT
+
+# The single client again against a one-slot server (-c 256): the cost of
+# 31 idle slots' KV streams, if any, shows as the difference.
+"$SATTVA" serve "$MODEL_8B_Q4KM" --parallel 1 -c 256 --port "$PORT" >"$OUT/serve-server1.log" 2>&1 &
+srv=$!
+trap 'kill -TERM $srv 2>/dev/null || true; wait $srv 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
+  kill -0 $srv 2>/dev/null || { cat "$OUT/serve-server1.log"; exit 1; }
+  sleep 0.5
+done
+"$LOAD" -url "http://127.0.0.1:$PORT" -mode throughput -clients 1 -rounds 3 -max-tokens 128 -prompt "$PROMPT" -o "$OUT/serve-1slot.txt"
+kill -TERM $srv
+wait $srv || true
+trap - EXIT
+
+python3 - "$OUT" "$gpu" "$(date -u +%FT%TZ)" <<'EOF'
+import json, re, sys
+out, gpu, when = sys.argv[1:4]
+b = json.load(open(f"{out}/serve-bench.json"))
+tests = {t["name"]: t for t in b["tests"]}
+tg = tests["tg128"]["avg_ts"]
+par = next(t for n, t in tests.items() if n.endswith("x32"))
+def load(name):
+    s = open(f"{out}/{name}").read()
+    m = re.search(r"serveload clients=(\d+) agg=([\d.]+) perreq=([\d.]+) ttft_p50=([\d.]+) ttft_p99=([\d.]+)", s)
+    return dict(zip(["clients", "agg", "perreq", "p50", "p99"], map(float, m.groups())))
+one, many, solo = load("serve-1.txt"), load("serve-32.txt"), load("serve-1slot.txt")
+r1 = one["perreq"] / tg
+r32 = many["agg"] / par["avg_ts"]
+ok1, ok32 = r1 >= 0.97, r32 >= 0.90
+exit_line = open(f"{out}/serve-server.log").read().strip().splitlines()[-1]
+with open(f"{out}/serve.md", "w") as f:
+    f.write(f"## sattva serve vs sattva bench — {b['description']} on {gpu}, {when}\n\n")
+    f.write("| measure | sattva bench (anchor) | sattva serve | ratio | bar | result |\n|---|---:|---:|---:|---:|---|\n")
+    f.write(f"| one client: generated tok/s | tg128 {tg:.1f} | {one['perreq']:.1f} (after the first token) | {r1:.3f} | ≥ 0.97 | {'PASS' if ok1 else 'FAIL'} |\n")
+    f.write(f"| one client, one-slot server (-np 1) | tg128 {tg:.1f} | {solo['perreq']:.1f} | {solo['perreq']/tg:.3f} | (info) | |\n")
+    f.write(f"| 32 clients: aggregate generated tok/s | {par['name']} {par['avg_ts']:.1f} | {many['agg']:.1f} | {r32:.3f} | ≥ 0.90 | {'PASS' if ok32 else 'FAIL'} |\n\n")
+    f.write("| clients | TTFT p50 ms | TTFT p99 ms |\n|---:|---:|---:|\n")
+    f.write(f"| 1 | {one['p50']:.1f} | {one['p99']:.1f} |\n| 32 | {many['p50']:.1f} | {many['p99']:.1f} |\n| 1 (one-slot server) | {solo['p50']:.1f} | {solo['p99']:.1f} |\n\n")
+    f.write(f"Prompt ≈ 32 tokens, 128 generated tokens per request (ignore_eos, greedy), 3 rounds each; server --parallel 32 -c 256; {exit_line}.\n")
+print(open(f"{out}/serve.md").read())
+EOF
