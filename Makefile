@@ -23,7 +23,8 @@ build:
 	@echo "go build: the first build compiles llama.cpp with $$CGO_CFLAGS (several minutes)"
 	$(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BIN) ./cmd/sattva
 
-demo: build
+# demo builds bin/sattva itself, timing the build (the first compiles llama.cpp).
+demo:
 	./scripts/demo.sh
 
 test:

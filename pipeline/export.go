@@ -74,8 +74,12 @@ type Input struct {
 
 // Provenance says what an artifact was made from.
 type Provenance struct {
-	Base          Input    `json:"base"`
-	Adapter       *Input   `json:"adapter,omitempty"`
+	Base    Input  `json:"base"`
+	Adapter *Input `json:"adapter,omitempty"`
+	// Trained is the native trainer's checkpoint and Training how it was
+	// trained (adapter_mode native).
+	Trained       *Input   `json:"trained,omitempty"`
+	Training      string   `json:"training,omitempty"`
 	Datasets      []Input  `json:"datasets,omitempty"`
 	SattvaVersion string   `json:"sattva_version"`
 	Commands      []string `json:"commands"`
@@ -86,7 +90,7 @@ type Manifest struct {
 	Name       string     `json:"name"`
 	Created    string     `json:"created"` // RFC 3339, UTC
 	Template   string     `json:"template"`
-	Adapter    string     `json:"adapter_mode"` // merge, separate, none
+	Adapter    string     `json:"adapter_mode"` // merge, separate, native, none
 	Provenance Provenance `json:"provenance"`
 	Artifacts  []Artifact `json:"artifacts"`
 	Modelfile  string     `json:"modelfile"`
@@ -121,7 +125,10 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	}
 	adapter := p.AdapterDir()
 	var notes []string
-	if _, err := os.Stat(filepath.Join(adapter, "adapter_config.json")); err != nil || o.NoAdapter {
+	native, isNative := p.NativeCheckpoint()
+	if isNative && !o.NoAdapter {
+		adapter = "" // the native trainer's weights replace the base's
+	} else if _, err := os.Stat(filepath.Join(adapter, "adapter_config.json")); err != nil || o.NoAdapter {
 		if o.NoAdapter {
 			notes = append(notes, "exported the base model without the adapter (asked for)")
 		} else {
@@ -133,6 +140,10 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	if adapter == "" {
 		mode = "none"
 	}
+	isNative = isNative && !o.NoAdapter
+	if isNative {
+		mode = ModeNative
+	}
 	if mode == "separate" && o.Tools.ConvertLoRA == nil {
 		return nil, errors.New("pipeline: export.adapter separate needs the ConvertLoRA tool")
 	}
@@ -140,6 +151,11 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	prov, err := p.provenance(adapter, o)
 	if err != nil {
 		return nil, err
+	}
+	if isNative {
+		if err := p.nativeProvenance(prov, native, o); err != nil {
+			return nil, err
+		}
 	}
 	dir := p.ExportDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -154,6 +170,14 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 	x := &exportJob{ctx: ctx, p: p, o: o, log: log, dir: dir, stem: stem, outType: outType, res: res, prov: prov}
 	if mode == "merge" {
 		x.merge = adapter
+	}
+	x.conv = func(ctx context.Context, out, outType, merge string, kvs, defaults []gguf.KV) error {
+		return o.Tools.ConvertBase(ctx, p.BaseDir(), out, outType, merge, kvs, defaults)
+	}
+	if isNative {
+		x.conv = func(ctx context.Context, out, outType, _ string, kvs, defaults []gguf.KV) error {
+			return nativeAs(ctx, o.Tools, native, out, outType, kvs, defaults)
+		}
 	}
 	x.kvs = prov.KVs(p.Name)
 	// The serving sampler as general.sampling.*, in place of the base's
@@ -172,7 +196,7 @@ func Export(ctx context.Context, p *Project, o ExportOptions) (*ExportResult, er
 		return nil, err
 	}
 	notes = append(notes, x.notes...)
-	if o.BaseModel && mode == "merge" {
+	if o.BaseModel && (mode == "merge" || mode == ModeNative) {
 		if err := x.baseModel(); err != nil {
 			return nil, err
 		}
@@ -217,6 +241,9 @@ type exportJob struct {
 	imatrix  string   // the importance matrix quantizing uses ("" for none)
 	notes    []string // what the manifest says about the models
 	res      *ExportResult
+	// conv writes the exported model as outType: from the HF folder (with
+	// merge merged), or from the native trainer's F32 checkpoint.
+	conv func(ctx context.Context, out, outType, merge string, kvs, defaults []gguf.KV) error
 }
 
 // models converts the float file, then writes every export type from it (or
@@ -226,7 +253,7 @@ func (x *exportJob) models(floatPath string) (keepFloat bool, err error) {
 	ctx, p, o, log, res := x.ctx, x.p, x.o, x.log, x.res
 	merge, outType := x.merge, x.outType
 	log.Info("converting", "base", p.BaseDir(), "merge", merge, "out", floatPath)
-	if err := o.Tools.ConvertBase(ctx, p.BaseDir(), floatPath, outType, merge, x.kvs, x.defaults); err != nil {
+	if err := x.conv(ctx, floatPath, outType, merge, x.kvs, x.defaults); err != nil {
 		return false, fmt.Errorf("converting %s: %w", p.BaseDir(), err)
 	}
 	if len(x.defaults) > 0 {
@@ -258,7 +285,7 @@ func (x *exportJob) models(floatPath string) (keepFloat bool, err error) {
 			// as llama.cpp's convert_hf_to_gguf.py --outtype does (rows that
 			// Q8_0's 32-element blocks do not divide stay F16 there, where
 			// llama-quantize would refuse the file).
-			if err := o.Tools.ConvertBase(ctx, p.BaseDir(), out, lt, merge, x.kvs, x.defaults); err != nil {
+			if err := x.conv(ctx, out, lt, merge, x.kvs, x.defaults); err != nil {
 				return false, fmt.Errorf("converting %s to %s: %w", p.BaseDir(), ty, err)
 			}
 		} else {
@@ -273,7 +300,7 @@ func (x *exportJob) models(floatPath string) (keepFloat bool, err error) {
 }
 
 // baseModel writes the base model alone, of eval.type, for eval's
-// side-by-side comparison (ExportOptions.BaseModel, merge mode).
+// side-by-side comparison (ExportOptions.BaseModel, merge and native modes).
 func (x *exportJob) baseModel() error {
 	ctx, p, o, res, dir, outType := x.ctx, x.p, x.o, x.res, x.dir, x.outType
 	ty := p.Eval.Type
@@ -286,6 +313,8 @@ func (x *exportJob) baseModel() error {
 		}
 	}
 	baseKVs = withoutKey(baseKVs, "general.provenance.adapter.sha256")
+	baseKVs = withoutKey(baseKVs, "general.provenance.trained.sha256")
+	baseKVs = withoutKey(baseKVs, "general.provenance.training")
 	if err := o.Tools.ConvertBase(ctx, p.BaseDir(), bf, outType, "", baseKVs, x.defaults); err != nil {
 		return fmt.Errorf("converting the base model for comparison: %w", err)
 	}
@@ -442,6 +471,10 @@ func (pr *Provenance) KVs(name string) []gguf.KV {
 	}
 	if pr.Adapter != nil {
 		kv = append(kv, gguf.KV{Key: "general.provenance.adapter.sha256", Value: gguf.String(pr.Adapter.SHA256)})
+	}
+	if pr.Trained != nil {
+		kv = append(kv, gguf.KV{Key: "general.provenance.trained.sha256", Value: gguf.String(pr.Trained.SHA256)},
+			gguf.KV{Key: "general.provenance.training", Value: gguf.String(pr.Training)})
 	}
 	if len(pr.Datasets) > 0 {
 		kv = append(kv, gguf.KV{Key: "general.dataset.count", Value: gguf.Uint32(uint32(len(pr.Datasets)))})

@@ -103,8 +103,9 @@ type DataConfig struct {
 // argument names where one exists (see LlamaFactoryConfig).
 type TrainConfig struct {
 	// Trainer: "auto" (llamafactory-cli when on PATH, else the fallback
-	// scripts/train/sft_lora.py when python3 has torch, else skip), "llamafactory",
-	// "fallback" or "none".
+	// scripts/train/sft_lora.py when python3 has torch, else the native
+	// llamacpp trainer when the model fits it, else skip), "llamafactory",
+	// "fallback", "llamacpp" or "none".
 	Trainer         string  `yaml:"trainer"`
 	LoraRank        int     `yaml:"lora_rank"`
 	LoraAlpha       int     `yaml:"lora_alpha"`
@@ -136,6 +137,8 @@ type TrainConfig struct {
 	// Extra holds further LLaMA-Factory keys, written as given after a check
 	// that LLaMA-Factory knows them.
 	Extra map[string]any `yaml:"extra"`
+	// Native holds the settings of the native trainer (trainer: llamacpp).
+	Native NativeConfig `yaml:"native"`
 }
 
 // ExportConfig says what export produces.
@@ -387,6 +390,7 @@ func (p *Project) applyDefaults() {
 	if t.MasterPort == 0 {
 		t.MasterPort = 29500
 	}
+	t.Native.applyDefaults(t)
 	if p.Export.Adapter == "" {
 		p.Export.Adapter = "merge"
 	}
@@ -448,9 +452,10 @@ func (p *Project) validate() error {
 		add("data.name", "%q: use letters, digits, '-', '_', '.'", p.Data.Name)
 	}
 	t := p.Train
-	if !contains([]string{"auto", "llamafactory", "fallback", "none"}, t.Trainer) {
-		add("train.trainer", "%q: must be auto, llamafactory, fallback or none", t.Trainer)
+	if !contains([]string{"auto", "llamafactory", "fallback", TrainerLlamaCpp, "none"}, t.Trainer) {
+		add("train.trainer", "%q: must be auto, llamafactory, fallback, llamacpp or none", t.Trainer)
 	}
+	t.Native.validate(add)
 	if t.LoraRank < 1 || t.LoraRank > 1024 {
 		add("train.lora_rank", "%d: must be 1..1024", t.LoraRank)
 	}

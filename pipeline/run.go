@@ -55,6 +55,9 @@ type EvalRequest struct {
 	// Sampling is the project's serving sampler, used unless the suite sets
 	// its own sampling (nil: the suite's).
 	Sampling *evalrun.Sampling
+	// Label names the evaluated model in the reports: "fine-tune" when it
+	// was trained, "base (not trained)" when the export is the base alone.
+	Label string
 }
 
 // EvalOutcome is what the evaluator reports.
@@ -64,6 +67,8 @@ type EvalOutcome struct {
 	Total        int      `json:"total"`
 	BasePassRate *float64 `json:"base_pass_rate,omitempty"`
 	Report       string   `json:"report"` // report.json path
+	// Label is what the evaluated model is: "fine-tune" or "base (not trained)".
+	Label string `json:"label,omitempty"`
 }
 
 // PipelineOptions control RunPipeline.
@@ -374,9 +379,15 @@ func (r *pipelineRun) train() error {
 	trainHash := digest(r.dataHash, base.SHA256, string(r.tplan.ConfigYAML), r.tplan.Trainer)
 	_, adapterErr := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json"))
 	trainOutputs := adapterErr == nil || r.tplan.Trainer == TrainerNone
+	if r.tplan.Trainer == TrainerLlamaCpp {
+		_, trainOutputs = p.NativeCheckpoint()
+	}
 	return r.step(StageTrain, trainHash, trainOutputs, func() (string, error) {
 		to := r.o.Train
 		to.ValidateData = nil // validated above, before any stage ran
+		if to.ConvertBase == nil {
+			to.ConvertBase = r.o.Export.Tools.ConvertBase
+		}
 		res, err := Train(r.ctx, p, to)
 		if err != nil {
 			return "", err
@@ -397,7 +408,13 @@ func (r *pipelineRun) train() error {
 func (r *pipelineRun) export() error {
 	p := r.p
 	adapterHash := ""
-	if _, err := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json")); err == nil {
+	if native, ok := p.NativeCheckpoint(); ok {
+		a, err := r.hc.File(native)
+		if err != nil {
+			return err
+		}
+		adapterHash = "native:" + a.SHA256
+	} else if _, err := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json")); err == nil {
 		a, err := r.hc.Dir(p.AdapterDir())
 		if err != nil {
 			return err
@@ -473,7 +490,16 @@ func (r *pipelineRun) eval() error {
 	_, outErr := os.Stat(outcomePath)
 	err = r.step(StageEval, evalHash, outErr == nil, func() (string, error) {
 		sp := p.EvalSampling()
-		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir, Sampling: &sp}
+		req := EvalRequest{Suite: p.Resolve(p.Eval.Suite), Model: filepath.Join(p.ExportDir(), model.Path), OutDir: evalDir, Sampling: &sp, Label: "fine-tune"}
+		note := ""
+		if manifest.Adapter == "none" {
+			// Nothing was trained: the model is the base, and a comparison
+			// with itself would show nothing.
+			req.Label, baseSum = "base (not trained)", ""
+			if p.Eval.CompareBase {
+				note = "; compare_base refused: nothing was trained, the evaluated model is the base"
+			}
+		}
 		if adapterArt != nil {
 			req.Adapter = filepath.Join(p.ExportDir(), adapterArt.Path)
 			if baseSum != "" {
@@ -499,7 +525,8 @@ func (r *pipelineRun) eval() error {
 		if out.BasePassRate != nil {
 			d += fmt.Sprintf(", base %.1f%%", 100**out.BasePassRate)
 		}
-		return d, nil
+		out.Label = req.Label
+		return d + note, nil
 	})
 	if err != nil {
 		return err
@@ -594,7 +621,11 @@ func (s *PipelineSummary) WriteSummary(w io.Writer) {
 	}
 	tw.Flush()
 	if s.Eval != nil {
-		fmt.Fprintf(w, "\neval pass rate: %.1f%% (%d/%d)", 100*s.Eval.PassRate, s.Eval.Passed, s.Eval.Total)
+		fmt.Fprintln(w)
+		if s.Eval.Label != "" {
+			fmt.Fprintf(w, "evaluated model: %s\n", s.Eval.Label)
+		}
+		fmt.Fprintf(w, "eval pass rate: %.1f%% (%d/%d)", 100*s.Eval.PassRate, s.Eval.Passed, s.Eval.Total)
 		if s.PrevPassRate != nil {
 			fmt.Fprintf(w, ", previous run %.1f%% (%+.1f points)", 100**s.PrevPassRate, 100*(s.Eval.PassRate-*s.PrevPassRate))
 		} else {
@@ -649,7 +680,11 @@ func EvalSuite(ctx context.Context, r EvalRequest, kind string, ro evalrun.Runne
 			return nil, err
 		}
 	}
-	rep, err := runOne(r.Model, r.Adapter, "fine-tune")
+	label := r.Label
+	if label == "" {
+		label = "fine-tune"
+	}
+	rep, err := runOne(r.Model, r.Adapter, label)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sattva/sattva/dataset"
+	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/atomicfile"
 	trainscript "github.com/sattva/sattva/scripts/train"
 )
@@ -48,6 +49,10 @@ type TrainOptions struct {
 	// OnPlan, if set, is told what will run, after the inputs are written and
 	// before the trainer starts.
 	OnPlan func(*TrainPlan)
+	// Native is the in-process trainer (trainer llamacpp); nil: none.
+	// ConvertBase makes its F32 GGUF of the base (ExportTools.ConvertBase).
+	Native      NativeTrainer
+	ConvertBase func(ctx context.Context, hfDir, out, outType, mergeAdapter string, kvs, defaults []gguf.KV) error
 	// AllowMissingBase lets PlanTrain plan for a base model that is not
 	// downloaded yet (train --print-config, pipeline run --dry-run); the plan's
 	// BaseMissing says so. Train itself always needs the weights.
@@ -79,6 +84,11 @@ type TrainResult struct {
 	Losses     []LossPoint `json:"losses,omitempty"`
 	Steps      int64       `json:"steps,omitempty"`
 	Seconds    float64     `json:"seconds"`
+	// Model is the trained model (native trainer), Method how it was
+	// trained, Native the native trainer's figures.
+	Model  string     `json:"model,omitempty"`
+	Method string     `json:"method,omitempty"`
+	Native *NativeRun `json:"native,omitempty"`
 }
 
 // LossPoint is one logged training loss.
@@ -161,7 +171,19 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []d
 		plan.Script = filepath.Join(p.TrainDir(), "sft_lora.py")
 		plan.Command = Command{Path: py, Args: []string{plan.Script, paths.Config}, Env: env, Dir: p.Dir}
 	}
+	useNative := func() {
+		plan.Trainer = TrainerLlamaCpp
+		plan.Command = Command{Path: "sattva", Args: []string{"train", "--trainer", TrainerLlamaCpp, p.File}}
+	}
 	switch trainer {
+	case TrainerLlamaCpp:
+		if o.Native == nil {
+			return nil, nil, fmt.Errorf("%w: %s", ErrNoTrainer, p.nativeNote(o))
+		}
+		if p.Template != "llama3" && p.Template != "plain" {
+			return nil, nil, p.Errorf("template", "the native trainer knows templates llama3 and plain")
+		}
+		useNative()
 	case TrainerNone:
 		plan.Trainer, plan.Reason = TrainerNone, "train.trainer is none"
 	case TrainerLlamaFactory:
@@ -193,12 +215,21 @@ func PlanTrain(ctx context.Context, p *Project, o TrainOptions) (*TrainPlan, []d
 			break
 		}
 		py, err := exec.LookPath(python)
-		if err != nil {
-			plan.Trainer, plan.Reason = TrainerNone, "no trainer: neither llamafactory-cli nor python3 is on PATH"
-			break
+		missing := "python3"
+		if err == nil {
+			missing = pythonMissing(ctx, py, "torch", "transformers", "peft")
 		}
-		if missing := pythonMissing(ctx, py, "torch", "transformers", "peft"); missing != "" {
-			plan.Trainer, plan.Reason = TrainerNone, fmt.Sprintf("no trainer: llamafactory-cli is not on PATH and %s cannot import %s (pip install torch transformers peft)", python, missing)
+		if missing != "" {
+			why := "neither llamafactory-cli nor python3 is on PATH"
+			if err == nil {
+				why = fmt.Sprintf("llamafactory-cli is not on PATH and %s cannot import %s", python, missing)
+			}
+			if note := p.nativeNote(o); note == "" {
+				useNative()
+				plan.Reason = why + ": the native trainer (weights trained in sattva, no adapter)"
+			} else {
+				plan.Trainer, plan.Reason = TrainerNone, "no trainer: "+why+" (pip install torch transformers peft), and "+note
+			}
 			break
 		}
 		useFallback(py)
@@ -305,6 +336,9 @@ func Train(ctx context.Context, p *Project, o TrainOptions) (*TrainResult, error
 	}
 	if plan.Trainer == TrainerNone {
 		return &TrainResult{Trainer: TrainerNone, Skipped: true, Reason: plan.Reason}, nil
+	}
+	if plan.Trainer == TrainerLlamaCpp {
+		return trainNative(ctx, p, plan, examples, o, start)
 	}
 	if err := WriteTrainInputs(p, plan, examples); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@
 #   gputest: the llamacpp GPU tests alone (TestGPU, TestBackends, stories260K)
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
 #   llamacpp: B's llamacpp step alone (GPU tests and the 8B bench; needs prep)
+#   train: native trainer (llama.cpp, CUDA) vs the fallback trainer on the 1B synth (~4 min)
 #   serve: sattva serve vs sattva bench, 1 and 32 clients, TTFT (bench/gpu/serve.sh; needs prep)
 #   imatrix: sattva imatrix (100 chunks of 512) vs bench pp512, quantize with
 #            and without --imatrix, the GPU imatrix test (needs prep; ~6 min)
@@ -110,6 +111,7 @@ for part in "$@"; do
   probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
   pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone
+  train) step train 300 bash bench/gpu/train.sh ;; # native trainer vs fallback, 1B synth, 50 steps
   plugins) ;; # built above, before the plugin check
   plugins-ab)
     for ab in CUBLAS MMQ; do

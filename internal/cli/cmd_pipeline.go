@@ -73,7 +73,7 @@ or the pass rate is below eval.pass_bar.`,
 	}
 	f := c.Flags()
 	f.StringArrayVar(&o.Force, "force", nil, "redo this stage and the ones after it: data, train, export, eval or all (repeatable)")
-	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback or none")
+	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback, llamacpp or none")
 	f.StringVar(&o.Python, "python", "python3", "the Python interpreter for the fallback trainer")
 	f.IntVar(&o.Threads, "threads", 0, "CPU threads for export and eval (0: every CPU)")
 	f.BoolVar(&o.CPU, "cpu", false, "evaluate on the CPU even when a GPU is present")
@@ -92,9 +92,9 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		}
 	}
 	switch o.Trainer {
-	case "", "auto", pipeline.TrainerLlamaFactory, pipeline.TrainerFallback, pipeline.TrainerNone:
+	case "", "auto", pipeline.TrainerLlamaFactory, pipeline.TrainerFallback, pipeline.TrainerLlamaCpp, pipeline.TrainerNone:
 	default:
-		return usagef("--trainer must be auto, llamafactory, fallback or none, not %q", o.Trainer)
+		return usagef("--trainer must be auto, llamafactory, fallback, llamacpp or none, not %q", o.Trainer)
 	}
 	p, err := pipeline.LoadProject(o.Project)
 	if err != nil {
@@ -108,6 +108,7 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 		Force: o.Force,
 		Train: pipeline.TrainOptions{
 			Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator(),
+			Native: nativeTrainer(s.ErrOut, o.BackendDir, o.CPU, o.Threads),
 			OnEvent: func(ev pipeline.TrainEvent) {
 				if ev.Total > 0 {
 					bar.Update(ev.Step, ev.Total)
@@ -153,6 +154,13 @@ func runPipelineRun(ctx context.Context, s *Streams, o *pipelineRunOptions, cmdl
 	if sum != nil {
 		fmt.Fprintln(s.Out)
 		sum.WriteSummary(s.Out)
+		if tr, err := p.LastTrainResult(); err == nil && len(tr.Losses) > 0 {
+			fmt.Fprintf(s.Out, "\ntrained with %s (%d steps", tr.Trainer, tr.Steps)
+			if tr.Method != "" {
+				fmt.Fprintf(s.Out, "; %s", tr.Method)
+			}
+			fmt.Fprintf(s.Out, "); training loss:\n%s", pipeline.LossCurve(tr.Losses, 10))
+		}
 		if sum.Eval != nil && sum.Eval.Report != "" {
 			fmt.Fprintf(s.Out, "report: %s\n", filepath.Join(filepath.Dir(sum.Eval.Report), "report.md"))
 		}

@@ -33,7 +33,18 @@ showing the loss and progress it prints. The LoRA adapter lands in <output>/adap
 
 When llamafactory-cli is not installed, the same YAML goes to the fallback trainer
 scripts/train/sft_lora.py (python3 with torch, transformers and peft; 4-bit QLoRA when
-bitsandbytes imports, plain LoRA otherwise). With neither, training is skipped and said so.
+bitsandbytes imports, plain LoRA otherwise). With neither, a base of up to
+train.native.max_base_bytes (3 GiB) is trained by the native trainer; else training is
+skipped and said so.
+
+--trainer llamacpp (train.trainer: llamacpp) is the native trainer: weight training (no adapter)
+inside sattva through llama.cpp's own training API (llama_opt_epoch, AdamW), on the CPU or a
+GPU backend, with the settings of train.native. The examples are rendered with the project's
+template exactly as the fallback trainer renders them and packed into windows of
+train.native.context tokens; the loss is next-token loss on whole examples (this llama.cpp
+has no label masking), and only tensors after the last KV-cache write train (the last
+block's attn_q, attn_output, ffn_gate, ffn_up; output_norm; output when not tied). The checkpoint lands in
+<output>/native/ and export uses it in place of the base.
 
 Several GPUs (train.gpus: "0,1") or machines (train.nodes) run under torchrun:
 CUDA_VISIBLE_DEVICES, FORCE_TORCHRUN=1, NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR and
@@ -55,7 +66,7 @@ checked; a bad input fails fast with exit code 3.`,
 	}
 	f := c.Flags()
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print the generated LLaMA-Factory YAML, dataset_info.json and the command; run nothing")
-	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback or none")
+	f.StringVar(&o.Trainer, "trainer", "", "override train.trainer: auto, llamafactory, fallback, llamacpp (native, in sattva) or none")
 	f.StringVar(&o.Python, "python", "python3", "the Python interpreter for the fallback trainer")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show every line the trainer prints")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
@@ -65,15 +76,16 @@ checked; a bad input fails fast with exit code 3.`,
 
 func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 	switch o.Trainer {
-	case "", "auto", pipeline.TrainerLlamaFactory, pipeline.TrainerFallback, pipeline.TrainerNone:
+	case "", "auto", pipeline.TrainerLlamaFactory, pipeline.TrainerFallback, pipeline.TrainerLlamaCpp, pipeline.TrainerNone:
 	default:
-		return usagef("--trainer must be auto, llamafactory, fallback or none, not %q", o.Trainer)
+		return usagef("--trainer must be auto, llamafactory, fallback, llamacpp or none, not %q", o.Trainer)
 	}
 	p, err := pipeline.LoadProject(o.Project)
 	if err != nil {
 		return err
 	}
-	topt := pipeline.TrainOptions{Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator()}
+	topt := pipeline.TrainOptions{Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator(),
+		Native: nativeTrainer(s.ErrOut, "", false, 0), ConvertBase: exportTools(s.ErrOut, 0, o.Quiet).ConvertBase}
 	if o.PrintConfig {
 		topt.AllowMissingBase = true
 		plan, _, err := pipeline.PlanTrain(ctx, p, topt)
@@ -95,6 +107,10 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 		if plan.Trainer != pipeline.TrainerNone {
 			fmt.Fprintf(s.Out, "# command: %s\n", plan.Command)
 		}
+		if plan.Trainer == pipeline.TrainerLlamaCpp {
+			fmt.Fprintf(s.Out, "# native trainer (in sattva): %s\n# checkpoint: %s\n", p.NativeDescription(), p.NativeCheckpointPath())
+			return nil
+		}
 		fmt.Fprintf(s.Out, "# adapter: %s\n\n# --- %s\n%s\n# --- %s\n%s", plan.AdapterDir, plan.Paths.Config, plan.ConfigYAML, plan.Paths.DatasetInfo, info)
 		return nil
 	}
@@ -114,6 +130,10 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 		fmt.Fprintf(s.ErrOut, "training with %s on %d examples", plan.Trainer, plan.Examples)
 		if plan.Reason != "" {
 			fmt.Fprintf(s.ErrOut, " (%s)", plan.Reason)
+		}
+		if plan.Trainer == pipeline.TrainerLlamaCpp {
+			fmt.Fprintf(s.ErrOut, "\n%s\n", p.NativeDescription())
+			return
 		}
 		fmt.Fprintf(s.ErrOut, "\nconfig: %s\nrunning: %s\n", plan.Paths.Config, plan.Command)
 	}
@@ -145,6 +165,11 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 	last := ""
 	if n := len(res.Losses); n > 0 {
 		last = fmt.Sprintf(", loss %.4f → %.4f", res.Losses[0].Loss, res.Losses[n-1].Loss)
+	}
+	if res.Trainer == pipeline.TrainerLlamaCpp {
+		fmt.Fprintf(s.Out, "trained with %s in %.1fs (%d steps%s)\n%s\nmodel: %s\n", res.Trainer, res.Seconds, res.Steps, last, res.Method, res.Model)
+		fmt.Fprint(s.Out, pipeline.LossCurve(res.Losses, 10))
+		return nil
 	}
 	fmt.Fprintf(s.Out, "trained with %s in %.1fs (%d steps%s)\nadapter: %s\n", res.Trainer, res.Seconds, res.Steps, last, res.AdapterDir)
 	return nil

@@ -3,3 +3,5 @@
 package cli
 
 func engineName() string { return "llama.cpp (cgo)" }
+
+const hasEngine = true

@@ -1,0 +1,14 @@
+//go:build !cgo
+
+package llamacpp
+
+import "context"
+
+// Train returns ErrNoEngine without cgo (after checking its options, so a
+// bad option is reported the same in both builds).
+func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
+	if _, err := planTrain(o); err != nil {
+		return nil, err
+	}
+	return nil, ErrNoEngine
+}
