@@ -17,12 +17,12 @@ import (
 const module = "github.com/sattva/sattva/"
 
 // engine are the packages that may link the engine (package llamacpp): the
-// engine itself, its in-process eval runner, the server (a package that exists
+// engine itself, its in-process eval runner, the server and verify (packages that exist
 // to run models), the command line, the
 // differential tests (…/differential) and the benchmark tools. Every other
 // package is pure: neither it nor its tests link llama.cpp; it takes
 // interfaces for what the engine provides, and `make race` covers it.
-var engine = []string{"llamacpp", "evalrun/llamarun", "serve", "internal/cli", "cmd/sattva", "bench/cpu/mkllama", "bench/anchor/lib"}
+var engine = []string{"llamacpp", "evalrun/llamarun", "serve", "verify", "internal/cli", "cmd/sattva", "bench/cpu/mkllama", "bench/anchor/lib"}
 
 // mustBePure are the packages docs/architecture.md names as pure; the test
 // fails if one of them disappears from the list it computes.
