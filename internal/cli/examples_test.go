@@ -27,7 +27,7 @@ var exampleExit = map[string]struct {
 
 // exampleSkip are help examples that cannot run in a test, and why.
 var exampleSkip = map[string]string{
-	"sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2": "one process loads the backend plugins from one folder; the test runs every example in one process",
+	"sattva bench model.gguf --backend-dir build/backends/lib/ollama -t 2":                                            "one process loads the backend plugins from one folder; the test runs every example in one process",
 	"sattva quantize-report f16.gguf --data heldout.jsonl --imatrix-data train.jsonl -o quality.md --svg quality.svg": "quantizes five types twice and measures each on 64 sequences: minutes on a CPU (its own test runs a smaller one)",
 	"sattva verify": "needs an export in ./out (the verify package's tests export llama31-tiny and verify it)",
 	"sattva verify examples/default/sattva.yaml --no-kl":                                                                         "needs the default example exported first (sattva pipeline run does, and verifies)",
