@@ -43,6 +43,7 @@ func missingInputArgs(dir string) map[string][]string {
 		"train":                 []string{"train", nope("sattva.yaml")},
 		"imatrix":               []string{"imatrix", nope("m.gguf"), "--data", nope("d.jsonl"), "-o", out + ".imatrix.gguf"},
 		"quantize-report":       []string{"quantize-report", nope("m.gguf"), "--data", nope("d.jsonl"), "--imatrix-data", nope("t.jsonl")},
+		"verify":                []string{"verify", nope("sattva.yaml")},
 		"init":                  nil, // creates what it needs; --base may name a model not downloaded yet
 		"numerology":            nil,
 		"version":               nil,
