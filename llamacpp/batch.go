@@ -233,8 +233,17 @@ func (c *Context) argmaxParallel(slots []slot) {
 			idx = append(idx, i)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(idx))
-	if len(idx) < 4 || c.nvocab < c.argmaxMinVocab || workers < 2 {
+	c.argmaxRows(len(idx), func(k int) int { return slots[idx[k]].out },
+		func(k int, tok int32) { slots[idx[k]].greedy = tok })
+}
+
+// argmaxRows finds the greedy token of n logits rows on several threads,
+// when there are enough rows and the vocabulary is large; otherwise it leaves
+// them to the caller's sampler. row(k) is the k-th logits row, set(k, tok)
+// receives its argmax. Batched generation and the server's slots share it.
+func (c *Context) argmaxRows(n int, row func(k int) int, set func(k int, tok int32)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if n < 4 || c.nvocab < c.argmaxMinVocab || workers < 2 {
 		return
 	}
 	var wg sync.WaitGroup
@@ -242,9 +251,8 @@ func (c *Context) argmaxParallel(slots []slot) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for k := w; k < len(idx); k += workers {
-				s := &slots[idx[k]]
-				s.greedy = int32(C.sattva_argmax(c.ctx, C.int32_t(s.out), C.int32_t(c.nvocab)))
+			for k := w; k < n; k += workers {
+				set(k, int32(C.sattva_argmax(c.ctx, C.int32_t(row(k)), C.int32_t(c.nvocab))))
 			}
 		}(w)
 	}

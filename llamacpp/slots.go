@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 	"unsafe"
 )
 
@@ -392,7 +390,6 @@ func (s *Slots) logprobs(q *slotSeq, tok int32, st *SlotToken) {
 // on several threads when there are enough of them and the vocabulary is
 // large. c.mu is held.
 func (s *Slots) argmaxParallel() {
-	c := s.c
 	var idx []int
 	for i := range s.seqs {
 		s.seqs[i].greedy = -1
@@ -400,22 +397,8 @@ func (s *Slots) argmaxParallel() {
 			idx = append(idx, i)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(idx))
-	if len(idx) < 4 || c.nvocab < c.argmaxMinVocab || workers < 2 {
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for k := w; k < len(idx); k += workers {
-				q := &s.seqs[idx[k]]
-				q.greedy = int32(C.sattva_argmax(c.ctx, C.int32_t(q.out), C.int32_t(c.nvocab)))
-			}
-		}(w)
-	}
-	wg.Wait()
+	s.c.argmaxRows(len(idx), func(k int) int { return s.seqs[idx[k]].out },
+		func(k int, tok int32) { s.seqs[idx[k]].greedy = tok })
 }
 
 // Close stops every slot, clears the sequences and gives the Context back.
