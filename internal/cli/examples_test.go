@@ -162,7 +162,8 @@ func exampleWorkdir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	yml = []byte(strings.NewReplacer("types: [q4_K_M, q8_0]", "types: [f16]", "pass_bar: 0.8", "pass_bar: 0").Replace(string(yml)))
+	// ollama.type and eval.type must name one of export.types.
+	yml = []byte(strings.NewReplacer("types: [q4_K_M, q8_0]", "types: [f16]", "type: q4_K_M", "type: f16", "pass_bar: 0.8", "pass_bar: 0").Replace(string(yml)))
 	if err := os.WriteFile(at("sattva.yaml"), yml, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,15 @@
 # The flags are llama.cpp's default CMake build for the CPU code (see
 # docs/llamacpp.md, "Build options"):
 #   -O3 -DNDEBUG            CMAKE_BUILD_TYPE=Release (cgo's default is -g -O2)
+#   -ffp-contract=off       llama.cpp's CMake puts -march only on ggml-cpu; ggml-base
+#                           (ggml-quants.c: the reference quantizers that
+#                           llama_model_quantize runs) gets none, so it never
+#                           fuses a*b+c into one FMA. cgo's flags reach every
+#                           package, and gcc fuses by default wherever -march
+#                           has FMA, which changes quantized bytes (Q4_K,
+#                           IQ4_NL …) from llama.cpp's and from Go's. Off keeps
+#                           them equal on every machine; the SIMD kernels call
+#                           their FMA intrinsics explicitly and are unaffected.
 #   -DGGML_USE_CPU_REPACK   GGML_CPU_REPACK=ON: Q4_0/Q4_K/IQ4_NL weights are
 #                           repacked into the interleaved layouts (q4_K_8x8 …)
 #                           that the fast x86/ARM kernels read (the module's
@@ -55,7 +64,7 @@ esac
 if [ -n "$arch" ] && "$cc" $arch -dM -E - </dev/null 2>/dev/null | grep -q __AMX_INT8__; then
   arch="$arch -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 fi
-cflags="-O3${arch:+ $arch}${extra:+ $extra}"
+cflags="-O3 -ffp-contract=off${arch:+ $arch}${extra:+ $extra}"
 cppflags="-DNDEBUG -DGGML_USE_CPU_REPACK${id:+ -DSATTVA_CPU_ID=$id}"
 summary="SATTVA_CPU=$cpu; CGO_CFLAGS=CGO_CXXFLAGS=$cflags; CGO_CPPFLAGS=$cppflags"
 case "${1:-}" in
