@@ -58,6 +58,13 @@ struct sattva_imatrix {
 	std::unordered_map<ggml_backend_dev_t, device_reducer> devices;
 	std::vector<float> colsum;
 	int64_t device_calls = 0;   // MUL_MATs summed on a device
+	int64_t shared_calls = 0;   // MUL_MATs that reused the sums of the one before
+	// The activation that colsum was computed from, while its sums may be
+	// reused: attn_q, attn_k and attn_v (and ffn_gate, ffn_up) multiply the
+	// same tensor, and asking the scheduler to stop at each of them costs a
+	// device synchronisation apiece for sums that are already known.
+	const struct ggml_tensor * last_src1 = nullptr;
+	const void * last_data = nullptr;
 	std::unordered_map<std::string, im_stats> stats;
 	std::vector<char> src1, ids;
 	bool process_output = false;
@@ -144,10 +151,32 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		if (t->op != GGML_OP_MUL_MAT) return false;
 		if (src1->ne[1] < 16 || src1->type != GGML_TYPE_F32) return false;
 		std::string wname = filter_name(src0->name);
-		return wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight");
+		if (!(wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight"))) return false;
+		std::lock_guard<std::mutex> lock(im->mu);
+		if (im->error || im->last_src1 != src1 || im->last_data != src1->data) return true;
+		// The same activation as the MUL_MAT summed just before, in this
+		// graph (the scheduler asks in node order, after that one's
+		// evaluation, and the activation is still alive: this node reads
+		// it): add the same sums and let the scheduler run on.
+		auto & e = im->stats[wname];
+		const int64_t ne0 = src1->ne[0];
+		if (e.values.empty()) {
+			e.values.assign(ne0, 0.0f);
+			e.counts.assign(1, 0);
+		} else if ((int64_t) e.values.size() != ne0) {
+			im->error = 2;
+			im->error_tensor = wname;
+			return false;
+		}
+		for (int64_t j = 0; j < ne0; ++j) e.values[j] += im->colsum[j];
+		for (auto & c : e.counts) c += src1->ne[1];
+		im->shared_calls++;
+		return false;
 	}
 	std::string wname = filter_name(src0->name);
 	std::lock_guard<std::mutex> lock(im->mu);
+	im->last_src1 = nullptr;
+	im->last_data = nullptr;
 	if (im->error) return true;
 
 	const bool is_host = ggml_backend_buffer_is_host(src1->buffer);
@@ -177,6 +206,8 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		}
 		for (auto & c : e.counts) c += src1->ne[1];
 		im->device_calls++;
+		im->last_src1 = src1;
+		im->last_data = src1->data;
 		return true;
 	}
 	if (!is_host) {
@@ -284,6 +315,17 @@ int sattva_imatrix_error(sattva_imatrix * im, char * tensor, int n) {
 int64_t sattva_imatrix_device_calls(sattva_imatrix * im) {
 	std::lock_guard<std::mutex> lock(im->mu);
 	return im->device_calls;
+}
+
+int64_t sattva_imatrix_shared_calls(sattva_imatrix * im) {
+	std::lock_guard<std::mutex> lock(im->mu);
+	return im->shared_calls;
+}
+
+void sattva_imatrix_graph_begin(sattva_imatrix * im) {
+	std::lock_guard<std::mutex> lock(im->mu);
+	im->last_src1 = nullptr;
+	im->last_data = nullptr;
 }
 
 int sattva_imatrix_snapshot(sattva_imatrix * im) {

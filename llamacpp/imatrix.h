@@ -18,6 +18,8 @@ bool sattva_imatrix_cb(struct ggml_tensor *t, bool ask, void *user_data);
 int sattva_imatrix_error(sattva_imatrix *im, char *tensor, int n);
 int sattva_imatrix_snapshot(sattva_imatrix *im);
 int64_t sattva_imatrix_device_calls(sattva_imatrix *im);
+int64_t sattva_imatrix_shared_calls(sattva_imatrix *im);
+void sattva_imatrix_graph_begin(sattva_imatrix *im);
 const char *sattva_imatrix_entry(sattva_imatrix *im, int i, int64_t *nval, int64_t *nmat);
 void sattva_imatrix_copy(sattva_imatrix *im, int i, float *values, int64_t *counts);
 

@@ -45,4 +45,9 @@ type IMatrixStats struct {
 	// were computed on the device holding the activations (a GPU) rather
 	// than after copying the activations to the host.
 	DeviceReduced int64
+	// SharedReduced counts the matrix multiplications on a device that
+	// reused the column sums of the one before, because both read the same
+	// activation (attn_k and attn_v after attn_q, ffn_up after ffn_gate):
+	// the scheduler does not stop at them, which saves a synchronisation each.
+	SharedReduced int64
 }

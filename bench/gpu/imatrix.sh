@@ -14,7 +14,7 @@
 #      per chunk (after the first) within 1.1x of the pp512 pass. The imatrix
 #      pass asks for every position's logits (as llama-imatrix does, so the
 #      last layer sees every token), pp512 only the last one's.
-#   4. quantize F16 -> Q4_K_M with the Go quantizer, without and with the
+#   4. (unless IMX_QUANT=0) quantize F16 -> Q4_K_M with the Go quantizer, without and with the
 #      imatrix of step 3 (all cores). Goal: with <= 1.2x without. Then the
 #      same with --engine llamacpp, cmp'd with the Go file: llama.cpp's own
 #      imatrix path costs more (its Q4_K search is longer with weights; about
@@ -67,17 +67,20 @@ im_ms=$(python3 -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))
 im_chunks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks"])' "$OUT/imatrix-run.json" 2>>"$log" || echo "")
 im_wall=$(python3 -c "print('%.1f' % ($t1 - $t0))")
 
-# 4. quantize without and with the imatrix
-cat "$F16" >/dev/null
+# 4. quantize without and with the imatrix (IMX_QUANT=0: the timing of 1-3 only)
 q() { local t0 t1; t0=$(date +%s.%N); "$SATTVA" quantize -q "$@" >>"$log" 2>&1 || status=1; t1=$(date +%s.%N); python3 -c "print('%.1f' % ($t1 - $t0))"; }
-q_plain=$(q "$F16" "$DIR/q4.gguf" Q4_K_M)
-rm -f "$DIR/q4.gguf"
-q_im=$(q --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)
-keys=$("$SATTVA" gguf inspect "$DIR/q4im.gguf" 2>/dev/null | grep -c 'quantize.imatrix' || true)
-# llama.cpp's own cost of the imatrix path (its Q4_K search is longer with weights).
-q_cim=$(q --engine llamacpp --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4cim.gguf" Q4_K_M)
-if cmp -s "$DIR/q4im.gguf" "$DIR/q4cim.gguf"; then same="yes"; else same="NO"; status=1; fi
-rm -f "$DIR/q4im.gguf" "$DIR/q4cim.gguf"
+q_plain="" q_im="" q_cim="" keys="not run" same="not run"
+if [ "${IMX_QUANT:-1}" != 0 ]; then
+  cat "$F16" >/dev/null
+  q_plain=$(q "$F16" "$DIR/q4.gguf" Q4_K_M)
+  rm -f "$DIR/q4.gguf"
+  q_im=$(q --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)
+  keys=$("$SATTVA" gguf inspect "$DIR/q4im.gguf" 2>/dev/null | grep -c 'quantize.imatrix' || true)
+  # llama.cpp's own cost of the imatrix path (its Q4_K search is longer with weights).
+  q_cim=$(q --engine llamacpp --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4cim.gguf" Q4_K_M)
+  if cmp -s "$DIR/q4im.gguf" "$DIR/q4cim.gguf"; then same="yes"; else same="NO"; status=1; fi
+  rm -f "$DIR/q4im.gguf" "$DIR/q4cim.gguf"
+fi
 
 ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (float(a)/float(b)) if a and b else 'n/a')" "$1" "$2"; }
 {
@@ -89,6 +92,7 @@ ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (
   echo "| sattva bench pp$CTX, mean of $CHUNKS passes | ${pp_ms:-?} ms | anchor |"
   echo "| sattva imatrix, $im_chunks chunks of $CTX, mean per chunk after the first | ${im_ms:-?} ms ($(ratio "$im_ms" "$pp_ms") of pp$CTX) | <= 1.1x |"
   echo "| sattva imatrix, whole command (load, tokenize, $im_chunks chunks, write) | ${im_wall} s | |"
+  echo "| MUL_MATs reduced on the device / reusing the sums before them | $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s / %s" % (r.get("device_reduced","?"), r.get("shared_reduced","?")))' "$OUT/imatrix-run.json" 2>/dev/null || echo "?") | |"
   echo "| quantize Q4_K_M (Go), no imatrix | ${q_plain} s | anchor |"
   echo "| quantize Q4_K_M (Go), --imatrix | ${q_im} s ($(ratio "$q_im" "$q_plain")) | <= 1.2x |"
   echo "| quantize Q4_K_M --engine llamacpp --imatrix | ${q_cim} s ($(ratio "$q_cim" "$q_plain") of Go without) | reference |"

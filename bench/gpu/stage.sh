@@ -19,9 +19,17 @@ rm -rf .gpu && mkdir -p .gpu
 go build -ldflags="-s -w $ldx" -o .gpu/sattva ./cmd/sattva
 go test -c -ldflags="-s -w $ldx" -o .gpu/llamacpp.test ./llamacpp
 CGO_ENABLED=0 go build -ldflags='-s -w' -o .gpu/serveload ./bench/serveload
-bash bench/anchor/build.sh .gpu # the C++ anchor (tgprobe.sh, buildopts.sh)
-scripts/llamacpp/stage-ggml-src.sh "$(go list -m -f '{{.Dir}}' github.com/ollama/ollama)" .gpu/ggml-src >/dev/null
-tar -C .gpu/ggml-src -cJf .gpu/ggml-src.tar.xz . && rm -rf .gpu/ggml-src
+# STAGE_ANCHOR=0 leaves out the anchor (another whole compile of llama.cpp
+# here) and STAGE_GGML_SRC=0 the plugin sources, for calls that run neither
+# buildopts, probe nor plugins: the carry limit then leaves room for
+# .device/plugins-xz beside .gpu.
+if [ "${STAGE_ANCHOR:-1}" != 0 ]; then
+  bash bench/anchor/build.sh .gpu # the C++ anchor (tgprobe.sh, buildopts.sh)
+fi
+if [ "${STAGE_GGML_SRC:-1}" != 0 ]; then
+  scripts/llamacpp/stage-ggml-src.sh "$(go list -m -f '{{.Dir}}' github.com/ollama/ollama)" .gpu/ggml-src >/dev/null
+  tar -C .gpu/ggml-src -cJf .gpu/ggml-src.tar.xz . && rm -rf .gpu/ggml-src
+fi
 if [ "${STAGE_PROBE:-}" = o3 ]; then # and the builds with CMake's Release flags
   O3="-O3 -DNDEBUG"
   CGO_CFLAGS="$O3" CGO_CXXFLAGS="$O3" go build -ldflags='-s -w' -o .gpu/sattva-o3 ./cmd/sattva

@@ -71,6 +71,10 @@ type imatrixSummary struct {
 	Seconds     float64 `json:"seconds"`  // whole command: load, tokenize, collect, write
 	ChunkMS     float64 `json:"chunk_ms"` // mean per chunk after the first
 	Interrupted bool    `json:"interrupted,omitempty"`
+	// MUL_MATs whose activations a GPU reduced, and those that reused the
+	// sums of the one before (q, k, v and gate, up read the same input).
+	DeviceReduced int64 `json:"device_reduced,omitempty"`
+	SharedReduced int64 `json:"shared_reduced,omitempty"`
 }
 
 func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
@@ -92,8 +96,10 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 	start := time.Now()
 	var first, last time.Time
 	var firstN, lastN int
+	var reduced, shared int64
 	sums, err := computeIMatrix(ctx, imatrixOpts{
-		Model: o.Model, LoRA: adapters, Data: o.Data, ChunkSize: o.ContextSize, Chunks: o.Chunks,
+		Reduced: func(d, s int64) { reduced, shared = d, s },
+		Model:   o.Model, LoRA: adapters, Data: o.Data, ChunkSize: o.ContextSize, Chunks: o.Chunks,
 		ProcessOutput: o.ProcessOutput, ParseSpecial: o.ParseSpecial, Threads: o.Threads,
 		GPULayers: o.GPULayers, CPUOnly: o.GPULayers == 0, Logger: o.logger(s.ErrOut),
 		Progress: func(done, total int) {
@@ -123,7 +129,7 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 		return werr
 	}
 	res := imatrixSummary{Output: o.Out, Weights: len(sums.Entries), Chunks: sums.ChunkCount, ChunkSize: sums.ChunkSize,
-		Seconds: time.Since(start).Seconds(), Interrupted: interrupted}
+		Seconds: time.Since(start).Seconds(), Interrupted: interrupted, DeviceReduced: reduced, SharedReduced: shared}
 	if lastN > firstN {
 		// After the first chunk (warm-up: graph reservation, first use of the weights).
 		res.ChunkMS = float64(last.Sub(first).Microseconds()) / 1e3 / float64(lastN-firstN)

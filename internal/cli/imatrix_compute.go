@@ -40,6 +40,9 @@ type imatrixOpts struct {
 	Logger        *slog.Logger
 	// Progress, if set, is called after each chunk.
 	Progress func(done, total int)
+	// Reduced, if set, receives the collector's counts of MUL_MATs reduced on
+	// the device and of those that reused the sums before them.
+	Reduced func(device, shared int64)
 }
 
 // computeIMatrix loads the model, renders and tokenizes the data, and collects
@@ -67,6 +70,9 @@ func computeIMatrix(ctx context.Context, o imatrixOpts) (*quantize.IMatrixSums, 
 		ProcessOutput: o.ProcessOutput, Threads: o.Threads, Progress: o.Progress})
 	if st == nil {
 		return nil, err
+	}
+	if o.Reduced != nil {
+		o.Reduced(st.DeviceReduced, st.SharedReduced)
 	}
 	return imatrixSums(st, o.Data), err
 }
