@@ -231,6 +231,51 @@ static struct ggml_tensor *gt_norm(struct ggml_context *ctx, struct ggml_tensor 
 	return ggml_mul(ctx, ggml_rms_norm(ctx, x, eps), w);
 }
 
+// sattva_backward_guard: see graphtrain.h. ggml-alloc.c's
+// ggml_op_can_inplace lets the graph allocator give RMS_NORM_BACK and
+// SOFT_MAX_BACK the memory of an input whose last reader they are, but
+// ggml-cpu's kernels are not written for it: rms_norm_back copies x into dx
+// and then adds dz, which is dx itself when dx aliases dz (src0), so it
+// returns rrms*(2*s*x) instead of rrms*(s*x + dz); soft_max_back copies dy
+// into dx and then multiplies by y, which is dx when dx aliases y (src1).
+// ggml's allocator reuses src0 first, and src0 of RMS_NORM_BACK is the
+// gradient of the norm's output, read by nothing else, so every RMS norm's
+// backward pass was wrong in ggml-opt's graphs (gradcheck_test.go shows it).
+// A graph output is never reused.
+int sattva_backward_guard(struct ggml_context *ctx) {
+	int n = 0;
+	for (struct ggml_tensor *t = ggml_get_first_tensor(ctx); t; t = ggml_get_next_tensor(ctx, t)) {
+		struct ggml_tensor *in = NULL;
+		if (t->op == GGML_OP_RMS_NORM_BACK) {
+			in = t->src[0];
+		} else if (t->op == GGML_OP_SOFT_MAX_BACK) {
+			in = t->src[1];
+		}
+		if (in && !(in->flags & GGML_TENSOR_FLAG_OUTPUT)) {
+			ggml_set_output(in);
+			n++;
+		}
+	}
+	return n;
+}
+
+// sattva_attention is causal multi-head attention of q [hd, n_head, N] over
+// k and v [hd, n_head_kv, N] (query head h reads key/value head
+// h / (n_head/n_head_kv), as llama.cpp) with mask [N, N] (0 or -INFINITY,
+// row i: what query i sees) and the scale kq_scale: [hd * n_head, N].
+struct ggml_tensor *sattva_attention(struct ggml_context *ctx, struct ggml_tensor *q, struct ggml_tensor *k,
+		struct ggml_tensor *v, struct ggml_tensor *mask, float kq_scale) {
+	const int64_t hd = q->ne[0], n_head = q->ne[1], N = q->ne[2];
+	q = ggml_cont(ctx, ggml_permute(ctx, q, 0, 2, 1, 3)); // [hd, N, n_head]
+	k = ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3)); // [hd, N, n_head_kv]
+	struct ggml_tensor *vt = ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3)); // [N, hd, n_head_kv]
+	struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q); // [N kv, N q, n_head]
+	kq = ggml_soft_max_ext(ctx, kq, mask, kq_scale, 0.0f);
+	struct ggml_tensor *kqv = ggml_mul_mat(ctx, vt, kq); // [hd, N, n_head]
+	struct ggml_tensor *cur = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)); // [hd, n_head, N]
+	return ggml_reshape_2d(ctx, cur, hd * n_head, N);
+}
+
 // gt_forward returns the scalar loss of the window (see the file comment).
 static struct ggml_tensor *gt_forward(struct sattva_gt *gt, struct ggml_context *ctx) {
 	const struct sattva_gt_hparams *hp = &gt->hp;
@@ -248,16 +293,7 @@ static struct ggml_tensor *gt_forward(struct sattva_gt *gt, struct ggml_context 
 			0.0f, 1.0f, 32.0f, 1.0f);
 		k = ggml_rope_ext(ctx, k, gt->in_pos, gt->rope_freqs, hp->n_rot, 0, hp->n_ctx_orig, hp->freq_base, hp->freq_scale,
 			0.0f, 1.0f, 32.0f, 1.0f);
-		q = ggml_cont(ctx, ggml_permute(ctx, q, 0, 2, 1, 3)); // [hd, N, n_head]
-		k = ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3)); // [hd, N, n_head_kv]
-		struct ggml_tensor *vt = ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3)); // [N, hd, n_head_kv]
-		// Query head h reads key/value head h / (n_head/n_head_kv): mul_mat's
-		// broadcast over dim 2, as in llama.cpp.
-		struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q); // [N kv, N q, n_head]
-		kq = ggml_soft_max_ext(ctx, kq, gt->in_kq_mask, kq_scale, 0.0f);
-		struct ggml_tensor *kqv = ggml_mul_mat(ctx, vt, kq); // [hd, N, n_head]
-		cur = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)); // [hd, n_head, N]
-		cur = ggml_reshape_2d(ctx, cur, hd * hp->n_head, N);
+		cur = sattva_attention(ctx, q, k, v, gt->in_kq_mask, kq_scale); // [hd * n_head, N]
 		cur = ggml_mul_mat(ctx, L->wo, cur);
 		x = ggml_add(ctx, x, cur);
 		cur = gt_norm(ctx, x, L->ffn_norm, hp->norm_eps);
@@ -394,6 +430,9 @@ int sattva_gt_build(struct sattva_gt *gt, int sgd, char *err, size_t errlen) {
 		gt_err(err, errlen, "ggml_opt_init failed");
 		return 0;
 	}
+	// ggml_opt_init built the static graphs in ctx_compute; they are
+	// allocated (by ggml_opt_alloc, flags included) at the first step.
+	sattva_backward_guard(gt->ctx_compute);
 	gt->nodes = nodes;
 	return 1;
 }

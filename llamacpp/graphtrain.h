@@ -52,3 +52,17 @@ int32_t sattva_gt_nodes(struct sattva_gt *gt);
 const char *sattva_gt_device(struct sattva_gt *gt);
 
 void sattva_gt_free(struct sattva_gt *gt);
+
+// sattva_backward_guard keeps ggml's graph allocator from computing two
+// backward ops of the graphs in ctx in place where their CPU kernels read an
+// input after writing the output: RMS_NORM_BACK over its incoming gradient
+// (src0) and SOFT_MAX_BACK over the softmax output (src1). It marks those
+// inputs as graph outputs (never reused); call it after the backward graph
+// is built and before it is allocated. It returns how many it marked.
+int sattva_backward_guard(struct ggml_context *ctx);
+
+// sattva_attention is the attention core of the training graph: causal
+// multi-head attention of q [hd, n_head, N] over k and v [hd, n_head_kv, N]
+// with mask [N, N] (0 or -INFINITY) and scale kq_scale, [hd * n_head, N].
+struct ggml_tensor *sattva_attention(struct ggml_context *ctx, struct ggml_tensor *q, struct ggml_tensor *k,
+		struct ggml_tensor *v, struct ggml_tensor *mask, float kq_scale);

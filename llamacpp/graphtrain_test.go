@@ -183,7 +183,7 @@ func graphOpts(t testing.TB, out string, m *Model) TrainOptions {
 	seqs, prompts := graphData(t, m)
 	return TrainOptions{
 		Model: fixture.Path(t, storiesGGUF), Out: out, Sequences: seqs, Prompt: prompts, Context: 64, Engine: EngineGraph,
-		LearningRate: 1e-2, Epochs: 8, Seed: 7, Threads: 1, CPUOnly: true, Logger: testLogger(t),
+		LearningRate: 3e-3, Epochs: 16, Seed: 7, Threads: 1, CPUOnly: true, Logger: testLogger(t),
 	}
 }
 
@@ -192,7 +192,6 @@ func graphOpts(t testing.TB, out string, m *Model) TrainOptions {
 // same losses, and the checkpoint reloads, keeps the source's metadata and
 // answers a trained prompt with its trained answer, which the base does not.
 func TestGraphTrainLearns(t *testing.T) {
-	t.Skip("known problem: the attention projections' gradient points the wrong way (see TestGraphGradientDescends and the package's training notes); with every tensor trainable the loss climbs")
 	m := loadStories(t, ModelOptions{VocabOnly: true})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ckpt.gguf")
@@ -205,7 +204,7 @@ func TestGraphTrainLearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Engine != EngineGraph || res.Steps != len(steps) || res.Steps != res.Windows*8 || res.Windows < 2 {
+	if res.Engine != EngineGraph || res.Steps != len(steps) || res.Steps != res.Windows*o.Epochs || res.Windows < 2 {
 		t.Fatalf("result %+v, %d callbacks", res, len(steps))
 	}
 	src, err := gguf.Open(fixture.Path(t, storiesGGUF))
@@ -246,7 +245,7 @@ func TestGraphTrainLearns(t *testing.T) {
 		t.Fatalf("checkpoint trainer key %v, general.name %q", tr.V, name)
 	}
 	base := greedy(t, fixture.Path(t, storiesGGUF), "The dog is called", 12)
-	tuned := greedy(t, out, "The dog is called", 12)
+	tuned := greedy(t, out, "The dog is called", 24)
 	t.Logf("base: %q\ntuned: %q", base, tuned)
 	if !strings.HasPrefix(strings.TrimSpace(tuned), "Four. Jiva 5") || strings.Contains(base, "Jiva") {
 		t.Fatalf("base %q, tuned %q: the checkpoint should answer as trained", base, tuned)
@@ -346,10 +345,6 @@ func TestGraphGradientDescends(t *testing.T) {
 	o := TrainOptions{Sequences: seqs, Prompt: prompts}
 	for _, group := range []string{"token_embd", "output_norm", "attn_norm", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "attn_output", "attn_q", "attn_k", "attn_v"} {
 		t.Run(group, func(t *testing.T) {
-			switch group {
-			case "attn_q", "attn_k", "attn_v", "attn_norm":
-				t.Skip("known problem: the gradient reaching the attention projections (and so attn_norm) raises the loss (see the package's training notes)")
-			}
 			g, err := newGraphModel(fixture.Path(t, storiesGGUF), len(seqs[0]), TrainOptions{CPUOnly: true, Threads: 1, Logger: testLogger(t),
 				Optimizer: OptimizerSGD, TrainTensor: func(n string) bool { return strings.Contains(n, group) }})
 			if err != nil {

@@ -15,7 +15,7 @@ import (
 // the trained weights as a GGUF checkpoint, with one of two engines
 // (TrainOptions.Engine):
 //
-// EngineGraph (experimental, not the default: see "Known problem" below) builds the Llama forward pass as a ggml graph of
+// EngineGraph builds the Llama forward pass as a ggml graph of
 // its own (graphtrain.c), without llama.cpp's KV cache, and trains it with
 // ggml-opt's static graphs (AdamW or SGD) on a ggml backend (the CPU, or a
 // GPU when one is loaded and CPUOnly is false):
@@ -39,22 +39,14 @@ import (
 //     ggml-opt's static graphs (GGML_DEFAULT_GRAPH_SIZE, 2048 nodes: about
 //     16 blocks at most); otherwise Train returns an error naming
 //     EngineLlamaOpt.
-//   - Known problem: the forward pass equals llama.cpp's (the loss of
-//     stories260K agrees to 1e-6) and the answer-only mask holds, but the
-//     gradient that reaches the attention projections (attn_q, attn_k,
-//     attn_v, and through them attn_norm) points the wrong way: one SGD step along it at learning rate
-//     1e-4 or 1e-6 raises the loss of a fixed window, in proportion to the
-//     rate (a first-order error, not curvature), while token_embd,
-//     attn_output, ffn_norm, output_norm and the feed-forward tensors
-//     descend: the error is in the backward pass of the attention core
-//     (q·k, softmax, ·v and their permutes), not in the weights' own
-//     mul_mat gradients. Ruled out: RoPE's backward
-//     (the same without RoPE), the grouped-query broadcast (the same with
-//     the heads repeated), the mask input (the same with diag_mask_inf),
-//     padding, and the graph allocator reusing forward tensors (the same
-//     with every attention tensor kept as an output). With every tensor
-//     trainable, the loss of a tiny set climbs; until the cause is found
-//     EngineLlamaOpt stays the default.
+//   - The forward pass equals llama.cpp's (the loss of stories260K agrees
+//     to 1e-6), and every gradient equals finite differences of it
+//     (gradcheck_test.go, op by op and for whole attention blocks). ggml's
+//     graph allocator computes RMS_NORM_BACK in the memory of its incoming
+//     gradient, which ggml-cpu's kernel overwrites before reading it, so in
+//     ggml-opt's graphs the gradient through every RMS norm was wrong (the
+//     attention projections' pointed uphill); sattva_backward_guard keeps
+//     those inputs out of the allocator's reuse (graphtrain.c).
 //
 // EngineLlamaOpt (the default) trains through the pinned llama.cpp's own training API
 // (llama_opt_init, llama_opt_epoch and ggml-opt's AdamW) on any model
@@ -90,6 +82,10 @@ import (
 //     at any learning rate (measured on stories260K, CPU, 2026-12-05), while
 //     attn_q, attn_output, ffn_gate, ffn_up and output_norm each descend, so
 //     the gradients this version computes for those two are not trusted.
+//     Their gradients pass through output_norm's RMS_NORM_BACK, which
+//     ggml's graph allocator computes in place wrongly (see EngineGraph
+//     above); that is the likely cause, but llama.cpp builds those graphs
+//     itself, so sattva_backward_guard cannot reach them.
 
 // Learning-rate schedules of TrainOptions.Schedule.
 const (
@@ -101,7 +97,7 @@ const (
 // Engines of TrainOptions.Engine (see the training notes above).
 const (
 	// EngineGraph is sattva's own ggml training graph: every tensor trains,
-	// loss on the learned (answer) tokens only. Experimental (see the notes).
+	// loss on the learned (answer) tokens only.
 	EngineGraph = "graph"
 	// EngineLlamaOpt is llama.cpp's llama_opt_epoch: only tensors after the
 	// last KV-cache write train, loss on every token.
