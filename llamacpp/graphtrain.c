@@ -96,11 +96,52 @@ static void gt_set_threads(ggml_backend_t b, int32_t threads) {
 	}
 }
 
-struct sattva_gt *sattva_gt_new(const struct sattva_gt_hparams *hp, int32_t n_tokens, int32_t gpu, int32_t threads,
-		int32_t n_tensors, const char *const *names, const int64_t *dims, char *err, size_t errlen) {
+// gt_meta makes gt's weights context: every tensor of the list (F32, GGUF
+// dims) and the inputs for windows of n_tokens tokens, without memory.
+static int gt_meta(struct sattva_gt *gt, int32_t n_tensors, const char *const *names, const int64_t *dims, char *err, size_t errlen) {
+	struct ggml_init_params ip = {
+		.mem_size = (size_t)(n_tensors + 16) * ggml_tensor_overhead(),
+		.mem_buffer = NULL,
+		.no_alloc = true,
+	};
+	gt->ctx_w = ggml_init(ip);
+	if (!gt->ctx_w) {
+		gt_err(err, errlen, "ggml_init failed");
+		return 0;
+	}
+	for (int32_t i = 0; i < n_tensors; i++) {
+		const int64_t *ne = dims + 4 * i;
+		struct ggml_tensor *t = ggml_new_tensor_4d(gt->ctx_w, GGML_TYPE_F32, ne[0], ne[1], ne[2], ne[3]);
+		ggml_set_name(t, names[i]);
+	}
+	const int64_t N = gt->n_tokens, V = gt->hp.n_vocab;
+	gt->in_tokens = ggml_new_tensor_1d(gt->ctx_w, GGML_TYPE_I32, N);
+	gt->in_pos = ggml_new_tensor_1d(gt->ctx_w, GGML_TYPE_I32, N);
+	gt->in_kq_mask = ggml_new_tensor_2d(gt->ctx_w, GGML_TYPE_F32, N, N);
+	gt->in_labels = ggml_new_tensor_2d(gt->ctx_w, GGML_TYPE_F32, V, N);
+	gt->in_lmask = ggml_new_tensor_2d(gt->ctx_w, GGML_TYPE_F32, 1, N);
+	gt->in_lscale = ggml_new_tensor_1d(gt->ctx_w, GGML_TYPE_F32, 1);
+	struct ggml_tensor *ins[] = {gt->in_tokens, gt->in_pos, gt->in_kq_mask, gt->in_labels, gt->in_lmask, gt->in_lscale};
+	const char *innames[] = {"sattva.tokens", "sattva.pos", "sattva.kq_mask", "sattva.labels", "sattva.lmask", "sattva.lscale"};
+	for (int i = 0; i < 6; i++) {
+		ggml_set_name(ins[i], innames[i]);
+		ggml_set_input(ins[i]);
+	}
+	return 1;
+}
+
+static int gt_shape_ok(const struct sattva_gt_hparams *hp, int32_t n_tokens, char *err, size_t errlen) {
 	if (hp->n_head <= 0 || hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv != 0 || hp->head_dim <= 0 || n_tokens <= 0 ||
 			hp->n_layer <= 0 || hp->n_vocab <= 0) {
 		gt_err(err, errlen, "unsupported model shape");
+		return 0;
+	}
+	return 1;
+}
+
+struct sattva_gt *sattva_gt_new(const struct sattva_gt_hparams *hp, int32_t n_tokens, int32_t gpu, int32_t threads,
+		int32_t n_tensors, const char *const *names, const int64_t *dims, char *err, size_t errlen) {
+	if (!gt_shape_ok(hp, n_tokens, err, errlen)) {
 		return NULL;
 	}
 	struct sattva_gt *gt = calloc(1, sizeof *gt);
@@ -127,36 +168,11 @@ struct sattva_gt *sattva_gt_new(const struct sattva_gt_hparams *hp, int32_t n_to
 	}
 	gt_set_threads(gt->backend, threads);
 	gt_set_threads(gt->backend_cpu, threads);
-
-	struct ggml_init_params ip = {
-		.mem_size = (size_t)(n_tensors + 16) * ggml_tensor_overhead(),
-		.mem_buffer = NULL,
-		.no_alloc = true,
-	};
-	gt->ctx_w = ggml_init(ip);
-	if (!gt->ctx_w) {
-		gt_err(err, errlen, "ggml_init failed");
+	if (!gt_meta(gt, n_tensors, names, dims, err, errlen)) {
 		sattva_gt_free(gt);
 		return NULL;
 	}
-	for (int32_t i = 0; i < n_tensors; i++) {
-		const int64_t *ne = dims + 4 * i;
-		struct ggml_tensor *t = ggml_new_tensor_4d(gt->ctx_w, GGML_TYPE_F32, ne[0], ne[1], ne[2], ne[3]);
-		ggml_set_name(t, names[i]);
-	}
 	const int64_t N = n_tokens, V = hp->n_vocab;
-	gt->in_tokens = ggml_new_tensor_1d(gt->ctx_w, GGML_TYPE_I32, N);
-	gt->in_pos = ggml_new_tensor_1d(gt->ctx_w, GGML_TYPE_I32, N);
-	gt->in_kq_mask = ggml_new_tensor_2d(gt->ctx_w, GGML_TYPE_F32, N, N);
-	gt->in_labels = ggml_new_tensor_2d(gt->ctx_w, GGML_TYPE_F32, V, N);
-	gt->in_lmask = ggml_new_tensor_2d(gt->ctx_w, GGML_TYPE_F32, 1, N);
-	gt->in_lscale = ggml_new_tensor_1d(gt->ctx_w, GGML_TYPE_F32, 1);
-	struct ggml_tensor *ins[] = {gt->in_tokens, gt->in_pos, gt->in_kq_mask, gt->in_labels, gt->in_lmask, gt->in_lscale};
-	const char *innames[] = {"sattva.tokens", "sattva.pos", "sattva.kq_mask", "sattva.labels", "sattva.lmask", "sattva.lscale"};
-	for (int i = 0; i < 6; i++) {
-		ggml_set_name(ins[i], innames[i]);
-		ggml_set_input(ins[i]);
-	}
 	gt->buf_w = ggml_backend_alloc_ctx_tensors(gt->ctx_w, gt->backend);
 	gt->h_mask = malloc((size_t)(N * N) * sizeof(float));
 	gt->h_labels = malloc((size_t)(V * N) * sizeof(float));
@@ -351,7 +367,10 @@ static int32_t gt_count_nodes(struct sattva_gt *gt) {
 	return nodes;
 }
 
-int sattva_gt_build(struct sattva_gt *gt, int sgd, char *err, size_t errlen) {
+// gt_bind finds the model's tensors in gt's weights context, checks their
+// shapes and that the training graph fits ggml-opt's static graphs: its
+// node count, or 0 (err says why).
+static int32_t gt_bind(struct sattva_gt *gt, char *err, size_t errlen) {
 	const struct sattva_gt_hparams *hp = &gt->hp;
 	const int64_t E = hp->n_embd, Q = (int64_t)hp->head_dim * hp->n_head, KV = (int64_t)hp->head_dim * hp->n_head_kv;
 	if (!(gt->tok_embd = gt_want(gt, -1, "token_embd", E, hp->n_vocab, err, errlen)) ||
@@ -392,6 +411,14 @@ int sattva_gt_build(struct sattva_gt *gt, int sgd, char *err, size_t errlen) {
 			snprintf(err, errlen, "the training graph has %d nodes, more than ggml-opt's static graphs hold (%d): too many layers for this trainer",
 				(int)nodes, GGML_DEFAULT_GRAPH_SIZE);
 		}
+		return 0;
+	}
+	return nodes;
+}
+
+int sattva_gt_build(struct sattva_gt *gt, int sgd, char *err, size_t errlen) {
+	const int32_t nodes = gt_bind(gt, err, errlen);
+	if (nodes <= 0) {
 		return 0;
 	}
 	// The compute context holds the forward graph's tensors, ggml-opt's
@@ -476,6 +503,32 @@ double sattva_gt_step(struct sattva_gt *gt, const int32_t *tokens, const int32_t
 	float loss = 0;
 	ggml_backend_tensor_get(ggml_opt_loss(gt->opt), &loss, 0, sizeof loss);
 	return loss;
+}
+
+int32_t sattva_gt_check(const struct sattva_gt_hparams *hp, int32_t n_tokens, int32_t n_tensors, const char *const *names,
+		const int64_t *dims, char *err, size_t errlen) {
+	if (!gt_shape_ok(hp, n_tokens, err, errlen)) {
+		return 0;
+	}
+	struct sattva_gt *gt = calloc(1, sizeof *gt);
+	if (!gt) {
+		gt_err(err, errlen, "out of memory");
+		return 0;
+	}
+	gt->hp = *hp;
+	gt->n_tokens = n_tokens;
+	int32_t nodes = 0;
+	if (gt_meta(gt, n_tensors, names, dims, err, errlen)) {
+		// Every tensor trainable: the largest graph.
+		for (int32_t i = 0; i < n_tensors; i++) {
+			if (strcmp(names[i], "rope_freqs.weight") != 0) {
+				ggml_set_param(ggml_get_tensor(gt->ctx_w, names[i]));
+			}
+		}
+		nodes = gt_bind(gt, err, errlen);
+	}
+	sattva_gt_free(gt);
+	return nodes;
 }
 
 int32_t sattva_gt_nodes(struct sattva_gt *gt) { return gt->nodes; }

@@ -119,6 +119,88 @@ func graphHParams(f *gguf.File) (C.struct_sattva_gt_hparams, error) {
 	return hp, nil
 }
 
+// graphTensors lists f's tensors as sattva_gt_new takes them: names (C
+// strings, to free with freeCStrings), four dims each, and bytes by name.
+// Every tensor must be F32.
+func graphTensors(f *gguf.File) (names []*C.char, dims []int64, sizes map[string]int64, err error) {
+	dims = make([]int64, 4*len(f.Tensors))
+	sizes = make(map[string]int64, len(f.Tensors))
+	for i, ti := range f.Tensors {
+		if ti.Type != gguf.TypeF32 {
+			return names, nil, nil, fmt.Errorf("%w: %s is %v", ErrNothingToTrain, ti.Name, ti.Type)
+		}
+		if len(ti.Dims) > 4 {
+			return names, nil, nil, trainErr("tensor %s has %d dimensions", ti.Name, len(ti.Dims))
+		}
+		ne := int64(1)
+		for j := range 4 {
+			d := int64(1)
+			if j < len(ti.Dims) {
+				d = int64(ti.Dims[j])
+			}
+			dims[4*i+j] = d
+			ne *= d
+		}
+		names = append(names, C.CString(ti.Name))
+		sizes[ti.Name] = 4 * ne
+	}
+	return names, dims, sizes, nil
+}
+
+func freeCStrings(p []*C.char) {
+	for _, s := range p {
+		C.free(unsafe.Pointer(s))
+	}
+}
+
+// graphCheck returns why the graph engine cannot train the GGUF at path in
+// windows of n tokens (nil: it can), without loading the weights.
+func graphCheck(path string, n int) error {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hp, err := graphHParams(f)
+	if err != nil {
+		return err
+	}
+	names, dims, _, err := graphTensors(f)
+	defer freeCStrings(names)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return ErrNothingToTrain
+	}
+	var cerr [512]C.char
+	if C.sattva_gt_check(&hp, C.int32_t(n), C.int32_t(len(names)), &names[0], (*C.int64_t)(unsafe.Pointer(&dims[0])), &cerr[0], C.size_t(len(cerr))) <= 0 {
+		return trainErr("%s", C.GoString(&cerr[0]))
+	}
+	return nil
+}
+
+// autoEngine chooses the engine of EngineAuto (see TrainOptions.Engine) and
+// says why when it is not EngineGraph.
+func autoEngine(o *TrainOptions) (engine, why string) {
+	if !o.CPUOnly {
+		for _, d := range initEngine("", o.Logger).devices {
+			if d.Kind == "GPU" {
+				return EngineLlamaOpt, "a GPU backend is loaded, and the graph engine is verified on the CPU only"
+			}
+		}
+	}
+	for i, s := range o.Sequences {
+		if len(s) > o.Context {
+			return EngineLlamaOpt, fmt.Sprintf("sequence %d has %d tokens, more than a window of %d", i+1, len(s), o.Context)
+		}
+	}
+	if err := graphCheck(o.Model, o.Context); err != nil {
+		return EngineLlamaOpt, err.Error()
+	}
+	return EngineGraph, ""
+}
+
 // newGraphModel loads the GGUF at path into a training graph for windows of
 // n tokens, marks the tensors keep chooses (nil: all but rope_freqs)
 // trainable and builds the graphs.
@@ -135,32 +217,10 @@ func newGraphModel(path string, n int, o TrainOptions) (g *graphModel, err error
 	if err != nil {
 		return nil, trainErr("%s: %v (use the %s engine)", path, err, EngineLlamaOpt)
 	}
-	names := make([]*C.char, len(f.Tensors))
-	dims := make([]int64, 4*len(f.Tensors))
-	sizes := make(map[string]int64, len(f.Tensors))
-	defer func() {
-		for _, p := range names {
-			C.free(unsafe.Pointer(p))
-		}
-	}()
-	for i, ti := range f.Tensors {
-		if ti.Type != gguf.TypeF32 {
-			return nil, fmt.Errorf("%w: %s is %v", ErrNothingToTrain, ti.Name, ti.Type)
-		}
-		if len(ti.Dims) > 4 {
-			return nil, trainErr("tensor %s has %d dimensions", ti.Name, len(ti.Dims))
-		}
-		ne := int64(1)
-		for j := range 4 {
-			d := int64(1)
-			if j < len(ti.Dims) {
-				d = int64(ti.Dims[j])
-			}
-			dims[4*i+j] = d
-			ne *= d
-		}
-		names[i] = C.CString(ti.Name)
-		sizes[ti.Name] = 4 * ne
+	names, dims, sizes, err := graphTensors(f)
+	defer freeCStrings(names)
+	if err != nil {
+		return nil, err
 	}
 	e := initEngine("", o.Logger)
 	gpu := -1
@@ -366,7 +426,7 @@ func trainGraph(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 			}
 		}
 	}
-	out := &TrainResult{Engine: EngineGraph, Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: n,
+	out := &TrainResult{Engine: EngineGraph, EngineNote: plan.note, Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: n,
 		TrainableTensors: len(g.trained), TrainableParams: g.params, TrainedTensors: g.trained, Device: g.device}
 	w := newGraphWindow(o.Context)
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5a77a))

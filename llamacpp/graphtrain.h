@@ -25,6 +25,13 @@ struct sattva_gt;
 struct sattva_gt *sattva_gt_new(const struct sattva_gt_hparams *hp, int32_t n_tokens, int32_t gpu, int32_t threads,
 		int32_t n_tensors, const char *const *names, const int64_t *dims, char *err, size_t errlen);
 
+// sattva_gt_check says, without memory for the weights, whether a model of
+// these tensors (as sattva_gt_new takes them) can train in windows of
+// n_tokens tokens with every tensor trainable: the training graph's node
+// count, or 0 with the reason in err.
+int32_t sattva_gt_check(const struct sattva_gt_hparams *hp, int32_t n_tokens, int32_t n_tensors, const char *const *names,
+		const int64_t *dims, char *err, size_t errlen);
+
 // sattva_gt_tensor_set writes n bytes at byte offset off of the named tensor.
 int sattva_gt_tensor_set(struct sattva_gt *gt, const char *name, const void *data, size_t off, size_t n);
 // sattva_gt_tensor_get reads n bytes at byte offset off of the named tensor.

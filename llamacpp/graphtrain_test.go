@@ -368,3 +368,35 @@ func TestGraphGradientDescends(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainEngineAuto: EngineAuto trains stories260K on the CPU with the
+// graph engine, and falls back to llama-opt, saying why, when an example
+// does not fit one window.
+func TestTrainEngineAuto(t *testing.T) {
+	m := loadStories(t, ModelOptions{VocabOnly: true})
+	dir := t.TempDir()
+	o := graphOpts(t, filepath.Join(dir, "auto.gguf"), m)
+	o.Engine, o.MaxSteps = EngineAuto, 1
+	res, err := Train(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Engine != EngineGraph || res.EngineNote != "" || res.Steps != 1 {
+		t.Fatalf("engine %q (%q), %d steps: want the graph engine", res.Engine, res.EngineNote, res.Steps)
+	}
+
+	long := []int32{m.BOS()}
+	for len(long) < 300 {
+		long = append(long, o.Sequences[0][1:]...)
+	}
+	o.Sequences, o.Prompt, o.Context = [][]int32{long}, nil, 256
+	o.Out = filepath.Join(dir, "long.gguf")
+	res, err = Train(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("fallback: %s", res.EngineNote)
+	if res.Engine != EngineLlamaOpt || !strings.Contains(res.EngineNote, "more than a window of 256") {
+		t.Fatalf("engine %q (%q): want llama-opt, for the example longer than the window", res.Engine, res.EngineNote)
+	}
+}

@@ -102,6 +102,11 @@ const (
 	// EngineLlamaOpt is llama.cpp's llama_opt_epoch: only tensors after the
 	// last KV-cache write train, loss on every token.
 	EngineLlamaOpt = "llama-opt"
+	// EngineAuto is EngineGraph where it can train the model (a Llama with
+	// F32 tensors whose graph fits, every sequence within one window) and
+	// runs on the CPU (CPUOnly, or no GPU backend loaded); EngineLlamaOpt
+	// otherwise. TrainResult.EngineNote says why it was not EngineGraph.
+	EngineAuto = "auto"
 )
 
 // Optimizers of TrainOptions.Optimizer.
@@ -129,7 +134,7 @@ type TrainOptions struct {
 	// file in Out's folder, synced and renamed over Out, so Out always holds
 	// the last complete checkpoint.
 	Out string
-	// Engine is EngineLlamaOpt (default) or EngineGraph (experimental).
+	// Engine is EngineLlamaOpt (default), EngineGraph or EngineAuto.
 	Engine string
 	// Sequences are the training examples as token ids (BOS and EOS
 	// included as the caller wants them). They are packed in this order
@@ -209,7 +214,8 @@ type TrainResult struct {
 	Steps            int       `json:"steps"`
 	Epochs           int       `json:"epochs"`
 	Engine           string    `json:"engine"`
-	Windows          int       `json:"windows"` // windows per epoch
+	EngineNote       string    `json:"engine_note,omitempty"` // EngineAuto: why not EngineGraph
+	Windows          int       `json:"windows"`               // windows per epoch
 	Context          int       `json:"context"`
 	StreamTokens     int       `json:"stream_tokens"`            // tokens of the packed sequences
 	Tokens           int64     `json:"tokens"`                   // tokens trained on (EngineGraph: the examples' own; EngineLlamaOpt: steps × context)
@@ -233,6 +239,7 @@ type trainPlan struct {
 	o       TrainOptions
 	windows int
 	steps   int
+	note    string  // EngineAuto: why not EngineGraph
 	stream  []int32 // EngineLlamaOpt
 	packs   [][]int // EngineGraph: the sequences of each window
 }
@@ -266,12 +273,15 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 	if o.Context == 0 {
 		o.Context = 256
 	}
+	note := ""
 	switch o.Engine {
 	case "":
 		o.Engine = EngineLlamaOpt
 	case EngineGraph, EngineLlamaOpt:
+	case EngineAuto:
+		o.Engine, note = autoEngine(&o)
 	default:
-		return nil, trainErr("engine %q: want %s or %s", o.Engine, EngineGraph, EngineLlamaOpt)
+		return nil, trainErr("engine %q: want %s, %s or %s", o.Engine, EngineGraph, EngineLlamaOpt, EngineAuto)
 	}
 	if o.Engine == EngineLlamaOpt && o.Context%256 != 0 {
 		return nil, trainErr("context %d is not a multiple of 256 (llama.cpp pads contexts to 256 tokens)", o.Context)
@@ -308,7 +318,11 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 		return nil, trainErr("optimizer %q: want adamw or sgd", o.Optimizer)
 	}
 	if o.Engine == EngineGraph {
-		return planGraph(o)
+		p, err := planGraph(o)
+		if p != nil {
+			p.note = note
+		}
+		return p, err
 	}
 	n := 0
 	for _, s := range o.Sequences {
@@ -321,7 +335,7 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 	if len(stream) < o.Context+1 {
 		return nil, fmt.Errorf("%w: %d tokens, a window needs %d (context + 1)", ErrTooFewTokens, len(stream), o.Context+1)
 	}
-	p := &trainPlan{o: o, stream: stream}
+	p := &trainPlan{o: o, stream: stream, note: note}
 	p.windows = (len(stream)-1-o.Context)/o.Stride + 1
 	p.steps = p.windows * o.Epochs
 	if o.MaxSteps > 0 && o.MaxSteps < p.steps {
