@@ -254,6 +254,17 @@ func TrainSteps(o TrainOptions) (int, error) {
 	return p.steps, nil
 }
 
+// ResolveEngine returns the engine Train will use with o (EngineAuto
+// resolved, "" as EngineLlamaOpt) and, for EngineAuto, why it is not
+// EngineGraph; or o's error.
+func ResolveEngine(o TrainOptions) (engine, why string, err error) {
+	p, err := planTrain(o)
+	if err != nil {
+		return "", "", err
+	}
+	return p.o.Engine, p.note, nil
+}
+
 func planTrain(o TrainOptions) (*trainPlan, error) {
 	if o.Model == "" || o.Out == "" {
 		return nil, trainErr("Model and Out are required")
