@@ -12,3 +12,8 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	}
 	return nil, ErrNoEngine
 }
+
+// autoEngine is EngineLlamaOpt without cgo (Train fails anyway).
+func autoEngine(*TrainOptions) (engine, why string) {
+	return EngineLlamaOpt, "built without cgo"
+}

@@ -142,7 +142,15 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	o = plan.o
+	if plan.o.Engine == EngineGraph {
+		return trainGraph(ctx, plan)
+	}
+	return trainLlamaOpt(ctx, plan)
+}
+
+// trainLlamaOpt is Train with EngineLlamaOpt.
+func trainLlamaOpt(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
+	o := plan.o
 	src, err := readSourceMeta(o.Model)
 	if err != nil {
 		return nil, err
@@ -204,7 +212,7 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	buf := unsafe.Slice((*int32)(unsafe.Pointer(data)), 2*n)
 	labels := (*C.int32_t)(unsafe.Pointer(&buf[n]))
 
-	out := &TrainResult{Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: len(plan.stream),
+	out := &TrainResult{Engine: EngineLlamaOpt, EngineNote: plan.note, Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: len(plan.stream),
 		TrainableTensors: filter.tensors, TrainableParams: filter.params, TrainedTensors: filter.names, Device: m.Device().Name}
 	meta := src.checkpointKVs(o.Metadata)
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5a77a))

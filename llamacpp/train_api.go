@@ -11,12 +11,47 @@ import (
 	"github.com/sattva/sattva/gguf"
 )
 
-// Training: Train runs full-parameter training of a GGUF model through the
-// pinned llama.cpp's own training API (llama_opt_init, llama_opt_epoch and
-// ggml-opt's AdamW), on the CPU or on a GPU backend, and writes the trained
-// weights as a GGUF checkpoint.
+// Training: Train runs full-parameter training of a GGUF model and writes
+// the trained weights as a GGUF checkpoint, with one of two engines
+// (TrainOptions.Engine):
 //
-// What this API version allows, and so what Train does:
+// EngineGraph builds the Llama forward pass as a ggml graph of
+// its own (graphtrain.c), without llama.cpp's KV cache, and trains it with
+// ggml-opt's static graphs (AdamW or SGD) on a ggml backend (the CPU, or a
+// GPU when one is loaded and CPUOnly is false):
+//
+//   - Every tensor trains: token_embd (and so a tied output head), every
+//     block's attn_norm, attn_q/k/v/output, ffn_norm, ffn_gate/up/down,
+//     output_norm and an untied output (rope_freqs never does).
+//   - The loss is the mean next-token cross-entropy over the learned
+//     positions only: with TrainOptions.Prompt, the answer tokens of each
+//     example, as LLaMA-Factory and the fallback trainer compute it. The
+//     other rows' logits are multiplied by 0 before the loss, so they add
+//     neither loss nor gradient.
+//   - Whole examples are packed into windows of Context tokens, one window
+//     per optimizer step; a token attends only to its own example and the
+//     positions restart at 0 for each example, so every example is computed
+//     exactly as it would be alone (and as at inference).
+//   - The gradients are computed afresh for every step (ggml-opt's static
+//     graphs with one step per window keep no accumulator).
+//   - The model must be a Llama (general.architecture llama, RoPE of type
+//     normal, no YaRN) with every tensor in F32, and its graph must fit
+//     ggml-opt's static graphs (GGML_DEFAULT_GRAPH_SIZE, 2048 nodes: about
+//     16 blocks at most); otherwise Train returns an error naming
+//     EngineLlamaOpt.
+//   - The forward pass equals llama.cpp's (the loss of stories260K agrees
+//     to 1e-6), and every gradient equals finite differences of it
+//     (gradcheck_test.go, op by op and for whole attention blocks). ggml's
+//     graph allocator computes RMS_NORM_BACK in the memory of its incoming
+//     gradient, which ggml-cpu's kernel overwrites before reading it, so in
+//     ggml-opt's graphs the gradient through every RMS norm was wrong (the
+//     attention projections' pointed uphill); sattva_backward_guard keeps
+//     those inputs out of the allocator's reuse (graphtrain.c).
+//
+// EngineLlamaOpt (the default) trains through the pinned llama.cpp's own training API
+// (llama_opt_init, llama_opt_epoch and ggml-opt's AdamW) on any model
+// llama.cpp loads, and is what remains for deeper models. What this API
+// version allows, and so what that engine does:
 //
 //   - The loss is next-token cross-entropy over every token of a training
 //     window. llama_opt_epoch turns each label into a one-hot row itself and
@@ -47,12 +82,31 @@ import (
 //     at any learning rate (measured on stories260K, CPU, 2026-12-05), while
 //     attn_q, attn_output, ffn_gate, ffn_up and output_norm each descend, so
 //     the gradients this version computes for those two are not trusted.
+//     Their gradients pass through output_norm's RMS_NORM_BACK, which
+//     ggml's graph allocator computes in place wrongly (see EngineGraph
+//     above); that is the likely cause, but llama.cpp builds those graphs
+//     itself, so sattva_backward_guard cannot reach them.
 
 // Learning-rate schedules of TrainOptions.Schedule.
 const (
 	ScheduleConstant = "constant"
 	ScheduleLinear   = "linear" // from LearningRate down to MinLearningRate
 	ScheduleCosine   = "cosine" // half a cosine from LearningRate down to MinLearningRate
+)
+
+// Engines of TrainOptions.Engine (see the training notes above).
+const (
+	// EngineGraph is sattva's own ggml training graph: every tensor trains,
+	// loss on the learned (answer) tokens only.
+	EngineGraph = "graph"
+	// EngineLlamaOpt is llama.cpp's llama_opt_epoch: only tensors after the
+	// last KV-cache write train, loss on every token.
+	EngineLlamaOpt = "llama-opt"
+	// EngineAuto is EngineGraph where it can train the model (a Llama with
+	// F32 tensors whose graph fits, every sequence within one window) and
+	// runs on the CPU (CPUOnly, or no GPU backend loaded); EngineLlamaOpt
+	// otherwise. TrainResult.EngineNote says why it was not EngineGraph.
+	EngineAuto = "auto"
 )
 
 // Optimizers of TrainOptions.Optimizer.
@@ -67,7 +121,8 @@ const (
 var ErrNothingToTrain = errors.New("llamacpp: no trainable tensor: llama.cpp trains F32 tensors only (convert with --outtype f32)")
 
 // ErrTooFewTokens is returned by Train when the sequences hold fewer tokens
-// than one training window (Context+1).
+// than one training window (EngineLlamaOpt: Context+1) or no token to learn
+// (EngineGraph).
 var ErrTooFewTokens = errors.New("llamacpp: too few tokens for one training window")
 
 // TrainOptions control Train. Model, Out, Sequences and LearningRate are
@@ -79,10 +134,18 @@ type TrainOptions struct {
 	// file in Out's folder, synced and renamed over Out, so Out always holds
 	// the last complete checkpoint.
 	Out string
+	// Engine is EngineLlamaOpt (default), EngineGraph or EngineAuto.
+	Engine string
 	// Sequences are the training examples as token ids (BOS and EOS
 	// included as the caller wants them). They are packed in this order
-	// into one stream; Train does not modify them.
+	// (EngineGraph: whole examples into windows; EngineLlamaOpt: into one
+	// stream cut into windows); Train does not modify them.
 	Sequences [][]int32
+	// Prompt, if not nil, holds for each sequence the number of its leading
+	// tokens that are prompt: EngineGraph computes no loss on predicting
+	// them (the answer-only loss). nil: every token after the first is
+	// learned. EngineLlamaOpt cannot mask and ignores it.
+	Prompt []int
 	// Epochs over the windows of the stream; 0: 1.
 	Epochs int
 	// MaxSteps stops after this many optimizer steps; 0: Epochs × windows.
@@ -100,17 +163,18 @@ type TrainOptions struct {
 	// or OptimizerSGD.
 	Optimizer   string
 	WeightDecay float64
-	// Context is the tokens of one training window and optimizer step: a
-	// multiple of 256; 0: 256.
+	// Context is the tokens of one training window and optimizer step; 0:
+	// 256. EngineLlamaOpt needs a multiple of 256; EngineGraph packs whole
+	// examples into it, so it must hold the longest example.
 	Context int
 	// Stride is the distance between window starts in the stream; 0: Context
-	// (windows do not overlap).
+	// (windows do not overlap). EngineLlamaOpt only.
 	Stride int
 	// Seed orders the windows of each epoch (a fixed seed gives the same
 	// order on every run).
 	Seed uint64
-	// TrainTensor chooses the tensors that train by name; nil: every F32
-	// tensor llama.cpp allows.
+	// TrainTensor chooses the tensors that train by name; nil: every
+	// tensor the engine can train.
 	TrainTensor func(name string) bool
 	// CheckpointSteps writes a checkpoint every so many steps as well as at
 	// the end of each epoch and of training; 0: epochs and end only.
@@ -137,7 +201,7 @@ type TrainOptions struct {
 type TrainStep struct {
 	Step, Steps  int     // steps done (1-based) and planned
 	Epoch        int     // 1-based
-	Loss         float64 // mean cross-entropy of this step's window (nats per token)
+	Loss         float64 // mean cross-entropy of this step's window (nats per learned token)
 	LearningRate float64 // the rate this step used
 	Tokens       int64   // tokens trained on so far
 	Elapsed      time.Duration
@@ -149,10 +213,13 @@ type TrainStep struct {
 type TrainResult struct {
 	Steps            int       `json:"steps"`
 	Epochs           int       `json:"epochs"`
-	Windows          int       `json:"windows"` // windows per epoch
+	Engine           string    `json:"engine"`
+	EngineNote       string    `json:"engine_note,omitempty"` // EngineAuto: why not EngineGraph
+	Windows          int       `json:"windows"`               // windows per epoch
 	Context          int       `json:"context"`
-	StreamTokens     int       `json:"stream_tokens"` // tokens of the packed sequences
-	Tokens           int64     `json:"tokens"`        // tokens trained on (steps × context)
+	StreamTokens     int       `json:"stream_tokens"`            // tokens of the packed sequences
+	Tokens           int64     `json:"tokens"`                   // tokens trained on (EngineGraph: the examples' own; EngineLlamaOpt: steps × context)
+	LearnedTokens    int64     `json:"learned_tokens,omitempty"` // EngineGraph: positions whose loss counted
 	Seconds          float64   `json:"seconds"`
 	TokensPerSecond  float64   `json:"tokens_per_second"`
 	Losses           []float64 `json:"losses"` // one per step
@@ -172,7 +239,30 @@ type trainPlan struct {
 	o       TrainOptions
 	windows int
 	steps   int
-	stream  []int32
+	note    string  // EngineAuto: why not EngineGraph
+	stream  []int32 // EngineLlamaOpt
+	packs   [][]int // EngineGraph: the sequences of each window
+}
+
+// TrainSteps returns the optimizer steps Train will take with o (for a
+// warm-up given as a fraction of them), or o's error.
+func TrainSteps(o TrainOptions) (int, error) {
+	p, err := planTrain(o)
+	if err != nil {
+		return 0, err
+	}
+	return p.steps, nil
+}
+
+// ResolveEngine returns the engine Train will use with o (EngineAuto
+// resolved, "" as EngineLlamaOpt) and, for EngineAuto, why it is not
+// EngineGraph; or o's error.
+func ResolveEngine(o TrainOptions) (engine, why string, err error) {
+	p, err := planTrain(o)
+	if err != nil {
+		return "", "", err
+	}
+	return p.o.Engine, p.note, nil
 }
 
 func planTrain(o TrainOptions) (*trainPlan, error) {
@@ -194,8 +284,29 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 	if o.Context == 0 {
 		o.Context = 256
 	}
-	if o.Context%256 != 0 {
+	note := ""
+	switch o.Engine {
+	case "":
+		o.Engine = EngineLlamaOpt
+	case EngineGraph, EngineLlamaOpt:
+	case EngineAuto:
+		o.Engine, note = autoEngine(&o)
+	default:
+		return nil, trainErr("engine %q: want %s, %s or %s", o.Engine, EngineGraph, EngineLlamaOpt, EngineAuto)
+	}
+	if o.Engine == EngineLlamaOpt && o.Context%256 != 0 {
 		return nil, trainErr("context %d is not a multiple of 256 (llama.cpp pads contexts to 256 tokens)", o.Context)
+	}
+	if o.Engine == EngineGraph && o.Context < 2 {
+		return nil, trainErr("context %d: a window needs 2 tokens at least", o.Context)
+	}
+	if o.Prompt != nil && len(o.Prompt) != len(o.Sequences) {
+		return nil, trainErr("%d prompt lengths for %d sequences", len(o.Prompt), len(o.Sequences))
+	}
+	for i, p := range o.Prompt {
+		if p < 0 || p > len(o.Sequences[i]) {
+			return nil, trainErr("sequence %d: prompt length %d outside 0..%d", i+1, p, len(o.Sequences[i]))
+		}
 	}
 	if o.Stride == 0 {
 		o.Stride = o.Context
@@ -217,6 +328,13 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 	default:
 		return nil, trainErr("optimizer %q: want adamw or sgd", o.Optimizer)
 	}
+	if o.Engine == EngineGraph {
+		p, err := planGraph(o)
+		if p != nil {
+			p.note = note
+		}
+		return p, err
+	}
 	n := 0
 	for _, s := range o.Sequences {
 		n += len(s)
@@ -228,13 +346,58 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 	if len(stream) < o.Context+1 {
 		return nil, fmt.Errorf("%w: %d tokens, a window needs %d (context + 1)", ErrTooFewTokens, len(stream), o.Context+1)
 	}
-	p := &trainPlan{o: o, stream: stream}
+	p := &trainPlan{o: o, stream: stream, note: note}
 	p.windows = (len(stream)-1-o.Context)/o.Stride + 1
 	p.steps = p.windows * o.Epochs
 	if o.MaxSteps > 0 && o.MaxSteps < p.steps {
 		p.steps = o.MaxSteps
 	}
 	return p, nil
+}
+
+// planGraph packs whole sequences, in order, into windows of o.Context
+// tokens: a window takes the next sequence while it fits. A sequence with no
+// token to learn (nothing after its prompt) is left out.
+func planGraph(o TrainOptions) (*trainPlan, error) {
+	p := &trainPlan{o: o}
+	var cur []int
+	used, learned := 0, 0
+	for i, s := range o.Sequences {
+		if len(s) > o.Context {
+			return nil, trainErr("sequence %d has %d tokens, more than a window of %d (raise the context or lower cutoff_len)", i+1, len(s), o.Context)
+		}
+		l := len(s) - max(1, o.promptLen(i))
+		if l <= 0 {
+			continue // nothing to learn: left out
+		}
+		if used+len(s) > o.Context {
+			p.packs = append(p.packs, cur)
+			cur, used = nil, 0
+		}
+		cur = append(cur, i)
+		used += len(s)
+		learned += l
+	}
+	if len(cur) > 0 {
+		p.packs = append(p.packs, cur)
+	}
+	if learned == 0 {
+		return nil, fmt.Errorf("%w: no sequence has a token to learn (each needs a token after its prompt)", ErrTooFewTokens)
+	}
+	p.windows = len(p.packs)
+	p.steps = p.windows * o.Epochs
+	if o.MaxSteps > 0 && o.MaxSteps < p.steps {
+		p.steps = o.MaxSteps
+	}
+	return p, nil
+}
+
+// promptLen is the prompt length of sequence i (0 without o.Prompt).
+func (o *TrainOptions) promptLen(i int) int {
+	if o.Prompt == nil {
+		return 0
+	}
+	return o.Prompt[i]
 }
 
 // rate is the learning rate of 1-based step s.
@@ -257,7 +420,7 @@ func (p *trainPlan) rate(s int) float64 {
 	return o.MinLearningRate + (o.LearningRate-o.MinLearningRate)*0.5*(1+math.Cos(math.Pi*f))
 }
 
-// Trainable reports whether this llama.cpp can train the tensor named name
+// Trainable reports whether EngineLlamaOpt can train the tensor named name
 // of a model with blocks blocks (see the training notes above): output_norm
 // and output, and the last block's attn_q, attn_output, ffn_gate and ffn_up
 // (and their biases and norms of q), which follow its KV-cache write.

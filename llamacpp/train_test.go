@@ -36,7 +36,7 @@ func trainData(t testing.TB, m *Model, n int) [][]int32 {
 
 func trainOpts(t testing.TB, out string, seqs [][]int32) TrainOptions {
 	return TrainOptions{
-		Model: fixture.Path(t, storiesGGUF), Out: out, Sequences: seqs,
+		Model: fixture.Path(t, storiesGGUF), Out: out, Sequences: seqs, Engine: EngineLlamaOpt,
 		LearningRate: 1e-3, Epochs: 1, Seed: 7, Threads: 1, CPUOnly: true, Logger: testLogger(t),
 	}
 }

@@ -22,11 +22,23 @@ import (
 // sattva through llama.cpp's training API (llamacpp.Train).
 const TrainerLlamaCpp = "llamacpp"
 
+// Engines of train.native.engine (llamacpp's TrainOptions.Engine).
+const (
+	NativeEngineAuto     = "auto"      // graph where it can train the model on the CPU, else llama-opt
+	NativeEngineGraph    = "graph"     // sattva's own ggml training graph: every tensor, answer-only loss
+	NativeEngineLlamaOpt = "llama-opt" // llama.cpp's llama_opt_epoch: tensors after the last KV-cache write
+)
+
 // NativeConfig is train.native in sattva.yaml: the settings of the native
 // trainer. The rest comes from train: epochs (rounded up), lr_scheduler
 // (linear, constant or cosine; the others run as cosine), warmup_ratio,
 // cutoff_len, max_samples and seed.
 type NativeConfig struct {
+	// Engine is auto (default), graph or llama-opt (see docs/pipeline.md):
+	// auto trains a Llama on the CPU with sattva's own graph (every tensor,
+	// loss on the answer tokens) and anything else with llama.cpp's
+	// llama_opt_epoch.
+	Engine string `yaml:"engine"`
 	// LearningRate is the peak AdamW rate of full-parameter training
 	// (default 1e-5; train.learning_rate is LoRA's, usually ten times higher).
 	LearningRate float64 `yaml:"learning_rate"`
@@ -35,7 +47,9 @@ type NativeConfig struct {
 	// MaxSteps stops after so many optimizer steps (0: no limit).
 	MaxSteps int `yaml:"max_steps"`
 	// Context is the tokens of one training window and optimizer step, a
-	// multiple of 256 (default 256). Examples are packed into windows.
+	// multiple of 256 (default 256; any size from 16 with engine graph).
+	// Examples are packed into windows (engine graph: whole examples, so it
+	// must hold cutoff_len).
 	Context int `yaml:"context"`
 	// Tensors is a regular expression over GGUF tensor names choosing what
 	// trains (default: every F32 weight llama.cpp trains).
@@ -57,6 +71,9 @@ type NativeConfig struct {
 }
 
 func (n *NativeConfig) applyDefaults(t *TrainConfig) {
+	if n.Engine == "" {
+		n.Engine = NativeEngineAuto
+	}
 	if n.LearningRate == 0 {
 		n.LearningRate = 1e-5
 	}
@@ -82,7 +99,16 @@ func (n NativeConfig) validate(add func(field, format string, a ...any)) {
 	if n.MaxSteps < 0 {
 		add("train.native.max_steps", "%d: must be >= 0", n.MaxSteps)
 	}
-	if n.Context < 256 || n.Context%256 != 0 || n.Context > 1<<20 {
+	switch n.Engine {
+	case NativeEngineAuto, NativeEngineGraph, NativeEngineLlamaOpt:
+	default:
+		add("train.native.engine", "%q: must be auto, graph or llama-opt", n.Engine)
+	}
+	if n.Engine == NativeEngineGraph {
+		if n.Context < 16 || n.Context > 1<<20 {
+			add("train.native.context", "%d: must be in 16..%d", n.Context, 1<<20)
+		}
+	} else if n.Context < 256 || n.Context%256 != 0 || n.Context > 1<<20 {
 		add("train.native.context", "%d: must be a positive multiple of 256 (llama.cpp pads contexts to 256 tokens)", n.Context)
 	}
 	if n.Optimizer != "adamw" && n.Optimizer != "sgd" {
@@ -207,8 +233,14 @@ type NativeJob struct {
 	Model string // the base as an F32 GGUF
 	Out   string // the checkpoint to write (atomically)
 	// Encode tokenizes the training examples with the project's template
-	// over the model's vocabulary (EncodeExample for each).
-	Encode          func(Tokenizer) ([][]int32, error)
+	// over the model's vocabulary (EncodeExample for each): the token ids
+	// and the prompt length of each.
+	Encode func(Tokenizer) (seqs [][]int32, prompts []int, err error)
+	// Engine is train.native.engine (auto, graph or llama-opt).
+	Engine string
+	// Describe says how the engine trains, for the checkpoint's
+	// general.provenance.training (Metadata's is the configured engine's).
+	Describe        func(engine string) string
 	Epochs          int
 	MaxSteps        int
 	LearningRate    float64
@@ -239,6 +271,8 @@ type NativeRun struct {
 	TrainableParams int64     `json:"trainable_params"`
 	TrainedTensors  []string  `json:"trained_tensors,omitempty"`
 	Device          string    `json:"device"`
+	Engine          string    `json:"engine,omitempty"`      // graph or llama-opt
+	EngineNote      string    `json:"engine_note,omitempty"` // engine auto: why not graph
 	Stopped         bool      `json:"stopped,omitempty"`
 }
 
@@ -283,15 +317,28 @@ func (p *Project) baseBytes() int64 {
 }
 
 // NativeDescription says how the native trainer trains, for the result,
-// the manifest and the GGUF provenance.
+// the manifest and the GGUF provenance, with the configured engine.
 func (p *Project) NativeDescription() string {
+	return p.NativeDescriptionFor(p.Train.Native.Engine)
+}
+
+// NativeDescriptionFor is NativeDescription for engine (auto, graph or
+// llama-opt).
+func (p *Project) NativeDescriptionFor(engine string) string {
 	n := p.Train.Native
 	opt := "AdamW"
 	if n.Optimizer == "sgd" {
 		opt = "SGD"
 	}
-	return fmt.Sprintf("weight training in sattva without an adapter (llama.cpp llama_opt_epoch, tensors after the last KV-cache write only, %s, lr %g %s, %d epochs, %d-token windows, next-token loss on whole examples)",
-		opt, n.LearningRate, NativeSchedule(p.Train.LRScheduler), n.NativeEpochs(), n.Context)
+	how := "sattva's own ggml graph for a Llama on the CPU (every tensor, loss on the answer tokens), else llama.cpp llama_opt_epoch (tensors after the last KV-cache write only, next-token loss on whole examples)"
+	switch engine {
+	case NativeEngineGraph:
+		how = "sattva's own ggml training graph, every tensor, loss on the answer tokens"
+	case NativeEngineLlamaOpt:
+		how = "llama.cpp llama_opt_epoch, tensors after the last KV-cache write only, next-token loss on whole examples"
+	}
+	return fmt.Sprintf("weight training in sattva without an adapter (%s, %s, lr %g %s, %d epochs, %d-token windows)",
+		how, opt, n.LearningRate, NativeSchedule(p.Train.LRScheduler), n.NativeEpochs(), n.Context)
 }
 
 // trainNative is Train for trainer llamacpp: the base converted to an F32
@@ -329,17 +376,19 @@ func trainNative(ctx context.Context, p *Project, plan *TrainPlan, examples []da
 	res := &TrainResult{Trainer: TrainerLlamaCpp, Reason: plan.Reason, Command: plan.Command.String(), Model: out, Method: p.NativeDescription()}
 	job := &NativeJob{
 		Model: baseF32, Out: out,
-		Encode: func(tok Tokenizer) ([][]int32, error) {
+		Encode: func(tok Tokenizer) ([][]int32, []int, error) {
 			seqs := make([][]int32, 0, len(examples))
+			prompts := make([]int, 0, len(examples))
 			for i, ex := range examples {
-				ids, _, err := EncodeExample(tok, p.Template, ex, p.Train.CutoffLen)
+				ids, prompt, err := EncodeExample(tok, p.Template, ex, p.Train.CutoffLen)
 				if err != nil {
-					return nil, fmt.Errorf("example %d: %w", i+1, err)
+					return nil, nil, fmt.Errorf("example %d: %w", i+1, err)
 				}
-				seqs = append(seqs, ids)
+				seqs, prompts = append(seqs, ids), append(prompts, prompt)
 			}
-			return seqs, nil
+			return seqs, prompts, nil
 		},
+		Engine: n.Engine, Describe: p.NativeDescriptionFor,
 		Epochs: n.NativeEpochs(), MaxSteps: n.MaxSteps, LearningRate: n.LearningRate,
 		Schedule: NativeSchedule(p.Train.LRScheduler), WarmupRatio: p.Train.WarmupRatio, WeightDecay: n.WeightDecay,
 		Optimizer: n.Optimizer, Context: n.Context, Tensors: tensors, CheckpointSteps: n.CheckpointSteps, Seed: uint64(p.Train.Seed), Threads: n.Threads,
@@ -360,6 +409,9 @@ func trainNative(ctx context.Context, p *Project, plan *TrainPlan, examples []da
 	res.Seconds = time.Since(start).Seconds()
 	if run != nil {
 		res.Native = run
+		if run.Engine != "" {
+			res.Method = p.NativeDescriptionFor(run.Engine)
+		}
 	}
 	if err != nil {
 		return res, fmt.Errorf("training (%s) failed: %w", TrainerLlamaCpp, err)

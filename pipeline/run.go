@@ -377,6 +377,11 @@ func (r *pipelineRun) train() error {
 	}
 	r.base = base
 	trainHash := digest(r.dataHash, base.SHA256, string(r.tplan.ConfigYAML), r.tplan.Trainer)
+	if r.tplan.Trainer == TrainerLlamaCpp {
+		// The native trainer's own settings (engine, rate, epochs …) are not
+		// in the LoRA config above.
+		trainHash = digest(trainHash, fmt.Sprintf("%+v", p.Train.Native))
+	}
 	_, adapterErr := os.Stat(filepath.Join(p.AdapterDir(), "adapter_config.json"))
 	trainOutputs := adapterErr == nil || r.tplan.Trainer == TrainerNone
 	if r.tplan.Trainer == TrainerLlamaCpp {

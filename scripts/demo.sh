@@ -7,7 +7,7 @@
 #   3. sattva pipeline run examples/default/sattva.yaml:
 #        train (LLaMA-Factory or the fallback LoRA trainer when installed, else
 #        the native trainer: full-parameter training inside sattva through
-#        llama.cpp's training API) → export (GGUF, Modelfile, manifest.json)
+#        sattva's own ggml training graph for a Llama) → export (GGUF, Modelfile, manifest.json)
 #        → eval (40 numerology questions on unseen dates, base vs fine-tune)
 #   4. the summary table, the loss curve, the report paths and how to serve it.
 # Run it twice: the second run skips every stage whose inputs did not change.

@@ -52,7 +52,7 @@ func TestDemoSteps(t *testing.T) {
 		"base: ../../testdata/stories260K/hf", "base: "+filepath.Join(repo, "testdata", "stories260K", "hf"),
 		"output: ../../out/default", "output: out",
 		"train: [../../out/default/data/numerology.jsonl]", "train: ["+data+"]",
-		"    epochs: 1\n", "    epochs: 1\n    max_steps: 12\n",
+		"    epochs: 2\n", "    epochs: 1\n    max_steps: 12\n",
 		"  trainer: auto\n", "  trainer: llamacpp\n",
 	).Replace(string(y))
 	if !strings.Contains(proj, "max_steps: 12") || !strings.Contains(proj, "trainer: llamacpp") {
@@ -82,7 +82,7 @@ func TestDemoSteps(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Adapter != pipeline.ModeNative || m.Provenance.Trained == nil || !strings.Contains(m.Provenance.Training, "llama_opt_epoch") {
+	if m.Adapter != pipeline.ModeNative || m.Provenance.Trained == nil || !strings.Contains(m.Provenance.Training, "own ggml training graph") {
 		t.Fatalf("manifest: mode %q, trained %v, training %q", m.Adapter, m.Provenance.Trained, m.Provenance.Training)
 	}
 	f, err := gguf.Open(filepath.Join(p.ExportDir(), "sattva-stories260k-f16.gguf"))
@@ -91,7 +91,7 @@ func TestDemoSteps(t *testing.T) {
 	}
 	v, ok := f.Get("general.provenance.training")
 	f.Close()
-	if !ok || !strings.Contains(v.V.(string), "llama_opt_epoch") {
+	if !ok || !strings.Contains(v.V.(string), "own ggml training graph") {
 		t.Fatalf("exported GGUF provenance: %v", v.V)
 	}
 	// The report: base vs fine-tune, labelled so, and the fine-tune answers differently.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/llamacpp"
@@ -26,13 +28,13 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 		if err != nil {
 			return nil, err
 		}
-		seqs, err := job.Encode(vocab)
+		seqs, prompts, err := job.Encode(vocab)
 		vocab.Close()
 		if err != nil {
 			return nil, err
 		}
 		o := llamacpp.TrainOptions{
-			Model: job.Model, Out: job.Out, Sequences: seqs, Epochs: job.Epochs, MaxSteps: job.MaxSteps,
+			Model: job.Model, Out: job.Out, Sequences: seqs, Prompt: prompts, Engine: job.Engine, Epochs: job.Epochs, MaxSteps: job.MaxSteps,
 			LearningRate: job.LearningRate, Schedule: job.Schedule, WeightDecay: job.WeightDecay, Optimizer: job.Optimizer,
 			Context: job.Context, Seed: job.Seed, CheckpointSteps: job.CheckpointSteps, Threads: job.Threads, CPUOnly: cpu,
 		}
@@ -42,22 +44,28 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 		if job.Tensors != nil {
 			o.TrainTensor = job.Tensors.MatchString
 		}
-		for k, v := range job.Metadata {
-			o.Metadata = append(o.Metadata, gguf.KV{Key: k, Value: gguf.String(v)})
+		engine, why, err := llamacpp.ResolveEngine(o)
+		if err != nil {
+			return nil, err
+		}
+		o.Engine = engine
+		if why != "" {
+			fmt.Fprintf(errOut, "native trainer: engine %s (%s)\n", engine, why)
+		}
+		meta := job.Metadata
+		if job.Describe != nil {
+			meta = maps.Clone(meta)
+			if meta == nil {
+				meta = map[string]string{}
+			}
+			meta["general.provenance.training"] = job.Describe(engine)
+		}
+		for _, k := range slices.Sorted(maps.Keys(meta)) {
+			o.Metadata = append(o.Metadata, gguf.KV{Key: k, Value: gguf.String(meta[k])})
 		}
 		if job.WarmupRatio > 0 {
-			// The step count is known once the examples are packed: plan it
-			// the way Train does, by the tokens.
-			n := 0
-			for _, s := range seqs {
-				n += len(s)
-			}
-			ctxTok := max(job.Context, 256)
-			if n > ctxTok {
-				steps := ((n-1-ctxTok)/ctxTok + 1) * max(job.Epochs, 1)
-				if job.MaxSteps > 0 {
-					steps = min(steps, job.MaxSteps)
-				}
+			// The steps are known once the examples are packed.
+			if steps, err := llamacpp.TrainSteps(o); err == nil {
 				o.WarmupSteps = int(math.Ceil(job.WarmupRatio * float64(steps)))
 			}
 		}
@@ -72,11 +80,15 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 			return nil, err
 		}
 		if res.TrainableTensors > 0 {
-			fmt.Fprintf(errOut, "native trainer: %d tensors (%d parameters) trained on %s; this llama.cpp trains only tensors after the last KV-cache write\n",
-				res.TrainableTensors, res.TrainableParams, res.Device)
+			what := "every tensor, loss on the answer tokens"
+			if res.Engine == llamacpp.EngineLlamaOpt {
+				what = "llama.cpp's llama_opt_epoch trains only tensors after the last KV-cache write"
+			}
+			fmt.Fprintf(errOut, "native trainer (%s): %d tensors (%d parameters) trained on %s; %s\n",
+				res.Engine, res.TrainableTensors, res.TrainableParams, res.Device, what)
 		}
 		return &pipeline.NativeRun{Steps: res.Steps, Epochs: res.Epochs, Losses: res.Losses, Tokens: res.Tokens, Sequences: len(seqs),
 			StreamTokens: res.StreamTokens, TokensPerSecond: res.TokensPerSecond, TrainableParams: res.TrainableParams,
-			TrainedTensors: res.TrainedTensors, Device: res.Device, Stopped: res.Stopped}, err
+			TrainedTensors: res.TrainedTensors, Device: res.Device, Engine: res.Engine, EngineNote: res.EngineNote, Stopped: res.Stopped}, err
 	}
 }
