@@ -7,7 +7,7 @@ import (
 )
 
 // hparams are the hyperparameters llama-model.cpp's load_hparams reads for
-// the architectures of Architectures.
+// the architectures of Architectures().
 type hparams struct {
 	nLayer     int
 	nEmbd      int

@@ -72,9 +72,9 @@ func f32v(x float32) gguf.Value { return gguf.Float32(x) }
 // reviewCases break the robustness review's reproductions.
 func reviewCases() []GGUFCase {
 	return []GGUFCase{
-		model("tokens-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.tokens", gguf.Int32s(make([]int32, len(TinyTokens)))) }),
+		model("tokens-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.tokens", gguf.Int32s(make([]int32, len(TinyTokens())))) }),
 		model("tokens-all-duplicates", "vocab.unique-tokens", func(r *Raw) {
-			t := make([]string, len(TinyTokens))
+			t := make([]string, len(TinyTokens()))
 			for i := range t {
 				t[i] = "a"
 			}
@@ -141,8 +141,8 @@ func keyTypeCases() []GGUFCase {
 		model("eps-f64", "key.type", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", gguf.Float64(1e-5)) }),
 		model("add-bos-uint8", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.add_bos_token", gguf.Uint8(1)) }),
 		model("bos-id-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.bos_token_id", gguf.Int32(1)) }),
-		model("scores-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Int32s(make([]int32, len(TinyTokens)))) }),
-		model("token-type-f32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.token_type", gguf.Float32s(make([]float32, len(TinyTokens)))) }),
+		model("scores-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Int32s(make([]int32, len(TinyTokens())))) }),
+		model("token-type-f32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.token_type", gguf.Float32s(make([]float32, len(TinyTokens())))) }),
 		model("chat-template-uint32", "key.type", func(r *Raw) { r.Set("tokenizer.chat_template", u32v(1)) }),
 		model("general-name-array", "key.type", func(r *Raw) { r.Set("general.name", gguf.Strings([]string{"x"})) }),
 		model("pre-uint32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.pre", u32v(7)) }),
@@ -191,31 +191,31 @@ func vocabCases() []GGUFCase {
 		model("tokens-missing", "key.type", func(r *Raw) { r.Delete("tokenizer.ggml.tokens") }),
 		model("tokens-empty", "vocab.length", func(r *Raw) { setTokens(r, nil) }),
 		model("tokens-duplicate-pair", "vocab.unique-tokens", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			t[len(t)-1] = t[len(t)-2]
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
 		model("tokens-empty-collides", "vocab.unique-tokens", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			n := len(t)
 			t[n-2], t[n-1] = "", "[EMPTY_"+strconv.Itoa(n-2)+"]"
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
 		model("scores-long", "vocab.length", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Float32s(make([]float32, 40))) }),
 		model("scores-nan", "vocab.length", func(r *Raw) {
-			s := make([]float32, len(TinyTokens))
+			s := make([]float32, len(TinyTokens()))
 			s[3] = float32(math.NaN())
 			r.Set("tokenizer.ggml.scores", gguf.Float32s(s))
 		}),
 		model("byte-token-misspelled", "vocab.byte-token", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			t[3+10] = "<0"
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
 		model("bos-id-999", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.bos_token_id", u32v(999)) }),
-		model("eot-id-past-end", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.eot_token_id", u32v(uint32(len(TinyTokens)))) }),
+		model("eot-id-past-end", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.eot_token_id", u32v(uint32(len(TinyTokens())))) }),
 		model("spm-no-byte-tokens", "vocab.byte-tokens", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			t[3+0x41] = "<byte-A>"
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 			tt := make([]int32, len(t))
