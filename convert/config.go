@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -134,116 +135,21 @@ func LoadHParams(fsys fs.FS, dir string) (*HParams, error) {
 	return parseHParams(raw, joinPath(dir, "config.json"))
 }
 
+// parseHParams reads the fields of config.json (raw) that the converter
+// uses; file names it in errors. The steps run in this order, so a config
+// with several faults reports the first of them.
 func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error) {
+	r := hparamReader{obj: hfObject{file: file, m: raw}, raw: raw, file: file}
 	h := &HParams{raw: raw, file: file}
-	bad := func(field, format string, args ...any) error {
-		return &InputError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}
-	}
-	// text_config (multimodal wrappers) is not supported: say so.
-	var archs []string
-	if r, ok := (hfObject{m: raw}).raw("architectures"); ok {
-		if err := json.Unmarshal(r, &archs); err != nil || len(archs) == 0 {
-			return nil, bad("architectures", "must be a non-empty list of strings")
-		}
-	} else {
-		return nil, bad("architectures", "missing")
-	}
-	h.Architecture = archs[0]
-	supported := false
-	for _, a := range supportedArchitectures {
-		if a == h.Architecture {
-			supported = true
-		}
-	}
-	if !supported {
-		return nil, &UnsupportedError{File: file, Field: "architectures", Msg: fmt.Sprintf("unsupported architecture %q (this converter handles %s)", h.Architecture, strings.Join(supportedArchitectures, ", "))}
-	}
-	obj := hfObject{file: file, m: raw}
-	getInt := func(keys ...string) (int64, string, error) {
-		for _, k := range keys {
-			v, ok, err := obj.Int(k, 0, 1<<53)
-			if err != nil {
-				return 0, k, bad(k, "%s is not a non-negative integer", shortJSON(raw[k]))
-			}
-			if ok {
-				return v, k, nil
-			}
-		}
-		return 0, "", nil
-	}
-	need := func(dst *int64, keys ...string) error {
-		v, k, err := getInt(keys...)
-		if err != nil {
-			return err
-		}
-		if k == "" || v == 0 {
-			return bad(keys[0], "missing or zero")
-		}
-		*dst = v
-		return nil
-	}
-	if err := need(&h.HiddenSize, "hidden_size", "n_embd", "dim"); err != nil {
-		return nil, err
-	}
-	if err := need(&h.Intermediate, "intermediate_size", "n_inner", "hidden_dim"); err != nil {
-		return nil, err
-	}
-	if err := need(&h.Layers, "num_hidden_layers", "n_layers", "n_layer"); err != nil {
-		return nil, err
-	}
-	if err := need(&h.Heads, "num_attention_heads", "n_heads", "n_head"); err != nil {
-		return nil, err
-	}
-	kv, k, err := getInt("num_key_value_heads", "n_kv_heads")
+	arch, err := r.architecture()
 	if err != nil {
 		return nil, err
 	}
-	if k == "" || kv == 0 {
-		kv = h.Heads
-	}
-	h.KVHeads = kv
-	if h.Heads%h.KVHeads != 0 {
-		return nil, bad("num_key_value_heads", "%d does not divide num_attention_heads %d", h.KVHeads, h.Heads)
-	}
-	hd, k, err := getInt("head_dim")
-	if err != nil {
+	h.Architecture = arch
+	if err := r.shape(h); err != nil {
 		return nil, err
 	}
-	if k == "" || hd == 0 {
-		if h.HiddenSize%h.Heads != 0 {
-			return nil, bad("hidden_size", "%d is not a multiple of num_attention_heads %d", h.HiddenSize, h.Heads)
-		}
-		hd = h.HiddenSize / h.Heads
-	}
-	if hd%2 != 0 {
-		return nil, bad("head_dim", "%d is odd; rotary embeddings need an even head size", hd)
-	}
-	h.HeadDim = hd
-	if h.ContextLength, _, err = getInt("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"); err != nil {
-		return nil, err
-	}
-	if h.VocabSize, _, err = getInt("vocab_size"); err != nil {
-		return nil, err
-	}
-	if h.VocabSize > maxVocab {
-		return nil, bad("vocab_size", "%d exceeds the limit of %d tokens", h.VocabSize, maxVocab)
-	}
-	for _, d := range []struct {
-		k string
-		v int64
-	}{{"hidden_size", h.HiddenSize}, {"intermediate_size", h.Intermediate}, {"num_hidden_layers", h.Layers}, {"num_attention_heads", h.Heads}} {
-		if d.v > 1<<20 {
-			return nil, bad(d.k, "%d is not a plausible size", d.v)
-		}
-	}
-	getFloat := func(key string) (float64, bool, error) {
-		f, ok, err := obj.Float(key)
-		if err != nil {
-			return 0, false, bad(key, "%s is not a number", shortJSON(raw[key]))
-		}
-		return f, ok, nil
-	}
-	eps, ok, err := getFloat("rms_norm_eps")
+	eps, ok, err := r.float("rms_norm_eps")
 	if err != nil {
 		return nil, err
 	}
@@ -251,55 +157,199 @@ func parseHParams(raw map[string]json.RawMessage, file string) (*HParams, error)
 		eps = 1e-6 // transformers' LlamaConfig default
 	}
 	h.RMSNormEps = float32(eps)
-	theta, ok, err := getFloat("rope_theta")
+	theta, hasTheta, err := r.float("rope_theta")
 	if err != nil {
 		return nil, err
 	}
-	if h.TieEmbeddings, _, err = obj.Bool("tie_word_embeddings"); err != nil {
+	if h.TieEmbeddings, _, err = r.obj.Bool("tie_word_embeddings"); err != nil {
 		return nil, err
 	}
+	if err := r.rope(h, theta, hasTheta); err != nil {
+		return nil, err
+	}
+	if h.NameOrPath, _, err = r.obj.String("_name_or_path"); err != nil {
+		return nil, err
+	}
+	if err := r.tokenIDs(h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// hparamReader reads config.json's fields; its errors name the file and the field.
+type hparamReader struct {
+	obj  hfObject
+	raw  map[string]json.RawMessage
+	file string
+}
+
+func (r hparamReader) bad(field, format string, args ...any) error {
+	return &InputError{File: r.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// int returns the first of keys present, as a non-negative integer, and
+// the key it read; key is "" when none is present.
+func (r hparamReader) int(keys ...string) (v int64, key string, err error) {
+	for _, k := range keys {
+		v, ok, err := r.obj.Int(k, 0, 1<<53)
+		if err != nil {
+			return 0, k, r.bad(k, "%s is not a non-negative integer", shortJSON(r.raw[k]))
+		}
+		if ok {
+			return v, k, nil
+		}
+	}
+	return 0, "", nil
+}
+
+// need sets *dst to the first of keys present; missing or zero is an error
+// naming keys[0].
+func (r hparamReader) need(dst *int64, keys ...string) error {
+	v, k, err := r.int(keys...)
+	if err != nil {
+		return err
+	}
+	if k == "" || v == 0 {
+		return r.bad(keys[0], "missing or zero")
+	}
+	*dst = v
+	return nil
+}
+
+func (r hparamReader) float(key string) (float64, bool, error) {
+	f, ok, err := r.obj.Float(key)
+	if err != nil {
+		return 0, false, r.bad(key, "%s is not a number", shortJSON(r.raw[key]))
+	}
+	return f, ok, nil
+}
+
+// architecture returns the first of config.json's architectures, which
+// must be one this package converts. (text_config, of multimodal wrappers,
+// is not supported: their architectures say so.)
+func (r hparamReader) architecture() (string, error) {
+	var archs []string
+	raw, ok := r.obj.raw("architectures")
+	if !ok {
+		return "", r.bad("architectures", "missing")
+	}
+	if err := json.Unmarshal(raw, &archs); err != nil || len(archs) == 0 {
+		return "", r.bad("architectures", "must be a non-empty list of strings")
+	}
+	if !slices.Contains(supportedArchitectures, archs[0]) {
+		return "", &UnsupportedError{File: r.file, Field: "architectures", Msg: fmt.Sprintf("unsupported architecture %q (this converter handles %s)", archs[0], strings.Join(supportedArchitectures, ", "))}
+	}
+	return archs[0], nil
+}
+
+// shape reads the model's sizes: widths, layers, heads, head size, context
+// and vocabulary, each checked against the others and a plausible bound.
+func (r hparamReader) shape(h *HParams) error {
+	if err := r.need(&h.HiddenSize, "hidden_size", "n_embd", "dim"); err != nil {
+		return err
+	}
+	if err := r.need(&h.Intermediate, "intermediate_size", "n_inner", "hidden_dim"); err != nil {
+		return err
+	}
+	if err := r.need(&h.Layers, "num_hidden_layers", "n_layers", "n_layer"); err != nil {
+		return err
+	}
+	if err := r.need(&h.Heads, "num_attention_heads", "n_heads", "n_head"); err != nil {
+		return err
+	}
+	kv, k, err := r.int("num_key_value_heads", "n_kv_heads")
+	if err != nil {
+		return err
+	}
+	if k == "" || kv == 0 {
+		kv = h.Heads
+	}
+	h.KVHeads = kv
+	if h.Heads%h.KVHeads != 0 {
+		return r.bad("num_key_value_heads", "%d does not divide num_attention_heads %d", h.KVHeads, h.Heads)
+	}
+	hd, k, err := r.int("head_dim")
+	if err != nil {
+		return err
+	}
+	if k == "" || hd == 0 {
+		if h.HiddenSize%h.Heads != 0 {
+			return r.bad("hidden_size", "%d is not a multiple of num_attention_heads %d", h.HiddenSize, h.Heads)
+		}
+		hd = h.HiddenSize / h.Heads
+	}
+	if hd%2 != 0 {
+		return r.bad("head_dim", "%d is odd; rotary embeddings need an even head size", hd)
+	}
+	h.HeadDim = hd
+	if h.ContextLength, _, err = r.int("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"); err != nil {
+		return err
+	}
+	if h.VocabSize, _, err = r.int("vocab_size"); err != nil {
+		return err
+	}
+	if h.VocabSize > maxVocab {
+		return r.bad("vocab_size", "%d exceeds the limit of %d tokens", h.VocabSize, maxVocab)
+	}
+	for _, d := range []struct {
+		k string
+		v int64
+	}{{"hidden_size", h.HiddenSize}, {"intermediate_size", h.Intermediate}, {"num_hidden_layers", h.Layers}, {"num_attention_heads", h.Heads}} {
+		if d.v > 1<<20 {
+			return r.bad(d.k, "%d is not a plausible size", d.v)
+		}
+	}
+	return nil
+}
+
+// rope sets h.Rope and h.RopeTheta from rope_scaling or rope_parameters
+// (the first non-default type wins); theta is rope_theta where hasTheta,
+// else the scaling's own rope_theta, else 10000.
+func (r hparamReader) rope(h *HParams, theta float64, hasTheta bool) error {
 	for _, key := range []string{"rope_scaling", "rope_parameters"} {
-		r, has := obj.raw(key)
+		raw, has := r.obj.raw(key)
 		if !has {
 			continue
 		}
-		rs, err := parseRope(r, file, key)
+		rs, err := parseRope(raw, r.file, key)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if rs.hasTheta && !ok {
-			theta, ok = rs.Theta, true
+		if rs.hasTheta && !hasTheta {
+			theta, hasTheta = rs.Theta, true
 		}
 		if h.Rope.Type == "" || h.Rope.Type == "default" {
 			h.Rope = rs
 		}
 	}
-	if !ok {
+	if !hasTheta {
 		theta = 10000
 	}
 	h.RopeTheta = theta
 	if h.Rope.OriginalContext == 0 {
-		if v, _, err := getInt("original_max_position_embeddings"); err == nil {
+		if v, _, err := r.int("original_max_position_embeddings"); err == nil {
 			h.Rope.OriginalContext = v
 		}
 	}
-	if h.NameOrPath, _, err = obj.String("_name_or_path"); err != nil {
-		return nil, err
-	}
-	// null, a list (eos_token_id in Llama 3.1's config) or a negative id: no id
+	return nil
+}
+
+// tokenIDs reads the special token ids. null, a list (eos_token_id in
+// Llama 3.1's config) or a negative id: no id.
+func (r hparamReader) tokenIDs(h *HParams) error {
 	for _, p := range []struct {
 		key string
 		dst **int64
 	}{{"bos_token_id", &h.BosTokenID}, {"eos_token_id", &h.EosTokenID}, {"pad_token_id", &h.PadTokenID}, {"unk_token_id", &h.UnkTokenID}} {
-		v, ok, err := obj.TokenID(p.key)
+		v, ok, err := r.obj.TokenID(p.key)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if ok {
 			*p.dst = &v
 		}
 	}
-	return h, nil
+	return nil
 }
 
 func parseRope(r json.RawMessage, file, key string) (RopeScaling, error) {

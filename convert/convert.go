@@ -247,16 +247,12 @@ func gdims(shape []int64) []uint64 {
 	return d
 }
 
+// planModel lists the tensors of the GGUF to write, in order, each with the
+// job that produces its bytes, and the metadata: the rope frequencies first,
+// then the checkpoint's tensors with merges' deltas, then the KVs.
 func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab *Vocab, merges []*adapter, dir string, o Options) (*Plan, error) {
 	if !o.OutType.Valid() {
 		return nil, fmt.Errorf("convert: output type %d is not a ggml type", o.OutType)
-	}
-	plan := &Plan{Architecture: "llama", OutType: o.OutType.String()}
-	encoderFor := func(t gguf.Type) (RowEncoder, error) {
-		if e := builtinEncoder(t); e != nil {
-			return e, nil
-		}
-		return nil, fmt.Errorf("convert: no encoder for output type %s (built in: F32, F16, BF16, Q8_0)", t)
 	}
 	if _, err := encoderFor(o.OutType); err != nil {
 		return nil, err
@@ -265,88 +261,31 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 	if chunk <= 0 {
 		chunk = 4 << 20
 	}
-	add := func(pt PlanTensor, job *tensorJob) error {
-		pt.Type = chooseType(pt.Name, len(pt.Dims), int64(pt.Dims[0]), o.OutType)
-		enc, err := encoderFor(pt.Type)
-		if err != nil {
-			return fmt.Errorf("%w (tensor %s)", err, pt.Name)
-		}
-		size, err := gguf.TensorSize(pt.Type, pt.Dims)
-		if err != nil {
-			return fmt.Errorf("convert: tensor %s: %w", pt.Name, err)
-		}
-		pt.Bytes = size
-		pt.TypeStr = pt.Type.String()
-		job.enc = enc
-		job.outType = pt.Type
-		job.ctx = ctx
-		job.chunkBytes = chunk
-		pt.data = job
-		plan.Tensors = append(plan.Tensors, pt)
-		plan.TensorBytes += size
-		return nil
+	pb := &planBuilder{
+		plan:       &Plan{Architecture: "llama", OutType: o.OutType.String()},
+		ctx:        ctx,
+		outType:    o.OutType,
+		chunkBytes: chunk,
 	}
 
 	// Extra tensors come first, as in the reference (generate_extra_tensors).
 	if hp.Rope.Type == "llama3" {
 		f := hp.ropeFreqs()
-		if err := add(PlanTensor{Name: "rope_freqs.weight", Dims: []uint64{uint64(len(f))}}, &tensorJob{gen: f, rows: 1, cols: int64(len(f))}); err != nil {
+		if err := pb.add(PlanTensor{Name: "rope_freqs.weight", Dims: []uint64{uint64(len(f))}}, &tensorJob{gen: f, rows: 1, cols: int64(len(f))}); err != nil {
 			return nil, err
 		}
 	}
 	used := map[string]bool{}
 	for _, st := range model.Tensors {
-		name, _, ok, skip := llamaTensorName(st.Name)
-		if skip {
+		pt, job, err := planSourceTensor(st, hp, merges, used, dir)
+		if err != nil {
+			return nil, err
+		}
+		if job == nil {
 			continue
 		}
-		if !ok {
-			return nil, &UnsupportedError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q", st.Name), Msg: "no llama.cpp tensor corresponds to it (a LlamaForCausalLM checkpoint has embed_tokens, layers.N.{self_attn,mlp,*_layernorm}, norm and lm_head)"}
-		}
-		if !sourceDTypeOK(st.DType) {
-			return nil, &UnsupportedError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.dtype", st.Name), Msg: fmt.Sprintf("dtype %s is not a floating-point weight this converter reads (F32, F16, BF16, F64)", st.DType)}
-		}
-		if used[name] {
-			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q", st.Name), Msg: "maps to " + name + " twice"}
-		}
-		used[name] = true
-		if st.NumElements() == 0 {
-			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("%v holds no values", st.Shape)}
-		}
-		cols := int64(1)
-		rows := int64(1)
-		if n := len(st.Shape); n > 0 {
-			cols = st.Shape[n-1]
-			for _, d := range st.Shape[:n-1] {
-				rows *= d
-			}
-		}
-		if cols > maxRowValues {
-			return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("rows of %d values exceed the limit of %d (a row is the unit held in memory)", cols, maxRowValues)}
-		}
-		job := &tensorJob{src: st, rows: rows, cols: cols}
-		pt := PlanTensor{Name: name, Source: st.Name, DType: st.DType, Dims: gdims(st.Shape)}
-		if nh := permuteHeads(st.Name, hp); nh > 0 {
-			if len(st.Shape) == 0 || st.Shape[0]%(2*nh) != 0 {
-				return nil, &InputError{File: joinPath(dir, st.FileName()), Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("%v: rows are not a multiple of 2×%d heads", st.Shape, nh)}
-			}
-			job.headRows = st.Shape[0] / nh
-			pt.Permute = true
-		}
-		for _, a := range merges {
-			d, ok := a.deltas[st.Name]
-			if !ok {
-				continue
-			}
-			if d.out != rows || d.in != cols {
-				return nil, &InputError{File: a.file, Field: fmt.Sprintf("%s lora_B×lora_A", d.peftName), Msg: fmt.Sprintf("gives %d×%d, but base tensor %q is %d×%d", d.out, d.in, st.Name, rows, cols)}
-			}
-			d.used = true
-			job.deltas = append(job.deltas, d)
-			pt.Merged = append(pt.Merged, a.dir)
-		}
-		plan.SourceBytes += st.Size
-		if err := add(pt, job); err != nil {
+		pb.plan.SourceBytes += st.Size
+		if err := pb.add(pt, job); err != nil {
 			return nil, err
 		}
 	}
@@ -357,14 +296,122 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 			}
 		}
 	}
-	// Metadata.
+	kvs, err := modelKVs(hp, vocab, pb.plan.Tensors, dir, o)
+	if err != nil {
+		return nil, err
+	}
+	pb.plan.KVs = kvs
+	return pb.plan, nil
+}
+
+// encoderFor returns the row encoder of output type t.
+func encoderFor(t gguf.Type) (RowEncoder, error) {
+	if e := builtinEncoder(t); e != nil {
+		return e, nil
+	}
+	return nil, fmt.Errorf("convert: no encoder for output type %s (built in: F32, F16, BF16, Q8_0)", t)
+}
+
+// planBuilder appends tensors to a plan, each with its type, size and encoder.
+type planBuilder struct {
+	plan       *Plan
+	ctx        context.Context
+	outType    gguf.Type
+	chunkBytes int
+}
+
+// add chooses pt's type, sizes it, binds job to it and appends it to the plan.
+func (pb *planBuilder) add(pt PlanTensor, job *tensorJob) error {
+	pt.Type = chooseType(pt.Name, len(pt.Dims), int64(pt.Dims[0]), pb.outType)
+	enc, err := encoderFor(pt.Type)
+	if err != nil {
+		return fmt.Errorf("%w (tensor %s)", err, pt.Name)
+	}
+	size, err := gguf.TensorSize(pt.Type, pt.Dims)
+	if err != nil {
+		return fmt.Errorf("convert: tensor %s: %w", pt.Name, err)
+	}
+	pt.Bytes = size
+	pt.TypeStr = pt.Type.String()
+	job.enc = enc
+	job.outType = pt.Type
+	job.ctx = pb.ctx
+	job.chunkBytes = pb.chunkBytes
+	pt.data = job
+	pb.plan.Tensors = append(pb.plan.Tensors, pt)
+	pb.plan.TensorBytes += size
+	return nil
+}
+
+// planSourceTensor maps checkpoint tensor st to its llama.cpp tensor and
+// the job that reads, permutes and merges it (marking the deltas of merges
+// it takes as used); used holds the llama.cpp names already taken. A
+// tensor llama.cpp does not load returns a nil job.
+func planSourceTensor(st *safetensors.Tensor, hp *HParams, merges []*adapter, used map[string]bool, dir string) (PlanTensor, *tensorJob, error) {
+	name, _, ok, skip := llamaTensorName(st.Name)
+	if skip {
+		return PlanTensor{}, nil, nil
+	}
+	file := joinPath(dir, st.FileName())
+	if !ok {
+		return PlanTensor{}, nil, &UnsupportedError{File: file, Field: fmt.Sprintf("tensor %q", st.Name), Msg: "no llama.cpp tensor corresponds to it (a LlamaForCausalLM checkpoint has embed_tokens, layers.N.{self_attn,mlp,*_layernorm}, norm and lm_head)"}
+	}
+	if !sourceDTypeOK(st.DType) {
+		return PlanTensor{}, nil, &UnsupportedError{File: file, Field: fmt.Sprintf("tensor %q.dtype", st.Name), Msg: fmt.Sprintf("dtype %s is not a floating-point weight this converter reads (F32, F16, BF16, F64)", st.DType)}
+	}
+	if used[name] {
+		return PlanTensor{}, nil, &InputError{File: file, Field: fmt.Sprintf("tensor %q", st.Name), Msg: "maps to " + name + " twice"}
+	}
+	used[name] = true
+	if st.NumElements() == 0 {
+		return PlanTensor{}, nil, &InputError{File: file, Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("%v holds no values", st.Shape)}
+	}
+	cols := int64(1)
+	rows := int64(1)
+	if n := len(st.Shape); n > 0 {
+		cols = st.Shape[n-1]
+		for _, d := range st.Shape[:n-1] {
+			rows *= d
+		}
+	}
+	if cols > maxRowValues {
+		return PlanTensor{}, nil, &InputError{File: file, Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("rows of %d values exceed the limit of %d (a row is the unit held in memory)", cols, maxRowValues)}
+	}
+	job := &tensorJob{src: st, rows: rows, cols: cols}
+	pt := PlanTensor{Name: name, Source: st.Name, DType: st.DType, Dims: gdims(st.Shape)}
+	if nh := permuteHeads(st.Name, hp); nh > 0 {
+		if len(st.Shape) == 0 || st.Shape[0]%(2*nh) != 0 {
+			return PlanTensor{}, nil, &InputError{File: file, Field: fmt.Sprintf("tensor %q.shape", st.Name), Msg: fmt.Sprintf("%v: rows are not a multiple of 2×%d heads", st.Shape, nh)}
+		}
+		job.headRows = st.Shape[0] / nh
+		pt.Permute = true
+	}
+	for _, a := range merges {
+		d, ok := a.deltas[st.Name]
+		if !ok {
+			continue
+		}
+		if d.out != rows || d.in != cols {
+			return PlanTensor{}, nil, &InputError{File: a.file, Field: fmt.Sprintf("%s lora_B×lora_A", d.peftName), Msg: fmt.Sprintf("gives %d×%d, but base tensor %q is %d×%d", d.out, d.in, st.Name, rows, cols)}
+		}
+		d.used = true
+		job.deltas = append(job.deltas, d)
+		pt.Merged = append(pt.Merged, a.dir)
+	}
+	return pt, job, nil
+}
+
+// modelKVs returns the metadata of the GGUF of tensors: general.*, the
+// sampler, the hyperparameters and the vocabulary, with o.ExtraKVs and
+// o.DefaultKVs applied.
+func modelKVs(hp *HParams, vocab *Vocab, tensors []PlanTensor, dir string, o Options) ([]gguf.KV, error) {
 	ft := uint32(gguf.FileTypeOf(o.OutType))
 	name := o.Name
 	if name == "" {
 		name = nameFromDir(dir)
 	}
 	var params int64
-	for _, t := range plan.Tensors {
+	for _, t := range tensors {
 		n := int64(1)
 		for _, d := range t.Dims {
 			n *= int64(d)
@@ -396,8 +443,7 @@ func planModel(ctx context.Context, hp *HParams, model *safetensors.Model, vocab
 	kvs = append(kvs, hparamKVs(hp, ft)...)
 	kvs = append(kvs, gguf.KV{Key: "general.quantization_version", Value: gguf.Uint32(2)})
 	kvs = append(kvs, vocab.KVs()...)
-	plan.KVs = withExtraKVs(kvs, o.ExtraKVs, o.DefaultKVs)
-	return plan, nil
+	return withExtraKVs(kvs, o.ExtraKVs, o.DefaultKVs), nil
 }
 
 // withExtraKVs sets extra in kvs (in place or appended) and appends each of

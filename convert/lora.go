@@ -118,22 +118,56 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		}
 		return nil, err
 	}
-	unsupported := func(field, msg string) error {
-		return &UnsupportedError{File: a.cfgFile, Field: field, Msg: msg}
+	cfg, err := readPeftConfig(hfObject{file: a.cfgFile, m: raw})
+	if err != nil {
+		return nil, err
 	}
-	// Every field through hfObject: PEFT writes null for unset options
-	// ("modules_to_save": null, "layers_to_transform": null), which is absent.
-	obj := hfObject{file: a.cfgFile, m: raw}
-	var cfg struct {
-		PeftType, Bias                                string
-		R                                             int64
-		HasR, HasAlpha                                bool
-		Alpha                                         float64
-		UseRSLoRA, UseDoRA, FanInFanOut, LoraBias     bool
-		RankPattern, AlphaPattern                     json.RawMessage
-		ModulesToSave, TrainableTok, LayerRepl, ALoRA json.RawMessage
-		InvocationStr                                 json.RawMessage
+	if err := cfg.check(a.cfgFile); err != nil {
+		return nil, err
 	}
+	a.rank = cfg.R
+	a.alpha = cfg.Alpha
+	a.rslora = cfg.UseRSLoRA
+	if _, err := fs.Stat(fsys, "adapter_model.safetensors"); err != nil {
+		if _, err2 := fs.Stat(fsys, "adapter_model.bin"); err2 == nil {
+			return nil, &UnsupportedError{File: joinPath(dir, "adapter_model.bin"), Msg: "pickled PyTorch adapters are not read (they can run code); save the adapter with safe_serialization=True"}
+		}
+	}
+	m, err := openModel(fsys, dir, "adapter_model")
+	if err != nil {
+		return nil, err
+	}
+	a.model = m
+	if err := a.pairTensors(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := a.checkDeltas(hp); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// peftConfig holds the fields of adapter_config.json that decide whether
+// llama.cpp's LoRA format can express the adapter.
+type peftConfig struct {
+	PeftType, Bias                                string
+	R                                             int64
+	HasR, HasAlpha                                bool
+	Alpha                                         float64
+	UseRSLoRA, UseDoRA, FanInFanOut, LoraBias     bool
+	RankPattern, AlphaPattern                     json.RawMessage
+	ModulesToSave, TrainableTok, LayerRepl, ALoRA json.RawMessage
+	InvocationStr                                 json.RawMessage
+}
+
+// readPeftConfig reads adapter_config.json's fields through obj: PEFT
+// writes null for unset options ("modules_to_save": null,
+// "layers_to_transform": null), which is absent. A field of the wrong type
+// is an error; the first in the order below is returned.
+func readPeftConfig(obj hfObject) (peftConfig, error) {
+	var cfg peftConfig
 	var errs []error
 	str := func(key string, dst *string) {
 		v, _, err := obj.String(key)
@@ -151,14 +185,14 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 	flag("use_dora", &cfg.UseDoRA)
 	flag("fan_in_fan_out", &cfg.FanInFanOut)
 	flag("lora_bias", &cfg.LoraBias)
-	var err2 error
-	cfg.R, cfg.HasR, err2 = obj.Int("r", 1, 1<<20)
-	errs = append(errs, err2)
-	cfg.Alpha, cfg.HasAlpha, err2 = obj.Float("lora_alpha")
-	errs = append(errs, err2)
+	var err error
+	cfg.R, cfg.HasR, err = obj.Int("r", 1, 1<<20)
+	errs = append(errs, err)
+	cfg.Alpha, cfg.HasAlpha, err = obj.Float("lora_alpha")
+	errs = append(errs, err)
 	for _, e := range errs {
 		if e != nil {
-			return nil, e
+			return cfg, e
 		}
 	}
 	cfg.RankPattern, _ = obj.raw("rank_pattern")
@@ -168,54 +202,56 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 	cfg.LayerRepl, _ = obj.raw("layer_replication")
 	cfg.ALoRA, _ = obj.raw("alora_invocation_tokens")
 	cfg.InvocationStr, _ = obj.raw("invocation_string")
+	return cfg, nil
+}
+
+// check refuses, with the reason, a configuration that is not plain LoRA
+// with one rank and one alpha; cfgFile names adapter_config.json.
+func (cfg peftConfig) check(cfgFile string) error {
+	unsupported := func(field, msg string) error {
+		return &UnsupportedError{File: cfgFile, Field: field, Msg: msg}
+	}
 	switch {
 	case cfg.PeftType != "" && cfg.PeftType != "LORA":
-		return nil, unsupported("peft_type", fmt.Sprintf("%q adapters are not LoRA; only LORA is supported", cfg.PeftType))
+		return unsupported("peft_type", fmt.Sprintf("%q adapters are not LoRA; only LORA is supported", cfg.PeftType))
 	case !cfg.HasR:
-		return nil, &InputError{File: a.cfgFile, Field: "r", Msg: "missing or not a positive integer"}
+		return &InputError{File: cfgFile, Field: "r", Msg: "missing or not a positive integer"}
 	case !cfg.HasAlpha:
-		return nil, &InputError{File: a.cfgFile, Field: "lora_alpha", Msg: "missing"}
+		return &InputError{File: cfgFile, Field: "lora_alpha", Msg: "missing"}
 	case cfg.UseDoRA:
-		return nil, unsupported("use_dora", "DoRA adapters rescale each weight column by a learned magnitude, which llama.cpp's LoRA format cannot express; merge it with PEFT's merge_and_unload and convert the merged model")
+		return unsupported("use_dora", "DoRA adapters rescale each weight column by a learned magnitude, which llama.cpp's LoRA format cannot express; merge it with PEFT's merge_and_unload and convert the merged model")
 	case cfg.FanInFanOut:
-		return nil, unsupported("fan_in_fan_out", "true means Conv1D (GPT-2 style) weights; Llama's Linear layers never use it")
+		return unsupported("fan_in_fan_out", "true means Conv1D (GPT-2 style) weights; Llama's Linear layers never use it")
 	case cfg.Bias != "" && cfg.Bias != "none", cfg.LoraBias:
-		return nil, unsupported("bias", "adapters that train biases are not supported (llama.cpp's LoRA format has only lora_a and lora_b)")
+		return unsupported("bias", "adapters that train biases are not supported (llama.cpp's LoRA format has only lora_a and lora_b)")
 	case nonEmptyJSON(cfg.RankPattern):
-		return nil, unsupported("rank_pattern", "per-module ranks are not supported: llama.cpp applies one alpha per adapter")
+		return unsupported("rank_pattern", "per-module ranks are not supported: llama.cpp applies one alpha per adapter")
 	case nonEmptyJSON(cfg.AlphaPattern):
-		return nil, unsupported("alpha_pattern", "per-module alphas are not supported: llama.cpp applies one alpha per adapter")
+		return unsupported("alpha_pattern", "per-module alphas are not supported: llama.cpp applies one alpha per adapter")
 	case nonEmptyJSON(cfg.ModulesToSave):
-		return nil, unsupported("modules_to_save", "the adapter carries fully retrained modules (often embed_tokens or lm_head for new tokens); convert the merged model instead")
+		return unsupported("modules_to_save", "the adapter carries fully retrained modules (often embed_tokens or lm_head for new tokens); convert the merged model instead")
 	case nonEmptyJSON(cfg.TrainableTok):
-		return nil, unsupported("trainable_token_indices", "the adapter retrains token embeddings; convert the merged model instead")
+		return unsupported("trainable_token_indices", "the adapter retrains token embeddings; convert the merged model instead")
 	case nonEmptyJSON(cfg.ALoRA), nonEmptyJSON(cfg.InvocationStr) && string(cfg.InvocationStr) != `""`:
-		return nil, unsupported("alora_invocation_tokens", "activated LoRA (aLoRA) adapters switch on after an invocation sequence; not supported")
+		return unsupported("alora_invocation_tokens", "activated LoRA (aLoRA) adapters switch on after an invocation sequence; not supported")
 	case nonEmptyJSON(cfg.LayerRepl):
-		return nil, unsupported("layer_replication", "layer replication changes the model's depth; not supported")
+		return unsupported("layer_replication", "layer replication changes the model's depth; not supported")
 	}
-	a.rank = cfg.R
-	a.alpha = cfg.Alpha
-	a.rslora = cfg.UseRSLoRA
-	if _, err := fs.Stat(fsys, "adapter_model.safetensors"); err != nil {
-		if _, err2 := fs.Stat(fsys, "adapter_model.bin"); err2 == nil {
-			return nil, &UnsupportedError{File: joinPath(dir, "adapter_model.bin"), Msg: "pickled PyTorch adapters are not read (they can run code); save the adapter with safe_serialization=True"}
-		}
-	}
-	m, err := openModel(fsys, dir, "adapter_model")
-	if err != nil {
-		return nil, err
-	}
-	a.model = m
-	fail := func(err error) (*adapter, error) { m.Close(); return nil, err }
-	for _, t := range m.Tensors {
+	return nil
+}
+
+// pairTensors groups a.model's tensors into one delta per adapted base
+// weight (its lora_A and lora_B), in file order; tensors that are not LoRA
+// weights of a llama.cpp tensor are refused.
+func (a *adapter) pairTensors() error {
+	for _, t := range a.model.Tensors {
 		name := strings.TrimPrefix(t.Name, "base_model.model.")
 		field := fmt.Sprintf("tensor %q", t.Name)
 		var isA bool
 		var base string
 		switch {
 		case strings.Contains(name, "lora_embedding_A") || strings.Contains(name, "lora_embedding_B"):
-			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings (lora_embedding_A/B); llama.cpp's LoRA format does not apply those — convert the merged model instead"})
+			return &UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings (lora_embedding_A/B); llama.cpp's LoRA format does not apply those — convert the merged model instead"}
 		case strings.HasSuffix(name, ".lora_A.weight"):
 			isA, base = true, strings.TrimSuffix(name, ".lora_A.weight")+".weight"
 		case strings.HasSuffix(name, ".lora_B.weight"):
@@ -223,22 +259,22 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		case strings.HasSuffix(name, ".base_layer.weight"):
 			continue
 		case strings.Contains(name, "_layernorm") || strings.Contains(name, ".norm"):
-			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter replaces a norm weight (mergekit-extract-lora style); not supported"})
+			return &UnsupportedError{File: a.file, Field: field, Msg: "the adapter replaces a norm weight (mergekit-extract-lora style); not supported"}
 		default:
-			return fail(&InputError{File: a.file, Field: field, Msg: "neither a lora_A nor a lora_B weight"})
+			return &InputError{File: a.file, Field: field, Msg: "neither a lora_A nor a lora_B weight"}
 		}
 		gname, _, ok, _ := llamaTensorName(base)
 		if !ok || gname == "" {
-			return fail(&UnsupportedError{File: a.file, Field: field, Msg: fmt.Sprintf("adapts %q, which has no llama.cpp tensor", base)})
+			return &UnsupportedError{File: a.file, Field: field, Msg: fmt.Sprintf("adapts %q, which has no llama.cpp tensor", base)}
 		}
 		if strings.HasPrefix(gname, "token_embd") {
-			return fail(&UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings; not supported"})
+			return &UnsupportedError{File: a.file, Field: field, Msg: "the adapter adapts token embeddings; not supported"}
 		}
 		if len(t.Shape) != 2 || t.Shape[0] == 0 || t.Shape[1] == 0 {
-			return fail(&InputError{File: a.file, Field: field + ".shape", Msg: fmt.Sprintf("%v is not a non-empty 2-D shape", t.Shape)})
+			return &InputError{File: a.file, Field: field + ".shape", Msg: fmt.Sprintf("%v is not a non-empty 2-D shape", t.Shape)}
 		}
 		if !sourceDTypeOK(t.DType) {
-			return fail(&UnsupportedError{File: a.file, Field: field + ".dtype", Msg: fmt.Sprintf("dtype %s is not a floating-point weight", t.DType)})
+			return &UnsupportedError{File: a.file, Field: field + ".dtype", Msg: fmt.Sprintf("dtype %s is not a floating-point weight", t.DType)}
 		}
 		d, ok := a.deltas[base]
 		if !ok {
@@ -253,8 +289,14 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 		}
 	}
 	if len(a.order) == 0 {
-		return fail(&InputError{File: a.file, Msg: "no lora_A/lora_B tensors"})
+		return &InputError{File: a.file, Msg: "no lora_A/lora_B tensors"}
 	}
+	return nil
+}
+
+// checkDeltas sets each delta's shape from its pair and checks that the
+// pair is complete, of the adapter's rank, and permutable like the base.
+func (a *adapter) checkDeltas(hp *HParams) error {
 	for _, base := range a.order {
 		d := a.deltas[base]
 		if d.a == nil || d.b == nil {
@@ -262,21 +304,21 @@ func loadAdapter(dir string, hp *HParams) (*adapter, error) {
 			if d.a != nil {
 				which = "lora_B"
 			}
-			return fail(&InputError{File: a.file, Field: d.peftName, Msg: "has no " + which + " weight"})
+			return &InputError{File: a.file, Field: d.peftName, Msg: "has no " + which + " weight"}
 		}
 		d.r, d.in = d.a.Shape[0], d.a.Shape[1]
 		d.out = d.b.Shape[0]
 		if d.b.Shape[1] != d.r {
-			return fail(&InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("lora_A is %v but lora_B is %v: ranks differ", d.a.Shape, d.b.Shape)})
+			return &InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("lora_A is %v but lora_B is %v: ranks differ", d.a.Shape, d.b.Shape)}
 		}
 		if d.r != a.rank {
-			return fail(&InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("rank %d, but adapter_config.json says r = %d", d.r, a.rank)})
+			return &InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("rank %d, but adapter_config.json says r = %d", d.r, a.rank)}
 		}
 		if nh := permuteHeads(base, hp); nh > 0 && d.out%(2*nh) != 0 {
-			return fail(&InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("lora_B has %d rows, not a multiple of 2×%d heads", d.out, nh)})
+			return &InputError{File: a.file, Field: d.peftName, Msg: fmt.Sprintf("lora_B has %d rows, not a multiple of 2×%d heads", d.out, nh)}
 		}
 	}
-	return a, nil
+	return nil
 }
 
 func nonEmptyJSON(r json.RawMessage) bool {

@@ -63,155 +63,195 @@ func (d *decoder) expect(n *yaml.Node, field string, c *Case) []Scorer {
 	var out []Scorer
 	d.eachKey(n, field, func(key string, k, v *yaml.Node) {
 		f := field + "." + key
+		var sc Scorer
 		switch key {
 		case "ignore_case":
 		case "exact":
 			if s, ok := d.str(v, f); ok {
-				out = append(out, &exactScorer{want: s, ignoreCase: ignoreCase})
+				sc = &exactScorer{want: s, ignoreCase: ignoreCase}
 			}
 		case "contains_all", "contains_any", "not_contains":
-			list := d.strList(v, f, true)
-			if len(list) == 0 {
-				return
+			if list := d.strList(v, f, true); len(list) > 0 {
+				sc = &containsScorer{mode: key, subs: list, res: literalRegexps(list, ignoreCase)}
 			}
-			out = append(out, &containsScorer{mode: key, subs: list, res: literalRegexps(list, ignoreCase)})
 		case "regex", "not_regex":
-			srcs := d.strList(v, f, true)
-			sc := &regexScorer{negate: key == "not_regex"}
-			for i, src := range srcs {
-				re, err := regexp.Compile(src)
-				if err != nil {
-					ef := f
-					if v.Kind == yaml.SequenceNode {
-						ef = fmt.Sprintf("%s[%d]", f, i)
-					}
-					d.addf(v, ef, "bad regular expression: %v", err)
-					continue
-				}
-				sc.res = append(sc.res, re)
-			}
-			if len(sc.res) == len(srcs) && len(srcs) > 0 {
-				out = append(out, sc)
-			}
+			sc = d.expectRegex(v, f, key == "not_regex")
 		case "numerology":
-			var date string
-			var ok bool
-			dn := v
-			if v.Kind == yaml.MappingNode {
-				d.eachKey(v, f, func(key string, k, v *yaml.Node) {
-					if key != "date" {
-						d.addf(k, f+"."+key, "unknown key (want date)")
-						return
-					}
-					dn = v
-					date, ok = d.scalarText(v, f+".date")
-				})
-				if dn == v {
-					d.addf(v, f+".date", "missing")
-				}
-			} else {
-				date, ok = d.scalarText(v, f)
-			}
-			if !ok {
-				return
-			}
-			sc, err := NewNumerologyScorer(date)
-			if err != nil {
-				d.addf(dn, f, "%v", err)
-				return
-			}
-			out = append(out, sc)
+			sc = d.expectNumerology(v, f)
 		case "refusal":
-			if s, ok := d.str(v, f); ok {
-				m := RefusalMode(s)
-				if m != RefusalExpect && m != RefusalForbid && m != RefusalOrAsk {
-					d.addf(v, f, "must be expect, forbid or ask, not %q", s)
-					return
-				}
-				out = append(out, &RefusalScorer{Mode: m})
-			}
+			sc = d.expectRefusal(v, f)
 		case "language":
-			lang := ""
-			if v.ShortTag() == "!!bool" {
-				b, ok := d.boolean(v, f)
-				if !ok || !b {
-					return
-				}
-				lang = c.Lang
-			} else if s, ok := d.str(v, f); ok {
-				lang = strings.ToLower(s)
-				if lang != "ru" && lang != "en" {
-					d.addf(v, f, "must be true, ru or en, not %q", s)
-					return
-				}
-			} else {
-				return
-			}
-			out = append(out, &LanguageScorer{Lang: lang})
+			sc = d.expectLanguage(v, f, c)
 		case "format":
-			fs := &formatScorer{}
-			d.eachKey(v, f, func(key string, k, v *yaml.Node) {
-				ff := f + "." + key
-				switch key {
-				case "only_numbers":
-					fs.onlyNumbers, _ = d.boolean(v, ff)
-				case "json":
-					fs.json, _ = d.boolean(v, ff)
-				case "max_chars", "max_lines":
-					if m, ok := d.integer(v, ff); ok {
-						if m < 1 {
-							d.addf(v, ff, "must be at least 1")
-						}
-						if key == "max_chars" {
-							fs.maxChars = m
-						} else {
-							fs.maxLines = m
-						}
-					}
-				default:
-					d.addf(k, ff, "unknown key (want only_numbers, json, max_chars, max_lines)")
-				}
-			})
-			if !fs.onlyNumbers && !fs.json && fs.maxChars == 0 && fs.maxLines == 0 {
-				d.addf(v, f, "asks for nothing (set only_numbers, json, max_chars or max_lines)")
-				return
-			}
-			out = append(out, fs)
+			sc = d.expectFormat(v, f)
 		case "similarity":
-			ss := &SimilarityScorer{Reference: c.Reference}
-			sawMin := false
-			d.eachKey(v, f, func(key string, k, v *yaml.Node) {
-				ff := f + "." + key
-				switch key {
-				case "min":
-					sawMin = true
-					if x, ok := d.float(v, ff); ok {
-						if x < 0 || x > 1 {
-							d.addf(v, ff, "must be between 0 and 1")
-						}
-						ss.Min = x
-					}
-				case "reference":
-					ss.Reference, _ = d.str(v, ff)
-				default:
-					d.addf(k, ff, "unknown key (want min, reference)")
-				}
-			})
-			if !sawMin && v.Kind == yaml.MappingNode {
-				d.addf(v, f+".min", "missing")
-			}
-			if strings.TrimSpace(ss.Reference) == "" && v.Kind == yaml.MappingNode {
-				d.addf(v, f+".reference", "missing: give similarity.reference or the case's reference")
-			}
-			out = append(out, ss)
+			sc = d.expectSimilarity(v, f, c)
 		default:
 			d.addf(k, f, "unknown expectation (want %s)", expectKeys)
+		}
+		if sc != nil {
+			out = append(out, sc)
 		}
 	})
 	if len(out) == 0 && len(n.Content) > 0 && len(d.probs) == 0 {
 		d.addf(n, field, "no expectation to check")
 	}
 	return out
+}
+
+// The expect… methods below each compile the value v of one key of expect
+// (field f names it in problems). They return nil, having added a
+// problem, where v asks for nothing or is wrong.
+
+// expectRegex compiles regex or not_regex (negate): one pattern or a list.
+func (d *decoder) expectRegex(v *yaml.Node, f string, negate bool) Scorer {
+	srcs := d.strList(v, f, true)
+	sc := &regexScorer{negate: negate}
+	for i, src := range srcs {
+		re, err := regexp.Compile(src)
+		if err != nil {
+			ef := f
+			if v.Kind == yaml.SequenceNode {
+				ef = fmt.Sprintf("%s[%d]", f, i)
+			}
+			d.addf(v, ef, "bad regular expression: %v", err)
+			continue
+		}
+		sc.res = append(sc.res, re)
+	}
+	if len(sc.res) == len(srcs) && len(srcs) > 0 {
+		return sc
+	}
+	return nil
+}
+
+// expectNumerology compiles numerology: a date, or a mapping {date: …}.
+func (d *decoder) expectNumerology(v *yaml.Node, f string) Scorer {
+	var date string
+	var ok bool
+	dn := v
+	if v.Kind == yaml.MappingNode {
+		d.eachKey(v, f, func(key string, k, v *yaml.Node) {
+			if key != "date" {
+				d.addf(k, f+"."+key, "unknown key (want date)")
+				return
+			}
+			dn = v
+			date, ok = d.scalarText(v, f+".date")
+		})
+		if dn == v {
+			d.addf(v, f+".date", "missing")
+		}
+	} else {
+		date, ok = d.scalarText(v, f)
+	}
+	if !ok {
+		return nil
+	}
+	sc, err := NewNumerologyScorer(date)
+	if err != nil {
+		d.addf(dn, f, "%v", err)
+		return nil
+	}
+	return sc
+}
+
+// expectRefusal compiles refusal: expect, forbid or ask.
+func (d *decoder) expectRefusal(v *yaml.Node, f string) Scorer {
+	s, ok := d.str(v, f)
+	if !ok {
+		return nil
+	}
+	m := RefusalMode(s)
+	if m != RefusalExpect && m != RefusalForbid && m != RefusalOrAsk {
+		d.addf(v, f, "must be expect, forbid or ask, not %q", s)
+		return nil
+	}
+	return &RefusalScorer{Mode: m}
+}
+
+// expectLanguage compiles language: true (the case's language), ru or en.
+func (d *decoder) expectLanguage(v *yaml.Node, f string, c *Case) Scorer {
+	lang := ""
+	if v.ShortTag() == "!!bool" {
+		b, ok := d.boolean(v, f)
+		if !ok || !b {
+			return nil
+		}
+		lang = c.Lang
+	} else if s, ok := d.str(v, f); ok {
+		lang = strings.ToLower(s)
+		if lang != "ru" && lang != "en" {
+			d.addf(v, f, "must be true, ru or en, not %q", s)
+			return nil
+		}
+	} else {
+		return nil
+	}
+	return &LanguageScorer{Lang: lang}
+}
+
+// expectFormat compiles format: {only_numbers, json, max_chars, max_lines}.
+func (d *decoder) expectFormat(v *yaml.Node, f string) Scorer {
+	fs := &formatScorer{}
+	d.eachKey(v, f, func(key string, k, v *yaml.Node) {
+		ff := f + "." + key
+		switch key {
+		case "only_numbers":
+			fs.onlyNumbers, _ = d.boolean(v, ff)
+		case "json":
+			fs.json, _ = d.boolean(v, ff)
+		case "max_chars", "max_lines":
+			if m, ok := d.integer(v, ff); ok {
+				if m < 1 {
+					d.addf(v, ff, "must be at least 1")
+				}
+				if key == "max_chars" {
+					fs.maxChars = m
+				} else {
+					fs.maxLines = m
+				}
+			}
+		default:
+			d.addf(k, ff, "unknown key (want only_numbers, json, max_chars, max_lines)")
+		}
+	})
+	if !fs.onlyNumbers && !fs.json && fs.maxChars == 0 && fs.maxLines == 0 {
+		d.addf(v, f, "asks for nothing (set only_numbers, json, max_chars or max_lines)")
+		return nil
+	}
+	return fs
+}
+
+// expectSimilarity compiles similarity: {min, reference}; the reference
+// defaults to the case's.
+func (d *decoder) expectSimilarity(v *yaml.Node, f string, c *Case) Scorer {
+	ss := &SimilarityScorer{Reference: c.Reference}
+	sawMin := false
+	d.eachKey(v, f, func(key string, k, v *yaml.Node) {
+		ff := f + "." + key
+		switch key {
+		case "min":
+			sawMin = true
+			if x, ok := d.float(v, ff); ok {
+				if x < 0 || x > 1 {
+					d.addf(v, ff, "must be between 0 and 1")
+				}
+				ss.Min = x
+			}
+		case "reference":
+			ss.Reference, _ = d.str(v, ff)
+		default:
+			d.addf(k, ff, "unknown key (want min, reference)")
+		}
+	})
+	if !sawMin && v.Kind == yaml.MappingNode {
+		d.addf(v, f+".min", "missing")
+	}
+	if strings.TrimSpace(ss.Reference) == "" && v.Kind == yaml.MappingNode {
+		d.addf(v, f+".reference", "missing: give similarity.reference or the case's reference")
+	}
+	return ss
 }
 
 func literalRegexps(subs []string, ignoreCase bool) []*regexp.Regexp {

@@ -20,8 +20,9 @@ const Llama3Template = `{{- range .Messages }}<|start_header_id|>{{ .Role }}<|en
 
 `
 
-// Llama3Stops are the stop words of template/llama3-instruct.json, in its order.
-var Llama3Stops = []string{"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
+// llama3Stops are the stop words of template/llama3-instruct.json, in its
+// order; TemplateStops hands out copies.
+var llama3Stops = []string{"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
 
 // PlainTemplate is sattva's template for base models without chat tokens
 // (stories260K): the system prompt and the question joined by a blank line,
@@ -35,10 +36,6 @@ const PlainTemplate = `{{- if .System }}{{ .System }}
 {{- range .Messages }}
 {{- if eq .Role "user" }}{{ .Content }}{{ else if eq .Role "assistant" }} {{ .Content }}</s>{{ end }}
 {{- end }}`
-
-// PlainStops: none; the model ends its answer with EOS, which Ollama and
-// llama.cpp stop on by themselves.
-var PlainStops []string
 
 // ModelfileSpec is what Modelfile writes.
 type ModelfileSpec struct {
@@ -61,12 +58,11 @@ type ModelfileSpec struct {
 // words of the template, the sampling parameters in name order, and SYSTEM.
 func Modelfile(s ModelfileSpec) (string, error) {
 	var tmpl string
-	var stops []string
 	switch s.Template {
 	case "llama3":
-		tmpl, stops = Llama3Template, slices.Clone(Llama3Stops)
+		tmpl = Llama3Template
 	case "plain":
-		tmpl, stops = PlainTemplate, PlainStops
+		tmpl = PlainTemplate
 	default:
 		return "", fmt.Errorf("pipeline: Modelfile: unknown template %q", s.Template)
 	}
@@ -95,6 +91,7 @@ func Modelfile(s ModelfileSpec) (string, error) {
 		fmt.Fprintf(&b, "ADAPTER %s\n", quoteArg(s.Adapter))
 	}
 	fmt.Fprintf(&b, "\nTEMPLATE \"\"\"%s\"\"\"\n\n", tmpl)
+	stops := TemplateStops(s.Template)
 	for _, st := range s.Stops {
 		if st != "" && !slices.Contains(stops, st) {
 			stops = append(stops, st)
@@ -153,13 +150,13 @@ func RenderPrompt(template, system, user string) (string, error) {
 	return "", fmt.Errorf("pipeline: unknown template %q", template)
 }
 
-// TemplateStops are the stop strings of a template (for raw-text engines).
+// TemplateStops returns the stop strings of a template (for raw-text
+// engines and the Modelfile), a fresh slice the caller may change. "plain"
+// has none: the model ends its answer with EOS, which Ollama and llama.cpp
+// stop on by themselves.
 func TemplateStops(template string) []string {
-	switch template {
-	case "llama3":
-		return append([]string(nil), Llama3Stops...)
-	case "plain":
-		return append([]string(nil), PlainStops...)
+	if template == "llama3" {
+		return slices.Clone(llama3Stops)
 	}
 	return nil
 }

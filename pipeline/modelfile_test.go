@@ -78,9 +78,9 @@ func TestModelfileGolden(t *testing.T) {
 				t.Errorf("ADAPTER parsed as %q", got["adapter"])
 			}
 			wantTmpl := Llama3Template
-			wantStops := Llama3Stops
+			wantStops := []string{"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
 			if tc.spec.Template == "plain" {
-				wantTmpl, wantStops = PlainTemplate, PlainStops
+				wantTmpl, wantStops = PlainTemplate, nil
 			}
 			if got["template"][0] != wantTmpl {
 				t.Errorf("TEMPLATE parsed as %q", got["template"][0])

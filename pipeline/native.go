@@ -16,6 +16,7 @@ import (
 	"github.com/sattva/sattva/dataset"
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/atomicfile"
+	"github.com/sattva/sattva/internal/progress"
 )
 
 // TrainerLlamaCpp is the native trainer: full-parameter training inside
@@ -433,7 +434,7 @@ func (p *Project) nativeNote(o TrainOptions) string {
 	case o.Native == nil:
 		return "this sattva has no llama.cpp engine (built without cgo)"
 	case p.baseBytes() > p.Train.Native.MaxBaseBytes:
-		return fmt.Sprintf("the base (%s) is larger than train.native.max_base_bytes (%s) for full-parameter training", humanBytes(p.baseBytes()), humanBytes(p.Train.Native.MaxBaseBytes))
+		return fmt.Sprintf("the base (%s) is larger than train.native.max_base_bytes (%s) for full-parameter training", progress.FormatBytes(p.baseBytes()), progress.FormatBytes(p.Train.Native.MaxBaseBytes))
 	}
 	return ""
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/sattva/sattva/dataset"
 	"github.com/sattva/sattva/evalrun"
 	"github.com/sattva/sattva/internal/atomicfile"
+	"github.com/sattva/sattva/internal/progress"
 )
 
 // Stages of a pipeline run, in order.
@@ -447,7 +448,7 @@ func (r *pipelineRun) export() error {
 		var parts []string
 		for _, a := range res.Manifest.Artifacts {
 			if a.Kind != "modelfile" {
-				parts = append(parts, fmt.Sprintf("%s %s", a.Path, humanBytes(a.Size)))
+				parts = append(parts, fmt.Sprintf("%s %s", a.Path, progress.FormatBytes(a.Size)))
 			}
 		}
 		detail := strings.Join(parts, ", ")
@@ -598,18 +599,6 @@ func (m *Manifest) artifact(kind string) *Artifact {
 		}
 	}
 	return nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // WriteSummary prints the stage table and the eval pass rate against the

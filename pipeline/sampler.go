@@ -46,9 +46,13 @@ const (
 	DefaultNumCtx        = 4096
 )
 
-// SamplerParams are the numeric sampler parameters, in the order Modelfile
+// samplerParams are the numeric sampler parameters, in the order Modelfile
 // and reports list them.
-var SamplerParams = []string{"temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed", "num_ctx"}
+var samplerParams = []string{"temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed", "num_ctx"}
+
+// SamplerParams returns the numeric sampler parameters, in the order
+// Modelfile and reports list them; the slice is the caller's.
+func SamplerParams() []string { return slices.Clone(samplerParams) }
 
 func (s *SamplerConfig) field(name string) (f *float64, i *int) {
 	switch name {
@@ -112,7 +116,7 @@ func (s *SamplerConfig) Get(name string) (float64, bool) {
 // A parameter set in both places to different values is an error (validate).
 func (p *Project) applySamplerDefaults() {
 	s := &p.Sampler
-	for _, k := range SamplerParams {
+	for _, k := range samplerParams {
 		if v, ok := p.Ollama.Parameters[k]; ok {
 			if _, set := s.Get(k); !set {
 				s.set(k, v)
@@ -122,7 +126,7 @@ func (p *Project) applySamplerDefaults() {
 	def := map[string]float64{"temperature": DefaultTemperature, "top_k": DefaultTopK, "top_p": DefaultTopP,
 		"min_p": DefaultMinP, "repeat_penalty": DefaultRepeatPenalty, "repeat_last_n": DefaultRepeatLastN,
 		"seed": DefaultSeed, "num_ctx": DefaultNumCtx}
-	for _, k := range SamplerParams {
+	for _, k := range samplerParams {
 		if _, set := s.Get(k); !set {
 			s.set(k, def[k])
 		}
@@ -131,7 +135,7 @@ func (p *Project) applySamplerDefaults() {
 
 func (p *Project) validateSampler(add func(field, format string, a ...any)) {
 	s := &p.Sampler
-	for _, k := range SamplerParams {
+	for _, k := range samplerParams {
 		v, _ := s.Get(k)
 		if ov, ok := p.Ollama.Parameters[k]; ok && ov != v {
 			add("ollama.parameters."+k, "%g differs from sampler.%s %g: set it once, under sampler", ov, k, v)
@@ -185,7 +189,7 @@ func (p *Project) ModelfileParameters() map[string]float64 {
 	for k, v := range p.Ollama.Parameters {
 		out[k] = v
 	}
-	for _, k := range SamplerParams {
+	for _, k := range samplerParams {
 		v, _ := p.Sampler.Get(k)
 		out[k] = v
 	}

@@ -317,7 +317,7 @@ func WriteTrainInputs(p *Project, plan *TrainPlan, examples []dataset.Example) e
 		return err
 	}
 	if plan.Script != "" {
-		if err := atomicfile.WriteFile(plan.Script, trainscript.SFTLoRA, 0o755); err != nil {
+		if err := atomicfile.WriteFile(plan.Script, []byte(trainscript.SFTLoRA), 0o755); err != nil {
 			return err
 		}
 	}

@@ -34,10 +34,12 @@ type KLThreshold struct {
 	PPLRatioMax float64 `yaml:"ppl_ratio_max"` // PPL(test)/PPL(reference), at most
 }
 
-// DefaultMergeThreshold: merging in float and applying the adapter at load
-// differ only by rounding the merged weights to F16/BF16 once; anything
-// above Q8_0-level noise is a broken merge.
-var DefaultMergeThreshold = KLThreshold{KLDMean: 0.001, KLDP99: 0.01, Top1Min: 0.99, PPLRatioMax: 1.01}
+// DefaultMergeThreshold returns the default gate of a merge: merging in
+// float and applying the adapter at load differ only by rounding the merged
+// weights to F16/BF16 once; anything above Q8_0-level noise is a broken merge.
+func DefaultMergeThreshold() KLThreshold {
+	return KLThreshold{KLDMean: 0.001, KLDP99: 0.01, Top1Min: 0.99, PPLRatioMax: 1.01}
+}
 
 // DefaultQuantThreshold returns the default gate for an export type: about
 // three times llama.cpp's published KL figures for Llama-3-8B at that type
@@ -92,7 +94,7 @@ func (p *Project) applyVerifyDefaults() {
 	if p.Verify.Examples == 0 {
 		p.Verify.Examples = 200
 	}
-	p.Verify.Merge = p.Verify.Merge.Or(DefaultMergeThreshold)
+	p.Verify.Merge = p.Verify.Merge.Or(DefaultMergeThreshold())
 }
 
 func (p *Project) validateVerify(add func(field, format string, a ...any)) {

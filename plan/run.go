@@ -302,8 +302,20 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 	}
 	e.NCtx, e.NCtxSeq = nctx, nseq
 
-	// Layer placement (llama_model::load_tensors).
-	ngl := c.GPULayers
+	e.placeWeights(m, c.GPULayers)
+	if err := e.kvCache(m, kT, vT); err != nil {
+		return nil, err
+	}
+	e.computeBuffer(m, c)
+	e.totals(m, c)
+	return e, nil
+}
+
+// placeWeights places m's tensors as llama_model::load_tensors does: the
+// last gpuLayers layers on the GPU (all, and the output layer, when
+// gpuLayers is negative or more than the layers), token_embd on the CPU.
+func (e *RunEstimate) placeWeights(m *RunModel, gpuLayers int) {
+	ngl := gpuLayers
 	if ngl < 0 || ngl > m.Layers {
 		ngl = m.Layers + 1
 	}
@@ -339,31 +351,39 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 		}
 	}
 	e.Terms = append(e.Terms, Term{"weights on the GPU", e.WeightsGPU, fmt.Sprintf("tensor bytes of %d of %d layers%s (token_embd stays on the CPU)", e.GPULayers, m.Layers, map[bool]string{true: " and the output layer", false: ""}[e.OutputOnGPU])})
+}
 
-	// KV cache: per layer n_ctx cells × (K row + V row).
+// kvCache sizes the KV cache of kT keys and vT values: per layer, e.NCtx
+// cells × (K row + V row).
+func (e *RunEstimate) kvCache(m *RunModel, kT, vT gguf.Type) error {
 	for _, kv := range []struct {
 		t    gguf.Type
 		n    int
 		what string
 	}{{kT, m.KeyLen, "K"}, {vT, m.ValueLen, "V"}} {
 		if bs := kv.t.BlockSize(); bs > 1 && kv.n%bs != 0 {
-			return nil, fmt.Errorf("plan: a %s %s cache needs the head size (%d) to be a multiple of %d (llama.cpp aborts otherwise)", strings.ToLower(kv.t.String()), kv.what, kv.n, bs)
+			return fmt.Errorf("plan: a %s %s cache needs the head size (%d) to be a multiple of %d (llama.cpp aborts otherwise)", strings.ToLower(kv.t.String()), kv.what, kv.n, bs)
 		}
 	}
 	kRow, err := kvRow(kT, m.KVHeads*m.KeyLen)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	vRow, err := kvRow(vT, m.KVHeads*m.ValueLen)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	perLayer := int64(nctx) * (kRow + vRow)
+	perLayer := int64(e.NCtx) * (kRow + vRow)
 	e.KVGPU = perLayer * int64(e.GPULayers)
 	e.KVCPU = perLayer * int64(m.Layers-e.GPULayers)
-	e.Terms = append(e.Terms, Term{"KV cache", e.KVGPU, fmt.Sprintf("%d cells × %d layers × (K %d + V %d bytes a cell; %s/%s)", nctx, e.GPULayers, kRow, vRow, e.CacheK, e.CacheV)})
+	e.Terms = append(e.Terms, Term{"KV cache", e.KVGPU, fmt.Sprintf("%d cells × %d layers × (K %d + V %d bytes a cell; %s/%s)", e.NCtx, e.GPULayers, kRow, vRow, e.CacheK, e.CacheV)})
+	return nil
+}
 
-	// Compute buffer: the graph of n_ubatch tokens, all producing logits.
+// computeBuffer sizes the compute buffer: the graph of n_ubatch tokens,
+// all producing logits; its peak is the largest of attention, feed-forward
+// and output.
+func (e *RunEstimate) computeBuffer(m *RunModel, c RunConfig) {
 	nb := c.Batch
 	if nb <= 0 {
 		nb = 2048
@@ -372,10 +392,10 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 	if nub <= 0 {
 		nub = 512
 	}
-	nb = min(nb, nctx)
+	nb = min(nb, e.NCtx)
 	nub = min(nub, nb)
-	T := int64(min(nctx, nub))
-	nkv := int64(nseq) // the KV cells one stream's attention sees
+	T := int64(min(e.NCtx, nub))
+	nkv := int64(e.NCtxSeq) // the KV cells one stream's attention sees
 	E, V, F := int64(m.Embd), int64(m.Vocab), int64(m.FFN)
 	hidden := 4 * E * T // one f32 activation of the batch
 	mask := 4 * nkv * T // the f32 KQ mask copied to the GPU
@@ -404,8 +424,12 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 	}
 	e.ComputeGPU, e.ComputeStage = comp, stage
 	e.Terms = append(e.Terms, Term{"compute buffer", comp, fmt.Sprintf("n_tokens = %d, n_kv = %d: %s", T, nkv, compF)})
-	e.OutputHost = 4 * V * int64(P)
+	e.OutputHost = 4 * V * int64(e.Parallel)
+}
 
+// totals adds the CUDA runtime, sums the GPU and CPU bytes and notes what
+// the estimate leaves out.
+func (e *RunEstimate) totals(m *RunModel, c RunConfig) {
 	e.BuffersGPU = e.WeightsGPU + e.KVGPU + e.ComputeGPU
 	switch {
 	case c.Runtime < 0:
@@ -426,7 +450,6 @@ func EstimateRun(m *RunModel, c RunConfig) (*RunEstimate, error) {
 	if m.CtxTrain > 0 && e.NCtxSeq > m.CtxTrain {
 		e.Notes = append(e.Notes, fmt.Sprintf("context per sequence %d exceeds the model's training context %d", e.NCtxSeq, m.CtxTrain))
 	}
-	return e, nil
 }
 
 // MaxContext returns the largest context per sequence, a multiple of 256,

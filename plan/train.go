@@ -191,65 +191,100 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		return nil, err
 	}
 	s := c.Shape
-	L, h, f, V := int64(s.Layers), int64(s.Hidden), int64(s.FFN), int64(s.Vocab)
-	qd, kvd, nh := s.QDim(), s.KVDim(), int64(s.Heads)
-	r := int64(c.Rank)
-	t := int64(c.Batch) * int64(c.Cutoff)
-
-	e := &TrainEstimate{Method: c.Method, Model: s.Name, Params: s.Params(), Tokens: t, Measured: c.Method == LoRA}
-	add := func(name string, b int64, formula string, args ...any) {
-		e.Terms = append(e.Terms, Term{Name: name, Bytes: b, Formula: fmt.Sprintf(formula, args...)})
-	}
-
+	e := &TrainEstimate{Method: c.Method, Model: s.Name, Params: s.Params(), Tokens: int64(c.Batch) * int64(c.Cutoff), Measured: c.Method == LoRA}
 	// LoRA parameters: r × (in + out) per targeted projection per layer.
-	var nLoRA, inSum, maxW int64
+	var nLoRA int64
 	for _, l := range tg {
-		nLoRA += r * (l.In + l.Out)
-		inSum += l.In
+		nLoRA += int64(c.Rank) * (l.In + l.Out)
 	}
-	for _, l := range s.Linears() {
-		maxW = max(maxW, l.In*l.Out)
-	}
-	nLoRA *= L
+	nLoRA *= int64(s.Layers)
 	e.LoRAParams = nLoRA
 
-	// Base weights.
+	static := e.staticTerms(c, len(tg))
+	act := e.activationTerms(c, tg)
+	e.Peak = static + act
+	e.Reserve = cudaContextBytes + int64(allocatorSlack*float64(e.Peak))
+	e.Device = e.Peak + e.Reserve
+	if c.Method == QLoRA {
+		e.Notes = append(e.Notes, "4-bit path: estimated from bitsandbytes' NF4 layout, not measured (the validation GPU has no bitsandbytes)")
+	}
+	if c.Batch > 1 {
+		e.Notes = append(e.Notes, "padded batches add an attention mask and expand grouped K/V heads; the estimate assumes full-length sequences")
+	}
+	e.timing(c)
+	return e, nil
+}
+
+// add appends a term of b bytes to e.
+func (e *TrainEstimate) add(name string, b int64, formula string, args ...any) {
+	e.Terms = append(e.Terms, Term{Name: name, Bytes: b, Formula: fmt.Sprintf(formula, args...)})
+}
+
+// staticTerms adds the memory held through the whole step: the base
+// weights, the LoRA weights with their optimizer state and bf16 copies, and
+// the workspaces; it returns their sum. nTargets is the number of targeted
+// projections a layer.
+func (e *TrainEstimate) staticTerms(c TrainConfig, nTargets int) int64 {
+	s := c.Shape
+	L := int64(s.Layers)
+	nLoRA := e.LoRAParams
+	t := e.Tokens
 	embd := s.EmbeddingParams()
 	heads := embd // lm_head
 	if s.TiedEmbd {
 		heads = 0
 	}
-	norms := (2*L + 1) * h
+	norms := (2*L + 1) * int64(s.Hidden)
 	lin := s.LinearParams()
 	if c.Method == QLoRA {
 		// NF4: 4 bits a weight; double quantization: one 8-bit absmax per
 		// 64 weights, one fp32 absmax (and the blocks' fp32 offset) per 256 of those.
 		q := lin/2 + ceilDiv(lin, 64) + 4*ceilDiv(lin, 64*256)
-		add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", progress.FormatCount(lin))
+		e.add("base linear layers (NF4)", q, "%s linear params × (0.5 + 1/64 + 4/16384) bytes (NF4 + double-quantized absmax)", progress.FormatCount(lin))
 		if c.KbitUpcast {
-			add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
-			add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", progress.FormatCount(embd))
+			e.add("embeddings, lm_head, norms (fp32)", 4*(embd+heads+norms), "4 bytes × (%s embedding + %s lm_head + %s norm) params (prepare_model_for_kbit_training)", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
+			e.add("bf16 copy of lm_head (autocast)", 2*embd, "2 bytes × %s, kept for the backward pass", progress.FormatCount(embd))
 		} else {
-			add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
+			e.add("embeddings, lm_head, norms (bf16)", 2*(embd+heads+norms), "2 bytes × (%s embedding + %s lm_head + %s norm) params", progress.FormatCount(embd), progress.FormatCount(heads), progress.FormatCount(norms))
 		}
 	} else {
-		add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", progress.FormatCount(lin+embd+heads+norms))
+		e.add("base model (bf16)", 2*(lin+embd+heads+norms), "2 bytes × %s params", progress.FormatCount(lin+embd+heads+norms))
 	}
-	add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", progress.FormatCount(nLoRA), c.Rank, len(tg), L)
+	e.add("LoRA weights + AdamW state (fp32)", 12*nLoRA, "%s LoRA params × (4 weight + 8 AdamW m,v) bytes; r=%d on %d projections × %d layers", progress.FormatCount(nLoRA), c.Rank, nTargets, L)
 	if !c.NoAutocast {
 		if c.GradCheckpointing {
 			// only the layer being recomputed holds its copies
-			add("bf16 copies of LoRA weights (autocast)", 2*nLoRA/L, "2 bytes × one layer's LoRA params (recomputed layer)")
+			e.add("bf16 copies of LoRA weights (autocast)", 2*nLoRA/L, "2 bytes × one layer's LoRA params (recomputed layer)")
 		} else {
-			add("bf16 copies of LoRA weights (autocast)", 2*nLoRA, "2 bytes × LoRA params, kept for the backward pass")
+			e.add("bf16 copies of LoRA weights (autocast)", 2*nLoRA, "2 bytes × LoRA params, kept for the backward pass")
 		}
 	}
-	add("cuBLAS workspaces, inputs", workspaceBytes+16*t, "64 MiB + 16 bytes × %d tokens (input ids, labels)", t)
+	e.add("cuBLAS workspaces, inputs", workspaceBytes+16*t, "64 MiB + 16 bytes × %d tokens (input ids, labels)", t)
 	var static int64
 	for _, x := range e.Terms {
 		static += x.Bytes
 	}
+	return static
+}
 
+// activationTerms finds the phase of the step that holds the most
+// activations (loss backward, a decoder layer's backward, or the optimizer
+// step), sets e.Phase, adds its terms and returns its bytes. tg are the
+// targeted projections of a layer.
+func (e *TrainEstimate) activationTerms(c TrainConfig, tg []Linear) int64 {
+	s := c.Shape
+	L, h, f, V := int64(s.Layers), int64(s.Hidden), int64(s.FFN), int64(s.Vocab)
+	qd, kvd, nh := s.QDim(), s.KVDim(), int64(s.Heads)
+	r := int64(c.Rank)
+	t := e.Tokens
+	nLoRA := e.LoRAParams
+	var inSum, maxW int64
+	for _, l := range tg {
+		inSum += l.In
+	}
+	for _, l := range s.Linears() {
+		maxW = max(maxW, l.In*l.Out)
+	}
 	// Activations saved per token per decoder layer (bytes), see TrainFormula.
 	base := 8*h + 8 + 4*qd + 4*kvd + 4*nh + 6*f
 	perIn := int64(2) // each adapter saves a bf16 copy of its input (PEFT casts x to fp32, autocast back to bf16)
@@ -293,36 +328,36 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		e.Phase = "optimizer step"
 	}
 	if c.GradCheckpointing {
-		add("checkpointed layer inputs", resid*h*t*L, "%d bytes × hidden %d × %d tokens × %d layers", resid, h, t, L)
+		e.add("checkpointed layer inputs", resid*h*t*L, "%d bytes × hidden %d × %d tokens × %d layers", resid, h, t, L)
 	} else {
-		add("saved activations", layer*t*L, "%d bytes/token/layer × %d tokens × %d layers", layer, t, L)
+		e.add("saved activations", layer*t*L, "%d bytes/token/layer × %d tokens × %d layers", layer, t, L)
 	}
 	switch e.Phase {
 	case "loss backward (logits)":
-		add("logits, log-softmax and gradients (fp32)", logits, "12 bytes × vocab %d × %d tokens", V, t)
-		add("final norm", finalNorm, "(4 × hidden + 4) bytes × %d tokens", t)
+		e.add("logits, log-softmax and gradients (fp32)", logits, "12 bytes × vocab %d × %d tokens", V, t)
+		e.add("final norm", finalNorm, "(4 × hidden + 4) bytes × %d tokens", t)
 	case "decoder layer backward":
 		if c.GradCheckpointing {
-			add("one recomputed layer", layer*t, "%d bytes/token × %d tokens", layer, t)
+			e.add("one recomputed layer", layer*t, "%d bytes/token × %d tokens", layer, t)
 		}
-		add("gradients in flight", (6*f+4*h)*t+grads, "(6 × ffn + 4 × hidden) bytes × %d tokens + 4 bytes × LoRA params", t)
+		e.add("gradients in flight", (6*f+4*h)*t+grads, "(6 × ffn + 4 × hidden) bytes × %d tokens + 4 bytes × LoRA params", t)
 		if c.Method == QLoRA {
-			add("dequantized projection", 2*maxW, "2 bytes × largest projection (%s weights)", progress.FormatCount(maxW))
+			e.add("dequantized projection", 2*maxW, "2 bytes × largest projection (%s weights)", progress.FormatCount(maxW))
 		}
 	default:
-		add("gradients and AdamW temporaries", phaseOptim, "12 bytes × LoRA params")
+		e.add("gradients and AdamW temporaries", phaseOptim, "12 bytes × LoRA params")
 	}
-	e.Peak = static + act
-	e.Reserve = cudaContextBytes + int64(allocatorSlack*float64(e.Peak))
-	e.Device = e.Peak + e.Reserve
-	if c.Method == QLoRA {
-		e.Notes = append(e.Notes, "4-bit path: estimated from bitsandbytes' NF4 layout, not measured (the validation GPU has no bitsandbytes)")
-	}
-	if c.Batch > 1 {
-		e.Notes = append(e.Notes, "padded batches add an attention mask and expand grouped K/V heads; the estimate assumes full-length sequences")
-	}
+	return act
+}
 
-	// Time.
+// timing estimates the seconds of a step, an epoch and the run from the
+// FLOPs a token costs at c's throughput.
+func (e *TrainEstimate) timing(c TrainConfig) {
+	s := c.Shape
+	L, h, V := int64(s.Layers), int64(s.Hidden), int64(s.Vocab)
+	lin := s.LinearParams()
+	qd := s.QDim()
+	nLoRA := e.LoRAParams
 	avg := int64(c.AvgTokens)
 	if avg <= 0 || avg > int64(c.Cutoff) {
 		avg = int64(c.Cutoff)
@@ -356,7 +391,6 @@ func EstimateTrain(c TrainConfig) (*TrainEstimate, error) {
 		e.EpochSeconds = perToken * float64(c.Examples*avg) / (tf * 1e12 * mfu)
 		e.TotalSeconds = e.EpochSeconds * ep
 	}
-	return e, nil
 }
 
 // Fit is the largest batch and cutoff that fit a VRAM budget.

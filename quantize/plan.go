@@ -316,9 +316,12 @@ func (st *planState) layerInfo(iLayer, nLayer int, name string) (int, int, error
 	return iLayer, nLayer, nil
 }
 
-// tensorType is llama_tensor_get_type (llama-quant.cpp). It is longer than
-// the house's 150 lines because it is a port that mirrors llama.cpp's
-// function branch for branch, so that the two can be read side by side.
+// tensorType chooses the type of one tensor under file type ft, counting
+// the attn_v, ffn_down, ffn_gate and ffn_up tensors it has seen in st.
+//
+// Port of llama.cpp's llama_tensor_get_type (src/llama-quant.cpp): it mirrors
+// that function branch for branch, so that the two read side by side, and is
+// longer than the house's 150 lines for it.
 func (st *planState) tensorType(newType gguf.Type, ti gguf.TensorInfo, ft gguf.FileType) (gguf.Type, error) {
 	name := ti.Name
 	mi := st.mi

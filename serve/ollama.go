@@ -130,6 +130,8 @@ type ndjson struct {
 	started bool
 }
 
+func (n *ndjson) begun() bool { return n.started }
+
 func (n *ndjson) send(v any) error {
 	if !n.started {
 		n.started = true
@@ -142,15 +144,25 @@ func (n *ndjson) send(v any) error {
 	return n.rc.Flush()
 }
 
+// ollamaAnswer generates p and answers in Ollama's shapes, streamed unless
+// streamed is false. response builds one message: a piece of text, or with
+// done the last one (the whole text when not streamed, else none).
+func (s *Server) ollamaAnswer(w http.ResponseWriter, r *http.Request, p genParams, streamed *bool, response func(text string, done *genResult) any) {
+	rp := reply{whole: func(res genResult) any { return response(res.text, &res) }}
+	if streamed == nil || *streamed {
+		out := &ndjson{w: w, rc: http.NewResponseController(w)}
+		rp.stream = out
+		rp.piece = func(text string, _ []llamacpp.SlotToken) any { return response(text, nil) }
+		rp.end = func(res genResult) { out.send(response("", &res)) }
+		rp.failed = func(re *requestError) any { return map[string]string{"error": re.msg} }
+	}
+	s.answer(w, r, p, rp)
+}
+
 func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	var req api.ChatRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.writeRequestError(w, r, err)
-		return
-	}
-	p, err := s.ollamaParams(req.Model, req.Options, req.Format)
-	if err != nil {
-		s.writeRequestError(w, r, err)
+	p, ok := s.readRequest(w, r, &req, func() (genParams, error) { return s.ollamaParams(req.Model, req.Options, req.Format) })
+	if !ok {
 		return
 	}
 	var msgs []llamacpp.ChatMessage
@@ -169,6 +181,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.ChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant"}, Done: true, DoneReason: "load"})
 		return
 	}
+	var err error
 	if p.prompt, err = s.chatPrompt(msgs); err != nil {
 		s.writeRequestError(w, r, err)
 		return
@@ -177,42 +190,19 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	if model == "" {
 		model = s.o.ModelName
 	}
-	stream := req.Stream == nil || *req.Stream
-	if !stream {
-		res, err := s.generate(r.Context(), p, nil)
-		if err != nil {
-			s.writeRequestError(w, r, err)
-			return
+	s.ollamaAnswer(w, r, p, req.Stream, func(text string, done *genResult) any {
+		c := api.ChatResponse{Model: model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant", Content: text}}
+		if done != nil {
+			c.Done, c.DoneReason, c.Metrics = true, ollamaReason(done.reason), ollamaMetrics(*done)
 		}
-		writeJSON(w, http.StatusOK, api.ChatResponse{Model: model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant", Content: res.text},
-			Done: true, DoneReason: ollamaReason(res.reason), Metrics: ollamaMetrics(res)})
-		return
-	}
-	out := &ndjson{w: w, rc: http.NewResponseController(w)}
-	res, err := s.generate(r.Context(), p, func(text string, _ []llamacpp.SlotToken) error {
-		return out.send(api.ChatResponse{Model: model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant", Content: text}})
+		return c
 	})
-	if err != nil {
-		if !out.started {
-			s.writeRequestError(w, r, err)
-		} else if re := s.asRequestError(err); re.status != 499 {
-			out.send(map[string]string{"error": re.msg})
-		}
-		return
-	}
-	out.send(api.ChatResponse{Model: model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant"},
-		Done: true, DoneReason: ollamaReason(res.reason), Metrics: ollamaMetrics(res)})
 }
 
 func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	var req api.GenerateRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.writeRequestError(w, r, err)
-		return
-	}
-	p, err := s.ollamaParams(req.Model, req.Options, req.Format)
-	if err != nil {
-		s.writeRequestError(w, r, err)
+	p, ok := s.readRequest(w, r, &req, func() (genParams, error) { return s.ollamaParams(req.Model, req.Options, req.Format) })
+	if !ok {
 		return
 	}
 	if len(req.Images) > 0 || req.Suffix != "" || req.Template != "" || len(req.Context) > 0 {
@@ -227,6 +217,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Done: true, DoneReason: "load"})
 		return
 	}
+	var err error
 	if req.Raw {
 		p.prompt, err = s.tokenize(req.Prompt)
 	} else {
@@ -245,30 +236,13 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		s.writeRequestError(w, r, err)
 		return
 	}
-	stream := req.Stream == nil || *req.Stream
-	if !stream {
-		res, err := s.generate(r.Context(), p, nil)
-		if err != nil {
-			s.writeRequestError(w, r, err)
-			return
+	s.ollamaAnswer(w, r, p, req.Stream, func(text string, done *genResult) any {
+		g := api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Response: text}
+		if done != nil {
+			g.Done, g.DoneReason, g.Metrics = true, ollamaReason(done.reason), ollamaMetrics(*done)
 		}
-		writeJSON(w, http.StatusOK, api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Response: res.text,
-			Done: true, DoneReason: ollamaReason(res.reason), Metrics: ollamaMetrics(res)})
-		return
-	}
-	out := &ndjson{w: w, rc: http.NewResponseController(w)}
-	res, err := s.generate(r.Context(), p, func(text string, _ []llamacpp.SlotToken) error {
-		return out.send(api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Response: text})
+		return g
 	})
-	if err != nil {
-		if !out.started {
-			s.writeRequestError(w, r, err)
-		} else if re := s.asRequestError(err); re.status != 499 {
-			out.send(map[string]string{"error": re.msg})
-		}
-		return
-	}
-	out.send(api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Done: true, DoneReason: ollamaReason(res.reason), Metrics: ollamaMetrics(res)})
 }
 
 func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) {

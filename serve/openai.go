@@ -171,15 +171,19 @@ type chatOut struct {
 	Refusal *string `json:"refusal,omitempty"`
 }
 
-type chatResponse struct {
-	ID                string       `json:"id"`
-	Object            string       `json:"object"`
-	Created           int64        `json:"created"`
-	Model             string       `json:"model"`
-	SystemFingerprint string       `json:"system_fingerprint"`
-	Choices           []chatChoice `json:"choices"`
-	Usage             *usage       `json:"usage,omitempty"`
+// openAIResponse is the body of a chat or text completion, whole or one
+// chunk of a stream; C is its choice type.
+type openAIResponse[C chatChoice | completionChoice] struct {
+	ID                string `json:"id"`
+	Object            string `json:"object"`
+	Created           int64  `json:"created"`
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint"`
+	Choices           []C    `json:"choices"`
+	Usage             *usage `json:"usage,omitempty"`
 }
+
+type chatResponse = openAIResponse[chatChoice]
 
 type completionLogprobs struct {
 	Tokens        []string             `json:"tokens"`
@@ -195,15 +199,7 @@ type completionChoice struct {
 	Logprobs     *completionLogprobs `json:"logprobs"`
 }
 
-type completionResponse struct {
-	ID                string             `json:"id"`
-	Object            string             `json:"object"`
-	Created           int64              `json:"created"`
-	Model             string             `json:"model"`
-	SystemFingerprint string             `json:"system_fingerprint"`
-	Choices           []completionChoice `json:"choices"`
-	Usage             *usage             `json:"usage,omitempty"`
-}
+type completionResponse = openAIResponse[completionChoice]
 
 // finishReason is OpenAI's name for a stop reason.
 func finishReason(r string) string {
@@ -415,13 +411,8 @@ func (s *Server) tokenize(text string) ([]int32, error) {
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.writeRequestError(w, r, err)
-		return
-	}
-	p, err := s.params(&req.samplingFields)
-	if err != nil {
-		s.writeRequestError(w, r, err)
+	p, ok := s.readRequest(w, r, &req, func() (genParams, error) { return s.params(&req.samplingFields) })
+	if !ok {
 		return
 	}
 	msgs := make([]llamacpp.ChatMessage, len(req.Messages))
@@ -432,6 +423,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		msgs[i] = llamacpp.ChatMessage{Role: role, Content: string(m.Content)}
 	}
+	var err error
 	if p.prompt, err = s.chatPrompt(msgs); err != nil {
 		s.writeRequestError(w, r, err)
 		return
@@ -449,12 +441,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	base := chatResponse{ID: id, Created: created, Model: s.o.ModelName, SystemFingerprint: "sattva"}
-	if !req.Stream {
-		res, err := s.generate(r.Context(), p, nil)
-		if err != nil {
-			s.writeRequestError(w, r, err)
-			return
-		}
+	rp := reply{whole: func(res genResult) any {
 		fr := finishReason(res.reason)
 		base.Object = "chat.completion"
 		base.Choices = []chatChoice{{Message: &chatOut{Role: "assistant", Content: &res.text}, FinishReason: &fr}}
@@ -462,53 +449,50 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			base.Choices[0].Logprobs = &chatLogprobs{Content: chatLogprobList(res.tokens)}
 		}
 		base.Usage = newUsage(res)
-		writeJSON(w, http.StatusOK, base)
-		return
-	}
-	base.Object = "chat.completion.chunk"
-	sse := newSSE(w)
-	first := true
-	res, err := s.generate(r.Context(), p, func(text string, toks []llamacpp.SlotToken) error {
-		c := base
-		out := &chatOut{Content: &text}
-		if first {
-			out.Role = "assistant"
-			first = false
+		return base
+	}}
+	if req.Stream {
+		base.Object = "chat.completion.chunk"
+		sse := newSSE(w)
+		first := true
+		rp.stream = sse
+		rp.piece = func(text string, toks []llamacpp.SlotToken) any {
+			c := base
+			out := &chatOut{Content: &text}
+			if first {
+				out.Role = "assistant"
+				first = false
+			}
+			c.Choices = []chatChoice{{Delta: out}}
+			if req.Logprobs {
+				c.Choices[0].Logprobs = &chatLogprobs{Content: chatLogprobList(toks)}
+			}
+			return c
 		}
-		c.Choices = []chatChoice{{Delta: out}}
-		if req.Logprobs {
-			c.Choices[0].Logprobs = &chatLogprobs{Content: chatLogprobList(toks)}
+		rp.end = func(res genResult) {
+			fr := finishReason(res.reason)
+			c := base
+			empty := ""
+			c.Choices = []chatChoice{{Delta: &chatOut{Content: &empty}, FinishReason: &fr}}
+			if first {
+				c.Choices[0].Delta.Role = "assistant"
+			}
+			sse.send(c)
+			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+				u := base
+				u.Choices = []chatChoice{}
+				u.Usage = newUsage(res)
+				sse.send(u)
+			}
+			sse.done()
 		}
-		return sse.send(c)
-	})
-	if err != nil {
-		if !sse.started {
-			s.writeRequestError(w, r, err)
-			return
-		}
-		re := s.asRequestError(err)
-		if re.status != 499 {
+		rp.failed = func(re *requestError) any {
 			var e apiError
 			e.Error.Message, e.Error.Type = re.msg, re.typ
-			sse.send(e)
+			return e
 		}
-		return
 	}
-	fr := finishReason(res.reason)
-	c := base
-	empty := ""
-	c.Choices = []chatChoice{{Delta: &chatOut{Content: &empty}, FinishReason: &fr}}
-	if first {
-		c.Choices[0].Delta.Role = "assistant"
-	}
-	sse.send(c)
-	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		u := base
-		u.Choices = []chatChoice{}
-		u.Usage = newUsage(res)
-		sse.send(u)
-	}
-	sse.done()
+	s.answer(w, r, p, rp)
 }
 
 func chatLogprobList(toks []llamacpp.SlotToken) []chatLogprob {
@@ -533,13 +517,8 @@ func byteList(s string) []int {
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	var req completionRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.writeRequestError(w, r, err)
-		return
-	}
-	p, err := s.params(&req.samplingFields)
-	if err != nil {
-		s.writeRequestError(w, r, err)
+	p, ok := s.readRequest(w, r, &req, func() (genParams, error) { return s.params(&req.samplingFields) })
+	if !ok {
 		return
 	}
 	if len(req.Prompt) != 1 {
@@ -550,6 +529,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		s.writeRequestError(w, r, badRequest("echo and suffix are not supported"))
 		return
 	}
+	var err error
 	if p.prompt, err = s.tokenize(req.Prompt[0]); err != nil {
 		s.writeRequestError(w, r, err)
 		return
@@ -562,48 +542,42 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		p.slot.Logprobs = 1 + *req.Logprobs
 	}
 	base := completionResponse{ID: newID("cmpl-"), Object: "text_completion", Created: time.Now().Unix(), Model: s.o.ModelName, SystemFingerprint: "sattva"}
-	if !req.Stream {
-		res, err := s.generate(r.Context(), p, nil)
-		if err != nil {
-			s.writeRequestError(w, r, err)
-			return
-		}
+	rp := reply{whole: func(res genResult) any {
 		fr := finishReason(res.reason)
 		base.Choices = []completionChoice{{Text: res.text, FinishReason: &fr}}
 		if req.Logprobs != nil {
 			base.Choices[0].Logprobs = completionLogprobList(res.tokens, 0)
 		}
 		base.Usage = newUsage(res)
-		writeJSON(w, http.StatusOK, base)
-		return
-	}
-	sse := newSSE(w)
-	offset := 0
-	res, err := s.generate(r.Context(), p, func(text string, toks []llamacpp.SlotToken) error {
-		c := base
-		c.Choices = []completionChoice{{Text: text}}
-		if req.Logprobs != nil {
-			c.Choices[0].Logprobs = completionLogprobList(toks, offset)
+		return base
+	}}
+	if req.Stream {
+		sse := newSSE(w)
+		offset := 0
+		rp.stream = sse
+		rp.piece = func(text string, toks []llamacpp.SlotToken) any {
+			c := base
+			c.Choices = []completionChoice{{Text: text}}
+			if req.Logprobs != nil {
+				c.Choices[0].Logprobs = completionLogprobList(toks, offset)
+			}
+			for _, t := range toks {
+				offset += len(t.Text)
+			}
+			return c
 		}
-		for _, t := range toks {
-			offset += len(t.Text)
+		rp.end = func(res genResult) {
+			fr := finishReason(res.reason)
+			c := base
+			c.Choices = []completionChoice{{FinishReason: &fr}}
+			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+				c.Usage = newUsage(res)
+			}
+			sse.send(c)
+			sse.done()
 		}
-		return sse.send(c)
-	})
-	if err != nil {
-		if !sse.started {
-			s.writeRequestError(w, r, err)
-		}
-		return
 	}
-	fr := finishReason(res.reason)
-	c := base
-	c.Choices = []completionChoice{{FinishReason: &fr}}
-	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		c.Usage = newUsage(res)
-	}
-	sse.send(c)
-	sse.done()
+	s.answer(w, r, p, rp)
 }
 
 func completionLogprobList(toks []llamacpp.SlotToken, offset int) *completionLogprobs {
@@ -642,6 +616,8 @@ type sse struct {
 }
 
 func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
+
+func (e *sse) begun() bool { return e.started }
 
 func (e *sse) begin() {
 	if e.started {

@@ -188,94 +188,129 @@ func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	// Plan shards in state-dict order.
-	tensors := s.tensors()
-	type shardPlan struct{ ts []synthTensor }
-	var shards []shardPlan
-	var cur shardPlan
-	var curBytes int64
-	for _, t := range tensors {
-		n := int64(esize)
-		for _, d := range t.shape {
-			n *= d
-		}
-		if len(cur.ts) > 0 && curBytes+n > maxShard {
-			shards = append(shards, cur)
-			cur, curBytes = shardPlan{}, 0
-		}
-		cur.ts = append(cur.ts, t)
-		curBytes += n
-	}
-	shards = append(shards, cur)
-
-	type chunk struct {
-		f     *atomicfile.File
-		off   int64
-		n     int64 // elements
-		seed  uint64
-		norm  bool
-		dtype string
-	}
-	var files []*atomicfile.File
-	defer func() {
-		for _, f := range files {
-			f.Abort()
-		}
-	}()
-	var chunks []chunk
-	var total int64
-	weightMap := map[string]string{}
-	var names []string
-	const chunkElems = 1 << 22
+	shards := planShards(s.tensors(), int64(esize), maxShard)
+	w := &shardWriter{outDir: outDir, dtype: stDType, esize: int64(esize), seed: o.Seed, weightMap: map[string]string{}}
+	defer w.abort()
 	for i, sh := range shards {
 		name := "model.safetensors"
 		if len(shards) > 1 {
 			name = fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
 		}
-		names = append(names, name)
-		specs := make([]safetensors.TensorSpec, len(sh.ts))
-		for k, t := range sh.ts {
-			specs[k] = safetensors.TensorSpec{Name: t.name, DType: stDType, Shape: t.shape}
-			weightMap[t.name] = name
-		}
-		hdr, offs, size, err := safetensors.Layout(specs, map[string]string{"format": "pt"})
-		if err != nil {
+		if err := w.create(name, sh); err != nil {
 			return err
-		}
-		f, err := atomicfile.Create(filepath.Join(outDir, name), 0o644)
-		if err != nil {
-			return err
-		}
-		files = append(files, f)
-		if err := f.Truncate(size); err != nil {
-			return err
-		}
-		if _, err := f.WriteAt(hdr, 0); err != nil {
-			return err
-		}
-		total += size
-		for k, t := range sh.ts {
-			n := int64(1)
-			for _, d := range t.shape {
-				n *= d
-			}
-			h := fnv.New64a()
-			fmt.Fprintf(h, "%d/%s", o.Seed, t.name)
-			base := h.Sum64()
-			for c := int64(0); c*chunkElems < n; c++ {
-				m := min(int64(chunkElems), n-c*chunkElems)
-				chunks = append(chunks, chunk{f: f, off: offs[k] + c*chunkElems*int64(esize), n: m, seed: base + uint64(c)*0x632be59bd9b4e019, norm: t.norm, dtype: stDType})
-			}
 		}
 	}
-	workers := o.Workers
+	if err := w.fill(ctx, o.Workers, o.Progress); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	return writeSidecars(s, outDir, dtype, len(shards) > 1, w.total, w.weightMap, o.Tokenizer)
+}
+
+// planShards splits tensors, in state-dict order, into shards of at most
+// maxShard bytes (a larger tensor has a shard of its own); esize is the
+// bytes of an element.
+func planShards(tensors []synthTensor, esize, maxShard int64) [][]synthTensor {
+	var shards [][]synthTensor
+	var cur []synthTensor
+	var curBytes int64
+	for _, t := range tensors {
+		n := esize
+		for _, d := range t.shape {
+			n *= d
+		}
+		if len(cur) > 0 && curBytes+n > maxShard {
+			shards = append(shards, cur)
+			cur, curBytes = nil, 0
+		}
+		cur = append(cur, t)
+		curBytes += n
+	}
+	return append(shards, cur)
+}
+
+// synthChunk is up to chunkElems elements of one tensor, written at off.
+type synthChunk struct {
+	f     *atomicfile.File
+	off   int64
+	n     int64 // elements
+	seed  uint64
+	norm  bool
+	dtype string
+}
+
+// chunkElems is the elements a worker generates at a time.
+const chunkElems = 1 << 22
+
+// shardWriter creates the safetensors shards of a checkpoint, then fills
+// their tensors in parallel. Until commit, its files are temporary; abort
+// removes them.
+type shardWriter struct {
+	outDir    string
+	dtype     string // safetensors dtype
+	esize     int64
+	seed      uint64
+	files     []*atomicfile.File
+	chunks    []synthChunk
+	total     int64             // bytes of every shard
+	weightMap map[string]string // tensor → shard file
+}
+
+// create lays out shard name holding tensors ts, writes its header and
+// plans the chunks of its data.
+func (w *shardWriter) create(name string, ts []synthTensor) error {
+	specs := make([]safetensors.TensorSpec, len(ts))
+	for k, t := range ts {
+		specs[k] = safetensors.TensorSpec{Name: t.name, DType: w.dtype, Shape: t.shape}
+		w.weightMap[t.name] = name
+	}
+	hdr, offs, size, err := safetensors.Layout(specs, map[string]string{"format": "pt"})
+	if err != nil {
+		return err
+	}
+	f, err := atomicfile.Create(filepath.Join(w.outDir, name), 0o644)
+	if err != nil {
+		return err
+	}
+	w.files = append(w.files, f)
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return err
+	}
+	w.total += size
+	for k, t := range ts {
+		n := int64(1)
+		for _, d := range t.shape {
+			n *= d
+		}
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d/%s", w.seed, t.name)
+		base := h.Sum64()
+		for c := int64(0); c*chunkElems < n; c++ {
+			m := min(int64(chunkElems), n-c*chunkElems)
+			w.chunks = append(w.chunks, synthChunk{f: f, off: offs[k] + c*chunkElems*w.esize, n: m, seed: base + uint64(c)*0x632be59bd9b4e019, norm: t.norm, dtype: w.dtype})
+		}
+	}
+	return nil
+}
+
+// fill generates and writes every chunk with workers goroutines
+// (GOMAXPROCS when 0), reporting bytes written to progress.
+func (w *shardWriter) fill(ctx context.Context, workers int, progress func(done, total int64)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	var done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
-	for _, c := range chunks {
+	for _, c := range w.chunks {
 		if gctx.Err() != nil {
 			break
 		}
@@ -283,49 +318,69 @@ func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			bf := u16Pool.Get(int(c.n))
-			defer u16Pool.Put(bf)
-			randomBF16(bf, c.seed, c.norm)
-			var buf []byte
-			switch c.dtype {
-			case "BF16":
-				buf = bytePool.Get(int(2 * c.n))
-				for i, v := range bf {
-					buf[2*i], buf[2*i+1] = byte(v), byte(v>>8)
-				}
-			case "F16":
-				buf = bytePool.Get(int(2 * c.n))
-				for i, v := range bf {
-					binary.LittleEndian.PutUint16(buf[2*i:], half.FromFloat32Numpy(half.BF16ToFloat32(v)))
-				}
-			default:
-				buf = bytePool.Get(int(4 * c.n))
-				for i, v := range bf {
-					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(half.BF16ToFloat32(v)))
-				}
-			}
+			buf := c.encode()
 			defer bytePool.Put(buf)
 			if _, err := c.f.WriteAt(buf, c.off); err != nil {
 				return err
 			}
-			if o.Progress != nil {
-				o.Progress(done.Add(int64(len(buf))), total)
+			if progress != nil {
+				progress(done.Add(int64(len(buf))), w.total)
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	return g.Wait()
+}
+
+// encode generates c's random values and returns them in c's dtype, in a
+// buffer of bytePool.
+func (c synthChunk) encode() []byte {
+	bf := u16Pool.Get(int(c.n))
+	defer u16Pool.Put(bf)
+	randomBF16(bf, c.seed, c.norm)
+	var buf []byte
+	switch c.dtype {
+	case "BF16":
+		buf = bytePool.Get(int(2 * c.n))
+		for i, v := range bf {
+			buf[2*i], buf[2*i+1] = byte(v), byte(v>>8)
+		}
+	case "F16":
+		buf = bytePool.Get(int(2 * c.n))
+		for i, v := range bf {
+			binary.LittleEndian.PutUint16(buf[2*i:], half.FromFloat32Numpy(half.BF16ToFloat32(v)))
+		}
+	default:
+		buf = bytePool.Get(int(4 * c.n))
+		for i, v := range bf {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(half.BF16ToFloat32(v)))
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for _, f := range files {
+	return buf
+}
+
+// commit moves every shard to its final name.
+func (w *shardWriter) commit() error {
+	for _, f := range w.files {
 		if err := f.Commit(); err != nil {
 			return err
 		}
 	}
-	files = nil
+	w.files = nil
+	return nil
+}
+
+// abort removes the shards not committed.
+func (w *shardWriter) abort() {
+	for _, f := range w.files {
+		f.Abort()
+	}
+}
+
+// writeSidecars writes the files beside the shards: the index when sharded
+// (or removes a stale one), config.json, generation_config.json and the
+// tokenizer (copied from tokenizer, or a minimal one when "").
+func writeSidecars(s Shape, outDir, dtype string, sharded bool, total int64, weightMap map[string]string, tokenizer string) error {
 	writeJSON := func(name string, v any) error {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
@@ -333,7 +388,7 @@ func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 		}
 		return atomicfile.WriteFile(filepath.Join(outDir, name), append(b, '\n'), 0o644)
 	}
-	if len(shards) > 1 {
+	if sharded {
 		if err := writeJSON(safetensors.IndexFile, map[string]any{"metadata": map[string]any{"total_size": total}, "weight_map": weightMap}); err != nil {
 			return err
 		}
@@ -346,8 +401,8 @@ func WriteShape(ctx context.Context, s Shape, outDir string, o Options) error {
 	if err := writeJSON("generation_config.json", map[string]any{"bos_token_id": s.Vocab - 256, "eos_token_id": []int64{s.Vocab - 255, s.Vocab - 248, s.Vocab - 247}, "do_sample": true, "temperature": 0.6, "top_p": 0.9}); err != nil {
 		return err
 	}
-	if o.Tokenizer != "" {
-		return copyTokenizer(o.Tokenizer, outDir)
+	if tokenizer != "" {
+		return copyTokenizer(tokenizer, outDir)
 	}
 	return writeMinimalTokenizer(outDir, s.Vocab)
 }

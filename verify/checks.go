@@ -167,7 +167,7 @@ func (o *Options) checkSampling(mf *pipeline.ParsedModelfile, rep *Report) {
 	}
 	served := map[string]float64{}
 	var missing, unlike []string
-	for _, k := range pipeline.SamplerParams {
+	for _, k := range pipeline.SamplerParams() {
 		v, ok := mf.Params[k]
 		if !ok {
 			missing = append(missing, fmt.Sprintf("%s (Ollama's default %s applies silently)", k, ollamaDefaults[k]))
@@ -215,7 +215,7 @@ func (o *Options) checkSampling(mf *pipeline.ParsedModelfile, rep *Report) {
 		"repeat_penalty": rp, "repeat_last_n": rln, "seed": float64(e.Seed)}
 	greedy := e.Temperature == 0
 	var diffs, fatal []string
-	for _, k := range pipeline.SamplerParams {
+	for _, k := range pipeline.SamplerParams() {
 		ev, ok := eval[k]
 		sv, sok := served[k]
 		if !ok || !sok || ev == sv {
@@ -256,7 +256,7 @@ func (o *Options) checkSampling(mf *pipeline.ParsedModelfile, rep *Report) {
 
 func formatParams(m map[string]float64) string {
 	var parts []string
-	for _, k := range pipeline.SamplerParams {
+	for _, k := range pipeline.SamplerParams() {
 		if v, ok := m[k]; ok {
 			parts = append(parts, k+" "+pipeline.FormatParam(v))
 		}
@@ -345,7 +345,7 @@ func (o *Options) checkGeneration(ctx context.Context, r *renderer, mf *pipeline
 	defer c.Close()
 	var lines []string
 	failed := 0
-	for _, conv := range Conversations[:3] {
+	for _, conv := range Conversations()[:3] {
 		x := r.render(WayModelfile, conv)
 		if x.Err != "" {
 			continue
@@ -505,7 +505,7 @@ func (o *Options) checkNumbers(ctx context.Context, r *renderer, rep *Report) er
 	if err != nil {
 		return err
 	}
-	merge, quant := pipeline.DefaultMergeThreshold, pipeline.DefaultQuantThreshold
+	merge, quant := pipeline.DefaultMergeThreshold(), pipeline.DefaultQuantThreshold
 	if o.Project != nil {
 		merge, quant = o.Project.Verify.Merge, o.Project.Verify.QuantThreshold
 	}

@@ -48,8 +48,12 @@ type KLStats struct {
 	ByLabel map[string]*KLStats `json:"by_label,omitempty"`
 }
 
-// QuantileLevels are the levels of KLStats.Quantiles.
-var QuantileLevels = []float64{0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999, 1}
+// quantileLevels are the levels of KLStats.Quantiles.
+var quantileLevels = []float64{0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999, 1}
+
+// QuantileLevels returns the levels of KLStats.Quantiles, in their order;
+// the slice is the caller's.
+func QuantileLevels() []float64 { return slices.Clone(quantileLevels) }
 
 // KLOptions control KLD.
 type KLOptions struct {
@@ -250,7 +254,7 @@ func summarize(ts []tokenStat, nseq int, byLabel bool) *KLStats {
 	st.P99KLD = percentile(klds, 0.99)
 	st.P999KLD = percentile(klds, 0.999)
 	st.MaxKLD = klds[len(klds)-1]
-	for _, q := range QuantileLevels {
+	for _, q := range quantileLevels {
 		st.Quantiles = append(st.Quantiles, percentile(klds, q))
 	}
 	st.Top1 = float64(same) / n

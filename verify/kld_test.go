@@ -59,7 +59,7 @@ func TestSummarize(t *testing.T) {
 	if st.ByLabel["ru"].Tokens != 2 || st.ByLabel["en"].Top1 != 0.5 {
 		t.Errorf("by label %+v %+v", st.ByLabel["ru"], st.ByLabel["en"])
 	}
-	if len(st.Quantiles) != len(QuantileLevels) {
+	if len(st.Quantiles) != len(QuantileLevels()) {
 		t.Errorf("quantiles %v", st.Quantiles)
 	}
 }

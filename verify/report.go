@@ -159,7 +159,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-c
 
 var gateTitle = map[string]string{GateTemplate: "Template parity (token level)", GateEOT: "End of turn and BOS", GateSampling: "Sampling parity", GateNumbers: "Numbers: KL divergence"}
 
-// klChart draws each model's KLD quantiles (QuantileLevels) as a line on a
+// klChart draws each model's KLD quantiles (QuantileLevels()) as a line on a
 // log scale: x the quantile level, y the KLD, with the mean threshold as a
 // dashed line of the same colour.
 func klChart(kl []KLResult) string {
@@ -182,7 +182,7 @@ func klChart(kl []KLResult) string {
 		v = math.Max(v, lo)
 		return T + (H-T-B)*(1-(math.Log10(v)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo)))
 	}
-	n := len(QuantileLevels)
+	n := len(QuantileLevels())
 	x := func(i int) float64 { return L + float64(i)*float64(W-L-R)/float64(n-1) }
 	colors := []string{"#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#6e7781", "#d4a72c"}
 	var b strings.Builder
@@ -191,7 +191,7 @@ func klChart(kl []KLResult) string {
 		yy := y(math.Pow(10, d))
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">1e%d</text>`, L, W-R, yy, yy, L-4, yy+4, int(d))
 	}
-	for i, q := range QuantileLevels {
+	for i, q := range quantileLevels {
 		label := fmt.Sprintf("%g%%", 100*q)
 		if q == 1 {
 			label = "max"
@@ -208,7 +208,7 @@ func klChart(kl []KLResult) string {
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, c, strings.Join(pts, " "))
 		for i, q := range k.Stats.Quantiles {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %g: %.3g</title></circle>`, x(i), y(q), c, html.EscapeString(k.Name), QuantileLevels[i], q)
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %g: %.3g</title></circle>`, x(i), y(q), c, html.EscapeString(k.Name), quantileLevels[i], q)
 		}
 		ty := y(k.Threshold.KLDMean)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/>`, L, W-R, ty, ty, c)

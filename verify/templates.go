@@ -29,27 +29,29 @@ type Conversation struct {
 	Messages []Message `json:"messages"` // ends with a user turn
 }
 
-// Conversations are the fixed prompts of the template checks: with and
+// Conversations returns the fixed prompts of the template checks: with and
 // without a system turn, three turns, Russian and English, whitespace
-// around the content and empty messages.
-var Conversations = []Conversation{
-	{Name: "system+user (en)", Messages: []Message{
-		{"system", "You are a concise assistant."},
-		{"user", "What is the capital of France?"}}},
-	{Name: "no system (ru)", Messages: []Message{
-		{"user", "Определи число судьбы для даты 29.01.1988."}}},
-	{Name: "three turns (ru+en)", Messages: []Message{
-		{"system", "Ты — SatTva, помощник по нумерологии."},
-		{"user", "Привет! Что такое число Кармы?"},
-		{"assistant", "Число Кармы — это сумма цифр дня рождения."},
-		{"user", "And in English, please?"}}},
-	{Name: "leading/trailing whitespace", Messages: []Message{
-		{"system", "  Answer briefly.\n"},
-		{"user", "\n  Hello there!  \n"}}},
-	{Name: "empty messages", Messages: []Message{
-		{"user", "Hi"},
-		{"assistant", ""},
-		{"user", ""}}},
+// around the content and empty messages. Each call builds them anew.
+func Conversations() []Conversation {
+	return []Conversation{
+		{Name: "system+user (en)", Messages: []Message{
+			{"system", "You are a concise assistant."},
+			{"user", "What is the capital of France?"}}},
+		{Name: "no system (ru)", Messages: []Message{
+			{"user", "Определи число судьбы для даты 29.01.1988."}}},
+		{Name: "three turns (ru+en)", Messages: []Message{
+			{"system", "Ты — SatTva, помощник по нумерологии."},
+			{"user", "Привет! Что такое число Кармы?"},
+			{"assistant", "Число Кармы — это сумма цифр дня рождения."},
+			{"user", "And in English, please?"}}},
+		{Name: "leading/trailing whitespace", Messages: []Message{
+			{"system", "  Answer briefly.\n"},
+			{"user", "\n  Hello there!  \n"}}},
+		{Name: "empty messages", Messages: []Message{
+			{"user", "Hi"},
+			{"assistant", ""},
+			{"user", ""}}},
+	}
 }
 
 // Render is one way a conversation becomes prompt tokens.

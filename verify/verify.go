@@ -381,7 +381,7 @@ func (o *Options) checkTemplates(r *renderer, rep *Report) map[string][]Render {
 	ways := []string{WayHF, WayGGUF, WayGGUFJinja, WayModelfile}
 	// Family: the training template against the model's own chat template.
 	{
-		c := Conversations[0]
+		c := Conversations()[0]
 		tr := r.render(WayTraining, c)
 		for _, w := range []string{WayGGUFJinja, WayHF, WayModelfile} {
 			x := r.render(w, c)
@@ -406,7 +406,7 @@ func (o *Options) checkTemplates(r *renderer, rep *Report) map[string][]Render {
 		var diff *TokenDiff
 		reasons := map[string]string{}
 		ran := 0
-		for _, c := range Conversations {
+		for _, c := range Conversations() {
 			tr := r.render(WayTraining, c)
 			x := r.render(w, c)
 			out[c.Name] = append(out[c.Name], x)

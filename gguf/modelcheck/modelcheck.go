@@ -38,6 +38,7 @@ package modelcheck
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,10 +76,14 @@ func (k Kind) String() string {
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Architectures lists the values of general.architecture whose loader code
+// architectures are the values of general.architecture whose loader code
 // this package checks. Files of other architectures are refused (rule
 // arch.supported): llama.cpp's code for them has asserts no check covers.
-var Architectures = []string{"llama"}
+var architectures = []string{"llama"}
+
+// Architectures returns the values of general.architecture whose loader
+// code this package checks; the slice is the caller's.
+func Architectures() []string { return slices.Clone(architectures) }
 
 // maxLayers is LLAMA_MAX_LAYERS, maxExperts LLAMA_MAX_EXPERTS (llama-hparams.h).
 const (
@@ -104,7 +109,7 @@ func Check(f *gguf.File, kind Kind) error {
 	}
 	if !isSupported(arch) {
 		return c.kvErr("general.architecture", "arch.supported",
-			"architecture %q is not one sattva checks before loading (%s)", arch, strings.Join(Architectures, ", "))
+			"architecture %q is not one sattva checks before loading (%s)", arch, strings.Join(architectures, ", "))
 	}
 	if err := c.commonKeys(arch); err != nil {
 		return err
@@ -129,7 +134,7 @@ func Check(f *gguf.File, kind Kind) error {
 }
 
 func isSupported(arch string) bool {
-	for _, a := range Architectures {
+	for _, a := range architectures {
 		if a == arch {
 			return true
 		}

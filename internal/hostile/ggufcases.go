@@ -59,30 +59,43 @@ func gpt2(r *Raw) {
 // of the robustness review first. Each breaks one rule of TinyLlama or
 // TinyLoRA.
 func GGUFCases() []GGUFCase {
-	u := func(x uint32) gguf.Value { return gguf.Uint32(x) }
-	f := func(x float32) gguf.Value { return gguf.Float32(x) }
-	cs := []GGUFCase{
-		// The review's reproductions.
-		model("tokens-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.tokens", gguf.Int32s(make([]int32, len(TinyTokens)))) }),
+	var cs []GGUFCase
+	for _, group := range []func() []GGUFCase{reviewCases, fileCases, keyTypeCases, hparamCases, vocabCases, tensorCases, adapterCases} {
+		cs = append(cs, group()...)
+	}
+	return cs
+}
+
+func u32v(x uint32) gguf.Value  { return gguf.Uint32(x) }
+func f32v(x float32) gguf.Value { return gguf.Float32(x) }
+
+// reviewCases break the robustness review's reproductions.
+func reviewCases() []GGUFCase {
+	return []GGUFCase{
+		model("tokens-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.tokens", gguf.Int32s(make([]int32, len(TinyTokens())))) }),
 		model("tokens-all-duplicates", "vocab.unique-tokens", func(r *Raw) {
-			t := make([]string, len(TinyTokens))
+			t := make([]string, len(TinyTokens()))
 			for i := range t {
 				t[i] = "a"
 			}
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
 		model("merges-int32", "vocab.merges", func(r *Raw) { gpt2(r); r.Set("tokenizer.ggml.merges", gguf.Int32s([]int32{1, 2})) }),
-		model("rms-eps-nan", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f(float32(math.NaN()))) }),
-		model("rms-eps-negative", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f(-1)) }),
-		model("block-count-0", "hparam.range", func(r *Raw) { r.Set("llama.block_count", u(0)) }),
-		model("alignment-1", "file.alignment", func(r *Raw) { r.Set("general.alignment", u(1)); r.Alignment = 1 }),
+		model("rms-eps-nan", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f32v(float32(math.NaN()))) }),
+		model("rms-eps-negative", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f32v(-1)) }),
+		model("block-count-0", "hparam.range", func(r *Raw) { r.Set("llama.block_count", u32v(0)) }),
+		model("alignment-1", "file.alignment", func(r *Raw) { r.Set("general.alignment", u32v(1)); r.Alignment = 1 }),
 		model("empty-key", "file.empty-key", func(r *Raw) { r.Set("", gguf.String("x")) }),
 		{Name: "string-length-2^63", Kind: AsModel, Data: hugeString()},
 		adapter("lora-alpha-string", "adapter.keys", func(r *Raw) { r.Set("adapter.lora.alpha", gguf.String("16")) }),
 		model("scores-short", "vocab.length", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Float32s(make([]float32, 3))) }),
 		model("token-type-short", "vocab.length", func(r *Raw) { r.Set("tokenizer.ggml.token_type", gguf.Int32s([]int32{1, 1})) }),
+	}
+}
 
-		// File structure.
+// fileCases break the file's structure: dimensions, alignment, names, layout, versions.
+func fileCases() []GGUFCase {
+	return []GGUFCase{
 		model("zero-dim", "tensor.zero-dim", func(r *Raw) { r.Tensor("output_norm.weight").Dims = []uint64{16, 0} }),
 		model("zero-dim-first", "tensor.zero-dim", func(r *Raw) {
 			r.Tensor("output_norm.weight").Dims = []uint64{0}
@@ -92,8 +105,8 @@ func GGUFCases() []GGUFCase {
 			r.Set("general.tags", gguf.Arrays([]gguf.Value{gguf.Uint32s([]uint32{1})}))
 		}),
 		model("alignment-string", "", func(r *Raw) { r.Set("general.alignment", gguf.String("32")) }),
-		model("alignment-3", "", func(r *Raw) { r.Set("general.alignment", u(3)) }),
-		model("alignment-16", "file.alignment", func(r *Raw) { r.Set("general.alignment", u(16)); r.Alignment = 16 }),
+		model("alignment-3", "", func(r *Raw) { r.Set("general.alignment", u32v(3)) }),
+		model("alignment-16", "file.alignment", func(r *Raw) { r.Set("general.alignment", u32v(16)); r.Alignment = 16 }),
 		model("tensor-name-64", "tensor.name-length", func(r *Raw) { r.Tensor("output.weight").Name = strings.Repeat("n", 64) }),
 		model("tensor-layout-swapped", "tensor.layout", func(r *Raw) {
 			a, b := r.Tensors[0], r.Tensors[1]
@@ -111,9 +124,13 @@ func GGUFCases() []GGUFCase {
 			r.KVs = append(r.KVs, gguf.KV{Key: "tokenizer.ggml.add_bos_token", Value: gguf.Value{Type: gguf.ValueBool, V: uint8(2)}})
 		}),
 		model("duplicate-key", "", func(r *Raw) { r.KVs = append(r.KVs, r.KVs[1]) }),
+	}
+}
 
-		// Key types.
-		model("arch-uint32", "key.type", func(r *Raw) { r.Set("general.architecture", u(1)) }),
+// keyTypeCases break keys of the wrong type, or missing.
+func keyTypeCases() []GGUFCase {
+	return []GGUFCase{
+		model("arch-uint32", "key.type", func(r *Raw) { r.Set("general.architecture", u32v(1)) }),
 		model("arch-missing", "key.type", func(r *Raw) { r.Delete("general.architecture") }),
 		model("arch-gemma3", "arch.supported", func(r *Raw) { r.Set("general.architecture", gguf.String("gemma3")) }),
 		model("arch-unknown", "arch.supported", func(r *Raw) { r.Set("general.architecture", gguf.String("nonesuch")) }),
@@ -124,73 +141,81 @@ func GGUFCases() []GGUFCase {
 		model("eps-f64", "key.type", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", gguf.Float64(1e-5)) }),
 		model("add-bos-uint8", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.add_bos_token", gguf.Uint8(1)) }),
 		model("bos-id-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.bos_token_id", gguf.Int32(1)) }),
-		model("scores-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Int32s(make([]int32, len(TinyTokens)))) }),
-		model("token-type-f32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.token_type", gguf.Float32s(make([]float32, len(TinyTokens)))) }),
-		model("chat-template-uint32", "key.type", func(r *Raw) { r.Set("tokenizer.chat_template", u(1)) }),
+		model("scores-int32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Int32s(make([]int32, len(TinyTokens())))) }),
+		model("token-type-f32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.token_type", gguf.Float32s(make([]float32, len(TinyTokens())))) }),
+		model("chat-template-uint32", "key.type", func(r *Raw) { r.Set("tokenizer.chat_template", u32v(1)) }),
 		model("general-name-array", "key.type", func(r *Raw) { r.Set("general.name", gguf.Strings([]string{"x"})) }),
-		model("pre-uint32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.pre", u(7)) }),
+		model("pre-uint32", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.pre", u32v(7)) }),
+	}
+}
 
-		// Hyperparameters.
-		model("block-count-513", "hparam.range", func(r *Raw) { r.Set("llama.block_count", u(513)) }),
-		model("block-count-2", "tensor.missing", func(r *Raw) { r.Set("llama.block_count", u(2)) }),
-		model("ctx-0", "hparam.range", func(r *Raw) { r.Set("llama.context_length", u(0)) }),
-		model("embd-0", "hparam.range", func(r *Raw) { r.Set("llama.embedding_length", u(0)) }),
-		model("heads-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.head_count", u(0)) }),
-		model("heads-3", "hparam.divisible", func(r *Raw) { r.Set("llama.attention.head_count", u(3)) }),
-		model("kv-heads-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.head_count_kv", u(0)) }),
-		model("kv-heads-3", "hparam.divisible", func(r *Raw) { r.Set("llama.attention.head_count_kv", u(3)) }),
-		model("ffn-0", "hparam.range", func(r *Raw) { r.Set("llama.feed_forward_length", u(0)) }),
-		model("eps-inf", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f(float32(math.Inf(1)))) }),
-		model("eps-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f(0)) }),
+// hparamCases break hyperparameters out of range or inconsistent.
+func hparamCases() []GGUFCase {
+	return []GGUFCase{
+		model("block-count-513", "hparam.range", func(r *Raw) { r.Set("llama.block_count", u32v(513)) }),
+		model("block-count-2", "tensor.missing", func(r *Raw) { r.Set("llama.block_count", u32v(2)) }),
+		model("ctx-0", "hparam.range", func(r *Raw) { r.Set("llama.context_length", u32v(0)) }),
+		model("embd-0", "hparam.range", func(r *Raw) { r.Set("llama.embedding_length", u32v(0)) }),
+		model("heads-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.head_count", u32v(0)) }),
+		model("heads-3", "hparam.divisible", func(r *Raw) { r.Set("llama.attention.head_count", u32v(3)) }),
+		model("kv-heads-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.head_count_kv", u32v(0)) }),
+		model("kv-heads-3", "hparam.divisible", func(r *Raw) { r.Set("llama.attention.head_count_kv", u32v(3)) }),
+		model("ffn-0", "hparam.range", func(r *Raw) { r.Set("llama.feed_forward_length", u32v(0)) }),
+		model("eps-inf", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f32v(float32(math.Inf(1)))) }),
+		model("eps-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.layer_norm_rms_epsilon", f32v(0)) }),
 		model("eps-missing", "key.type", func(r *Raw) { r.Delete("llama.attention.layer_norm_rms_epsilon") }),
-		model("rope-base-0", "hparam.range", func(r *Raw) { r.Set("llama.rope.freq_base", f(0)) }),
-		model("rope-base-nan", "hparam.range", func(r *Raw) { r.Set("llama.rope.freq_base", f(float32(math.NaN()))) }),
-		model("rope-dims-6", "hparam.divisible", func(r *Raw) { r.Set("llama.rope.dimension_count", u(6)) }),
+		model("rope-base-0", "hparam.range", func(r *Raw) { r.Set("llama.rope.freq_base", f32v(0)) }),
+		model("rope-base-nan", "hparam.range", func(r *Raw) { r.Set("llama.rope.freq_base", f32v(float32(math.NaN()))) }),
+		model("rope-dims-6", "hparam.divisible", func(r *Raw) { r.Set("llama.rope.dimension_count", u32v(6)) }),
 		model("rope-scaling-bogus", "hparam.rope-scaling", func(r *Raw) { r.Set("llama.rope.scaling.type", gguf.String("bogus")) }),
-		model("rope-factor-negative", "hparam.range", func(r *Raw) { r.Set("llama.rope.scaling.factor", f(-2)) }),
-		model("key-length-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.key_length", u(0)) }),
-		model("value-length-4", "hparam.divisible", func(r *Raw) { r.Set("llama.attention.value_length", u(4)) }),
-		model("experts-used-no-experts", "hparam.experts", func(r *Raw) { r.Set("llama.expert_used_count", u(1)) }),
-		model("experts-1000", "hparam.experts", func(r *Raw) { r.Set("llama.expert_count", u(1000)) }),
-		model("experts-used-0", "hparam.experts", func(r *Raw) { r.Set("llama.expert_count", u(8)) }),
-		model("experts-moe", "arch.supported", func(r *Raw) { r.Set("llama.expert_count", u(8)); r.Set("llama.expert_used_count", u(2)) }),
-		model("vocab-size-mismatch", "tensor.shape", func(r *Raw) { r.Set("llama.vocab_size", u(17)) }),
+		model("rope-factor-negative", "hparam.range", func(r *Raw) { r.Set("llama.rope.scaling.factor", f32v(-2)) }),
+		model("key-length-0", "hparam.range", func(r *Raw) { r.Set("llama.attention.key_length", u32v(0)) }),
+		model("value-length-4", "hparam.divisible", func(r *Raw) { r.Set("llama.attention.value_length", u32v(4)) }),
+		model("experts-used-no-experts", "hparam.experts", func(r *Raw) { r.Set("llama.expert_used_count", u32v(1)) }),
+		model("experts-1000", "hparam.experts", func(r *Raw) { r.Set("llama.expert_count", u32v(1000)) }),
+		model("experts-used-0", "hparam.experts", func(r *Raw) { r.Set("llama.expert_count", u32v(8)) }),
+		model("experts-moe", "arch.supported", func(r *Raw) { r.Set("llama.expert_count", u32v(8)); r.Set("llama.expert_used_count", u32v(2)) }),
+		model("vocab-size-mismatch", "tensor.shape", func(r *Raw) { r.Set("llama.vocab_size", u32v(17)) }),
 		model("token-embd-cut-vocab", "tensor.shape", func(r *Raw) {
 			r.Tensor("token_embd.weight").Dims[1] = 16
 			r.Tensor("token_embd.weight").Data = r.Tensor("token_embd.weight").Data[:16*16*4]
 		}),
+	}
+}
 
-		// Vocabulary.
+// vocabCases break the vocabulary.
+func vocabCases() []GGUFCase {
+	return []GGUFCase{
 		model("tokenizer-t5", "vocab.model", func(r *Raw) { r.Set("tokenizer.ggml.model", gguf.String("t5")) }),
 		model("tokenizer-missing", "key.type", func(r *Raw) { r.Delete("tokenizer.ggml.model") }),
 		model("tokens-missing", "key.type", func(r *Raw) { r.Delete("tokenizer.ggml.tokens") }),
 		model("tokens-empty", "vocab.length", func(r *Raw) { setTokens(r, nil) }),
 		model("tokens-duplicate-pair", "vocab.unique-tokens", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			t[len(t)-1] = t[len(t)-2]
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
 		model("tokens-empty-collides", "vocab.unique-tokens", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			n := len(t)
 			t[n-2], t[n-1] = "", "[EMPTY_"+strconv.Itoa(n-2)+"]"
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
 		model("scores-long", "vocab.length", func(r *Raw) { r.Set("tokenizer.ggml.scores", gguf.Float32s(make([]float32, 40))) }),
 		model("scores-nan", "vocab.length", func(r *Raw) {
-			s := make([]float32, len(TinyTokens))
+			s := make([]float32, len(TinyTokens()))
 			s[3] = float32(math.NaN())
 			r.Set("tokenizer.ggml.scores", gguf.Float32s(s))
 		}),
 		model("byte-token-misspelled", "vocab.byte-token", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			t[3+10] = "<0"
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 		}),
-		model("bos-id-999", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.bos_token_id", u(999)) }),
-		model("eot-id-past-end", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.eot_token_id", u(uint32(len(TinyTokens)))) }),
+		model("bos-id-999", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.bos_token_id", u32v(999)) }),
+		model("eot-id-past-end", "vocab.special-id", func(r *Raw) { r.Set("tokenizer.ggml.eot_token_id", u32v(uint32(len(TinyTokens())))) }),
 		model("spm-no-byte-tokens", "vocab.byte-tokens", func(r *Raw) {
-			t := append([]string(nil), TinyTokens...)
+			t := TinyTokens()
 			t[3+0x41] = "<byte-A>"
 			r.Set("tokenizer.ggml.tokens", gguf.Strings(t))
 			tt := make([]int32, len(t))
@@ -207,8 +232,12 @@ func GGUFCases() []GGUFCase {
 		}),
 		model("gpt2-no-merges", "vocab.merges", func(r *Raw) { r.Set("tokenizer.ggml.model", gguf.String("gpt2")) }),
 		model("charsmap-string", "key.type", func(r *Raw) { r.Set("tokenizer.ggml.precompiled_charsmap", gguf.Strings([]string{"x"})) }),
+	}
+}
 
-		// Tensors against the hyperparameters.
+// tensorCases break tensors against the hyperparameters.
+func tensorCases() []GGUFCase {
+	return []GGUFCase{
 		model("q-shape", "tensor.shape", func(r *Raw) {
 			r.Tensor("blk.0.attn_q.weight").Dims = []uint64{16, 8}
 			r.Tensor("blk.0.attn_q.weight").Data = r.Tensor("blk.0.attn_q.weight").Data[:16*8*4]
@@ -223,18 +252,21 @@ func GGUFCases() []GGUFCase {
 		model("extra-tensor", "tensor.unexpected", func(r *Raw) {
 			r.Tensors = append(r.Tensors, RawTensor{Name: "blk.7.attn_q.weight", Dims: []uint64{4}, Type: gguf.TypeF32, Data: make([]byte, 16)})
 		}),
+	}
+}
 
-		// Adapters.
-		adapter("lora-alpha-nan", "adapter.keys", func(r *Raw) { r.Set("adapter.lora.alpha", f(float32(math.NaN()))) }),
-		adapter("lora-alpha-uint32", "adapter.keys", func(r *Raw) { r.Set("adapter.lora.alpha", u(16)) }),
-		adapter("lora-type-uint32", "key.type", func(r *Raw) { r.Set("general.type", u(1)) }),
+// adapterCases break LoRA adapters.
+func adapterCases() []GGUFCase {
+	return []GGUFCase{
+		adapter("lora-alpha-nan", "adapter.keys", func(r *Raw) { r.Set("adapter.lora.alpha", f32v(float32(math.NaN()))) }),
+		adapter("lora-alpha-uint32", "adapter.keys", func(r *Raw) { r.Set("adapter.lora.alpha", u32v(16)) }),
+		adapter("lora-type-uint32", "key.type", func(r *Raw) { r.Set("general.type", u32v(1)) }),
 		adapter("lora-adapter-type-missing", "key.type", func(r *Raw) { r.Delete("adapter.type") }),
 		adapter("lora-general-type-model", "adapter.keys", func(r *Raw) { r.Set("general.type", gguf.String("model")) }),
 		adapter("lora-arch-other", "arch.supported", func(r *Raw) { r.Set("general.architecture", gguf.String("qwen2")) }),
 		adapter("lora-zero-dim", "tensor.zero-dim", func(r *Raw) { r.Tensors[0].Dims = []uint64{16, 0}; r.Tensors[0].Data = nil }),
 		adapter("lora-alora-string", "key.type", func(r *Raw) { r.Set("adapter.alora.invocation_tokens", gguf.String("x")) }),
 	}
-	return cs
 }
 
 // hugeString is the review's 45-byte file: one KV whose key claims 2^63 bytes.

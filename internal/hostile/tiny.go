@@ -19,14 +19,13 @@ const (
 	TinyLayers = 1
 )
 
-// TinyTokens is TinyLlama's SentencePiece vocabulary: three specials, the
-// 256 byte tokens llama.cpp's byte fallback needs, and a few words.
-var TinyTokens = tinyTokens()
-
 // tinyFirstWord is the index of the first token after the byte tokens.
 const tinyFirstWord = 3 + 256
 
-func tinyTokens() []string {
+// TinyTokens returns TinyLlama's SentencePiece vocabulary: three specials,
+// the 256 byte tokens llama.cpp's byte fallback needs, and a few words.
+// Each call builds it anew.
+func TinyTokens() []string {
 	t := []string{"<unk>", "<s>", "</s>"}
 	for b := range 256 {
 		t = append(t, fmt.Sprintf("<0x%02X>", b))
@@ -39,7 +38,7 @@ func tinyTokens() []string {
 // fixed seed. Every llama.cpp load of it succeeds; every hostile GGUF case is
 // this file with one thing broken.
 func TinyLlama() *Raw {
-	n := len(TinyTokens)
+	n := len(TinyTokens())
 	scores := make([]float32, n)
 	types := make([]int32, n)
 	for i := range n {
@@ -65,7 +64,7 @@ func TinyLlama() *Raw {
 		{Key: "general.file_type", Value: gguf.Uint32(0)},
 		{Key: "tokenizer.ggml.model", Value: gguf.String("llama")},
 		{Key: "tokenizer.ggml.pre", Value: gguf.String("default")},
-		{Key: "tokenizer.ggml.tokens", Value: gguf.Strings(append([]string(nil), TinyTokens...))},
+		{Key: "tokenizer.ggml.tokens", Value: gguf.Strings(TinyTokens())},
 		{Key: "tokenizer.ggml.scores", Value: gguf.Float32s(scores)},
 		{Key: "tokenizer.ggml.token_type", Value: gguf.Int32s(types)},
 		{Key: "tokenizer.ggml.bos_token_id", Value: gguf.Uint32(1)},

@@ -8,4 +8,4 @@ import _ "embed"
 // trainer that reads LLaMA-Factory's YAML (see the script's docstring).
 //
 //go:embed sft_lora.py
-var SFTLoRA []byte
+var SFTLoRA string
