@@ -39,7 +39,10 @@ var quantizable = map[gguf.Type]bool{
 // QuantizeRows quantizes nrows rows of ncols floats from src to type t with
 // ggml's own C code (ggml_quantize_chunk: the reference path, or the
 // importance-weighted one when imatrix, ncols weights, is given). It is the
-// bit-exact reference for the pure-Go quantize package.
+// bit-exact reference for the pure-Go quantize package. Every value of src
+// and imatrix must be finite, as llama_model_quantize requires of a model's
+// tensors: ggml's IQ1, IQ2 and IQ3 quantizers abort the process or read out
+// of bounds on NaN or infinity.
 func QuantizeRows(t gguf.Type, src []float32, nrows, ncols int, imatrix []float32) ([]byte, error) {
 	if !quantizable[t] {
 		return nil, errorf("quantize: ggml cannot quantize to %v", t)
@@ -52,6 +55,14 @@ func QuantizeRows(t gguf.Type, src []float32, nrows, ncols int, imatrix []float3
 	}
 	if imatrix != nil && len(imatrix) != ncols {
 		return nil, errorf("quantize: imatrix has %d weights for rows of %d", len(imatrix), ncols)
+	}
+	for _, x := range []struct {
+		what string
+		v    []float32
+	}{{"value", src}, {"imatrix weight", imatrix}} {
+		if i := firstNonFinite(x.v); i >= 0 {
+			return nil, errorf("quantize: %s %d is %v; ggml quantizes finite numbers only", x.what, i, x.v[i])
+		}
 	}
 	if imatrix == nil && bool(C.ggml_quantize_requires_imatrix(C.enum_ggml_type(t))) {
 		return nil, errorf("quantize: %v needs an importance matrix", t)
@@ -74,6 +85,16 @@ func QuantizeRows(t gguf.Type, src []float32, nrows, ncols int, imatrix []float3
 		return nil, errorf("quantize: ggml wrote %d bytes, want %d", int(n), len(dst))
 	}
 	return dst, nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if x-x != 0 { // NaN - NaN and Inf - Inf are NaN
+			return i
+		}
+	}
+	return -1
 }
 
 // Dequantize turns n elements of type t in src back into floats with ggml's

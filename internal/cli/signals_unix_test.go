@@ -73,3 +73,37 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatalf("left behind: %v", ents)
 	}
 }
+
+// TestFIFOInputsRefused: the review's reproduction. gguf inspect on a FIFO
+// blocked in the open (no writer), and Ctrl-C could not stop it. Every
+// command that reads a model or a dataset refuses a FIFO up front.
+func TestFIFOInputsRefused(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	for _, args := range [][]string{
+		{"gguf", "inspect", fifo},
+		{"data", "validate", "-q", fifo},
+		{"data", "convert", fifo, "--to", "sharegpt", "-o", filepath.Join(t.TempDir(), "o.jsonl")},
+		{"quantize", "-q", fifo, filepath.Join(t.TempDir(), "o.gguf"), "Q8_0"},
+	} {
+		done := make(chan int, 1)
+		go func() {
+			code, _, _ := runSattva(t, args...)
+			done <- code
+		}()
+		select {
+		case code := <-done:
+			if code != ExitInvalidInput {
+				t.Errorf("%v: exit %d, want %d", args, code, ExitInvalidInput)
+			}
+		case <-time.After(20 * time.Second):
+			// Unblock the open so that the goroutine ends with the test.
+			if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+			t.Fatalf("%v: still blocked on the FIFO after 20 s", args)
+		}
+	}
+}

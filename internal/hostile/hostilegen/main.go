@@ -356,12 +356,15 @@ func (g *gen) jsonl() {
 	g.file("jsonl", "zstd-garbage", ".jsonl.zst", append([]byte{0x28, 0xb5, 0x2f, 0xfd}, bytes.Repeat([]byte{0xff}, 100)...))
 	g.file("jsonl", "gzip-of-gzip", ".jsonl.gz", gz(gz([]byte(ok+"\n"))))
 	// The review's memory case: 20M unique short lines compress to ~10 MB.
+	// The last line repeats the first, so the one passing outcome is to read
+	// every line within the limits and report that duplicate (exit 1).
 	g.file("jsonl", "zstd-20m-unique-lines", ".jsonl.zst", zs(func(w *zstd.Encoder) {
 		var line []byte
 		for i := range 20_000_000 {
 			line = fmt.Appendf(line[:0], `{"instruction":"q%d","output":"a"}`+"\n", i)
 			w.Write(line)
 		}
+		fmt.Fprintf(w, `{"instruction":"q%d","output":"a"}`+"\n", 0)
 	}))
 	// Random bytes and random mutations of a valid set.
 	r := rand.New(rand.NewPCG(19, 2))
