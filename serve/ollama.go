@@ -130,16 +130,24 @@ type ndjson struct {
 	started bool
 }
 
-func (n *ndjson) send(v any) error {
+// write buffers a line (in the response's buffer), flush sends what is
+// buffered, send does both.
+func (n *ndjson) write(v any) error {
 	if !n.started {
 		n.started = true
 		n.w.Header().Set("Content-Type", "application/x-ndjson")
 		n.w.WriteHeader(http.StatusOK)
 	}
-	if err := json.NewEncoder(n.w).Encode(v); err != nil {
+	return json.NewEncoder(n.w).Encode(v)
+}
+
+func (n *ndjson) flush() error { return n.rc.Flush() }
+
+func (n *ndjson) send(v any) error {
+	if err := n.write(v); err != nil {
 		return err
 	}
-	return n.rc.Flush()
+	return n.flush()
 }
 
 func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +187,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	}
 	stream := req.Stream == nil || *req.Stream
 	if !stream {
-		res, err := s.generate(r.Context(), p, nil)
+		res, err := s.generate(r.Context(), p, nil, nil)
 		if err != nil {
 			s.writeRequestError(w, r, err)
 			return
@@ -190,8 +198,8 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	}
 	out := &ndjson{w: w, rc: http.NewResponseController(w)}
 	res, err := s.generate(r.Context(), p, func(text string, _ []llamacpp.SlotToken) error {
-		return out.send(api.ChatResponse{Model: model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant", Content: text}})
-	})
+		return out.write(api.ChatResponse{Model: model, CreatedAt: time.Now().UTC(), Message: api.Message{Role: "assistant", Content: text}})
+	}, out.flush)
 	if err != nil {
 		if !out.started {
 			s.writeRequestError(w, r, err)
@@ -247,7 +255,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	stream := req.Stream == nil || *req.Stream
 	if !stream {
-		res, err := s.generate(r.Context(), p, nil)
+		res, err := s.generate(r.Context(), p, nil, nil)
 		if err != nil {
 			s.writeRequestError(w, r, err)
 			return
@@ -258,8 +266,8 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	out := &ndjson{w: w, rc: http.NewResponseController(w)}
 	res, err := s.generate(r.Context(), p, func(text string, _ []llamacpp.SlotToken) error {
-		return out.send(api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Response: text})
-	})
+		return out.write(api.GenerateResponse{Model: model, CreatedAt: time.Now().UTC(), Response: text})
+	}, out.flush)
 	if err != nil {
 		if !out.started {
 			s.writeRequestError(w, r, err)
