@@ -86,7 +86,7 @@ st_ok=1
 for t in 0 "$FEW_THREADS"; do
   "$SERVETG" -m "$MODEL_8B_Q4KM" -gpu -t "$t" -n 128 -rounds 5 -np 1 -c 256 -prompt "$PROMPT" -o "$OUT/servetg-t$t.txt" || st_ok=0
 done
-[ $st_ok = 1 ] || echo "servetg failed (see the step's log)" >>"$OUT/serve-server.log"
+[ $st_ok = 1 ] || echo "servetg failed: its tables are missing below" >&2
 
 python3 - "$OUT" "$gpu" "$(date -u +%FT%TZ)" "$FEW_THREADS" <<'EOF'
 import json, re, sys

@@ -281,7 +281,11 @@ func run(c *config) error {
 	row := func(label string, f func(i int) float64, format string) {
 		fmt.Fprintf(&rep, "| %s | |", label)
 		for i := range vs {
-			fmt.Fprintf(&rep, " "+format+" |", f(i))
+			if x := f(i); math.IsNaN(x) {
+				fmt.Fprintf(&rep, " — |")
+			} else {
+				fmt.Fprintf(&rep, " "+format+" |", x)
+			}
 		}
 		fmt.Fprintf(&rep, "\n")
 	}
