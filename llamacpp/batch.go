@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // slot is one sequence of a GenerateBatch.
@@ -298,4 +299,13 @@ func (c *Context) argmaxRows(n int, row func(k int) int, set func(k int, tok int
 		}(w)
 	}
 	wg.Wait()
+}
+
+// argmaxF32 is the C argmax every greedy path runs (sattva_argmax_f32) over
+// l: the first index of the largest value, -1 for an empty l.
+func argmaxF32(l []float32) int32 {
+	if len(l) == 0 {
+		return -1
+	}
+	return int32(C.sattva_argmax_f32((*C.float)(unsafe.Pointer(&l[0])), C.int32_t(len(l))))
 }

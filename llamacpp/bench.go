@@ -24,12 +24,19 @@ type BenchOptions struct {
 	// CLoop runs the tg loop in one C call instead of one cgo call per
 	// step (a diagnostic: it tells Go's share of the generation time).
 	CLoop bool
+	// StepTimes records the time of every decode of the tg test in
+	// BenchResult.GenSteps (not with CLoop): a median over steps is robust
+	// to a busy machine's preemptions, a total is not.
+	StepTimes bool
 }
 
 // BenchResult holds the wall time of every repetition of each test.
 type BenchResult struct {
 	Prompt []time.Duration // one per repetition of the pp test
 	Gen    []time.Duration // one per repetition of the tg test
+	// GenSteps holds, with StepTimes, the duration of each decode (and its
+	// llama_synchronize) of each repetition of the tg test.
+	GenSteps [][]time.Duration
 }
 
 // Bench measures prompt processing and generation the way llama-bench does:
@@ -72,8 +79,10 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 		C.llama_synchronize(c.ctx)
 		return time.Since(start), nil
 	}
+	var steps []time.Duration
 	tg := func() (time.Duration, error) {
 		c.clearCache()
+		steps = steps[:0]
 		tok := C.llama_token(bos)
 		if bos < 0 {
 			tok = 0
@@ -85,6 +94,7 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 			}
 			return time.Since(start), nil
 		}
+		last := start
 		for i := 0; i < o.GenTokens; i++ {
 			C.sattva_batch_set(&c.batch, 0, tok, C.llama_pos(i), 0, 1)
 			if err := c.decode(1); err != nil {
@@ -92,6 +102,11 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 			}
 			C.llama_synchronize(c.ctx)
 			tok = C.llama_token(rng.IntN(c.nvocab))
+			if o.StepTimes {
+				now := time.Now()
+				steps = append(steps, now.Sub(last))
+				last = now
+			}
 		}
 		return time.Since(start), nil
 	}
@@ -120,6 +135,9 @@ func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, erro
 				return res, err
 			}
 			*t.out = append(*t.out, d)
+			if t.out == &res.Gen && o.StepTimes && !o.CLoop {
+				res.GenSteps = append(res.GenSteps, append([]time.Duration(nil), steps...))
+			}
 		}
 	}
 	return res, nil

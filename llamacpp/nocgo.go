@@ -82,9 +82,12 @@ func (c *Context) GenerateBatch(ctx context.Context, reqs []Request, onToken fun
 type BenchOptions struct {
 	PromptTokens, GenTokens, Repetitions int
 	Seed                                 uint64
-	CLoop                                bool
+	CLoop, StepTimes                     bool
 }
-type BenchResult struct{ Prompt, Gen []time.Duration }
+type BenchResult struct {
+	Prompt, Gen []time.Duration
+	GenSteps    [][]time.Duration
+}
 
 func (c *Context) Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	return nil, ErrNoEngine

@@ -132,16 +132,24 @@ type ndjson struct {
 
 func (n *ndjson) begun() bool { return n.started }
 
-func (n *ndjson) send(v any) error {
+// write buffers a line (in the response's buffer), flush sends what is
+// buffered, send does both.
+func (n *ndjson) write(v any) error {
 	if !n.started {
 		n.started = true
 		n.w.Header().Set("Content-Type", "application/x-ndjson")
 		n.w.WriteHeader(http.StatusOK)
 	}
-	if err := json.NewEncoder(n.w).Encode(v); err != nil {
+	return json.NewEncoder(n.w).Encode(v)
+}
+
+func (n *ndjson) flush() error { return n.rc.Flush() }
+
+func (n *ndjson) send(v any) error {
+	if err := n.write(v); err != nil {
 		return err
 	}
-	return n.rc.Flush()
+	return n.flush()
 }
 
 // ollamaAnswer generates p and answers in Ollama's shapes, streamed unless

@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -608,14 +610,22 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 }
 
 // sse writes server-sent events; the headers go out with the first event,
-// so an error before it can still be a plain HTTP error.
+// so an error before it can still be a plain HTTP error. write buffers an
+// event (in the response's buffer), flush sends what is buffered, send does
+// both.
 type sse struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
+	buf     bytes.Buffer
+	enc     *json.Encoder
 }
 
-func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
+func newSSE(w http.ResponseWriter) *sse {
+	e := &sse{w: w, rc: http.NewResponseController(w)}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}
 
 func (e *sse) begun() bool { return e.started }
 
@@ -631,20 +641,29 @@ func (e *sse) begin() {
 	e.w.WriteHeader(http.StatusOK)
 }
 
-func (e *sse) send(v any) error {
+func (e *sse) write(v any) error {
 	e.begin()
-	b, err := json.Marshal(v)
-	if err != nil {
+	e.buf.Reset()
+	e.buf.WriteString("data: ")
+	if err := e.enc.Encode(v); err != nil { // JSON and a newline
 		return err
 	}
-	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
+	e.buf.WriteByte('\n')
+	_, err := e.w.Write(e.buf.Bytes())
+	return err
+}
+
+func (e *sse) flush() error { return e.rc.Flush() }
+
+func (e *sse) send(v any) error {
+	if err := e.write(v); err != nil {
 		return err
 	}
-	return e.rc.Flush()
+	return e.flush()
 }
 
 func (e *sse) done() {
 	e.begin()
-	fmt.Fprint(e.w, "data: [DONE]\n\n")
+	io.WriteString(e.w, "data: [DONE]\n\n")
 	e.rc.Flush()
 }

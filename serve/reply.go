@@ -10,7 +10,9 @@ import (
 // Ollama's newline-delimited JSON (ndjson). Its headers go out with the
 // first piece, so an error before it can still be a plain HTTP error.
 type stream interface {
-	send(v any) error
+	send(v any) error // write and flush
+	write(v any) error
+	flush() error
 	begun() bool
 }
 
@@ -50,7 +52,7 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, req any, se
 // that left gets nothing.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, p genParams, rp reply) {
 	if rp.stream == nil {
-		res, err := s.generate(r.Context(), p, nil)
+		res, err := s.generate(r.Context(), p, nil, nil)
 		if err != nil {
 			s.writeRequestError(w, r, err)
 			return
@@ -58,9 +60,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, p genParams, rp 
 		writeJSON(w, http.StatusOK, rp.whole(res))
 		return
 	}
+	// Each piece is written to the response's buffer, and flushed once per
+	// batch of events the scheduler delivered.
 	res, err := s.generate(r.Context(), p, func(text string, toks []llamacpp.SlotToken) error {
-		return rp.stream.send(rp.piece(text, toks))
-	})
+		return rp.stream.write(rp.piece(text, toks))
+	}, rp.stream.flush)
 	if err != nil {
 		switch {
 		case !rp.stream.begun():

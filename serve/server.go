@@ -361,8 +361,11 @@ func (s *Server) checkPrompt(p *genParams) error {
 
 // generate runs p through the scheduler. onText, when not nil, gets the
 // text as it becomes final (stop strings held back) and the tokens it came
-// from; an error from it (the client went away) ends the generation.
-func (s *Server) generate(ctx context.Context, p genParams, onText func(text string, toks []llamacpp.SlotToken) error) (genResult, error) {
+// from; flush, when not nil, is called after the texts of each batch of
+// events the scheduler delivered (one token each while the handler keeps
+// up, several when it fell behind: then they go out in one write). An error
+// from either (the client went away) ends the generation.
+func (s *Server) generate(ctx context.Context, p genParams, onText func(text string, toks []llamacpp.SlotToken) error, flush func() error) (genResult, error) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -391,6 +394,7 @@ func (s *Server) generate(ctx context.Context, p genParams, onText func(text str
 	var started time.Time
 	var pendingToks []llamacpp.SlotToken
 	keepToks := p.slot.Logprobs > 0
+	wrote := false // onText was called since the last flush
 	emit := func(t string, final bool) error {
 		if t == "" && !final {
 			return nil
@@ -399,6 +403,7 @@ func (s *Server) generate(ctx context.Context, p genParams, onText func(text str
 		toks := pendingToks
 		pendingToks = nil
 		if onText != nil && (t != "" || len(toks) > 0) {
+			wrote = true
 			return onText(t, toks)
 		}
 		return nil
@@ -444,6 +449,12 @@ func (s *Server) generate(ctx context.Context, p genParams, onText func(text str
 				return s.finished(res, text.String(), arrived, started), nil
 			}
 			if err := emit(out, false); err != nil {
+				return res, err
+			}
+		}
+		if wrote && flush != nil {
+			wrote = false
+			if err := flush(); err != nil {
 				return res, err
 			}
 		}

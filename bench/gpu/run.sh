@@ -37,8 +37,8 @@ mkdir -p "$G/bin" "$G/plugins" "$G/testdata"
 if [ -f .gpu/stamp ] && ! cmp -s .gpu/stamp "$G/stamp"; then
   xz -dc .gpu/sattva.xz >"$G/bin/sattva"
   xz -dc .gpu/llamacpp.test.xz >"$G/bin/llamacpp.test"
-  rm -f "$G/bin/sattva-o3" "$G/bin/tgbench" "$G/bin/tgbench-o3" "$G/bin/sattva-shared" "$G/bin/serveload"
-  for f in sattva-o3 tgbench tgbench-o3 sattva-shared serveload; do
+  rm -f "$G/bin/sattva-o3" "$G/bin/tgbench" "$G/bin/tgbench-o3" "$G/bin/sattva-shared" "$G/bin/serveload" "$G/bin/servetg"
+  for f in sattva-o3 tgbench tgbench-o3 sattva-shared serveload servetg; do
     if [ -f .gpu/$f.xz ]; then xz -dc .gpu/$f.xz >"$G/bin/$f"; fi
   done
   chmod +x "$G/bin/"*
@@ -58,7 +58,7 @@ plugdir="$G/plugins"
 [ -f "$plugdir/libggml-cuda.so" ] || plugdir="$G/plugins-audited"
 [ -f "$plugdir/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz or run the plugins part"; exit 1; }
 mkdir -p bin && cp "$G/bin/sattva" "$G/bin/llamacpp.test" bin/
-if [ -f "$G/bin/serveload" ]; then cp "$G/bin/serveload" bin/; fi
+for f in serveload servetg; do if [ -f "$G/bin/$f" ]; then cp "$G/bin/$f" bin/; fi; done
 export SATTVA_BACKEND_DIR="$plugdir" SATTVA_TESTDATA="$G/testdata"
 export TOK="$G/testdata/llama31-tiny/hf"
 export MODEL_8B_Q4KM=/tmp/l8b/q4_k_m.gguf MODEL_8B_F16=/tmp/l8b/f16.gguf
@@ -107,7 +107,7 @@ for part in "$@"; do
       -test.count=1 -test.run 'TestGPU'
     grep -hE '^(---|ok|FAIL|PASS)|GPU|logits' "$OUT/gputest.log" "$OUT/gputest-fp32.log" >"$OUT/gputest.md"
     ;;
-  serve) step serve 240 bash bench/gpu/serve.sh ;; # needs prep
+  serve) step serve 360 bash bench/gpu/serve.sh ;; # needs prep
   probe) step probe 420 bash bench/gpu/tgprobe.sh ;;
   pinprobe) step pinprobe 200 bash bench/gpu/pinprobe.sh ;; # 1B model, host-buffer lines
   llamacpp) step llamacpp 150 bash bench/gpu/llamacpp.sh ;; # B's first step alone

@@ -19,6 +19,7 @@ rm -rf .gpu && mkdir -p .gpu
 go build -ldflags="-s -w $ldx" -o .gpu/sattva ./cmd/sattva
 go test -c -ldflags="-s -w $ldx" -o .gpu/llamacpp.test ./llamacpp
 CGO_ENABLED=0 go build -ldflags='-s -w' -o .gpu/serveload ./bench/serveload
+go build -ldflags="-s -w $ldx" -o .gpu/servetg ./bench/servetg # serve.sh: tg vs serve in one process
 # STAGE_ANCHOR=0 leaves out the anchor (another whole compile of llama.cpp
 # here) and STAGE_GGML_SRC=0 the plugin sources, for calls that run neither
 # buildopts, probe nor plugins: the carry limit then leaves room for
@@ -36,7 +37,7 @@ if [ "${STAGE_PROBE:-}" = o3 ]; then # and the builds with CMake's Release flags
   mkdir -p .gpu/o3 && ANCHOR_CFLAGS="$O3" bash bench/anchor/build.sh .gpu/o3 && mv .gpu/o3/tgbench .gpu/tgbench-o3 && rmdir .gpu/o3
 fi
 xz -T2 -6 .gpu/sattva .gpu/llamacpp.test
-for f in sattva-o3 tgbench tgbench-o3 serveload; do if [ -f .gpu/$f ]; then xz -T2 -6 .gpu/$f; fi; done
+for f in sattva-o3 tgbench tgbench-o3 serveload servetg; do if [ -f .gpu/$f ]; then xz -T2 -6 .gpu/$f; fi; done
 tar -C "$TD" -cJf .gpu/testdata.tar.xz \
   stories260K/ref stories260K/llama2c/published_greedy.txt \
   llama31-tiny/hf/config.json llama31-tiny/hf/generation_config.json \

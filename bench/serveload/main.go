@@ -15,8 +15,12 @@
 //	            frees its slot), and the server still answers afterwards.
 //	throughput: -rounds of -clients concurrent streaming completions of
 //	            -max-tokens tokens each (ignore_eos, greedy): aggregate
-//	            generated tokens per second, each request's tokens per second
-//	            after its first token, and time to first token p50/p99.
+//	            generated tokens per second, each request's decode rate after
+//	            its first token (tokens from the server's usage, as package
+//	            bench/internal/sse measures it), and time to first token
+//	            p50/p99. A request of N tokens times N-1 single-token decodes
+//	            (the first token comes from the prompt's decode): to compare
+//	            with llama-bench's tgM, ask for M+1.
 //
 // It prints a Markdown report to stdout (or -o) and exits 1 when a check
 // fails.
@@ -40,6 +44,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sattva/sattva/bench/internal/sse"
 )
 
 type config struct {
@@ -145,89 +151,6 @@ func scrape(url string, names ...string) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
-// streamResult is one streamed request's outcome.
-type streamResult struct {
-	status     int
-	tokens     int // content chunks with text
-	ttft, dur  time.Duration
-	firstToEnd time.Duration // from the first token to the last
-	err        error
-}
-
-// stream sends one streaming request and reads it to the end (or until
-// stopAfter content chunks, then drops the connection).
-func stream(ctx context.Context, hc *http.Client, url string, body any, stopAfter int) streamResult {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	start := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		return streamResult{err: err}
-	}
-	defer resp.Body.Close()
-	r := streamResult{status: resp.StatusCode}
-	if resp.StatusCode != 200 {
-		io.Copy(io.Discard, resp.Body)
-		return r
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var first, last time.Time
-	done := false
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		if line == "[DONE]" {
-			done = true
-			break
-		}
-		var ch struct {
-			Choices []struct {
-				Text  string `json:"text"`
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-			Error *struct{ Message string } `json:"error"`
-		}
-		if err := json.Unmarshal([]byte(line), &ch); err != nil {
-			r.err = fmt.Errorf("bad event %q: %v", line, err)
-			return r
-		}
-		if ch.Error != nil {
-			r.err = errors.New("error event: " + ch.Error.Message)
-			return r
-		}
-		if len(ch.Choices) > 0 && ch.Choices[0].Text+ch.Choices[0].Delta.Content != "" {
-			now := time.Now()
-			if first.IsZero() {
-				first = now
-			}
-			last = now
-			r.tokens++
-			if stopAfter > 0 && r.tokens >= stopAfter {
-				return r
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		r.err = err
-		return r
-	}
-	if !done {
-		r.err = errors.New("stream ended without [DONE]")
-	}
-	r.dur = time.Since(start)
-	if !first.IsZero() {
-		r.ttft = first.Sub(start)
-		r.firstToEnd = last.Sub(first)
-	}
-	return r
-}
-
 func chatBody(c *config, maxTokens int, temp float64) map[string]any {
 	return map[string]any{
 		"model": c.model, "stream": true, "max_tokens": maxTokens, "temperature": temp,
@@ -255,12 +178,12 @@ func soak(c *config, w io.Writer) error {
 				// sampled, different seeds: the answers' lengths vary
 				body := chatBody(c, c.maxTokens, 0.8)
 				body["seed"] = i*100000 + n
-				r := stream(context.Background(), hc, c.url+"/v1/chat/completions", body, 0)
+				r := sse.Stream(context.Background(), hc, c.url+"/v1/chat/completions", body, 0)
 				reqs.Add(1)
-				toks.Add(int64(r.tokens))
-				if r.err != nil || r.status != 200 {
+				toks.Add(int64(r.Tokens))
+				if r.Err != nil || r.Status != 200 {
 					fails.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d: %v", r.status, r.err))
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d: %v", r.Status, r.Err))
 				}
 			}
 		}()
@@ -446,10 +369,10 @@ func abuse(c *config, w io.Writer) error {
 		body := chatBody(c, 100000, 0)
 		body["max_tokens"] = 400
 		body["ignore_eos"] = true
-		r := stream(ctx, hc, c.url+"/v1/chat/completions", body, 3)
+		r := sse.Stream(ctx, hc, c.url+"/v1/chat/completions", body, 3)
 		cancel()
-		if r.err != nil || r.tokens < 3 {
-			errs = append(errs, fmt.Sprintf("disconnect: %v after %d tokens", r.err, r.tokens))
+		if r.Err != nil || r.Chunks < 3 {
+			errs = append(errs, fmt.Sprintf("disconnect: %v after %d chunks", r.Err, r.Chunks))
 		}
 	}
 	hc.CloseIdleConnections()
@@ -468,10 +391,10 @@ func abuse(c *config, w io.Writer) error {
 	if busy != 0 {
 		errs = append(errs, fmt.Sprintf("%v slots busy after the clients left", busy))
 	}
-	r := stream(context.Background(), hc, c.url+"/v1/chat/completions", chatBody(c, 8, 0), 0)
-	fmt.Fprintf(w, "| a normal request afterwards | %d | %d tokens |\n", r.status, r.tokens)
-	if r.err != nil || r.status != 200 {
-		errs = append(errs, fmt.Sprintf("server harmed: status %d %v", r.status, r.err))
+	r := sse.Stream(context.Background(), hc, c.url+"/v1/chat/completions", chatBody(c, 8, 0), 0)
+	fmt.Fprintf(w, "| a normal request afterwards | %d | %d tokens |\n", r.Status, r.Tokens)
+	if r.Err != nil || r.Status != 200 {
+		errs = append(errs, fmt.Sprintf("server harmed: status %d %v", r.Status, r.Err))
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
@@ -481,41 +404,50 @@ func abuse(c *config, w io.Writer) error {
 
 func throughput(c *config, w io.Writer) error {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.clients}}
-	body := map[string]any{"model": c.model, "prompt": c.prompt, "max_tokens": c.maxTokens, "temperature": 0, "ignore_eos": true, "stream": true}
+	body := sse.CompletionBody(c.model, c.prompt, c.maxTokens)
+	url := c.url + "/v1/completions"
 	// Warm-up.
-	stream(context.Background(), hc, c.url+"/v1/completions", body, 0)
+	if r := sse.Stream(context.Background(), hc, url, body, 0); r.Err != nil || r.Status != 200 {
+		return fmt.Errorf("warm-up: status %d: %v", r.Status, r.Err)
+	}
 	var aggs, perReq, ttfts []float64
+	chunks, tokens := 0, 0
 	for range c.rounds {
-		res := make([]streamResult, c.clients)
+		res := make([]sse.Result, c.clients)
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range c.clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res[i] = stream(context.Background(), hc, c.url+"/v1/completions", body, 0)
+				res[i] = sse.Stream(context.Background(), hc, url, body, 0)
 			}()
 		}
 		wg.Wait()
 		took := time.Since(start)
 		n := 0
 		for _, r := range res {
-			if r.err != nil || r.status != 200 {
-				return fmt.Errorf("status %d: %v", r.status, r.err)
+			if r.Err != nil || r.Status != 200 {
+				return fmt.Errorf("status %d: %v", r.Status, r.Err)
 			}
-			n += r.tokens
-			ttfts = append(ttfts, r.ttft.Seconds()*1000)
-			if r.tokens > 1 && r.firstToEnd > 0 {
-				perReq = append(perReq, float64(r.tokens-1)/r.firstToEnd.Seconds())
+			if !r.Usage {
+				return errors.New("the server sent no usage (stream_options.include_usage): the tokens cannot be counted")
+			}
+			n += r.Tokens
+			chunks += r.Chunks
+			tokens += r.Tokens
+			ttfts = append(ttfts, r.TTFT.Seconds()*1000)
+			if rate := r.Rate(); rate > 0 {
+				perReq = append(perReq, rate)
 			}
 		}
 		aggs = append(aggs, float64(n)/took.Seconds())
 	}
 	slices.Sort(ttfts)
-	fmt.Fprintf(w, "| clients | rounds | tokens/request | aggregate tok/s (mean of rounds) | per-request tok/s after the first token (mean) | TTFT p50 ms | TTFT p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(w, "| %d | %d | %d | %.1f | %.1f | %.1f | %.1f |\n", c.clients, c.rounds, c.maxTokens, mean(aggs), mean(perReq), pct(ttfts, 50), pct(ttfts, 99))
+	fmt.Fprintf(w, "| clients | rounds | tokens/request | aggregate tok/s (mean of rounds) | per-request tok/s after the first token (mean) | TTFT p50 ms | TTFT p99 ms | text chunks / tokens |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| %d | %d | %d | %.1f | %.1f | %.1f | %.1f | %d / %d |\n", c.clients, c.rounds, c.maxTokens, mean(aggs), mean(perReq), pct(ttfts, 50), pct(ttfts, 99), chunks, tokens)
 	// machine-readable line for scripts
-	fmt.Fprintf(w, "\n<!-- serveload clients=%d agg=%.3f perreq=%.3f ttft_p50=%.3f ttft_p99=%.3f -->\n", c.clients, mean(aggs), mean(perReq), pct(ttfts, 50), pct(ttfts, 99))
+	fmt.Fprintf(w, "\n<!-- serveload clients=%d agg=%.3f perreq=%.3f ttft_p50=%.3f ttft_p99=%.3f chunks=%d tokens=%d -->\n", c.clients, mean(aggs), mean(perReq), pct(ttfts, 50), pct(ttfts, 99), chunks, tokens)
 	return nil
 }
 
