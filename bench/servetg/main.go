@@ -125,15 +125,106 @@ func run(c *config) error {
 	if len(prompt)+c.gen+1 > c.ctx {
 		return fmt.Errorf("-c %d is too small for a prompt of %d tokens and %d generated", c.ctx, len(prompt), c.gen+1)
 	}
-	ctx := context.Background()
-
-	// tg: what `sattva bench -n N` times, in the context it makes for it.
-	tgc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: c.gen, Threads: c.threads})
+	vs, closeAll, err := makeVariants(c, m, prompt, logger)
+	defer closeAll()
 	if err != nil {
 		return err
 	}
-	defer tgc.Close()
-	tg := variant{"tg", func(ctx context.Context) (sample, error) {
+	ctx := context.Background()
+	for _, v := range vs { // warm-up
+		if _, err := v.measure(ctx); err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	var rep strings.Builder
+	threads := c.threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	dev := m.Device()
+	fmt.Fprintf(&rep, "servetg: %s (%s), %s %s, -t %d, prompt %d tokens, %d decodes timed, serve -np %d -c %d, %d rounds\n\n",
+		c.model, m.Description(), dev.Name, dev.Description, threads, len(prompt), c.gen, c.slots, c.ctx, c.rounds)
+	t, err := measureRounds(ctx, c, vs, &rep)
+	if err != nil {
+		return err
+	}
+	t.summarize(vs, &rep)
+	out := io.Writer(os.Stdout)
+	if c.out != "" {
+		f, err := os.Create(c.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = io.MultiWriter(os.Stdout, f)
+	}
+	_, err = io.WriteString(out, rep.String())
+	return err
+}
+
+// makeVariants makes the contexts (and serve's server) of tg, run and serve,
+// or of the one -only names. closeAll closes what was made, also after an
+// error.
+func makeVariants(c *config, m *llamacpp.Model, prompt []int32, logger *slog.Logger) (vs []variant, closeAll func(), err error) {
+	var closers []func()
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	newCtx := func(o llamacpp.ContextOptions) (*llamacpp.Context, error) {
+		x, err := m.NewContext(o)
+		if err == nil {
+			closers = append(closers, func() { x.Close() })
+		}
+		return x, err
+	}
+	// tg: what `sattva bench -n N` times, in the context it makes for it.
+	tgc, err := newCtx(llamacpp.ContextOptions{ContextSize: c.gen, Threads: c.threads})
+	if err != nil {
+		return nil, closeAll, err
+	}
+	// run: the library's generation loop, greedy.
+	rc, err := newCtx(llamacpp.ContextOptions{ContextSize: c.ctx, Threads: c.threads})
+	if err != nil {
+		return nil, closeAll, err
+	}
+	// serve: one streaming client through the handler over loopback.
+	sc, err := newCtx(llamacpp.ContextOptions{ContextSize: c.ctx, Parallel: c.slots, Threads: c.threads})
+	if err != nil {
+		return nil, closeAll, err
+	}
+	srv, err := serve.New(sc, serve.Options{ModelName: "m", Logger: logger})
+	if err != nil {
+		return nil, closeAll, err
+	}
+	closers = append(closers, func() { srv.Close() })
+	hs := httptest.NewServer(srv)
+	closers = append(closers, hs.Close)
+	vs = []variant{tgVariant(c, tgc), runVariant(c, rc, prompt), serveVariant(c, hs.URL)}
+	if c.only != "" {
+		i := slices.IndexFunc(vs, func(v variant) bool { return v.name == c.only })
+		if i < 0 {
+			return nil, closeAll, fmt.Errorf("-only %q: want tg, run or serve", c.only)
+		}
+		vs = vs[i : i+1]
+	}
+	return vs, closeAll, nil
+}
+
+func tgVariant(c *config, tgc *llamacpp.Context) variant {
+	return variant{"tg", func(ctx context.Context) (sample, error) {
 		r, err := tgc.Bench(ctx, llamacpp.BenchOptions{GenTokens: c.gen, Repetitions: 1, StepTimes: true})
 		if err != nil {
 			return sample{}, err
@@ -141,16 +232,13 @@ func run(c *config) error {
 		// Bench runs a warm-up repetition first: 2×gen decodes.
 		return sample{rate: float64(c.gen) / r.Gen[0].Seconds(), steps: r.GenSteps[0], decodes: 2 * c.gen}, nil
 	}}
+}
 
-	// run: the library's generation loop, greedy.
-	rc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: c.ctx, Threads: c.threads})
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	// Like a slot, the context keeps the prompt's cells from the last call:
-	// each call decodes one prompt token and gen tokens after the first.
-	gen := variant{"run", func(ctx context.Context) (sample, error) {
+// runVariant: like a slot, the context keeps the prompt's cells from the
+// last call: each call decodes one prompt token and gen tokens after the
+// first.
+func runVariant(c *config, rc *llamacpp.Context, prompt []int32) variant {
+	return variant{"run", func(ctx context.Context) (sample, error) {
 		var first, last time.Time
 		steps := make([]time.Duration, 0, c.gen)
 		n := 0
@@ -172,24 +260,13 @@ func run(c *config) error {
 		}
 		return sample{rate: float64(c.gen) / last.Sub(first).Seconds(), steps: steps, decodes: c.gen + 1}, nil
 	}}
+}
 
-	// serve: one streaming client through the handler over loopback.
-	sc, err := m.NewContext(llamacpp.ContextOptions{ContextSize: c.ctx, Parallel: c.slots, Threads: c.threads})
-	if err != nil {
-		return err
-	}
-	defer sc.Close()
-	srv, err := serve.New(sc, serve.Options{ModelName: "m", Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+func serveVariant(c *config, url string) variant {
 	hc := &http.Client{}
 	body := sse.CompletionBody("m", c.prompt, c.gen+1)
-	srvv := variant{"serve", func(ctx context.Context) (sample, error) {
-		r := sse.Stream(ctx, hc, hs.URL+"/v1/completions", body, 0)
+	return variant{"serve", func(ctx context.Context) (sample, error) {
+		r := sse.Stream(ctx, hc, url+"/v1/completions", body, 0)
 		switch {
 		case r.Err != nil:
 			return sample{}, r.Err
@@ -200,50 +277,28 @@ func run(c *config) error {
 		}
 		return sample{r.Rate(), r.Gaps, c.gen + 1, r.Chunks}, nil
 	}}
+}
 
-	vs := []variant{tg, gen, srvv}
-	if c.only != "" {
-		i := slices.IndexFunc(vs, func(v variant) bool { return v.name == c.only })
-		if i < 0 {
-			return fmt.Errorf("-only %q: want tg, run or serve", c.only)
-		}
-		vs = vs[i : i+1]
-	}
-	for _, v := range vs { // warm-up
-		if _, err := v.measure(ctx); err != nil {
-			return fmt.Errorf("%s: %w", v.name, err)
-		}
-	}
-	if c.cpuprofile != "" {
-		f, err := os.Create(c.cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
-	}
+// tally is what the rounds measured, per variant.
+type tally struct {
+	rates          [][]float64     // per round: decodes over their total time
+	steps          [][]float64     // every timed decode's duration, seconds
+	cpu            []time.Duration // CPU time of the process during each variant
+	decodes        []int
+	chunks, tokens int // serve's text chunks and tokens
+	gen            int
+}
 
-	var rep strings.Builder
-	dev := m.Device()
-	threads := c.threads
-	if threads == 0 {
-		threads = runtime.NumCPU()
-	}
-	fmt.Fprintf(&rep, "servetg: %s (%s), %s %s, -t %d, prompt %d tokens, %d decodes timed, serve -np %d -c %d, %d rounds\n\n",
-		c.model, m.Description(), dev.Name, dev.Description, threads, len(prompt), c.gen, c.slots, c.ctx, c.rounds)
-	fmt.Fprintf(&rep, "| round | order |")
+// measureRounds runs c.rounds rounds, each variant once in an order that
+// rotates, and writes a row per round to rep.
+func measureRounds(ctx context.Context, c *config, vs []variant, rep *strings.Builder) (*tally, error) {
+	fmt.Fprintf(rep, "| round | order |")
 	for _, v := range vs {
-		fmt.Fprintf(&rep, " %s tok/s |", v.name)
+		fmt.Fprintf(rep, " %s tok/s |", v.name)
 	}
-	fmt.Fprintf(&rep, "\n|---:|---|%s\n", strings.Repeat("---:|", len(vs)))
-	rates := make([][]float64, len(vs))   // per round: decodes over their total time
-	steps := make([][]float64, len(vs))   // every timed decode's duration, seconds
-	cpu := make([]time.Duration, len(vs)) // CPU time of the process during each variant
-	decodes := make([]int, len(vs))
-	chunks, tokens := 0, 0 // serve's text chunks and tokens
+	fmt.Fprintf(rep, "\n|---:|---|%s\n", strings.Repeat("---:|", len(vs)))
+	t := &tally{rates: make([][]float64, len(vs)), steps: make([][]float64, len(vs)),
+		cpu: make([]time.Duration, len(vs)), decodes: make([]int, len(vs)), gen: c.gen}
 	for r := range c.rounds {
 		order := make([]int, len(vs))
 		for i := range order {
@@ -254,43 +309,48 @@ func run(c *config) error {
 			c0 := cpuTime()
 			x, err := vs[i].measure(ctx)
 			if err != nil {
-				return fmt.Errorf("%s: %w", vs[i].name, err)
+				return nil, fmt.Errorf("%s: %w", vs[i].name, err)
 			}
-			cpu[i] += cpuTime() - c0
-			decodes[i] += x.decodes
+			t.cpu[i] += cpuTime() - c0
+			t.decodes[i] += x.decodes
 			if vs[i].name == "serve" {
-				chunks += x.chunks
-				tokens += c.gen + 1
+				t.chunks += x.chunks
+				t.tokens += c.gen + 1
 			}
 			got[i] = x.rate
-			rates[i] = append(rates[i], x.rate)
+			t.rates[i] = append(t.rates[i], x.rate)
 			for _, d := range x.steps {
-				steps[i] = append(steps[i], d.Seconds())
+				t.steps[i] = append(t.steps[i], d.Seconds())
 			}
 		}
 		names := make([]string, len(order))
 		for k, i := range order {
 			names[k] = vs[i].name
 		}
-		fmt.Fprintf(&rep, "| %d | %s |", r+1, strings.Join(names, ","))
+		fmt.Fprintf(rep, "| %d | %s |", r+1, strings.Join(names, ","))
 		for i := range vs {
-			fmt.Fprintf(&rep, " %.1f |", got[i])
+			fmt.Fprintf(rep, " %.1f |", got[i])
 		}
-		fmt.Fprintf(&rep, "\n")
+		fmt.Fprintf(rep, "\n")
 	}
+	return t, nil
+}
+
+// summarize writes the rows over all rounds and the ratios to tg.
+func (t *tally) summarize(vs []variant, rep *strings.Builder) {
 	row := func(label string, f func(i int) float64, format string) {
-		fmt.Fprintf(&rep, "| %s | |", label)
+		fmt.Fprintf(rep, "| %s | |", label)
 		for i := range vs {
 			if x := f(i); math.IsNaN(x) {
-				fmt.Fprintf(&rep, " — |")
+				fmt.Fprintf(rep, " — |")
 			} else {
-				fmt.Fprintf(&rep, " "+format+" |", x)
+				fmt.Fprintf(rep, " "+format+" |", x)
 			}
 		}
-		fmt.Fprintf(&rep, "\n")
+		fmt.Fprintf(rep, "\n")
 	}
-	row("median of rounds", func(i int) float64 { return median(rates[i]) }, "%.1f")
-	row("1 / median decode", func(i int) float64 { return 1 / median(steps[i]) }, "%.1f")
+	row("median of rounds", func(i int) float64 { return median(t.rates[i]) }, "%.1f")
+	row("1 / median decode", func(i int) float64 { return 1 / median(t.steps[i]) }, "%.1f")
 	// The client's gaps are no decode times: a chunk delayed on its way
 	// lets the next ones arrive at once, so their low quantiles mean
 	// nothing; the loops' own steps are decodes.
@@ -298,35 +358,24 @@ func run(c *config) error {
 		if vs[i].name == "serve" {
 			return math.NaN()
 		}
-		return quantile(steps[i], 0.10)
+		return quantile(t.steps[i], 0.10)
 	}
 	row("1 / p10 decode (not serve's)", func(i int) float64 { return 1 / p10(i) }, "%.1f")
-	row("CPU µs per decode (process)", func(i int) float64 { return float64(cpu[i].Microseconds()) / float64(decodes[i]) }, "%.0f")
-	if tokens > 0 {
-		fmt.Fprintf(&rep, "\nserve: %d text chunks for %d tokens\n", chunks, tokens)
+	row("CPU µs per decode (process)", func(i int) float64 { return float64(t.cpu[i].Microseconds()) / float64(t.decodes[i]) }, "%.0f")
+	if t.tokens > 0 {
+		fmt.Fprintf(rep, "\nserve: %d text chunks for %d tokens\n", t.chunks, t.tokens)
 	}
 	if len(vs) > 1 && vs[0].name == "tg" {
-		fmt.Fprintf(&rep, "\n")
+		fmt.Fprintf(rep, "\n")
 		for i := 1; i < len(vs); i++ {
-			fmt.Fprintf(&rep, "%s/tg: %.3f by the medians of rounds, %.3f by the median decode",
-				vs[i].name, median(rates[i])/median(rates[0]), median(steps[0])/median(steps[i]))
+			fmt.Fprintf(rep, "%s/tg: %.3f by the medians of rounds, %.3f by the median decode",
+				vs[i].name, median(t.rates[i])/median(t.rates[0]), median(t.steps[0])/median(t.steps[i]))
 			if !math.IsNaN(p10(i)) {
-				fmt.Fprintf(&rep, ", %.3f by the p10 decode", p10(0)/p10(i))
+				fmt.Fprintf(rep, ", %.3f by the p10 decode", p10(0)/p10(i))
 			}
-			fmt.Fprintf(&rep, "\n")
+			fmt.Fprintf(rep, "\n")
 		}
 	}
-	out := io.Writer(os.Stdout)
-	if c.out != "" {
-		f, err := os.Create(c.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		out = io.MultiWriter(os.Stdout, f)
-	}
-	_, err = io.WriteString(out, rep.String())
-	return err
 }
 
 // quantile is the q-quantile of x (nearest rank).

@@ -22,7 +22,7 @@ const module = "github.com/sattva/sattva/"
 // differential tests (…/differential) and the benchmark tools. Every other
 // package is pure: neither it nor its tests link llama.cpp; it takes
 // interfaces for what the engine provides, and `make race` covers it.
-var engine = []string{"llamacpp", "evalrun/llamarun", "serve", "verify", "internal/cli", "cmd/sattva", "bench/cpu/mkllama", "bench/anchor/lib"}
+var engine = []string{"llamacpp", "evalrun/llamarun", "serve", "verify", "internal/cli", "cmd/sattva", "bench/cpu/mkllama", "bench/anchor/lib", "bench/servetg"}
 
 // mustBePure are the packages docs/architecture.md names as pure; the test
 // fails if one of them disappears from the list it computes.
