@@ -17,6 +17,9 @@
 # ~20 s, the native trainer's F32 conversion ~30 s, native training ~30-60 s,
 # Python imports and model load ~30 s, LoRA training ~20-40 s).
 #
+# ENGINE (train.native.engine: auto, graph, llama-opt; default auto) picks the
+# native trainer's engine.
+#
 # Needs: ./bin/sattva (cgo build), $SATTVA_BACKEND_DIR (CUDA plugin), $TOK, $OUT,
 # python3 with torch, transformers, peft, safetensors, PyYAML.
 set -uo pipefail
@@ -78,6 +81,7 @@ train:
     epochs: 1
     max_steps: $STEPS
     context: 512
+    engine: ${ENGINE:-auto}
 export:
   types: [f16]
 EOF
@@ -113,8 +117,8 @@ with open(md, "a") as f:
     f.write("| trainer | what trains | steps | tokens | train s | tokens/s | loss first → last | command wall s |\n")
     f.write("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
     nsec = nr.get("tokens", 0) / nr["tokens_per_second"] if nr.get("tokens_per_second") else float("nan")
-    f.write("| native (llama.cpp, CUDA) | %s params (tensors after the last KV-cache write; list below), AdamW | %d | %d | %.1f | %.0f | %.3f → %.3f | %.1f |\n" % (
-        "{:,}".format(nr.get("trainable_params", 0)), nat.get("steps", 0), nr.get("tokens", 0), nsec, nr.get("tokens_per_second", 0), n0, n1, nwall))
+    f.write("| native (%s) | %s params (list below), AdamW | %d | %d | %.1f | %.0f | %.3f → %.3f | %.1f |\n" % (
+        nr.get("engine", "?"), "{:,}".format(nr.get("trainable_params", 0)), nat.get("steps", 0), nr.get("tokens", 0), nsec, nr.get("tokens_per_second", 0), n0, n1, nwall))
     fsec = fb.get("seconds", 0)
     f.write("| fallback (torch + peft LoRA r16) | LoRA on every linear layer | %d | %d | %.1f | %.0f | %.3f → %.3f | %.1f |\n" % (
         fb.get("steps", 0), tokens, fsec, tokens / fsec if fsec else 0, f0, f1, fwall))
