@@ -119,6 +119,33 @@ static bool device_colsumsq(sattva_imatrix * im, const struct ggml_tensor * src1
 	return ok;
 }
 
+// add_colsum adds im->colsum, the column sums of squares of src1's rows, to
+// wname's statistics and counts src1's rows. On a size that differs from
+// earlier calls or a non-finite sum it records the error and returns false.
+// The caller holds im->mu.
+static bool add_colsum(sattva_imatrix * im, const std::string & wname, const struct ggml_tensor * src1) {
+	auto & e = im->stats[wname];
+	const int64_t ne0 = src1->ne[0];
+	if (e.values.empty()) {
+		e.values.assign(ne0, 0.0f);
+		e.counts.assign(1, 0);
+	} else if ((int64_t) e.values.size() != ne0) {
+		im->error = 2;
+		im->error_tensor = wname;
+		return false;
+	}
+	for (int64_t j = 0; j < ne0; ++j) {
+		e.values[j] += im->colsum[j];
+		if (!std::isfinite(e.values[j])) {
+			im->error = 1;
+			im->error_tensor = wname;
+			return false;
+		}
+	}
+	for (auto & c : e.counts) c += src1->ne[1];
+	return true;
+}
+
 extern "C" {
 
 sattva_imatrix * sattva_imatrix_new(int process_output, int mode) {
@@ -158,19 +185,7 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		// graph (the scheduler asks in node order, after that one's
 		// evaluation, and the activation is still alive: this node reads
 		// it): add the same sums and let the scheduler run on.
-		auto & e = im->stats[wname];
-		const int64_t ne0 = src1->ne[0];
-		if (e.values.empty()) {
-			e.values.assign(ne0, 0.0f);
-			e.counts.assign(1, 0);
-		} else if ((int64_t) e.values.size() != ne0) {
-			im->error = 2;
-			im->error_tensor = wname;
-			return false;
-		}
-		for (int64_t j = 0; j < ne0; ++j) e.values[j] += im->colsum[j];
-		for (auto & c : e.counts) c += src1->ne[1];
-		im->shared_calls++;
+		if (add_colsum(im, wname, src1)) im->shared_calls++;
 		return false;
 	}
 	std::string wname = filter_name(src0->name);
@@ -186,28 +201,11 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		// The dense case on a GPU: the device sums the squares over the rows;
 		// the host adds the ne0 sums (float rounding differs from adding row
 		// by row, well inside float32 summation order).
-		auto & e = im->stats[wname];
-		const int64_t ne0 = src1->ne[0];
-		if (e.values.empty()) {
-			e.values.assign(ne0, 0.0f);
-			e.counts.assign(1, 0);
-		} else if ((int64_t) e.values.size() != ne0) {
-			im->error = 2;
-			im->error_tensor = wname;
-			return true;
+		if (add_colsum(im, wname, src1)) {
+			im->device_calls++;
+			im->last_src1 = src1;
+			im->last_data = src1->data;
 		}
-		for (int64_t j = 0; j < ne0; ++j) {
-			e.values[j] += im->colsum[j];
-			if (!std::isfinite(e.values[j])) {
-				im->error = 1;
-				im->error_tensor = wname;
-				return true;
-			}
-		}
-		for (auto & c : e.counts) c += src1->ne[1];
-		im->device_calls++;
-		im->last_src1 = src1;
-		im->last_data = src1->data;
 		return true;
 	}
 	if (!is_host) {
