@@ -32,6 +32,7 @@ type graphModel struct {
 	sizes   map[string]int64 // bytes of each tensor, by name
 	trained []string         // in file order
 	params  int64
+	failed  bool // a step could not allocate or compute the graph
 }
 
 // graphHParams reads a Llama's shape from its GGUF.
@@ -348,6 +349,9 @@ func (g *graphModel) step(w *graphWindow, train bool, lr, wd float64) float64 {
 	l := float64(C.sattva_gt_step(g.gt, (*C.int32_t)(&w.tokens[0]), (*C.int32_t)(&w.pos[0]), (*C.int32_t)(&w.seg[0]),
 		(*C.int32_t)(&w.targets[0]), (*C.uint8_t)(&w.learn[0]), tr, C.float(lr), C.float(wd)))
 	runtime.KeepAlive(w)
+	if l == -2 {
+		g.failed = true
+	}
 	if l < 0 {
 		return math.NaN()
 	}
@@ -450,6 +454,10 @@ func trainGraph(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 			step++
 			lr := plan.rate(step)
 			loss := g.step(w, true, lr, o.WeightDecay)
+			if g.failed {
+				finish()
+				return out, trainErr("step %d: the %s backend could not allocate or compute the training graph (out of memory?)", step, g.device)
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				finish()
 				return out, trainErr("loss is %g at step %d (learning rate %g too high?)", loss, step, lr)
