@@ -463,7 +463,7 @@ static int gt_count(struct sattva_gt *gt, int32_t n_layer, size_t size, int32_t 
 	}
 	const int32_t keep = gt->hp.n_layer;
 	gt->hp.n_layer = n_layer;
-	struct ggml_tensor *par = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 7), *loss = NULL;
+	struct ggml_tensor *par = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, gt->sgd ? 2 : 7), *loss = NULL;
 	struct ggml_cgraph *gb = gt_graph(gt, ctx, ctx, par, size, 1, &loss);
 	gt->hp.n_layer = keep;
 	if (gb) {
