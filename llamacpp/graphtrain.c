@@ -4,8 +4,13 @@
 // without llama.cpp's KV cache, so that ggml's automatic differentiation
 // reaches every weight (llama.cpp's graphs write the KV cache with
 // ggml_set_rows, which ggml's backward pass cannot go through), and trains
-// it with ggml-opt's static graphs: the gradients are computed afresh on
-// every step and the optimizer step (AdamW or SGD) is part of the graph.
+// it with one graph that holds the forward pass, the backward pass and the
+// optimizer step (AdamW or SGD, ggml's own ops, set up as ggml-opt's static
+// graphs with opt_period 1 do), sized from the model's actual node and
+// tensor counts: ggml-opt's static graphs hold GGML_DEFAULT_GRAPH_SIZE (2048)
+// tensors, and the graph copy ggml_opt_alloc makes of them runs out of its
+// context (GGML_ASSERT(obj_new)) once nodes plus leafs pass that, at about
+// 16 layers, on any backend.
 //
 // One window of n_tokens tokens is one optimizer step. Several examples are
 // packed into a window; the attention mask keeps each token to the earlier
@@ -35,10 +40,26 @@ struct sattva_gt {
 	ggml_backend_sched_t sched;
 	struct ggml_context *ctx_w; // weights and inputs, allocated in buf_w
 	ggml_backend_buffer_t buf_w;
-	struct ggml_context *ctx_compute;
-	ggml_opt_context_t opt;
+	struct ggml_context *ctx_compute; // the training graph's tensors and graphs
+	struct ggml_context *ctx_static;  // optimizer momenta, the loss's gradient
+	ggml_backend_buffer_t buf_static;
+	struct ggml_context *ctx_cpu; // the optimizer's parameters, in host memory
+	ggml_backend_buffer_t buf_cpu;
+	struct ggml_tensor *opt_params; // F32 [7] AdamW or [2] SGD
+	struct ggml_cgraph *gb;         // forward, backward and optimizer step
+	struct ggml_tensor *loss;       // F32 scalar of gb
+	int sgd, gb_alloc;
+	int64_t iter; // AdamW steps taken + 1
 	struct ggml_opt_optimizer_params pars;
-	int32_t nodes;
+	// The forward graph of evaluation (train == 0), made at the first one,
+	// with a scheduler of its own: a scheduler with two backends rewrites
+	// the sources of the graph it splits, so it never switches graphs.
+	ggml_backend_sched_t sched_eval;
+	struct ggml_context *ctx_eval;
+	struct ggml_cgraph *gf_eval;
+	struct ggml_tensor *loss_eval;
+	// Counts of the training graph (gt_bind) and the graph size used.
+	int32_t nodes, leafs, tensors, graph_size;
 	char device[128];
 
 	struct ggml_tensor *tok_embd, *output_norm, *output, *rope_freqs;
@@ -59,10 +80,6 @@ static void gt_err(char *err, size_t errlen, const char *msg) {
 	if (err && errlen) {
 		snprintf(err, errlen, "%s", msg);
 	}
-}
-
-static struct ggml_opt_optimizer_params gt_opt_pars(void *ud) {
-	return ((struct sattva_gt *)ud)->pars;
 }
 
 // gt_pick_device returns the gpu-th GPU device, or the CPU device.
@@ -327,44 +344,166 @@ static struct ggml_tensor *gt_forward(struct sattva_gt *gt, struct ggml_context 
 	return loss;
 }
 
-// gt_count_nodes returns the nodes of the optimizer graph ggml-opt would
-// build from the forward graph ending in loss (its graphs hold
-// GGML_DEFAULT_GRAPH_SIZE nodes and abort beyond), or -1.
-static int32_t gt_count_nodes(struct sattva_gt *gt) {
-	const size_t size = 1 << 16;
+// GT_MAX_GRAPH bounds the nodes plus leafs of the training graph: the
+// scheduler's buffers grow with it (ggml_backend_sched_new keeps about 20
+// KB of host memory per unit of graph size).
+#define GT_MAX_GRAPH (1 << 17)
+
+// gt_graph builds in ctx the graph of one window: with train, forward pass,
+// loss, backward pass and one optimizer step for every trainable tensor
+// (momenta and the loss's gradient in ctx_static, the step's parameters
+// opt_params), as ggml-opt's static graphs with opt_period 1; without, the
+// forward pass and loss only. Graphs hold size nodes (and size leafs).
+static struct ggml_cgraph *gt_graph(struct sattva_gt *gt, struct ggml_context *ctx, struct ggml_context *ctx_static,
+		struct ggml_tensor *opt_params, size_t size, int train, struct ggml_tensor **loss_out) {
+	struct ggml_tensor *out = gt_forward(gt, ctx);
+	struct ggml_tensor *loss = ggml_sum(ctx, out);
+	ggml_set_name(loss, "sattva.loss_sum");
+	ggml_set_output(loss);
+	struct ggml_cgraph *gf = ggml_new_graph_custom(ctx, size, train != 0);
+	ggml_build_forward_expand(gf, loss);
+	*loss_out = loss;
+	if (!train) {
+		return gf;
+	}
+	ggml_set_loss(loss);
+	const int n = ggml_graph_n_nodes(gf);
+	struct ggml_tensor **accs = calloc((size_t)n, sizeof *accs);
+	struct ggml_tensor **mom = calloc(2 * (size_t)n, sizeof *mom);
+	if (!accs || !mom) {
+		free(accs);
+		free(mom);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		struct ggml_tensor *node = ggml_graph_node(gf, i);
+		if (node->flags & GGML_TENSOR_FLAG_LOSS) {
+			accs[i] = ggml_new_tensor(ctx_static, GGML_TYPE_F32, GGML_MAX_DIMS, node->ne);
+		}
+		if ((node->flags & GGML_TENSOR_FLAG_PARAM) && !gt->sgd) {
+			mom[2 * i] = ggml_new_tensor(ctx_static, GGML_TYPE_F32, GGML_MAX_DIMS, node->ne);
+			mom[2 * i + 1] = ggml_new_tensor(ctx_static, GGML_TYPE_F32, GGML_MAX_DIMS, node->ne);
+			ggml_format_name(mom[2 * i], "AdamW m for %s", node->name);
+			ggml_format_name(mom[2 * i + 1], "AdamW v for %s", node->name);
+		}
+	}
+	struct ggml_cgraph *gb = ggml_graph_dup(ctx, gf, true);
+	ggml_build_backward_expand(ctx, gb, accs);
+	// The first n nodes of gb are gf's, in gf's order.
+	for (int i = n - 1; i >= 0; i--) {
+		struct ggml_tensor *node = ggml_graph_node(gb, i);
+		struct ggml_tensor *grad = ggml_graph_get_grad(gb, node);
+		if (!grad || !(node->flags & GGML_TENSOR_FLAG_PARAM)) {
+			continue;
+		}
+		struct ggml_tensor *st = gt->sgd ? ggml_opt_step_sgd(ctx, node, grad, opt_params)
+						 : ggml_opt_step_adamw(ctx, node, grad, mom[2 * i], mom[2 * i + 1], opt_params);
+		ggml_format_name(st, "%s step for %s", gt->sgd ? "SGD" : "AdamW", node->name);
+		ggml_build_forward_expand(gb, st);
+	}
+	free(accs);
+	free(mom);
+	return gb;
+}
+
+// gt_ctx_tensors counts the tensors of ctx.
+static int32_t gt_ctx_tensors(struct ggml_context *ctx) {
+	int32_t n = 0;
+	for (struct ggml_tensor *t = ggml_get_first_tensor(ctx); t; t = ggml_get_next_tensor(ctx, t)) {
+		n++;
+	}
+	return n;
+}
+
+static int gt_ptr_cmp(const void *a, const void *b) {
+	const uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+// gt_graph_leafs counts g's leafs (ggml.h has no accessor): the distinct
+// sources of its nodes that ggml_build_forward_expand makes leafs (no op,
+// not trainable); -1 if out of memory.
+static int32_t gt_graph_leafs(struct ggml_cgraph *g) {
+	const int n = ggml_graph_n_nodes(g);
+	struct ggml_tensor **v = malloc((size_t)n * GGML_MAX_SRC * sizeof *v);
+	if (!v) {
+		return -1;
+	}
+	size_t k = 0;
+	for (int i = 0; i < n; i++) {
+		struct ggml_tensor *node = ggml_graph_node(g, i);
+		for (int j = 0; j < GGML_MAX_SRC; j++) {
+			struct ggml_tensor *t = node->src[j];
+			if (t && t->op == GGML_OP_NONE && !(t->flags & GGML_TENSOR_FLAG_PARAM)) {
+				v[k++] = t;
+			}
+		}
+	}
+	qsort(v, k, sizeof *v, gt_ptr_cmp);
+	int32_t leafs = 0;
+	for (size_t i = 0; i < k; i++) {
+		leafs += i == 0 || v[i] != v[i - 1];
+	}
+	free(v);
+	return leafs;
+}
+
+// gt_count builds the training graph of the model cut to n_layer layers in
+// a throwaway context whose graphs hold size nodes and fills its node, leaf
+// and tensor counts; 0 if a context could not be made.
+static int gt_count(struct sattva_gt *gt, int32_t n_layer, size_t size, int32_t *nodes, int32_t *leafs, int32_t *tensors) {
 	struct ggml_init_params ip = {
-		.mem_size = 4 * size * ggml_tensor_overhead() + 2 * ggml_graph_overhead_custom(size, true),
+		.mem_size = 6 * size * ggml_tensor_overhead() + 2 * ggml_graph_overhead_custom(size, true),
 		.mem_buffer = NULL,
 		.no_alloc = true,
 	};
 	struct ggml_context *ctx = ggml_init(ip);
 	if (!ctx) {
-		return -1;
+		return 0;
 	}
-	struct ggml_tensor *out = gt_forward(gt, ctx);
-	struct ggml_cgraph *gf = ggml_new_graph_custom(ctx, size, true);
-	ggml_build_forward_expand(gf, out);
-	struct ggml_tensor *loss = ggml_sum(ctx, out);
-	ggml_set_loss(loss);
-	ggml_build_forward_expand(gf, loss);
-	int n = ggml_graph_n_nodes(gf);
-	struct ggml_tensor **accs = calloc((size_t)n, sizeof *accs);
-	int32_t params = 0;
-	for (int i = 0; i < n; i++) {
-		struct ggml_tensor *node = ggml_graph_node(gf, i);
-		if (node->flags & GGML_TENSOR_FLAG_LOSS) {
-			accs[i] = ggml_new_tensor(ctx, GGML_TYPE_F32, GGML_MAX_DIMS, node->ne);
-		}
-		if (node->flags & GGML_TENSOR_FLAG_PARAM) {
-			params++;
-		}
+	const int32_t keep = gt->hp.n_layer;
+	gt->hp.n_layer = n_layer;
+	struct ggml_tensor *par = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, gt->sgd ? 2 : 7), *loss = NULL;
+	struct ggml_cgraph *gb = gt_graph(gt, ctx, ctx, par, size, 1, &loss);
+	gt->hp.n_layer = keep;
+	if (gb) {
+		*nodes = ggml_graph_n_nodes(gb);
+		*leafs = gt_graph_leafs(gb);
+		*tensors = gt_ctx_tensors(ctx);
 	}
-	struct ggml_cgraph *gb = ggml_graph_dup(ctx, gf, true);
-	ggml_build_backward_expand(ctx, gb, accs);
-	int32_t nodes = ggml_graph_n_nodes(gb) + params;
-	free(accs);
 	ggml_free(ctx);
-	return nodes;
+	return gb != NULL && *leafs >= 0;
+}
+
+// gt_count_graph counts the training graph (see gt_count) of the whole
+// model: from the graphs of one and two layers it projects the whole one's
+// size, refuses it beyond GT_MAX_GRAPH, and counts it in a context sized
+// from the projection (a graph or context too small aborts in ggml).
+static int gt_count_graph(struct sattva_gt *gt, char *err, size_t errlen) {
+	int32_t n1, l1, t1, n2, l2, t2;
+	const size_t small = 1 << 14;
+	if (!gt_count(gt, 1, small, &n1, &l1, &t1) || !gt_count(gt, 2, small, &n2, &l2, &t2)) {
+		gt_err(err, errlen, "ggml_init failed");
+		return 0;
+	}
+	const int64_t L = gt->hp.n_layer;
+	const int64_t pn = n1 + (int64_t)(n2 - n1) * (L - 1), pl = l1 + (int64_t)(l2 - l1) * (L - 1);
+	const int64_t pt = t1 + (int64_t)(t2 - t1) * (L - 1);
+	if (pn + pl > GT_MAX_GRAPH) {
+		if (err && errlen) {
+			snprintf(err, errlen, "the training graph of %lld layers has about %lld nodes and leafs, more than this trainer takes (%d)",
+				(long long)L, (long long)(pn + pl), GT_MAX_GRAPH);
+		}
+		return 0;
+	}
+	const size_t size = (size_t)(pn > pl ? pn : pl) * 5 / 4 + 256;
+	if (!gt_count(gt, gt->hp.n_layer, size > (size_t)pt ? size : (size_t)pt, &gt->nodes, &gt->leafs, &gt->tensors)) {
+		gt_err(err, errlen, "ggml_init failed");
+		return 0;
+	}
+	const int32_t most = gt->nodes > gt->leafs ? gt->nodes : gt->leafs;
+	gt->graph_size = most + most / 4 + 256;
+	return 1;
 }
 
 // gt_bind finds the model's tensors in gt's weights context, checks their
@@ -405,63 +544,97 @@ static int32_t gt_bind(struct sattva_gt *gt, char *err, size_t errlen) {
 		gt_err(err, errlen, "rope_freqs.weight cannot train (ggml has no gradient for RoPE frequency factors)");
 		return 0;
 	}
-	const int32_t nodes = gt_count_nodes(gt);
-	if (nodes < 0 || nodes >= GGML_DEFAULT_GRAPH_SIZE) {
-		if (err && errlen) {
-			snprintf(err, errlen, "the training graph has %d nodes, more than ggml-opt's static graphs hold (%d): too many layers for this trainer",
-				(int)nodes, GGML_DEFAULT_GRAPH_SIZE);
-		}
+	if (!gt_count_graph(gt, err, errlen)) {
 		return 0;
 	}
-	return nodes;
+	return gt->nodes;
 }
 
 int sattva_gt_build(struct sattva_gt *gt, int sgd, char *err, size_t errlen) {
-	const int32_t nodes = gt_bind(gt, err, errlen);
-	if (nodes <= 0) {
+	gt->sgd = sgd != 0;
+	if (gt_bind(gt, err, errlen) <= 0) {
 		return 0;
 	}
-	// The compute context holds the forward graph's tensors, ggml-opt's
-	// three graphs and the backward and optimizer tensors.
+	// Sized from the counts of gt_count_graph, with a margin.
+	const size_t size = (size_t)gt->graph_size;
 	struct ggml_init_params ip = {
-		.mem_size = 4 * GGML_DEFAULT_GRAPH_SIZE * ggml_tensor_overhead() + 3 * ggml_graph_overhead_custom(GGML_DEFAULT_GRAPH_SIZE, true),
+		.mem_size = (size_t)(gt->tensors + gt->tensors / 4 + 256) * ggml_tensor_overhead() + 2 * ggml_graph_overhead_custom(size, true),
 		.mem_buffer = NULL,
 		.no_alloc = true,
 	};
 	gt->ctx_compute = ggml_init(ip);
-	if (!gt->ctx_compute) {
+	ip.mem_size = (size_t)(2 * gt_ctx_tensors(gt->ctx_w) + 8) * ggml_tensor_overhead();
+	gt->ctx_static = ggml_init(ip);
+	ip.mem_size = 2 * ggml_tensor_overhead();
+	gt->ctx_cpu = ggml_init(ip);
+	if (!gt->ctx_compute || !gt->ctx_static || !gt->ctx_cpu) {
 		gt_err(err, errlen, "ggml_init failed");
 		return 0;
 	}
-	gt->out_loss = gt_forward(gt, gt->ctx_compute);
-
+	gt->opt_params = ggml_new_tensor_1d(gt->ctx_cpu, GGML_TYPE_F32, gt->sgd ? 2 : 7);
+	ggml_set_name(gt->opt_params, gt->sgd ? "sgd_params" : "adamw_params");
+	ggml_set_input(gt->opt_params);
+	gt->gb = gt_graph(gt, gt->ctx_compute, gt->ctx_static, gt->opt_params, size, 1, &gt->loss);
+	if (!gt->gb) {
+		gt_err(err, errlen, "out of memory");
+		return 0;
+	}
+	sattva_backward_guard(gt->ctx_compute);
+	gt->buf_static = ggml_backend_alloc_ctx_tensors(gt->ctx_static, gt->backend);
+	gt->buf_cpu = ggml_backend_alloc_ctx_tensors_from_buft(gt->ctx_cpu, ggml_backend_cpu_buffer_type());
+	if (!gt->buf_static || !gt->buf_cpu) {
+		gt_err(err, errlen, "cannot allocate the optimizer's state");
+		return 0;
+	}
+	ggml_graph_reset(gt->gb); // the loss's gradient 1, the momenta 0
 	ggml_backend_t backends[2] = {gt->backend, gt->backend_cpu};
 	int nb = gt->backend == gt->backend_cpu ? 1 : 2;
-	gt->sched = ggml_backend_sched_new(backends, NULL, nb, 4 * GGML_DEFAULT_GRAPH_SIZE, false, false);
+	// The scheduler's hash set holds the graph's nodes and leafs.
+	gt->sched = ggml_backend_sched_new(backends, NULL, nb, 2 * size, false, false);
 	if (!gt->sched) {
 		gt_err(err, errlen, "ggml_backend_sched_new failed");
 		return 0;
 	}
-	struct ggml_opt_params op = ggml_opt_default_params(gt->sched, GGML_OPT_LOSS_TYPE_SUM);
-	op.ctx_compute = gt->ctx_compute;
-	op.inputs = gt->in_tokens;
-	op.outputs = gt->out_loss;
-	op.build_type = GGML_OPT_BUILD_TYPE_OPT;
-	op.opt_period = 1;
-	op.get_opt_pars = gt_opt_pars;
-	op.get_opt_pars_ud = gt;
-	op.optimizer = sgd ? GGML_OPT_OPTIMIZER_TYPE_SGD : GGML_OPT_OPTIMIZER_TYPE_ADAMW;
 	gt->pars = ggml_opt_get_default_optimizer_params(NULL);
-	gt->opt = ggml_opt_init(op);
-	if (!gt->opt) {
-		gt_err(err, errlen, "ggml_opt_init failed");
+	gt->iter = 1;
+	return 1;
+}
+
+// gt_eval_graph makes the forward graph of evaluation and its scheduler.
+static int gt_eval_graph(struct sattva_gt *gt) {
+	const size_t size = (size_t)gt->graph_size;
+	struct ggml_init_params ip = {
+		.mem_size = (size_t)(gt->tensors + 256) * ggml_tensor_overhead() + ggml_graph_overhead_custom(size, false),
+		.mem_buffer = NULL,
+		.no_alloc = true,
+	};
+	gt->ctx_eval = ggml_init(ip);
+	if (!gt->ctx_eval) {
 		return 0;
 	}
-	// ggml_opt_init built the static graphs in ctx_compute; they are
-	// allocated (by ggml_opt_alloc, flags included) at the first step.
-	sattva_backward_guard(gt->ctx_compute);
-	gt->nodes = nodes;
-	return 1;
+	gt->gf_eval = gt_graph(gt, gt->ctx_eval, NULL, NULL, size, 0, &gt->loss_eval);
+	ggml_backend_t backends[2] = {gt->backend, gt->backend_cpu};
+	int nb = gt->backend == gt->backend_cpu ? 1 : 2;
+	gt->sched_eval = ggml_backend_sched_new(backends, NULL, nb, 2 * size, false, false);
+	return gt->sched_eval && ggml_backend_sched_alloc_graph(gt->sched_eval, gt->gf_eval);
+}
+
+// gt_set_opt_params writes the optimizer step's parameters, as ggml_opt_eval.
+static void gt_set_opt_params(struct sattva_gt *gt) {
+	float *p = ggml_get_data_f32(gt->opt_params);
+	if (gt->sgd) {
+		p[0] = gt->pars.sgd.alpha;
+		p[1] = gt->pars.sgd.wd;
+		return;
+	}
+	const struct ggml_opt_optimizer_params *o = &gt->pars;
+	p[0] = o->adamw.alpha;
+	p[1] = o->adamw.beta1;
+	p[2] = o->adamw.beta2;
+	p[3] = o->adamw.eps;
+	p[4] = o->adamw.wd;
+	p[5] = 1.0f / (1.0f - powf(o->adamw.beta1, (float)gt->iter));
+	p[6] = 1.0f / (1.0f - powf(o->adamw.beta2, (float)gt->iter));
 }
 
 double sattva_gt_step(struct sattva_gt *gt, const int32_t *tokens, const int32_t *pos, const int32_t *seg,
@@ -487,8 +660,20 @@ double sattva_gt_step(struct sattva_gt *gt, const int32_t *tokens, const int32_t
 	if (n_learn == 0) {
 		return -1.0;
 	}
+	if (train && !(wd >= 0.0f && wd <= 1.0f && lr > 0.0f)) {
+		return -2.0;
+	}
+	// The scheduler allocates its graph once and keeps it.
+	if (train && !gt->gb_alloc) {
+		if (!ggml_backend_sched_alloc_graph(gt->sched, gt->gb)) {
+			return -2.0;
+		}
+		gt->gb_alloc = 1;
+	}
+	if (!train && !gt->gf_eval && !gt_eval_graph(gt)) {
+		return -2.0;
+	}
 	const float lscale = (float)N / (float)n_learn;
-	ggml_opt_alloc(gt->opt, train != 0);
 	ggml_backend_tensor_set(gt->in_tokens, tokens, 0, ggml_nbytes(gt->in_tokens));
 	ggml_backend_tensor_set(gt->in_pos, pos, 0, ggml_nbytes(gt->in_pos));
 	ggml_backend_tensor_set(gt->in_kq_mask, gt->h_mask, 0, ggml_nbytes(gt->in_kq_mask));
@@ -499,9 +684,19 @@ double sattva_gt_step(struct sattva_gt *gt, const int32_t *tokens, const int32_t
 	gt->pars.adamw.wd = wd;
 	gt->pars.sgd.alpha = lr;
 	gt->pars.sgd.wd = wd;
-	ggml_opt_eval(gt->opt, NULL);
+	struct ggml_tensor *loss_t = gt->loss_eval;
+	if (train) {
+		gt_set_opt_params(gt);
+		if (ggml_backend_sched_graph_compute(gt->sched, gt->gb) != GGML_STATUS_SUCCESS) {
+			return -2.0;
+		}
+		gt->iter++;
+		loss_t = gt->loss;
+	} else if (ggml_backend_sched_graph_compute(gt->sched_eval, gt->gf_eval) != GGML_STATUS_SUCCESS) {
+		return -2.0;
+	}
 	float loss = 0;
-	ggml_backend_tensor_get(ggml_opt_loss(gt->opt), &loss, 0, sizeof loss);
+	ggml_backend_tensor_get(loss_t, &loss, 0, sizeof loss);
 	return loss;
 }
 
@@ -539,10 +734,27 @@ void sattva_gt_free(struct sattva_gt *gt) {
 	if (!gt) {
 		return;
 	}
-	// The scheduler before the backends it holds (see freeorder.c).
-	ggml_opt_free(gt->opt);
+	// The schedulers before the backends they hold (see freeorder.c).
 	if (gt->sched) {
 		ggml_backend_sched_free(gt->sched);
+	}
+	if (gt->sched_eval) {
+		ggml_backend_sched_free(gt->sched_eval);
+	}
+	if (gt->buf_static) {
+		ggml_backend_buffer_free(gt->buf_static);
+	}
+	if (gt->buf_cpu) {
+		ggml_backend_buffer_free(gt->buf_cpu);
+	}
+	if (gt->ctx_static) {
+		ggml_free(gt->ctx_static);
+	}
+	if (gt->ctx_cpu) {
+		ggml_free(gt->ctx_cpu);
+	}
+	if (gt->ctx_eval) {
+		ggml_free(gt->ctx_eval);
 	}
 	if (gt->buf_w) {
 		ggml_backend_buffer_free(gt->buf_w);

@@ -15,6 +15,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -32,6 +33,7 @@ type graphModel struct {
 	sizes   map[string]int64 // bytes of each tensor, by name
 	trained []string         // in file order
 	params  int64
+	failed  bool // a step could not allocate or compute the graph
 }
 
 // graphHParams reads a Llama's shape from its GGUF.
@@ -180,25 +182,55 @@ func graphCheck(path string, n int) error {
 	return nil
 }
 
-// autoEngine chooses the engine of EngineAuto (see TrainOptions.Engine) and
-// says why when it is not EngineGraph.
-func autoEngine(o *TrainOptions) (engine, why string) {
-	if !o.CPUOnly {
-		for _, d := range initEngine("", o.Logger).devices {
-			if d.Kind == "GPU" {
-				return EngineLlamaOpt, "a GPU backend is loaded, and the graph engine is verified on the CPU only"
-			}
+// cudaDevice names the first CUDA device Train would use with o ("" when
+// none is loaded or o.CPUOnly). llama.cpp's llama_opt_epoch aborts there:
+// the backward pass of its graphs' views is GGML_OP_ACC with a
+// non-contiguous source, which ggml-cuda claims (supports_op) and then
+// asserts against (acc.cu: GGML_ASSERT(ggml_is_contiguous(src1))).
+func cudaDevice(o *TrainOptions) string {
+	if o.CPUOnly {
+		return ""
+	}
+	for _, d := range initEngine("", o.Logger).devices {
+		if d.Kind == "GPU" && strings.HasPrefix(d.Name, "CUDA") {
+			return d.Name
 		}
 	}
+	return ""
+}
+
+// autoEngine chooses the engine of EngineAuto (see TrainOptions.Engine) and
+// says why when it is not EngineGraph. On a GPU the graph engine is chosen
+// as on the CPU: its graph has no views (so no GGML_OP_ACC in the backward
+// pass), and it is allocated once by a scheduler that never switches
+// graphs, so the scheduler's copies between the GPU and the CPU stay valid.
+// Where the graph engine cannot train the model and a CUDA device is
+// loaded, it fails: llama-opt aborts there (see cudaDevice).
+func autoEngine(o *TrainOptions) (engine, why string, err error) {
 	for i, s := range o.Sequences {
 		if len(s) > o.Context {
-			return EngineLlamaOpt, fmt.Sprintf("sequence %d has %d tokens, more than a window of %d", i+1, len(s), o.Context)
+			why = fmt.Sprintf("sequence %d has %d tokens, more than a window of %d", i+1, len(s), o.Context)
+			break
 		}
 	}
-	if err := graphCheck(o.Model, o.Context); err != nil {
-		return EngineLlamaOpt, err.Error()
+	if why == "" {
+		if err := graphCheck(o.Model, o.Context); err != nil {
+			why = err.Error()
+		}
 	}
-	return EngineGraph, ""
+	if why == "" {
+		return EngineGraph, "", nil
+	}
+	if dev := cudaDevice(o); dev != "" {
+		return "", "", trainErr("the graph engine cannot train this (%s), and %s %s", why, EngineLlamaOpt, llamaOptCUDA(dev))
+	}
+	return EngineLlamaOpt, why, nil
+}
+
+// llamaOptCUDA is why EngineLlamaOpt is refused on the CUDA device dev.
+func llamaOptCUDA(dev string) string {
+	return fmt.Sprintf("aborts on %s in this llama.cpp (ggml-cuda acc.cu: GGML_ASSERT(ggml_is_contiguous(src1)) in its backward pass): "+
+		"train on the CPU (--cpu) or use --trainer fallback", dev)
 }
 
 // newGraphModel loads the GGUF at path into a training graph for windows of
@@ -290,6 +322,9 @@ func newGraphModel(path string, n int, o TrainOptions) (g *graphModel, err error
 	return g, nil
 }
 
+// nodes is the node count of the training graph.
+func (g *graphModel) nodes() int { return int(C.sattva_gt_nodes(g.gt)) }
+
 // Close frees the graph and the weights; it is idempotent.
 func (g *graphModel) Close() {
 	if g != nil && g.gt != nil {
@@ -348,6 +383,9 @@ func (g *graphModel) step(w *graphWindow, train bool, lr, wd float64) float64 {
 	l := float64(C.sattva_gt_step(g.gt, (*C.int32_t)(&w.tokens[0]), (*C.int32_t)(&w.pos[0]), (*C.int32_t)(&w.seg[0]),
 		(*C.int32_t)(&w.targets[0]), (*C.uint8_t)(&w.learn[0]), tr, C.float(lr), C.float(wd)))
 	runtime.KeepAlive(w)
+	if l == -2 {
+		g.failed = true
+	}
 	if l < 0 {
 		return math.NaN()
 	}
@@ -450,6 +488,10 @@ func trainGraph(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 			step++
 			lr := plan.rate(step)
 			loss := g.step(w, true, lr, o.WeightDecay)
+			if g.failed {
+				finish()
+				return out, trainErr("step %d: the %s backend could not allocate or compute the training graph (out of memory?)", step, g.device)
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				finish()
 				return out, trainErr("loss is %g at step %d (learning rate %g too high?)", loss, step, lr)

@@ -1,6 +1,6 @@
 // sattva's own Llama training graph, built with ggml directly (see
 // graphtrain.go): no KV cache, every weight trainable, loss on chosen
-// tokens only, AdamW or SGD through ggml-opt's static graphs.
+// tokens only, AdamW or SGD as one graph sized from the model.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -49,8 +49,9 @@ int sattva_gt_build(struct sattva_gt *gt, int sgd, char *err, size_t errlen);
 // targets (the next token of each position) and learn (nonzero: the loss
 // counts the target of this position). With train != 0 it also takes one
 // optimizer step at learning rate lr and weight decay wd. It returns the
-// mean cross-entropy over the learned positions (nats per token), or a
-// negative number when no position is learned.
+// mean cross-entropy over the learned positions (nats per token), -1 when
+// no position is learned, or -2 when the backend could not allocate or
+// compute the graph (or lr, wd are out of range).
 double sattva_gt_step(struct sattva_gt *gt, const int32_t *tokens, const int32_t *pos, const int32_t *seg,
 		const int32_t *targets, const uint8_t *learn, int train, float lr, float wd);
 

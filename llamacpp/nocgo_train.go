@@ -14,6 +14,11 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 }
 
 // autoEngine is EngineLlamaOpt without cgo (Train fails anyway).
-func autoEngine(*TrainOptions) (engine, why string) {
-	return EngineLlamaOpt, "built without cgo"
+func autoEngine(*TrainOptions) (engine, why string, err error) {
+	return EngineLlamaOpt, "built without cgo", nil
 }
+
+// cudaDevice is "" without cgo (no device is loaded).
+func cudaDevice(*TrainOptions) string { return "" }
+
+func llamaOptCUDA(string) string { return "" }

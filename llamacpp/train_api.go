@@ -103,9 +103,11 @@ const (
 	// last KV-cache write train, loss on every token.
 	EngineLlamaOpt = "llama-opt"
 	// EngineAuto is EngineGraph where it can train the model (a Llama with
-	// F32 tensors whose graph fits, every sequence within one window) and
-	// runs on the CPU (CPUOnly, or no GPU backend loaded); EngineLlamaOpt
-	// otherwise. TrainResult.EngineNote says why it was not EngineGraph.
+	// F32 tensors whose graph fits, every sequence within one window), on
+	// the CPU or a GPU; EngineLlamaOpt otherwise, except on a CUDA device,
+	// where llama-opt aborts in the pinned llama.cpp and Train fails
+	// instead (so does an explicit EngineLlamaOpt there).
+	// TrainResult.EngineNote says why it was not EngineGraph.
 	EngineAuto = "auto"
 )
 
@@ -290,9 +292,15 @@ func planTrain(o TrainOptions) (*trainPlan, error) {
 		o.Engine = EngineLlamaOpt
 	case EngineGraph, EngineLlamaOpt:
 	case EngineAuto:
-		o.Engine, note = autoEngine(&o)
+		var err error
+		if o.Engine, note, err = autoEngine(&o); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, trainErr("engine %q: want %s, %s or %s", o.Engine, EngineGraph, EngineLlamaOpt, EngineAuto)
+	}
+	if dev := cudaDevice(&o); o.Engine == EngineLlamaOpt && dev != "" {
+		return nil, trainErr("the %s engine %s", EngineLlamaOpt, llamaOptCUDA(dev))
 	}
 	if o.Engine == EngineLlamaOpt && o.Context%256 != 0 {
 		return nil, trainErr("context %d is not a multiple of 256 (llama.cpp pads contexts to 256 tokens)", o.Context)
