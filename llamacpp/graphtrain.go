@@ -200,13 +200,17 @@ func cudaDevice(o *TrainOptions) string {
 }
 
 // autoEngine chooses the engine of EngineAuto (see TrainOptions.Engine) and
-// says why when it is not EngineGraph. On a GPU the graph engine is chosen
-// as on the CPU: its graph has no views (so no GGML_OP_ACC in the backward
-// pass), and it is allocated once by a scheduler that never switches
-// graphs, so the scheduler's copies between the GPU and the CPU stay valid.
-// Where the graph engine cannot train the model and a CUDA device is
-// loaded, it fails: llama-opt aborts there (see cudaDevice).
+// says why when it is not EngineGraph. With a CUDA device loaded it fails:
+// llama-opt aborts there (see cudaDevice), and the graph engine's first step
+// ended in a CUDA error and abort on an H100 (1B-shaped Llama, 512-token
+// window, 2026-12-05): EngineGraph stays selectable by name there, for
+// trying it, but auto never picks an engine known to abort.
 func autoEngine(o *TrainOptions) (engine, why string, err error) {
+	if dev := cudaDevice(o); dev != "" {
+		return "", "", trainErr("the native trainer does not run on %s in this llama.cpp (llama-opt aborts in ggml-cuda's acc.cu; "+
+			"the graph engine's first step ended in a CUDA error on an H100): train on the CPU (--cpu) or use --trainer fallback; "+
+			"train.native.engine: graph tries it anyway", dev)
+	}
 	for i, s := range o.Sequences {
 		if len(s) > o.Context {
 			why = fmt.Sprintf("sequence %d has %d tokens, more than a window of %d", i+1, len(s), o.Context)
@@ -220,9 +224,6 @@ func autoEngine(o *TrainOptions) (engine, why string, err error) {
 	}
 	if why == "" {
 		return EngineGraph, "", nil
-	}
-	if dev := cudaDevice(o); dev != "" {
-		return "", "", trainErr("the graph engine cannot train this (%s), and %s %s", why, EngineLlamaOpt, llamaOptCUDA(dev))
 	}
 	return EngineLlamaOpt, why, nil
 }

@@ -20,6 +20,7 @@ type trainOptions struct {
 	Verbose     bool
 	Quiet       bool
 	JSON        bool
+	CPU         bool
 }
 
 func newTrainCmd(s *Streams) *cobra.Command {
@@ -38,13 +39,14 @@ train.native.max_base_bytes (3 GiB) is trained by the native trainer; else train
 skipped and said so.
 
 --trainer llamacpp (train.trainer: llamacpp) is the native trainer: weight training (no adapter)
-inside sattva through llama.cpp's own training API (llama_opt_epoch, AdamW), on the CPU or a
-GPU backend, with the settings of train.native. The examples are rendered with the project's
-template exactly as the fallback trainer renders them and packed into windows of
-train.native.context tokens; the loss is next-token loss on whole examples (this llama.cpp
-has no label masking), and only tensors after the last KV-cache write train (the last
-block's attn_q, attn_output, ffn_gate, ffn_up; output_norm; output when not tied). The checkpoint lands in
-<output>/native/ and export uses it in place of the base.
+inside sattva with the settings of train.native. Its default engine (train.native.engine: auto)
+is sattva's own ggml training graph for a Llama: every tensor trains, the loss counts the answer
+tokens only, AdamW. Where that graph cannot take the model, llama.cpp's llama_opt_epoch
+trains (next-token loss on whole examples, only tensors after the last KV-cache write).
+The examples are rendered with the project's template exactly as the fallback trainer renders
+them and packed into windows of train.native.context tokens. On a CUDA GPU neither engine
+runs in this llama.cpp (see docs/pipeline.md): auto refuses there; --cpu trains on the CPU.
+The checkpoint lands in <output>/native/ and export uses it in place of the base.
 
 Several GPUs (train.gpus: "0,1") or machines (train.nodes) run under torchrun:
 CUDA_VISIBLE_DEVICES, FORCE_TORCHRUN=1, NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR and
@@ -71,6 +73,7 @@ checked; a bad input fails fast with exit code 3.`,
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show every line the trainer prints")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
 	f.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	f.BoolVar(&o.CPU, "cpu", false, "native trainer: train on the CPU even when a GPU is present")
 	return c
 }
 
@@ -85,7 +88,7 @@ func runTrain(ctx context.Context, s *Streams, o *trainOptions) error {
 		return err
 	}
 	topt := pipeline.TrainOptions{Trainer: o.Trainer, Python: o.Python, ValidateData: dataValidator(),
-		Native: nativeTrainer(s.ErrOut, "", false, 0), ConvertBase: exportTools(s.ErrOut, 0, o.Quiet).ConvertBase}
+		Native: nativeTrainer(s.ErrOut, "", o.CPU, 0), ConvertBase: exportTools(s.ErrOut, 0, o.Quiet).ConvertBase}
 	if o.PrintConfig {
 		topt.AllowMissingBase = true
 		plan, _, err := pipeline.PlanTrain(ctx, p, topt)

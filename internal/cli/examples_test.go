@@ -19,7 +19,6 @@ var exampleExit = map[string]struct {
 	code int
 	why  string
 }{
-	"sattva train": {ExitFailure, "no trainer is installed on a test machine: train says so and exits 1"},
 	"sattva train --trainer fallback examples/default/sattva.yaml": {ExitFailure, "the fallback trainer needs torch, which a test machine lacks"},
 	"sattva doctor":                    {ExitFailure, "a test machine has no torch: doctor reports failed checks with exit 1"},
 	"sattva doctor sattva.yaml --json": {ExitFailure, "as above"},

@@ -21,7 +21,8 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 		return nil
 	}
 	return func(ctx context.Context, job *pipeline.NativeJob) (*pipeline.NativeRun, error) {
-		if _, err := llamacpp.InitBackends(backendDir, nil); err != nil {
+		// llama.cpp's errors (a CUDA error before an abort, say) reach the user.
+		if _, err := llamacpp.InitBackends(backendDir, newLlamaLogger(errOut, false)); err != nil {
 			return nil, err
 		}
 		vocab, err := llamacpp.Load(job.Model, llamacpp.ModelOptions{VocabOnly: true})
