@@ -13,10 +13,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"runtime"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/sattva/sattva/gguf"
@@ -468,60 +466,15 @@ func trainGraph(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 	out := &TrainResult{Engine: EngineGraph, EngineNote: plan.note, Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: n,
 		TrainableTensors: len(g.trained), TrainableParams: g.params, TrainedTensors: g.trained, Device: g.device}
 	w := newGraphWindow(o.Context)
-	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5a77a))
-	start := time.Now()
-	finish := func() {
-		out.Seconds = time.Since(start).Seconds()
-		if out.Seconds > 0 {
-			out.TokensPerSecond = float64(out.Tokens) / out.Seconds
+	one := func(pi, step int, lr float64) (float64, error) {
+		w.fill(&o, plan.packs[pi])
+		loss := g.step(w, true, lr, o.WeightDecay)
+		if g.failed {
+			return 0, trainErr("step %d: the %s backend could not allocate or compute the training graph (out of memory?)", step, g.device)
 		}
+		out.Tokens += int64(w.tokensUsed)
+		out.LearnedTokens += int64(w.learned)
+		return loss, nil
 	}
-	step := 0
-	for epoch := 1; epoch <= o.Epochs && step < plan.steps; epoch++ {
-		order := rng.Perm(plan.windows)
-		for wi, pi := range order {
-			if err := ctx.Err(); err != nil {
-				out.Stopped = true
-				finish()
-				return out, err
-			}
-			w.fill(&o, plan.packs[pi])
-			step++
-			lr := plan.rate(step)
-			loss := g.step(w, true, lr, o.WeightDecay)
-			if g.failed {
-				finish()
-				return out, trainErr("step %d: the %s backend could not allocate or compute the training graph (out of memory?)", step, g.device)
-			}
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				finish()
-				return out, trainErr("loss is %g at step %d (learning rate %g too high?)", loss, step, lr)
-			}
-			out.Steps = step
-			out.Tokens += int64(w.tokensUsed)
-			out.LearnedTokens += int64(w.learned)
-			out.Losses = append(out.Losses, loss)
-			ev := TrainStep{Step: step, Steps: plan.steps, Epoch: epoch, Loss: loss, LearningRate: lr, Tokens: out.Tokens, Elapsed: time.Since(start)}
-			last := step == plan.steps || wi == len(order)-1
-			if last || (o.CheckpointSteps > 0 && step%o.CheckpointSteps == 0) {
-				if err := g.save(o.Model, o.Out, o.Metadata); err != nil {
-					finish()
-					return out, err
-				}
-				out.Checkpoint, out.CheckpointStep, ev.Checkpoint = o.Out, step, o.Out
-			}
-			if o.OnStep != nil {
-				if err := o.OnStep(ev); err != nil {
-					out.Stopped = true
-					finish()
-					return out, err
-				}
-			}
-			if step == plan.steps {
-				break
-			}
-		}
-	}
-	finish()
-	return out, nil
+	return stepLoop(ctx, plan, out, one, func() error { return g.save(o.Model, o.Out, o.Metadata) })
 }

@@ -259,44 +259,7 @@ func TestGraphTrainCancelKeepsCheckpoint(t *testing.T) {
 	m := loadStories(t, ModelOptions{VocabOnly: true})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ckpt.gguf")
-	o := graphOpts(t, out, m)
-	o.CheckpointSteps = 2
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var saved [32]byte
-	o.OnStep = func(s TrainStep) error {
-		if s.Step == 4 {
-			if s.Checkpoint != out {
-				t.Errorf("step 4: checkpoint %q, want %q", s.Checkpoint, out)
-			}
-			saved = fileSum(t, out)
-		}
-		if s.Step == 5 {
-			cancel() // as Ctrl-C would, between checkpoints
-		}
-		return nil
-	}
-	res, err := Train(ctx, o)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err %v, want context.Canceled", err)
-	}
-	if res == nil || !res.Stopped || res.Steps != 5 || res.CheckpointStep != 4 {
-		t.Fatalf("result %+v: want stopped after step 5 with the step-4 checkpoint", res)
-	}
-	if fileSum(t, out) != saved {
-		t.Fatal("the checkpoint changed after the last complete save")
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("files left: %v", names)
-	}
-	if g := greedy(t, out, "The cat", 4); g == "" {
-		t.Fatal("the checkpoint generates nothing")
-	}
+	checkCancelKeepsCheckpoint(t, graphOpts(t, out, m), dir, "The cat")
 }
 
 func TestGraphTrainErrors(t *testing.T) {

@@ -215,6 +215,25 @@ func trainLlamaOpt(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 	out := &TrainResult{Engine: EngineLlamaOpt, EngineNote: plan.note, Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: len(plan.stream),
 		TrainableTensors: filter.tensors, TrainableParams: filter.params, TrainedTensors: filter.names, Device: m.Device().Name}
 	meta := src.checkpointKVs(o.Metadata)
+	one := func(w, step int, lr float64) (float64, error) {
+		C.sattva_opt_set(pars, C.float(lr), C.float(o.WeightDecay))
+		off := w * o.Stride
+		copy(buf[:n], plan.stream[off:off+int(n)])
+		copy(buf[n:], plan.stream[off+1:off+1+int(n)])
+		loss := float64(C.sattva_opt_window(c.ctx, pars, ds, res, data, labels, C.int64_t(n)))
+		out.Tokens += n
+		return loss, nil
+	}
+	return stepLoop(ctx, plan, out, one, func() error { return saveCheckpoint(m, o.Out, meta) })
+}
+
+// stepLoop is the loop both engines share: epochs of the plan's windows in
+// an order drawn from the seed, the learning-rate schedule, cancellation
+// between steps, the loss check, checkpoints (every CheckpointSteps and at
+// the end, through save) and OnStep. one trains window w at learning rate lr
+// as step step, adds the tokens it trained to out, and returns the loss.
+func stepLoop(ctx context.Context, plan *trainPlan, out *TrainResult, one func(w, step int, lr float64) (float64, error), save func() error) (*TrainResult, error) {
+	o := plan.o
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5a77a))
 	start := time.Now()
 	finish := func() {
@@ -222,13 +241,6 @@ func trainLlamaOpt(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 		if out.Seconds > 0 {
 			out.TokensPerSecond = float64(out.Tokens) / out.Seconds
 		}
-	}
-	save := func(step int) (string, error) {
-		if err := saveCheckpoint(m, o.Out, meta); err != nil {
-			return "", err
-		}
-		out.Checkpoint, out.CheckpointStep = o.Out, step
-		return o.Out, nil
 	}
 	step := 0
 	for epoch := 1; epoch <= o.Epochs && step < plan.steps; epoch++ {
@@ -241,25 +253,25 @@ func trainLlamaOpt(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 			}
 			step++
 			lr := plan.rate(step)
-			C.sattva_opt_set(pars, C.float(lr), C.float(o.WeightDecay))
-			off := w * o.Stride
-			copy(buf[:n], plan.stream[off:off+int(n)])
-			copy(buf[n:], plan.stream[off+1:off+1+int(n)])
-			loss := float64(C.sattva_opt_window(c.ctx, pars, ds, res, data, labels, C.int64_t(n)))
+			loss, err := one(w, step, lr)
+			if err != nil {
+				finish()
+				return out, err
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				finish()
 				return out, trainErr("loss is %g at step %d (learning rate %g too high?)", loss, step, lr)
 			}
 			out.Steps = step
-			out.Tokens += n
 			out.Losses = append(out.Losses, loss)
 			ev := TrainStep{Step: step, Steps: plan.steps, Epoch: epoch, Loss: loss, LearningRate: lr, Tokens: out.Tokens, Elapsed: time.Since(start)}
 			last := step == plan.steps || wi == len(order)-1
 			if last || (o.CheckpointSteps > 0 && step%o.CheckpointSteps == 0) {
-				if ev.Checkpoint, err = save(step); err != nil {
+				if err := save(); err != nil {
 					finish()
 					return out, err
 				}
+				out.Checkpoint, out.CheckpointStep, ev.Checkpoint = o.Out, step, o.Out
 			}
 			if o.OnStep != nil {
 				if err := o.OnStep(ev); err != nil {

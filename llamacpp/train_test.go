@@ -177,6 +177,16 @@ func TestTrainCancelKeepsCheckpoint(t *testing.T) {
 	out := filepath.Join(dir, "ckpt.gguf")
 	o := trainOpts(t, out, trainData(t, m, 80))
 	o.Epochs = 4
+	checkCancelKeepsCheckpoint(t, o, dir, "Once")
+}
+
+// checkCancelKeepsCheckpoint trains with o (checkpoints every 2 steps into
+// o.Out, in dir) and cancels after step 5: Train returns context.Canceled,
+// the checkpoint is step 4's byte for byte, dir holds nothing else, and the
+// checkpoint generates from prompt.
+func checkCancelKeepsCheckpoint(t *testing.T, o TrainOptions, dir, prompt string) {
+	t.Helper()
+	out := o.Out
 	o.CheckpointSteps = 2
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -211,7 +221,7 @@ func TestTrainCancelKeepsCheckpoint(t *testing.T) {
 		}
 		t.Fatalf("files left: %v", names)
 	}
-	if g := greedy(t, out, "Once", 4); g == "" {
+	if g := greedy(t, out, prompt, 4); g == "" {
 		t.Fatal("the checkpoint generates nothing")
 	}
 }
