@@ -43,10 +43,10 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sattva/sattva/bench/internal/sse"
+	"github.com/sattva/sattva/internal/cputime"
 	"github.com/sattva/sattva/llamacpp"
 	"github.com/sattva/sattva/serve"
 )
@@ -93,14 +93,9 @@ type sample struct {
 	chunks  int // serve: chunks with text (fewer than tokens when a token has no text of its own)
 }
 
-// cpuTime is the CPU time (user and system) of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+// cpuTime is the CPU time (user and system) of the process so far (0 where
+// the platform does not say).
+func cpuTime() time.Duration { return time.Duration(cputime.Seconds() * float64(time.Second)) }
 
 func run(c *config) error {
 	if c.model == "" {
