@@ -19,6 +19,9 @@ GUIDE=$REPO/docs/first-hour.md
 if [ ! -x "$SATTVA" ]; then
   go build -o "$SATTVA" ./cmd/sattva || exit 1
 fi
+# The walk runs in a folder of its own: a relative path (.ci/run passes
+# bin/sattva) is made absolute first.
+SATTVA=$(cd "$(dirname "$SATTVA")" && pwd)/$(basename "$SATTVA")
 
 # expected exit codes (| separated) | text the output must hold ("" none) | command as in the guide
 steps=(
