@@ -524,6 +524,13 @@ func (o *Options) checkNumbers(ctx context.Context, r *renderer, rep *Report) er
 			adapterDir = p.AdapterDir()
 		}
 	}
+	if o.Reference == "" && p != nil {
+		// The native trainer's checkpoint (F32) is what the export
+		// quantized in place of the base: it is the reference.
+		if native, ok := p.NativeCheckpoint(); ok {
+			o.Reference = native
+		}
+	}
 	if o.Reference == "" && p != nil && o.Convert != nil {
 		o.Reference = filepath.Join(work, "reference-"+strings.ToLower(p.Export.OutType)+".gguf")
 		o.say("converting the merged float reference")
