@@ -238,19 +238,7 @@ func yamlString(s string) string {
 
 // starterDataset is n generated numerology examples as alpaca JSONL.
 func starterDataset(n int, seed uint64) ([]byte, error) {
-	seq, err := numerology.Examples(numerology.GenOptions{N: n, Seed: seed, RussianShare: 0.5})
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for ex := range seq {
-		if err := enc.Encode(ex); err != nil {
-			return nil, err
-		}
-	}
-	return b.Bytes(), nil
+	return numerology.ExamplesJSONL(numerology.GenOptions{N: n, Seed: seed, RussianShare: 0.5})
 }
 
 // starterSuite is a small evalrun suite of numerology control prompts whose
