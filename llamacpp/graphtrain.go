@@ -31,7 +31,11 @@ type graphModel struct {
 	sizes   map[string]int64 // bytes of each tensor, by name
 	trained []string         // in file order
 	params  int64
-	failed  bool // a step could not allocate or compute the graph
+	// frozen are tensors that would train but cannot on this device
+	// (frozenOn says why, in frozenWhy).
+	frozen    []string
+	frozenWhy string
+	failed    bool // a step could not allocate or compute the graph
 }
 
 // graphHParams reads a Llama's shape from its GGUF.
@@ -198,17 +202,10 @@ func cudaDevice(o *TrainOptions) string {
 }
 
 // autoEngine chooses the engine of EngineAuto (see TrainOptions.Engine) and
-// says why when it is not EngineGraph. With a CUDA device loaded it fails:
-// llama-opt aborts there (see cudaDevice), and the graph engine's first step
-// ended in a CUDA error and abort on an H100 (1B-shaped Llama, 512-token
-// window, 2026-12-05): EngineGraph stays selectable by name there, for
-// trying it, but auto never picks an engine known to abort.
+// says why when it is not EngineGraph. On CUDA only the graph engine runs
+// (llama-opt aborts there, see cudaDevice), so when the graph engine cannot
+// take the model or its sequences there, auto fails and says why.
 func autoEngine(o *TrainOptions) (engine, why string, err error) {
-	if dev := cudaDevice(o); dev != "" {
-		return "", "", trainErr("the native trainer does not run on %s in this llama.cpp (llama-opt aborts in ggml-cuda's acc.cu; "+
-			"the graph engine's first step ended in a CUDA error on an H100): train on the CPU (--cpu) or use --trainer fallback; "+
-			"train.native.engine: graph tries it anyway", dev)
-	}
 	for i, s := range o.Sequences {
 		if len(s) > o.Context {
 			why = fmt.Sprintf("sequence %d has %d tokens, more than a window of %d", i+1, len(s), o.Context)
@@ -223,7 +220,32 @@ func autoEngine(o *TrainOptions) (engine, why string, err error) {
 	if why == "" {
 		return EngineGraph, "", nil
 	}
+	if dev := cudaDevice(o); dev != "" {
+		return "", "", trainErr("the %s engine cannot train this on %s (%s), and the %s engine %s", EngineGraph, dev, why,
+			EngineLlamaOpt, llamaOptCUDA(dev))
+	}
 	return EngineLlamaOpt, why, nil
+}
+
+// cudaGridRows is the most rows ggml-cuda's GET_ROWS_BACK can write: it
+// launches one grid row (blockIdx.y) per row of the gradient it writes
+// (ggml-cuda/getrows.cu, ggml_cuda_op_get_rows_back), and CUDA's grid y
+// dimension stops at 65,535.
+const cudaGridRows = 65535
+
+// frozenOn says why the tensor name cannot train on the device dev for a
+// vocabulary of vocab tokens ("" when it can): on CUDA the token embedding's
+// gradient is GET_ROWS_BACK over every vocabulary row, and with more rows
+// than cudaGridRows its launch fails ("invalid argument") and ggml aborts.
+// With the embedding tied to the output head (no output.weight) the head
+// stays frozen with it.
+func frozenOn(dev, name string, vocab int) string {
+	if name != "token_embd.weight" || !strings.HasPrefix(dev, "CUDA") || vocab <= cudaGridRows {
+		return ""
+	}
+	return fmt.Sprintf("token_embd.weight stays frozen on %s: its gradient (ggml-cuda's GET_ROWS_BACK) launches one grid row per "+
+		"vocabulary entry, and %d entries exceed CUDA's %d; every other tensor trains (train on the CPU with --cpu to train it too)",
+		dev, vocab, cudaGridRows)
 }
 
 // llamaOptCUDA is why EngineLlamaOpt is refused on the CUDA device dev.
@@ -302,6 +324,11 @@ func newGraphModel(path string, n int, o TrainOptions) (g *graphModel, err error
 			off += k
 		}
 		if ti.Name == "rope_freqs.weight" || (o.TrainTensor != nil && !o.TrainTensor(ti.Name)) {
+			continue
+		}
+		if why := frozenOn(g.device, ti.Name, g.vocab); why != "" {
+			g.frozen = append(g.frozen, ti.Name)
+			g.frozenWhy = why
 			continue
 		}
 		C.sattva_gt_param(gt, names[i])
@@ -464,7 +491,8 @@ func trainGraph(ctx context.Context, plan *trainPlan) (*TrainResult, error) {
 		}
 	}
 	out := &TrainResult{Engine: EngineGraph, EngineNote: plan.note, Epochs: o.Epochs, Windows: plan.windows, Context: o.Context, StreamTokens: n,
-		TrainableTensors: len(g.trained), TrainableParams: g.params, TrainedTensors: g.trained, Device: g.device}
+		TrainableTensors: len(g.trained), TrainableParams: g.params, TrainedTensors: g.trained, Device: g.device,
+		FrozenTensors: g.frozen, FrozenWhy: g.frozenWhy}
 	w := newGraphWindow(o.Context)
 	one := func(pi, step int, lr float64) (float64, error) {
 		w.fill(&o, plan.packs[pi])

@@ -363,3 +363,31 @@ func TestTrainEngineAuto(t *testing.T) {
 		t.Fatalf("engine %q (%q): want llama-opt, for the example longer than the window", res.Engine, res.EngineNote)
 	}
 }
+
+// TestFrozenOnCUDA pins which tensor the graph engine leaves frozen on a
+// device: only token_embd.weight, only on CUDA, only for vocabularies over
+// the 65,535 rows one ggml-cuda GET_ROWS_BACK launch can write.
+func TestFrozenOnCUDA(t *testing.T) {
+	for _, c := range []struct {
+		dev, name string
+		vocab     int
+		frozen    bool
+	}{
+		{"CUDA0", "token_embd.weight", 128256, true},
+		{"CUDA1", "token_embd.weight", 65536, true},
+		{"CUDA0", "token_embd.weight", 65535, false},
+		{"CUDA0", "token_embd.weight", 32000, false},
+		{"CUDA0", "output.weight", 128256, false},
+		{"CUDA0", "blk.0.attn_q.weight", 128256, false},
+		{"CPU", "token_embd.weight", 128256, false},
+		{"Vulkan0", "token_embd.weight", 128256, false},
+	} {
+		why := frozenOn(c.dev, c.name, c.vocab)
+		if (why != "") != c.frozen {
+			t.Errorf("frozenOn(%q, %q, %d) = %q, want frozen %v", c.dev, c.name, c.vocab, why, c.frozen)
+		}
+		if c.frozen && !strings.Contains(why, c.dev) {
+			t.Errorf("frozenOn(%q, …): %q does not name the device", c.dev, why)
+		}
+	}
+}

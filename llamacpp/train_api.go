@@ -228,9 +228,13 @@ type TrainResult struct {
 	TrainableTensors int       `json:"trainable_tensors"`
 	TrainableParams  int64     `json:"trainable_params"`
 	TrainedTensors   []string  `json:"trained_tensors"`
-	Checkpoint       string    `json:"checkpoint,omitempty"` // the last checkpoint written
-	CheckpointStep   int       `json:"checkpoint_step,omitempty"`
-	Device           string    `json:"device"`
+	// FrozenTensors would train but cannot on Device (EngineGraph on CUDA:
+	// token_embd.weight with a vocabulary over 65,535); FrozenWhy says why.
+	FrozenTensors  []string `json:"frozen_tensors,omitempty"`
+	FrozenWhy      string   `json:"frozen_why,omitempty"`
+	Checkpoint     string   `json:"checkpoint,omitempty"` // the last checkpoint written
+	CheckpointStep int      `json:"checkpoint_step,omitempty"`
+	Device         string   `json:"device"`
 	// Stopped is true when ctx ended training early; Checkpoint is then the
 	// last complete checkpoint (possibly none).
 	Stopped bool `json:"stopped,omitempty"`

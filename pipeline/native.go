@@ -271,6 +271,8 @@ type NativeRun struct {
 	TokensPerSecond float64   `json:"tokens_per_second"`
 	TrainableParams int64     `json:"trainable_params"`
 	TrainedTensors  []string  `json:"trained_tensors,omitempty"`
+	FrozenTensors   []string  `json:"frozen_tensors,omitempty"` // would train, cannot on Device
+	FrozenWhy       string    `json:"frozen_why,omitempty"`
 	Device          string    `json:"device"`
 	Engine          string    `json:"engine,omitempty"`      // graph or llama-opt
 	EngineNote      string    `json:"engine_note,omitempty"` // engine auto: why not graph

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/llamacpp"
@@ -82,14 +83,20 @@ func nativeTrainer(errOut io.Writer, backendDir string, cpu bool, threads int) p
 		}
 		if res.TrainableTensors > 0 {
 			what := "every tensor, loss on the answer tokens"
+			if len(res.FrozenTensors) > 0 {
+				what = "every tensor but " + strings.Join(res.FrozenTensors, ", ") + " (below), loss on the answer tokens"
+			}
 			if res.Engine == llamacpp.EngineLlamaOpt {
 				what = "llama.cpp's llama_opt_epoch trains only tensors after the last KV-cache write"
 			}
 			fmt.Fprintf(errOut, "native trainer (%s): %d tensors (%d parameters) trained on %s; %s\n",
 				res.Engine, res.TrainableTensors, res.TrainableParams, res.Device, what)
 		}
+		if res.FrozenWhy != "" {
+			fmt.Fprintf(errOut, "native trainer: %s\n", res.FrozenWhy)
+		}
 		return &pipeline.NativeRun{Steps: res.Steps, Epochs: res.Epochs, Losses: res.Losses, Tokens: res.Tokens, Sequences: len(seqs),
 			StreamTokens: res.StreamTokens, TokensPerSecond: res.TokensPerSecond, TrainableParams: res.TrainableParams,
-			TrainedTensors: res.TrainedTensors, Device: res.Device, Engine: res.Engine, EngineNote: res.EngineNote, Stopped: res.Stopped}, err
+			TrainedTensors: res.TrainedTensors, FrozenTensors: res.FrozenTensors, FrozenWhy: res.FrozenWhy, Device: res.Device, Engine: res.Engine, EngineNote: res.EngineNote, Stopped: res.Stopped}, err
 	}
 }
