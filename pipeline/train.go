@@ -84,6 +84,10 @@ type TrainResult struct {
 	Losses     []LossPoint `json:"losses,omitempty"`
 	Steps      int64       `json:"steps,omitempty"`
 	Seconds    float64     `json:"seconds"`
+	// TrainSeconds is the training loop's own time, as the trainer reports
+	// it (transformers' train_runtime); Seconds adds imports, model load and
+	// saving.
+	TrainSeconds float64 `json:"train_seconds,omitempty"`
 	// Model is the trained model (native trainer), Method how it was
 	// trained, Native the native trainer's figures.
 	Model  string     `json:"model,omitempty"`
@@ -351,6 +355,9 @@ func Train(ctx context.Context, p *Project, o TrainOptions) (*TrainResult, error
 	onLine := func(line string, stderr bool) {
 		if o.OnLine != nil {
 			o.OnLine(line, stderr)
+		}
+		if s, ok := ParseTrainRuntime(line); ok {
+			res.TrainSeconds = s
 		}
 		ev, ok := ParseTrainLine(line)
 		if !ok {

@@ -159,6 +159,25 @@ func TestParseTrainLine(t *testing.T) {
 	}
 }
 
+func TestParseTrainRuntime(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		ok   bool
+		secs float64
+	}{
+		{"{'train_runtime': 12.3, 'train_loss': 0.9, 'epoch': 2.0}", true, 12.3},
+		{`{"train_runtime": 4.06, "train_steps_per_second": 12.303, "epoch": 1.0}`, true, 4.06},
+		{"{'train_runtime': '31.5', 'train_samples_per_second': '3.1'}", true, 31.5},
+		{"{'loss': 1.2345, 'epoch': 0.12}", false, 0},
+		{"train_runtime without a dict", false, 0},
+	} {
+		secs, ok := ParseTrainRuntime(c.line)
+		if ok != c.ok || secs != c.secs {
+			t.Errorf("%q: got %v, %v; want %v, %v", c.line, secs, ok, c.secs, c.ok)
+		}
+	}
+}
+
 // mustProject writes a minimal project with a fake base folder and dataset.
 func mustProject(t *testing.T, dir, extra string) *Project {
 	t.Helper()
@@ -204,6 +223,7 @@ printf ' 50%%|#####     | 1/2 [00:01<00:01,  1.0it/s]\r' >&2
 echo "{'loss': 2.5, 'grad_norm': 1.0, 'learning_rate': 0.0002, 'epoch': 1.0}" >&2
 printf '100%%|##########| 2/2 [00:02<00:00,  1.0it/s]\n' >&2
 echo "{'loss': 1.25, 'grad_norm': 1.0, 'learning_rate': 0.0001, 'epoch': 2.0, 'step': 2}"
+echo "{'train_runtime': 2.75, 'train_samples_per_second': 1.0, 'epoch': 2.0}"
 mkdir -p "$out" && echo '{}' > "$out/adapter_config.json"
 `)
 	// Several GPUs on two machines: torchrun through llamafactory-cli.
@@ -221,7 +241,7 @@ mkdir -p "$out" && echo '{}' > "$out/adapter_config.json"
 	if string(b) != want {
 		t.Errorf("fake llamafactory-cli got:\n%s\nwant:\n%s", b, want)
 	}
-	if res.Trainer != TrainerLlamaFactory || res.AdapterDir != p.AdapterDir() || res.Steps != 2 {
+	if res.Trainer != TrainerLlamaFactory || res.AdapterDir != p.AdapterDir() || res.Steps != 2 || res.TrainSeconds != 2.75 {
 		t.Errorf("result %+v", res)
 	}
 	wantLoss := []LossPoint{{Step: 1, Epoch: 1, Loss: 2.5}, {Step: 2, Epoch: 2, Loss: 1.25}}

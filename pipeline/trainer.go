@@ -37,6 +37,8 @@ var (
 	epochRe = regexp.MustCompile(`['"]epoch['"]\s*:\s*['"]?([-+0-9.eE]+)['"]?`)
 	lrRe    = regexp.MustCompile(`['"]learning_rate['"]\s*:\s*['"]?([-+0-9.eE]+)['"]?`)
 	stepRe  = regexp.MustCompile(`['"]step['"]\s*:\s*['"]?([0-9]+)['"]?`)
+	// transformers' Trainer at the end: {'train_runtime': 12.3, …}
+	runtimeRe = regexp.MustCompile(`['"]train_runtime['"]\s*:\s*['"]?([0-9.eE+]+)['"]?`)
 	// tqdm: " 12%|█▏        | 12/100 [00:05<00:40,  2.1it/s]"
 	tqdmRe = regexp.MustCompile(`\|\s*(\d+)/(\d+)\s*\[`)
 )
@@ -68,6 +70,19 @@ func ParseTrainLine(line string) (TrainEvent, bool) {
 		ok = true
 	}
 	return ev, ok
+}
+
+// ParseTrainRuntime reads the seconds of the training loop alone (no
+// imports, no model load) from the line transformers' Trainer prints at the
+// end, {'train_runtime': 12.3, …}, which LLaMA-Factory and the fallback
+// trainer both print.
+func ParseTrainRuntime(line string) (float64, bool) {
+	m := runtimeRe.FindStringSubmatch(line)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
 }
 
 // Command is a child process to run: the program, its arguments, and the

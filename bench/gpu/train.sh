@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # bench/gpu/train.sh — the native trainer (sattva train --trainer llamacpp:
-# llama.cpp's llama_opt_epoch, AdamW, on CUDA) beside the fallback Python
+# sattva's ggml training graph, AdamW, on CUDA) beside the fallback Python
 # trainer (scripts/train/sft_lora.py: torch + peft LoRA on the same GPU), on
 # the 1B-shaped synthetic model (sattva synth --shape llama3.2-1b, the
 # llama31-tiny tokenizer in $TOK) and the same 400 generated numerology
 # examples rendered with the llama3 template. Both run 50 optimizer steps:
-# native = 50 windows of 512 packed tokens (1 epoch of the data, capped at 50),
-# fallback = 1 epoch of the 400 examples in batches of 8.
+# native = 50 windows of up to 512 tokens of whole examples (the graph engine;
+# capped at 50 steps), fallback = 1 epoch of the 400 examples in batches of 8.
 #
-# Tokens per second: native = tokens trained (steps × 512) / its training
-# time (from llamacpp.Train); fallback = the examples' tokens (one epoch, no
-# padding counted) / its train_runtime. Both include their own model load
-# outside these times; the wall times of the whole commands are in the table too.
+# Tokens per second: native = the examples' tokens its steps trained on / its
+# training time (from llamacpp.Train); fallback = the examples' tokens (one
+# epoch, no padding counted) / its train_runtime. Model loads are outside
+# both; the wall times of the whole commands are in the table too.
 #
 # Writes $OUT/train.md and $OUT/train.log. Expected: about 3-4 minutes (synth
 # ~20 s, the native trainer's F32 conversion ~30 s, native training ~30-60 s,
@@ -119,12 +119,17 @@ with open(md, "a") as f:
     nsec = nr.get("tokens", 0) / nr["tokens_per_second"] if nr.get("tokens_per_second") else float("nan")
     f.write("| native (%s) | %s params (list below), AdamW | %d | %d | %.1f | %.0f | %.3f → %.3f | %.1f |\n" % (
         nr.get("engine", "?"), "{:,}".format(nr.get("trainable_params", 0)), nat.get("steps", 0), nr.get("tokens", 0), nsec, nr.get("tokens_per_second", 0), n0, n1, nwall))
-    fsec = fb.get("seconds", 0)
+    fsec = fb.get("train_seconds") or fb.get("seconds", 0)
     f.write("| fallback (torch + peft LoRA r16) | LoRA on every linear layer | %d | %d | %.1f | %.0f | %.3f → %.3f | %.1f |\n" % (
         fb.get("steps", 0), tokens, fsec, tokens / fsec if fsec else 0, f0, f1, fwall))
-    f.write("\nNative tokens are packed windows (steps × 512); fallback tokens are the %d examples' own tokens (one epoch, padding not counted), "
-            "its time the whole trainer process (imports, model load, training, adapter save) as `sattva train` measures it. "
-            "Native time is llamacpp.Train's (model load and the F32 conversion excluded; they are in the command wall time).\n" % (nr.get("sequences", 0)))
-    f.write("\nNative device: %s; trained tensors: %s\n" % (nr.get("device", "?"), ", ".join(nr.get("trained_tensors") or [])))
+    f.write("\nTokens: the examples' own (no padding), those the native steps covered and the %d examples of the fallback's one epoch. "
+            "Train s is each training loop's own time: llamacpp.Train's (model load and the F32 conversion are outside it) and "
+            "transformers' train_runtime (%s); the command wall time adds model load and saving (and the fallback's Python imports). "
+            "Native losses are per step, the fallback's means over 10 steps.\n" % (
+                nr.get("sequences", 0), "reported" if fb.get("train_seconds") else "not reported: the whole process instead"))
+    tt = nr.get("trained_tensors") or []
+    f.write("\nNative device: %s; %d tensors trained (%s … %s)\n" % (nr.get("device", "?"), len(tt), tt[0] if tt else "", tt[-1] if tt else ""))
+    if nr.get("frozen_tensors"):
+        f.write("\nFrozen on this device: %s (%s)\n" % (", ".join(nr["frozen_tensors"]), nr.get("frozen_why", "")))
 PY
 echo "train.sh: wrote $md"
