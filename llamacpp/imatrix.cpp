@@ -68,7 +68,7 @@ struct sattva_imatrix {
 	std::unordered_map<std::string, im_stats> stats;
 	std::vector<char> src1, ids;
 	bool process_output = false;
-	int mode = 0; // 0: reduce on the device for non-host buffers; 1: always copy to the host; 2: always reduce with a backend (tests)
+	int mode = 0; // 0: reduce on the device for non-host buffers; 1: always copy to the host; 2: always reduce with a backend (tests); 3: stop, collect nothing (benchmarks)
 	int error = 0;              // first error: 1 non-finite value, 2 inconsistent size
 	std::string error_tensor;
 	std::vector<std::string> snapshot; // sorted names for export
@@ -181,6 +181,7 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		if (!(wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight"))) return false;
 		std::lock_guard<std::mutex> lock(im->mu);
 		if (im->error || im->last_src1 != src1 || im->last_data != src1->data) return true;
+		if (im->mode == 3) return false; // stops only (benchmarks)
 		// The same activation as the MUL_MAT summed just before, in this
 		// graph (the scheduler asks in node order, after that one's
 		// evaluation, and the activation is still alive: this node reads
@@ -193,6 +194,11 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 	im->last_src1 = nullptr;
 	im->last_data = nullptr;
 	if (im->error) return true;
+	if (im->mode == 3) { // stops only (benchmarks): where mode 0 would stop, nothing collected
+		im->last_src1 = src1;
+		im->last_data = src1->data;
+		return true;
+	}
 
 	const bool is_host = ggml_backend_buffer_is_host(src1->buffer);
 	if (((!is_host && im->mode == 0) || im->mode == 2) && t->op == GGML_OP_MUL_MAT && ggml_is_contiguous(src1) &&

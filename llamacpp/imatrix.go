@@ -105,7 +105,11 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 
 // evalAll decodes toks as sequence 0 from an empty cache with every
 // position's logits requested.
-func (c *Context) evalAll(toks []int32) error {
+func (c *Context) evalAll(toks []int32) error { return c.evalChunk(toks, true) }
+
+// evalChunk decodes toks as sequence 0 from an empty cache, with every
+// position's logits requested or (all false) the last one's.
+func (c *Context) evalChunk(toks []int32, all bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ctx == nil {
@@ -113,7 +117,7 @@ func (c *Context) evalAll(toks []int32) error {
 	}
 	C.llama_memory_clear(c.mem, cBool(true))
 	c.cached = c.cached[:0]
-	_, err := c.prefill(toks, 0, 0, true, nil)
+	_, err := c.prefill(toks, 0, 0, all, nil)
 	C.llama_synchronize(c.ctx)
 	return err
 }

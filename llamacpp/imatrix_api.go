@@ -20,7 +20,9 @@ type IMatrixOptions struct {
 
 	// reduceMode (tests): 0 sums GPU activations on their device and host
 	// ones on the host; 1 copies everything to the host; 2 sums everything
-	// with a ggml backend of the activation's device, the CPU's included.
+	// with a ggml backend of the activation's device, the CPU's included;
+	// 3 (BenchmarkIMatrixChunk) stops the scheduler where mode 0 would and
+	// collects nothing.
 	reduceMode int
 }
 

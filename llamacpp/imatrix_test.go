@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -169,5 +170,71 @@ func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
 	}
 	if _, err := m.CollectIMatrix(context.Background(), toks[:chunk-1], IMatrixOptions{ChunkSize: chunk}); err == nil {
 		t.Error("fewer tokens than one chunk: no error")
+	}
+}
+
+// BenchmarkIMatrixChunk splits the time of one imatrix chunk of 512 tokens
+// on the model in SATTVA_BENCH_MODEL (any GGUF; the 8B F16 on a GPU is the
+// case of issue #18), one sub-benchmark per added cost, in one process:
+//
+//	decode-last  the forward pass with the last position's logits (bench's pp512)
+//	decode-all   every position's logits, as the imatrix needs (the last layer sees every token)
+//	stops        the collector's scheduler stops (4 a layer), collecting nothing
+//	device       the collector as `sattva imatrix` runs it (column sums on the device)
+//	host         every activation copied to the host and summed there (llama-imatrix's way)
+//
+// ns/op is per chunk (CollectIMatrix's context setup is amortised over 8
+// chunks a call).
+func BenchmarkIMatrixChunk(b *testing.B) {
+	path := os.Getenv("SATTVA_BENCH_MODEL")
+	if path == "" {
+		b.Skip("set SATTVA_BENCH_MODEL to a GGUF")
+	}
+	m, err := Load(path, ModelOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	const chunk, per = 512, 8
+	toks := make([]int32, chunk*per)
+	for i := range toks {
+		toks[i] = int32((i*7919 + 13) % m.NVocab())
+	}
+	b.Logf("%s on %s", filepath.Base(path), m.Device().Name)
+	for _, all := range []bool{false, true} {
+		name := map[bool]string{false: "decode-last", true: "decode-all"}[all]
+		b.Run(name, func(b *testing.B) {
+			c, err := m.NewContext(ContextOptions{ContextSize: chunk, BatchSize: chunk, UBatchSize: chunk})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.evalChunk(toks[:chunk], all); err != nil { // warm-up
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.evalChunk(toks[(i%per)*chunk:(i%per+1)*chunk], all); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, mode := range []struct {
+		name string
+		mode int
+	}{{"stops", 3}, {"device", 0}, {"host", 1}} {
+		b.Run(mode.name, func(b *testing.B) {
+			for b.Loop() {
+				st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, reduceMode: mode.mode})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if st.Chunks != per {
+					b.Fatalf("%d chunks", st.Chunks)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/chunk")
+		})
 	}
 }
