@@ -27,8 +27,8 @@ type scratch struct {
 	lsi8   [16]int8
 	xm     [32]float32
 	fl     [32]float32
-	wpair  [2][32]float32
-	blk    [2]qkxBlock
+	wsub   [8][32]float32
+	blk    [8]qkxBlock
 	qx     [2]qxBlock
 	iq4    iq4Scratch
 }
@@ -414,7 +414,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 	for j := 0; j < 8; j += 2 {
 		for k := 0; k < 2; k++ {
 			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
-			w := &s.wpair[k]
+			w := &s.wsub[k]
 			var sumX2 float32
 			for _, v := range xs {
 				sumX2 += float32(v * v)
@@ -442,31 +442,31 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 	return maxScale, maxMin
 }
 
-// impSubBlocksK4 runs make_qkx3_quants with importance weights, two
-// sub-blocks at a time.
+// impSubBlocksK4 runs make_qkx3_quants with importance weights over the 8
+// sub-blocks in lockstep, skipping the candidates that repeat the levels of
+// the one before (see makeQkx32Group; make_qkx2_quants' 21 candidates
+// repeat too seldom, about 22%, for the bound to pay).
 func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 	L := &s.lu8
 	sigma2 := 2 * sumSquares256(x) / qkK
-	for j := 0; j < 8; j += 2 {
-		for k := 0; k < 2; k++ {
-			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
-			q := (*[32]float32)(qw[32*(j+k) : 32*(j+k)+32])
-			w := &s.wpair[k]
-			for l, v := range xs {
-				w[l] = q[l] * sqrt32(sigma2+float32(v*v))
-			}
-			var sumw float32
-			for _, v := range w {
-				sumw += v
-			}
-			s.sw[j+k] = sumw
-			s.blk[k].init(xs, w, (*[32]uint8)(L[32*(j+k):32*(j+k)+32]), nmax, true)
+	for j := 0; j < 8; j++ {
+		xs := (*[32]float32)(x[32*j : 32*j+32])
+		q := (*[32]float32)(qw[32*j : 32*j+32])
+		w := &s.wsub[j]
+		for l, v := range xs {
+			w[l] = q[l] * sqrt32(sigma2+float32(v*v))
 		}
-		makeQkx32Pair(&s.blk[0], &s.blk[1], nmax, -0.9, 0.05, 36)
-		for k := 0; k < 2; k++ {
-			s.scales[j+k] = s.blk[k].scale
-			s.mins[j+k] = -s.blk[k].min
+		var sumw float32
+		for _, v := range w {
+			sumw += v
 		}
+		s.sw[j] = sumw
+		s.blk[j].init(xs, w, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
+	}
+	makeQkx32Group(&s.blk, nmax, -0.9, 0.05, 36)
+	for j := 0; j < 8; j++ {
+		s.scales[j] = s.blk[j].scale
+		s.mins[j] = -s.blk[j].min
 	}
 }
 

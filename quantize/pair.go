@@ -1,10 +1,12 @@
 package quantize
 
+import "math"
+
 // qkxBlock is the state of make_qkx2_quants / make_qkx3_quants for one
-// 32-value sub-block, so that two sub-blocks can be searched in lockstep:
-// their candidate passes are independent, and interleaving them lets the
-// CPU overlap the two chains of float additions, which C and Go both must
-// do strictly in order. Each block still sees exactly C's operations.
+// 32-value sub-block, so that sub-blocks can be searched in lockstep: their
+// candidate passes are independent, and interleaving two lets the CPU
+// overlap the two chains of float additions, which C and Go both must do
+// strictly in order. Each block still sees exactly C's operations.
 type qkxBlock struct {
 	x, w          *[32]float32
 	L             *[32]uint8
@@ -14,6 +16,12 @@ type qkxBlock struct {
 	xm, fl        [32]float32
 	laux          [32]uint8
 	done          bool // all values equal (or max <= min): L is 0, nothing to search
+
+	// makeQkx32Group's skipping (see there): a candidate scale below until
+	// has the levels of the candidate computed last (0: compute the next).
+	until  float32
+	inv    [32]float32 // 1/xm
+	noSkip bool        // a NaN, or a range where the bound's arithmetic is not safe
 }
 
 // init runs the part of makeQkx32 before the candidate loop.
@@ -63,17 +71,62 @@ func (b *qkxBlock) candidate(sumL, sumL2, sumXL float32) (thisScale, thisMin flo
 	return thisScale, thisMin, true
 }
 
-func (b *qkxBlock) accept(curError, thisScale, thisMin float32) {
-	if curError < b.best {
-		*b.L = b.laux
-		b.best = curError
-		b.scale = thisScale
-		b.min = thisMin
-		b.rng = b.max - b.min
-		for i := range b.xm {
-			b.xm[i] = b.x[i] - b.min
-		}
+// accept takes the candidate when it is better (C's strict "<") and says
+// whether it did.
+func (b *qkxBlock) accept(curError, thisScale, thisMin float32) bool {
+	if !(curError < b.best) {
+		return false
 	}
+	*b.L = b.laux
+	b.best = curError
+	b.scale = thisScale
+	b.min = thisMin
+	b.rng = b.max - b.min
+	for i := range b.xm {
+		b.xm[i] = b.x[i] - b.min
+	}
+	return true
+}
+
+// startSkip readies a block initialised by init for makeQkx32Group: the
+// first candidate is computed, and the bound is only trusted for finite
+// values with a range in [1e-30, 1e30] (the products stay far from the
+// 2^22 where nearest_int stops being exact, and 1/xm overflows only where
+// the level is 0 at every candidate scale).
+func (b *qkxBlock) startSkip() {
+	b.until, b.noSkip = 0, !(b.rng >= 1e-30 && b.rng <= 1e30)
+	for i, v := range b.xm {
+		if v != v {
+			b.noSkip = true
+		}
+		b.inv[i] = 1 / v // +Inf for 0: that level stays 0
+	}
+}
+
+// next sets when the block's next candidate must be computed, after one was
+// computed and taken (the range and xm changed: the next one) or not (its
+// levels hold until the bound t, see setBound).
+func (b *qkxBlock) next(taken bool, t uint32) {
+	if taken {
+		b.startSkip()
+		return
+	}
+	b.setBound(t)
+}
+
+// setBound sets b.until from t, the bits of the least (l + 0.5)/xm over
+// the levels l < nmax just computed at the current xm (the passes compute
+// it with the reciprocals in b.inv; a level at nmax stays clamped): a larger
+// candidate scale s keeps every level as long as fl(s*xm) < l + 0.5. The
+// reciprocal and the product round twice (under 1.2e-7 relative together),
+// so t less a margin of 1e-6 relative is below every exact bound, and a
+// candidate under it has exactly the levels just computed.
+func (b *qkxBlock) setBound(t uint32) {
+	if b.noSkip {
+		b.until = 0
+		return
+	}
+	b.until = float32(math.Float32frombits(t) * (1 - 1e-6))
 }
 
 // makeQkx32Pair is makeQkx32 for two sub-blocks at once; theMin and the
@@ -125,6 +178,120 @@ func qkxPass2(ia, ib float32, nmax int32,
 		lb := clampI(nearestInt(float32(ib*xmb[i])), 0, nmax)
 		La[i] = uint8(la)
 		Lb[i] = uint8(lb)
+		fa := float32(la)
+		fb := float32(lb)
+		fla[i] = fa
+		flb[i] = fb
+		wla := float32(wa[i] * fa)
+		wlb := float32(wb[i] * fb)
+		a0 += wla
+		b0 += wlb
+		a1 += float32(wla * fa)
+		b1 += float32(wlb * fb)
+		a2 += float32(wla * xa[i])
+		b2 += float32(wlb * xb[i])
+	}
+	return
+}
+
+// makeQkx32Group is makeQkx32 for the 8 sub-blocks of a super-block in
+// lockstep, the ones with a candidate to compute two at a time (see
+// qkxBlock); theMin and the returned scales are per block.
+//
+// A candidate whose scale is under the block's bound (see setBound) has the
+// levels of the candidate computed before it, and then its sums, its
+// least-squares scale and min and its error are that candidate's, computed
+// by the same operations; that candidate was either taken (best equals its
+// error) or beaten (best is at most it), so C's strict "<" cannot take this
+// one, and it is skipped without changing a byte. Candidate scales only grow
+// between two taken candidates (num grows with is, the range stays); after
+// one is taken the range changes and the next is always computed. Of
+// make_qkx3_quants' 37 candidates, 0.05 apart, about 45% repeat the levels
+// before them on normal rows, and the bound catches most of them.
+func makeQkx32Group(blk *[8]qkxBlock, nmax int32, rmin, rdelta float32, nstep int) {
+	fnmax := float32(nmax)
+	half := new([32]float32)
+	for l := range half {
+		half[l] = float32(l) + 0.5
+		if int32(l) >= nmax {
+			half[l] = float32(math.Inf(1))
+		}
+	}
+	var todo [8]*qkxBlock
+	var sc [8]float32
+	for k := range blk {
+		if !blk[k].done {
+			blk[k].startSkip()
+		}
+	}
+	for is := 0; is <= nstep; is++ {
+		num := rmin + float32(rdelta*float32(is)) + fnmax
+		n := 0
+		for k := range blk {
+			b := &blk[k]
+			if b.done {
+				continue
+			}
+			if s := num / b.rng; !(s < b.until) {
+				todo[n], sc[n] = b, s
+				n++
+			}
+		}
+		k := 0
+		for ; k+1 < n; k += 2 {
+			a, b := todo[k], todo[k+1]
+			sa0, sa1, sa2, sb0, sb1, sb2, ta, tb := qkxPass2B(sc[k], sc[k+1], nmax, half,
+				a.xm[:], a.w[:], a.x[:], a.fl[:], a.laux[:], a.inv[:], b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:], b.inv[:])
+			as, am, aok := a.candidate(sa0, sa1, sa2)
+			bs, bm, bok := b.candidate(sb0, sb1, sb2)
+			switch {
+			case aok && bok:
+				ea, eb := qkxError2(as, am, a.fl[:], a.x[:], a.w[:], bs, bm, b.fl[:], b.x[:], b.w[:])
+				a.next(a.accept(ea, as, am), ta)
+				b.next(b.accept(eb, bs, bm), tb)
+			case aok:
+				a.next(a.accept(qkxError(as, am, a.fl[:], a.x[:], a.w[:]), as, am), ta)
+				b.setBound(tb)
+			case bok:
+				b.next(b.accept(qkxError(bs, bm, b.fl[:], b.x[:], b.w[:]), bs, bm), tb)
+				a.setBound(ta)
+			default:
+				a.setBound(ta)
+				b.setBound(tb)
+			}
+		}
+		if k < n {
+			todo[k].search(sc[k], nmax, half)
+		}
+	}
+}
+
+// search computes one candidate of b alone.
+func (b *qkxBlock) search(iscale float32, nmax int32, half *[32]float32) {
+	s0, s1, s2, t := qkxPassB(iscale, nmax, half, b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:], b.inv[:])
+	if s, m, ok := b.candidate(s0, s1, s2); ok {
+		b.next(b.accept(qkxError(s, m, b.fl[:], b.x[:], b.w[:]), s, m), t)
+	} else {
+		b.setBound(t)
+	}
+}
+
+// qkxPass2B is qkxPassB for two sub-blocks, interleaved.
+//
+//go:noinline
+func qkxPass2B(ia, ib float32, nmax int32, half *[32]float32,
+	xma, wa, xa, fla []float32, La []uint8, inva []float32,
+	xmb, wb, xb, flb []float32, Lb []uint8, invb []float32) (a0, a1, a2, b0, b1, b2 float32, ta, tb uint32) {
+	xma, wa, xa, fla, La, inva = xma[:32], wa[:32], xa[:32], fla[:32], La[:32], inva[:32]
+	xmb, wb, xb, flb, Lb, invb = xmb[:32], wb[:32], xb[:32], flb[:32], Lb[:32], invb[:32]
+	ta, tb = 0x7f800000, 0x7f800000
+	for i := 0; i < 32; i++ {
+		la := clampI(nearestInt(float32(ia*xma[i])), 0, nmax)
+		lb := clampI(nearestInt(float32(ib*xmb[i])), 0, nmax)
+		La[i] = uint8(la)
+		Lb[i] = uint8(lb)
+		ta = min(ta, math.Float32bits(float32(half[la&31]*inva[i])))
+		tb = min(tb, math.Float32bits(float32(half[lb&31]*invb[i])))
 		fa := float32(la)
 		fb := float32(lb)
 		fla[i] = fa
