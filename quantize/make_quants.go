@@ -394,8 +394,9 @@ func qkxPass(iscale float32, nmax int32, xm, w, x, fl []float32, Laux []uint8) (
 }
 
 // qkxPassB is qkxPass that also computes the bound of qkxBlock.setBound
-// (half[l] is l + 0.5, +Inf at nmax; inv is 1/xm). It is kept out of line so that its
-// loop gets the registers to itself.
+// (half[l] is l + 0.5, +Inf at nmax; inv is 1/xm): a loop of its own, as
+// qkxPass2B is, so that the plain path does not pay for the bound. It is
+// kept out of line so that its loop gets the registers to itself.
 //
 //go:noinline
 func qkxPassB(iscale float32, nmax int32, half *[32]float32, xm, w, x, fl []float32, Laux []uint8, inv []float32) (sumL, sumL2, sumXL float32, t uint32) {
