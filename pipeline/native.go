@@ -36,9 +36,9 @@ const (
 // cutoff_len, max_samples and seed.
 type NativeConfig struct {
 	// Engine is auto (default), graph or llama-opt (see docs/pipeline.md):
-	// auto trains a Llama on the CPU with sattva's own graph (every tensor,
-	// loss on the answer tokens) and anything else with llama.cpp's
-	// llama_opt_epoch.
+	// auto trains a Llama with sattva's own graph (every tensor, loss on the
+	// answer tokens; on CUDA a token embedding over 65,535 rows stays
+	// frozen) and anything else with llama.cpp's llama_opt_epoch (CPU only).
 	Engine string `yaml:"engine"`
 	// LearningRate is the peak AdamW rate of full-parameter training
 	// (default 1e-5; train.learning_rate is LoRA's, usually ten times higher).
@@ -333,10 +333,11 @@ func (p *Project) NativeDescriptionFor(engine string) string {
 	if n.Optimizer == "sgd" {
 		opt = "SGD"
 	}
-	how := "sattva's own ggml graph for a Llama on the CPU (every tensor, loss on the answer tokens), else llama.cpp llama_opt_epoch (tensors after the last KV-cache write only, next-token loss on whole examples)"
+	const graph = "every tensor but, on CUDA, a token embedding of more than 65,535 rows, loss on the answer tokens"
+	how := "sattva's own ggml graph for a Llama (" + graph + "), else llama.cpp llama_opt_epoch (tensors after the last KV-cache write only, next-token loss on whole examples)"
 	switch engine {
 	case NativeEngineGraph:
-		how = "sattva's own ggml training graph, every tensor, loss on the answer tokens"
+		how = "sattva's own ggml training graph, " + graph
 	case NativeEngineLlamaOpt:
 		how = "llama.cpp llama_opt_epoch, tensors after the last KV-cache write only, next-token loss on whole examples"
 	}
