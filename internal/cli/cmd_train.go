@@ -44,8 +44,9 @@ is sattva's own ggml training graph for a Llama: every tensor trains, the loss c
 tokens only, AdamW. Where that graph cannot take the model, llama.cpp's llama_opt_epoch
 trains (next-token loss on whole examples, only tensors after the last KV-cache write).
 The examples are rendered with the project's template exactly as the fallback trainer renders
-them and packed into windows of train.native.context tokens. On a CUDA GPU neither engine
-runs in this llama.cpp (see docs/pipeline.md): auto refuses there; --cpu trains on the CPU.
+them and packed into windows of train.native.context tokens. On a CUDA GPU only the graph
+runs (llama_opt_epoch aborts in this llama.cpp's CUDA code, see docs/pipeline.md), and there a
+token embedding of more than 65,535 rows stays frozen; --cpu trains on the CPU.
 The checkpoint lands in <output>/native/ and export uses it in place of the base.
 
 Several GPUs (train.gpus: "0,1") or machines (train.nodes) run under torchrun:
