@@ -77,6 +77,9 @@ func ParseTrainLine(line string) (TrainEvent, bool) {
 // end, {'train_runtime': 12.3, …}, which LLaMA-Factory and the fallback
 // trainer both print.
 func ParseTrainRuntime(line string) (float64, bool) {
+	if !strings.Contains(line, "train_runtime") { // most lines: no regexp
+		return 0, false
+	}
 	m := runtimeRe.FindStringSubmatch(line)
 	if m == nil {
 		return 0, false
