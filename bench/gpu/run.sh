@@ -10,6 +10,9 @@
 #   B: llamacpp GPU tests and bench, eval throughput, plan run vs reality
 #   C: plan train vs reality, pipeline (fallback trainer, export, eval A/B)
 #   prep: only make the 8B F16 and q4_K_M models (fresh machine, before B)
+#   prepf16: only the 8B F16 (for imatrix and imxbench)
+#   imxbench: BenchmarkIMatrixChunk on the 8B F16 (an imatrix chunk split into
+#            its costs, in one process; needs prep or prepf16; ~1 min)
 #   pipeline: the pipeline step alone
 #   gputest: the llamacpp GPU tests alone (TestGPU, TestBackends, stories260K)
 #   pinprobe: pp-then-tg vs tg alone on a 1B model with llama.cpp's buffer lines
@@ -98,6 +101,15 @@ for part in "$@"; do
       ./bin/sattva convert /tmp/l8b/hf --outtype f16 -q -o /tmp/l8b/f16.gguf
       ./bin/sattva quantize /tmp/l8b/f16.gguf /tmp/l8b/q4_k_m.gguf Q4_K_M -q'
     ;;
+  prepf16) # the 8B F16 alone (what imatrix and imxbench need)
+    step prepf16 200 bash -c 'set -e; rm -rf /tmp/l8b; mkdir -p /tmp/l8b
+      ./bin/sattva synth --shape llama3.1-8b --dtype bf16 --seed 1 -q --tokenizer "$TOK" /tmp/l8b/hf
+      ./bin/sattva convert /tmp/l8b/hf --outtype f16 -q -o /tmp/l8b/f16.gguf'
+    ;;
+  imxbench) # one imatrix chunk's time split into its parts (BenchmarkIMatrixChunk), 8B F16
+    SATTVA_BENCH_MODEL="$MODEL_8B_F16" step imxbench 240 ./bin/llamacpp.test -test.run XXX \
+      -test.bench IMatrixChunk -test.benchtime "${IMX_BENCHTIME:-20x}" -test.v
+    grep -E '^(Benchmark|    imatrix_test)' "$OUT/imxbench.log" >"$OUT/imxbench.md" ;;
   pipeline) step pipeline 300 bash bench/gpu/pipeline.sh ;;
   verify) step verify 240 bash bench/gpu/verify.sh ;; # needs prep's 8B files; ~1-2 min
   gputest)
