@@ -394,18 +394,17 @@ func qkxPass(iscale float32, nmax int32, xm, w, x, fl []float32, Laux []uint8) (
 }
 
 // qkxPassB is qkxPass that also computes the bound of qkxBlock.setBound
-// (half[l] is l + 0.5, +Inf at nmax; inv is 1/xm): a loop of its own, as
+// (inv[l] is 1/(l + 0.5), 0 at nmax): a loop of its own, as
 // qkxPass2B is, so that the plain path does not pay for the bound. It is
 // kept out of line so that its loop gets the registers to itself.
 //
 //go:noinline
-func qkxPassB(iscale float32, nmax int32, half *[32]float32, xm, w, x, fl []float32, Laux []uint8, inv []float32) (sumL, sumL2, sumXL float32, t uint32) {
-	xm, w, x, fl, Laux, inv = xm[:32], w[:32], x[:32], fl[:32], Laux[:32], inv[:32]
-	t = 0x7f800000
+func qkxPassB(iscale float32, nmax int32, inv *[32]float32, xm, w, x, fl []float32, Laux []uint8) (sumL, sumL2, sumXL float32, t int32) {
+	xm, w, x, fl, Laux = xm[:32], w[:32], x[:32], fl[:32], Laux[:32]
 	for i := 0; i < 32; i++ {
 		l := clampI(nearestInt(float32(iscale*xm[i])), 0, nmax)
 		Laux[i] = uint8(l)
-		t = min(t, math.Float32bits(float32(half[l&31]*inv[i])))
+		t = max(t, int32(math.Float32bits(float32(xm[i]*inv[l&31]))))
 		f := float32(l)
 		fl[i] = f
 		wl := float32(w[i] * f)

@@ -8,7 +8,7 @@ import "math"
 // overlap the two chains of float additions, which C and Go both must do
 // strictly in order. Each block still sees exactly C's operations.
 type qkxBlock struct {
-	x, w          *[32]float32
+	x, w          [32]float32 // copies, so that a pass addresses them off the block
 	L             *[32]uint8
 	min, max, rng float32
 	sumW, sumX    float32
@@ -17,16 +17,23 @@ type qkxBlock struct {
 	laux          [32]uint8
 	done          bool // all values equal (or max <= min): L is 0, nothing to search
 
-	// makeQkx32Group's skipping (see there): a candidate scale below until
-	// has the levels of the candidate computed last (0: compute the next).
-	until  float32
-	inv    [32]float32 // 1/xm
-	noSkip bool        // a NaN, or a range where the bound's arithmetic is not safe
+	// makeQkx32Group's skipping (see there): a candidate whose numerator
+	// (rmin + rdelta*is + nmax) is below untilNum has the levels of the
+	// candidate computed last (-Inf: compute the next).
+	untilNum float32
+	nan      bool // a NaN among x: never skip
+	noSkip   bool // nan, or a range where the bound's arithmetic is not safe
 }
 
 // init runs the part of makeQkx32 before the candidate loop.
 func (b *qkxBlock) init(x, w *[32]float32, L *[32]uint8, nmax int32, qkx3 bool) {
-	b.x, b.w, b.L = x, w, L
+	b.x, b.w, b.L = *x, *w, L
+	b.nan = false
+	for _, v := range x {
+		if v != v {
+			b.nan = true
+		}
+	}
 	min, max, sumW, sumX := weightedRange(x[:], w[:])
 	if min > 0 {
 		min = 0
@@ -89,24 +96,18 @@ func (b *qkxBlock) accept(curError, thisScale, thisMin float32) bool {
 }
 
 // startSkip readies a block initialised by init for makeQkx32Group: the
-// first candidate is computed, and the bound is only trusted for finite
-// values with a range in [1e-30, 1e30] (the products stay far from the
-// 2^22 where nearest_int stops being exact, and 1/xm overflows only where
-// the level is 0 at every candidate scale).
+// first candidate is computed, and the bound is only trusted for values
+// without NaN and a range in [1e-30, 1e30] (the products stay far from the
+// 2^22 where nearest_int stops being exact).
 func (b *qkxBlock) startSkip() {
-	b.until, b.noSkip = 0, !(b.rng >= 1e-30 && b.rng <= 1e30)
-	for i, v := range b.xm {
-		if v != v {
-			b.noSkip = true
-		}
-		b.inv[i] = 1 / v // +Inf for 0: that level stays 0
-	}
+	b.untilNum = float32(math.Inf(-1))
+	b.noSkip = b.nan || !(b.rng >= 1e-30 && b.rng <= 1e30)
 }
 
 // next sets when the block's next candidate must be computed, after one was
 // computed and taken (the range and xm changed: the next one) or not (its
 // levels hold until the bound t, see setBound).
-func (b *qkxBlock) next(taken bool, t uint32) {
+func (b *qkxBlock) next(taken bool, t int32) {
 	if taken {
 		b.startSkip()
 		return
@@ -114,19 +115,24 @@ func (b *qkxBlock) next(taken bool, t uint32) {
 	b.setBound(t)
 }
 
-// setBound sets b.until from t, the bits of the least (l + 0.5)/xm over
-// the levels l < nmax just computed at the current xm (the passes compute
-// it with the reciprocals in b.inv; a level at nmax stays clamped): a larger
-// candidate scale s keeps every level as long as fl(s*xm) < l + 0.5. The
-// reciprocal and the product round twice (under 1.2e-7 relative together),
-// so t less a margin of 1e-6 relative is below every exact bound, and a
-// candidate under it has exactly the levels just computed.
-func (b *qkxBlock) setBound(t uint32) {
+// setBound sets b.untilNum from t, the bits (as int32) of the largest
+// xm/(l + 0.5) over the levels l < nmax just computed at the current xm, or
+// 0 when there is none (the passes compute it as xm times inv[l], inv[l] =
+// 1/(l + 0.5), 0 at nmax: a level at nmax stays clamped, and one of a
+// negative xm stays 0). A larger candidate scale s keeps every level as long
+// as fl(s*xm) < l + 0.5 for each, that is while s < 1/t, and the group
+// compares numerators instead of scales (s = num/rng) to spare a division:
+// num < rng/t keeps the levels. inv, the product, the quotient, the margin
+// and then s = num/rng and fl(s*xm) round once each (2^-24 relative at
+// most, 3.6e-7 for the six), so rng/t less 2e-6 relative is below every
+// exact bound, and a candidate under it has exactly the levels just
+// computed. t = 0 gives +Inf: no level can change again.
+func (b *qkxBlock) setBound(t int32) {
 	if b.noSkip {
-		b.until = 0
+		b.untilNum = float32(math.Inf(-1))
 		return
 	}
-	b.until = float32(math.Float32frombits(t) * (1 - 1e-6))
+	b.untilNum = float32(float32(b.rng/math.Float32frombits(uint32(t))) * (1 - 2e-6))
 }
 
 // makeQkx32Pair is makeQkx32 for two sub-blocks at once; theMin and the
@@ -137,8 +143,7 @@ func makeQkx32Pair(a, b *qkxBlock, nmax int32, rmin, rdelta float32, nstep int) 
 		num := rmin + float32(rdelta*float32(is)) + fnmax
 		switch {
 		case !a.done && !b.done:
-			sa0, sa1, sa2, sb0, sb1, sb2 := qkxPass2(num/a.rng, num/b.rng, nmax,
-				a.xm[:], a.w[:], a.x[:], a.fl[:], a.laux[:], b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:])
+			sa0, sa1, sa2, sb0, sb1, sb2 := qkxPass2(a, b, num/a.rng, num/b.rng, nmax)
 			as, am, aok := a.candidate(sa0, sa1, sa2)
 			bs, bm, bok := b.candidate(sb0, sb1, sb2)
 			switch {
@@ -165,31 +170,29 @@ func makeQkx32Pair(a, b *qkxBlock, nmax int32, rmin, rdelta float32, nstep int) 
 	}
 }
 
-// qkxPass2 is qkxPass for two sub-blocks, interleaved.
+// qkxPass2 is qkxPass for two sub-blocks, interleaved. It addresses every
+// array off its block, which leaves the loop enough registers: with ten
+// slices it reloaded their bases from the stack on every iteration.
 //
 //go:noinline
-func qkxPass2(ia, ib float32, nmax int32,
-	xma, wa, xa, fla []float32, La []uint8,
-	xmb, wb, xb, flb []float32, Lb []uint8) (a0, a1, a2, b0, b1, b2 float32) {
-	xma, wa, xa, fla, La = xma[:32], wa[:32], xa[:32], fla[:32], La[:32]
-	xmb, wb, xb, flb, Lb = xmb[:32], wb[:32], xb[:32], flb[:32], Lb[:32]
+func qkxPass2(a, b *qkxBlock, ia, ib float32, nmax int32) (a0, a1, a2, b0, b1, b2 float32) {
 	for i := 0; i < 32; i++ {
-		la := clampI(nearestInt(float32(ia*xma[i])), 0, nmax)
-		lb := clampI(nearestInt(float32(ib*xmb[i])), 0, nmax)
-		La[i] = uint8(la)
-		Lb[i] = uint8(lb)
+		la := clampI(nearestInt(float32(ia*a.xm[i])), 0, nmax)
+		lb := clampI(nearestInt(float32(ib*b.xm[i])), 0, nmax)
+		a.laux[i] = uint8(la)
+		b.laux[i] = uint8(lb)
 		fa := float32(la)
 		fb := float32(lb)
-		fla[i] = fa
-		flb[i] = fb
-		wla := float32(wa[i] * fa)
-		wlb := float32(wb[i] * fb)
+		a.fl[i] = fa
+		b.fl[i] = fb
+		wla := float32(a.w[i] * fa)
+		wlb := float32(b.w[i] * fb)
 		a0 += wla
 		b0 += wlb
 		a1 += float32(wla * fa)
 		b1 += float32(wlb * fb)
-		a2 += float32(wla * xa[i])
-		b2 += float32(wlb * xb[i])
+		a2 += float32(wla * a.x[i])
+		b2 += float32(wlb * b.x[i])
 	}
 	return
 }
@@ -198,7 +201,7 @@ func qkxPass2(ia, ib float32, nmax int32,
 // lockstep, the ones with a candidate to compute two at a time (see
 // qkxBlock); theMin and the returned scales are per block.
 //
-// A candidate whose scale is under the block's bound (see setBound) has the
+// A candidate whose numerator is under the block's bound (see setBound) has the
 // levels of the candidate computed before it, and then its sums, its
 // least-squares scale and min and its error are that candidate's, computed
 // by the same operations; that candidate was either taken (best equals its
@@ -210,13 +213,7 @@ func qkxPass2(ia, ib float32, nmax int32,
 // before them on normal rows, and the bound catches most of them.
 func makeQkx32Group(blk *[8]qkxBlock, nmax int32, rmin, rdelta float32, nstep int) {
 	fnmax := float32(nmax)
-	half := new([32]float32)
-	for l := range half {
-		half[l] = float32(l) + 0.5
-		if int32(l) >= nmax {
-			half[l] = float32(math.Inf(1))
-		}
-	}
+	inv := invHalfFor(nmax)
 	var todo [8]*qkxBlock
 	var sc [8]float32
 	for k := range blk {
@@ -232,16 +229,15 @@ func makeQkx32Group(blk *[8]qkxBlock, nmax int32, rmin, rdelta float32, nstep in
 			if b.done {
 				continue
 			}
-			if s := num / b.rng; !(s < b.until) {
-				todo[n], sc[n] = b, s
+			if !(num < b.untilNum) {
+				todo[n], sc[n] = b, num/b.rng
 				n++
 			}
 		}
 		k := 0
 		for ; k+1 < n; k += 2 {
 			a, b := todo[k], todo[k+1]
-			sa0, sa1, sa2, sb0, sb1, sb2, ta, tb := qkxPass2B(sc[k], sc[k+1], nmax, half,
-				a.xm[:], a.w[:], a.x[:], a.fl[:], a.laux[:], a.inv[:], b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:], b.inv[:])
+			sa0, sa1, sa2, sb0, sb1, sb2, ta, tb := qkxPass2B(a, b, sc[k], sc[k+1], nmax, inv)
 			as, am, aok := a.candidate(sa0, sa1, sa2)
 			bs, bm, bok := b.candidate(sb0, sb1, sb2)
 			switch {
@@ -261,14 +257,14 @@ func makeQkx32Group(blk *[8]qkxBlock, nmax int32, rmin, rdelta float32, nstep in
 			}
 		}
 		if k < n {
-			todo[k].search(sc[k], nmax, half)
+			todo[k].search(sc[k], nmax, inv)
 		}
 	}
 }
 
 // search computes one candidate of b alone.
-func (b *qkxBlock) search(iscale float32, nmax int32, half *[32]float32) {
-	s0, s1, s2, t := qkxPassB(iscale, nmax, half, b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:], b.inv[:])
+func (b *qkxBlock) search(iscale float32, nmax int32, inv *[32]float32) {
+	s0, s1, s2, t := qkxPassB(iscale, nmax, inv, b.xm[:], b.w[:], b.x[:], b.fl[:], b.laux[:])
 	if s, m, ok := b.candidate(s0, s1, s2); ok {
 		b.next(b.accept(qkxError(s, m, b.fl[:], b.x[:], b.w[:]), s, m), t)
 	} else {
@@ -276,36 +272,54 @@ func (b *qkxBlock) search(iscale float32, nmax int32, half *[32]float32) {
 	}
 }
 
+// invHalf holds 1/(l + 0.5) for the levels l below nmax and 0 from nmax
+// on, for nmax 15 (Q4_K) and 31 (Q5_K): the bound of setBound.
+var invHalf = [2]*[32]float32{newInvHalf(15), newInvHalf(31)}
+
+func newInvHalf(nmax int32) *[32]float32 {
+	t := new([32]float32)
+	for l := range min(nmax, 32) {
+		t[l] = 1 / (float32(l) + 0.5)
+	}
+	return t
+}
+
+func invHalfFor(nmax int32) *[32]float32 {
+	switch nmax {
+	case 15:
+		return invHalf[0]
+	case 31:
+		return invHalf[1]
+	}
+	return newInvHalf(nmax)
+}
+
 // qkxPass2B is qkxPassB for two sub-blocks, interleaved: qkxPass2's loop
 // with the bound added. The two stay separate loops on purpose: computing
 // the bound in qkxPass2 made the plain (no imatrix) Q4_K rows 8% slower.
 //
 //go:noinline
-func qkxPass2B(ia, ib float32, nmax int32, half *[32]float32,
-	xma, wa, xa, fla []float32, La []uint8, inva []float32,
-	xmb, wb, xb, flb []float32, Lb []uint8, invb []float32) (a0, a1, a2, b0, b1, b2 float32, ta, tb uint32) {
-	xma, wa, xa, fla, La, inva = xma[:32], wa[:32], xa[:32], fla[:32], La[:32], inva[:32]
-	xmb, wb, xb, flb, Lb, invb = xmb[:32], wb[:32], xb[:32], flb[:32], Lb[:32], invb[:32]
-	ta, tb = 0x7f800000, 0x7f800000
+func qkxPass2B(a, b *qkxBlock, ia, ib float32, nmax int32, inv *[32]float32) (a0, a1, a2, b0, b1, b2 float32, ta, tb int32) {
 	for i := 0; i < 32; i++ {
-		la := clampI(nearestInt(float32(ia*xma[i])), 0, nmax)
-		lb := clampI(nearestInt(float32(ib*xmb[i])), 0, nmax)
-		La[i] = uint8(la)
-		Lb[i] = uint8(lb)
-		ta = min(ta, math.Float32bits(float32(half[la&31]*inva[i])))
-		tb = min(tb, math.Float32bits(float32(half[lb&31]*invb[i])))
+		xma, xmb := a.xm[i], b.xm[i]
+		la := clampI(nearestInt(float32(ia*xma)), 0, nmax)
+		lb := clampI(nearestInt(float32(ib*xmb)), 0, nmax)
+		a.laux[i] = uint8(la)
+		b.laux[i] = uint8(lb)
+		ta = max(ta, int32(math.Float32bits(float32(xma*inv[la&31]))))
+		tb = max(tb, int32(math.Float32bits(float32(xmb*inv[lb&31]))))
 		fa := float32(la)
 		fb := float32(lb)
-		fla[i] = fa
-		flb[i] = fb
-		wla := float32(wa[i] * fa)
-		wlb := float32(wb[i] * fb)
+		a.fl[i] = fa
+		b.fl[i] = fb
+		wla := float32(a.w[i] * fa)
+		wlb := float32(b.w[i] * fb)
 		a0 += wla
 		b0 += wlb
 		a1 += float32(wla * fa)
 		b1 += float32(wlb * fb)
-		a2 += float32(wla * xa[i])
-		b2 += float32(wlb * xb[i])
+		a2 += float32(wla * a.x[i])
+		b2 += float32(wlb * b.x[i])
 	}
 	return
 }
