@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -45,24 +44,12 @@ std::string filter_name(const char * name) {
 
 } // namespace
 
-// colsum_graph is the reduction graph of one activation shape, built and
-// allocated once (mode flag 4): only its input's data pointer changes from
-// call to call.
-struct colsum_graph {
-	struct ggml_context * ctx = nullptr;
-	ggml_backend_buffer_t buf = nullptr;
-	struct ggml_cgraph * g = nullptr;
-	struct ggml_tensor * x = nullptr; // the activation: data and buffer set per call
-	struct ggml_tensor * s = nullptr; // its column sums of squares
-};
-
 // device_reducer computes the column sums of squares of an activation on the
 // device that holds it (one backend per device, made on first use), so that
 // ne0 floats cross the bus instead of the whole activation.
 struct device_reducer {
 	ggml_backend_t backend = nullptr;
 	ggml_gallocr_t galloc = nullptr;
-	std::map<std::pair<int64_t, int64_t>, colsum_graph> graphs; // by (ne0, ne1), mode flag 4
 	bool failed = false;
 };
 
@@ -81,51 +68,11 @@ struct sattva_imatrix {
 	std::unordered_map<std::string, im_stats> stats;
 	std::vector<char> src1, ids;
 	bool process_output = false;
-	// mode & 3: 0 reduce on the device for non-host buffers; 1 always copy to
-	// the host; 2 always reduce with a backend (tests); 3 stop, collect
-	// nothing (benchmarks). mode & 4: the device reductions reuse one graph
-	// per activation shape instead of building and allocating one per call.
-	int mode = 0;
+	int mode = 0; // 0: reduce on the device for non-host buffers; 1: always copy to the host; 2: always reduce with a backend (tests); 3: stop, collect nothing (benchmarks)
 	int error = 0;              // first error: 1 non-finite value, 2 inconsistent size
 	std::string error_tensor;
 	std::vector<std::string> snapshot; // sorted names for export
 };
-
-// cached_colsumsq is device_colsumsq's reduction through r's graph for
-// src1's shape, made on first use: the same operations, without a context,
-// a graph and an allocation per call.
-static bool cached_colsumsq(device_reducer & r, const struct ggml_tensor * src1, std::vector<float> & out) {
-	colsum_graph & c = r.graphs[{src1->ne[0], src1->ne[1]}];
-	if (c.g == nullptr) {
-		struct ggml_init_params p = { ggml_tensor_overhead() * 8 + ggml_graph_overhead_custom(8, false), nullptr, true };
-		c.ctx = ggml_init(p);
-		if (!c.ctx) return false;
-		c.x = ggml_new_tensor_2d(c.ctx, GGML_TYPE_F32, src1->ne[0], src1->ne[1]);
-		c.x->data = src1->data; // not allocated below: it is the activation
-		c.x->buffer = src1->buffer;
-		c.s = ggml_sum_rows(c.ctx, ggml_cont(c.ctx, ggml_transpose(c.ctx, ggml_sqr(c.ctx, c.x))));
-		c.g = ggml_new_graph_custom(c.ctx, 8, false);
-		ggml_build_forward_expand(c.g, c.s);
-		bool ok = true;
-		for (int i = 0; i < ggml_graph_n_nodes(c.g); i++) {
-			if (!ggml_backend_supports_op(r.backend, ggml_graph_node(c.g, i))) ok = false;
-		}
-		c.buf = ok ? ggml_backend_alloc_ctx_tensors(c.ctx, r.backend) : nullptr;
-		if (c.buf == nullptr) {
-			r.failed = true;
-			return false;
-		}
-	}
-	c.x->data = src1->data;
-	c.x->buffer = src1->buffer;
-	if (ggml_backend_graph_compute(r.backend, c.g) != GGML_STATUS_SUCCESS) {
-		r.failed = true;
-		return false;
-	}
-	out.resize(src1->ne[0]);
-	ggml_backend_tensor_get(c.s, out.data(), 0, sizeof(float) * src1->ne[0]);
-	return true;
-}
 
 // device_colsumsq sets out[j] = sum over the rows of src1 of src1[row][j]^2,
 // computed by ggml on src1's own device (sqr, transpose, sum_rows). It
@@ -133,7 +80,7 @@ static bool cached_colsumsq(device_reducer & r, const struct ggml_tensor * src1,
 static bool device_colsumsq(sattva_imatrix * im, const struct ggml_tensor * src1, std::vector<float> & out) {
 	ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(src1->buffer);
 	ggml_backend_dev_t dev = buft ? ggml_backend_buft_get_device(buft) : nullptr;
-	if (dev == nullptr && (im->mode & 3) == 2) {
+	if (dev == nullptr && im->mode == 2) {
 		// ggml's CPU buffer type names no device; the tests' mode uses the CPU's.
 		dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
 	}
@@ -148,7 +95,6 @@ static bool device_colsumsq(sattva_imatrix * im, const struct ggml_tensor * src1
 			return false;
 		}
 	}
-	if (im->mode & 4) return cached_colsumsq(r, src1, out);
 	struct ggml_init_params p = { ggml_tensor_overhead() * 8 + ggml_graph_overhead_custom(8, false), nullptr, true };
 	struct ggml_context * ctx = ggml_init(p);
 	if (!ctx) return false;
@@ -211,10 +157,6 @@ sattva_imatrix * sattva_imatrix_new(int process_output, int mode) {
 
 void sattva_imatrix_free(sattva_imatrix * im) {
 	for (auto & kv : im->devices) {
-		for (auto & g : kv.second.graphs) {
-			if (g.second.buf) ggml_backend_buffer_free(g.second.buf);
-			if (g.second.ctx) ggml_free(g.second.ctx);
-		}
 		if (kv.second.galloc) ggml_gallocr_free(kv.second.galloc);
 		if (kv.second.backend) ggml_backend_free(kv.second.backend);
 	}
@@ -239,7 +181,7 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		if (!(wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight"))) return false;
 		std::lock_guard<std::mutex> lock(im->mu);
 		if (im->error || im->last_src1 != src1 || im->last_data != src1->data) return true;
-		if ((im->mode & 3) == 3) return false; // stops only (benchmarks)
+		if (im->mode == 3) return false; // stops only (benchmarks)
 		// The same activation as the MUL_MAT summed just before, in this
 		// graph (the scheduler asks in node order, after that one's
 		// evaluation, and the activation is still alive: this node reads
@@ -252,14 +194,14 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 	im->last_src1 = nullptr;
 	im->last_data = nullptr;
 	if (im->error) return true;
-	if ((im->mode & 3) == 3) { // stops only (benchmarks): where mode 0 would stop, nothing collected
+	if (im->mode == 3) { // stops only (benchmarks): where mode 0 would stop, nothing collected
 		im->last_src1 = src1;
 		im->last_data = src1->data;
 		return true;
 	}
 
 	const bool is_host = ggml_backend_buffer_is_host(src1->buffer);
-	if (((!is_host && (im->mode & 3) == 0) || (im->mode & 3) == 2) && t->op == GGML_OP_MUL_MAT && ggml_is_contiguous(src1) &&
+	if (((!is_host && im->mode == 0) || im->mode == 2) && t->op == GGML_OP_MUL_MAT && ggml_is_contiguous(src1) &&
 			src1->ne[2] == 1 && src1->ne[3] == 1 && src0->ne[2] == 1 && src0->ne[3] == 1 &&
 			device_colsumsq(im, src1, im->colsum)) {
 		// The dense case on a GPU: the device sums the squares over the rows;

@@ -22,8 +22,7 @@ type IMatrixOptions struct {
 	// ones on the host; 1 copies everything to the host; 2 sums everything
 	// with a ggml backend of the activation's device, the CPU's included;
 	// 3 (BenchmarkIMatrixChunk) stops the scheduler where mode 0 would and
-	// collects nothing. Adding 4 to 0 or 2 keeps one reduction graph per
-	// activation shape instead of building one per MUL_MAT.
+	// collects nothing.
 	reduceMode int
 }
 
