@@ -27,7 +27,6 @@ type scratch struct {
 	lsi8   [16]int8
 	xm     [32]float32
 	fl     [32]float32
-	wsub   [8][32]float32
 	blk    [8]qkxBlock
 	qx     [2]qxBlock
 	iq4    iq4Scratch
@@ -414,7 +413,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 	for j := 0; j < 8; j += 2 {
 		for k := 0; k < 2; k++ {
 			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
-			w := &s.wsub[k]
+			w := &s.blk[k].w
 			var sumX2 float32
 			for _, v := range xs {
 				sumX2 += float32(v * v)
@@ -423,7 +422,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 			for l, v := range xs {
 				w[l] = avX + abs32(v)
 			}
-			s.blk[k].init(xs, w, (*[32]uint8)(L[32*(j+k):32*(j+k)+32]), nmax, false)
+			s.blk[k].init(xs, (*[32]uint8)(L[32*(j+k):32*(j+k)+32]), nmax, false)
 		}
 		makeQkx32Pair(&s.blk[0], &s.blk[1], nmax, rmin, 0.1, nstep)
 		for k := 0; k < 2; k++ {
@@ -452,7 +451,7 @@ func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 	for j := 0; j < 8; j++ {
 		xs := (*[32]float32)(x[32*j : 32*j+32])
 		q := (*[32]float32)(qw[32*j : 32*j+32])
-		w := &s.wsub[j]
+		w := &s.blk[j].w
 		for l, v := range xs {
 			w[l] = q[l] * sqrt32(sigma2+float32(v*v))
 		}
@@ -461,7 +460,7 @@ func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 			sumw += v
 		}
 		s.sw[j] = sumw
-		s.blk[j].init(xs, w, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
+		s.blk[j].init(xs, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
 	}
 	makeQkx32Group(&s.blk, nmax, -0.9, 0.05, 36)
 	for j := 0; j < 8; j++ {

@@ -8,7 +8,8 @@ import "math"
 // overlap the two chains of float additions, which C and Go both must do
 // strictly in order. Each block still sees exactly C's operations.
 type qkxBlock struct {
-	x, w          [32]float32 // copies, so that a pass addresses them off the block
+	x             [32]float32 // a copy, so that a pass addresses it off the block
+	w             [32]float32 // the weights, written here by the caller before init
 	L             *[32]uint8
 	min, max, rng float32
 	sumW, sumX    float32
@@ -21,19 +22,15 @@ type qkxBlock struct {
 	// (rmin + rdelta*is + nmax) is below untilNum has the levels of the
 	// candidate computed last (-Inf: compute the next).
 	untilNum float32
-	nan      bool // a NaN among x: never skip
+	nan      bool // a NaN among x (set by makeQkx32Group): never skip
 	noSkip   bool // nan, or a range where the bound's arithmetic is not safe
 }
 
-// init runs the part of makeQkx32 before the candidate loop.
-func (b *qkxBlock) init(x, w *[32]float32, L *[32]uint8, nmax int32, qkx3 bool) {
-	b.x, b.w, b.L = *x, *w, L
-	b.nan = false
-	for _, v := range x {
-		if v != v {
-			b.nan = true
-		}
-	}
+// init runs the part of makeQkx32 before the candidate loop, with the
+// weights the caller wrote to b.w.
+func (b *qkxBlock) init(x *[32]float32, L *[32]uint8, nmax int32, qkx3 bool) {
+	b.x, b.L = *x, L
+	w := &b.w
 	min, max, sumW, sumX := weightedRange(x[:], w[:])
 	if min > 0 {
 		min = 0
@@ -217,8 +214,14 @@ func makeQkx32Group(blk *[8]qkxBlock, nmax int32, rmin, rdelta float32, nstep in
 	var todo [8]*qkxBlock
 	var sc [8]float32
 	for k := range blk {
-		if !blk[k].done {
-			blk[k].startSkip()
+		if b := &blk[k]; !b.done {
+			b.nan = false
+			for _, v := range b.x {
+				if v != v {
+					b.nan = true
+				}
+			}
+			b.startSkip()
 		}
 	}
 	for is := 0; is <= nstep; is++ {
