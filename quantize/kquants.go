@@ -28,6 +28,7 @@ type scratch struct {
 	xm     [32]float32
 	fl     [32]float32
 	blk    [8]qkxBlock
+	g      qkx8
 	qx     [2]qxBlock
 	iq4    iq4Scratch
 }
@@ -410,6 +411,29 @@ func impScalesK4(y []byte, sc *[12]byte, s *scratch, clamp bool) {
 // largest scale and min.
 func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep int) (maxScale, maxMin float32) {
 	L := &s.lu8
+	if useQkx8 {
+		g := &s.g
+		w := &s.w32
+		for j := 0; j < 8; j++ {
+			xs := (*[32]float32)(x[32*j : 32*j+32])
+			var sumX2 float32
+			for _, v := range xs {
+				sumX2 += float32(v * v)
+			}
+			avX := sqrt32(sumX2 / 32)
+			for l, v := range xs {
+				w[l] = avX + abs32(v)
+			}
+			g.initLane(j, xs, w, nmax, false)
+		}
+		g.search(nmax, rmin, 0.1, nstep)
+		g.levels(L)
+		for j := 0; j < 8; j++ {
+			s.scales[j] = g.scale[j]
+			s.mins[j] = -g.min[j]
+		}
+		return maxScaleMin(s)
+	}
 	for j := 0; j < 8; j += 2 {
 		for k := 0; k < 2; k++ {
 			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
@@ -430,6 +454,11 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 			s.mins[j+k] = -s.blk[k].min
 		}
 	}
+	return maxScaleMin(s)
+}
+
+// maxScaleMin returns the largest of the 8 sub-block scales and mins.
+func maxScaleMin(s *scratch) (maxScale, maxMin float32) {
 	for j := 0; j < 8; j++ {
 		if s.scales[j] > maxScale {
 			maxScale = s.scales[j]
@@ -460,7 +489,21 @@ func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 			sumw += v
 		}
 		s.sw[j] = sumw
-		s.blk[j].init(xs, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
+		if useQkx8 {
+			s.g.initLane(j, xs, w, nmax, true)
+		} else {
+			s.blk[j].init(xs, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
+		}
+	}
+	if useQkx8 {
+		g := &s.g
+		g.search(nmax, -0.9, 0.05, 36)
+		g.levels(L)
+		for j := 0; j < 8; j++ {
+			s.scales[j] = g.scale[j]
+			s.mins[j] = -g.min[j]
+		}
+		return
 	}
 	makeQkx32Group(&s.blk, nmax, -0.9, 0.05, 36)
 	for j := 0; j < 8; j++ {

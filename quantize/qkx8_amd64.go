@@ -1,0 +1,13 @@
+package quantize
+
+import "golang.org/x/sys/cpu"
+
+// useQkx8 says whether the Q4_K and Q5_K sub-block searches run eight at a
+// time in AVX2 (qkx8) or two at a time in scalar Go (qkxBlock). Tests set
+// it to check one against the other.
+var useQkx8 = cpu.X86.HasAVX2
+
+// qkxStep8 is qkxStep8Go in AVX2, all eight lanes at once.
+//
+//go:noescape
+func qkxStep8(q *qkx8, num float32, nmax int32)

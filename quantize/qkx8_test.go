@@ -1,0 +1,172 @@
+package quantize
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/sattva/sattva/gguf"
+)
+
+// TestQkx8Layout checks that the field offsets qkx8_amd64.s uses (its
+// OFF_ defines) are qkx8's.
+func TestQkx8Layout(t *testing.T) {
+	src, err := os.ReadFile("qkx8_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := regexp.MustCompile(`(?m)^#define OFF_([A-Z]+) (\d+)$`).FindAllStringSubmatch(string(src), -1)
+	if len(defs) < 10 {
+		t.Fatalf("found %d OFF_ defines in qkx8_amd64.s", len(defs))
+	}
+	typ := reflect.TypeFor[qkx8]()
+	for _, d := range defs {
+		f, ok := typ.FieldByNameFunc(func(name string) bool { return strings.EqualFold(name, d[1]) })
+		if !ok {
+			t.Errorf("OFF_%s: qkx8 has no such field", d[1])
+			continue
+		}
+		if off, _ := strconv.Atoi(d[2]); uintptr(off) != f.Offset {
+			t.Errorf("OFF_%s is %d, qkx8.%s is at %d", d[1], off, f.Name, f.Offset)
+		}
+	}
+}
+
+// qkx8Lanes fills the 8 lanes of g from rows of kind, with weights, as the
+// Q4_K/Q5_K callers do.
+func qkx8Lanes(r *rand.Rand, g *qkx8, kind string, nmax int32, qkx3 bool) {
+	for k := range 8 {
+		var x, w [32]float32
+		for i := range x {
+			switch kind {
+			case "normal":
+				x[i] = float32(r.NormFloat64() * 0.02)
+			case "outliers":
+				x[i] = float32(r.NormFloat64())
+				if r.IntN(16) == 0 {
+					x[i] *= 300
+				}
+			case "positive":
+				x[i] = float32(r.Float64())
+			case "steps":
+				x[i] = float32(r.IntN(5)-2) * 0.25
+			case "constant":
+				x[i] = 0.5
+			case "tiny":
+				x[i] = float32(r.NormFloat64() * 1e-38)
+			case "huge":
+				x[i] = float32(r.NormFloat64() * 1e36)
+			case "special":
+				// non-finite values, which llama.cpp never quantizes: the
+				// two searches must still agree on them.
+				x[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, -0.0, 1e-45, 3e38}[r.IntN(7)]
+				if r.IntN(2) == 0 {
+					x[i] = float32(r.NormFloat64())
+				}
+			}
+			w[i] = float32(r.Float64())
+			if r.IntN(8) == 0 {
+				w[i] = 0
+			}
+		}
+		g.initLane(k, &x, &w, nmax, qkx3)
+	}
+}
+
+// TestQkx8StepMatchesGo runs the AVX2 step and qkxStep8Go from the same
+// states through make_qkx2/qkx3_quants' candidate loops and requires the
+// same bits at every step.
+func TestQkx8StepMatchesGo(t *testing.T) {
+	if !useQkx8 {
+		t.Skip("no AVX2 here: qkxStep8 is qkxStep8Go")
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	params := []struct {
+		nmax         int32
+		rmin, rdelta float32
+		nstep        int
+		qkx3         bool
+	}{{15, -1, 0.1, 20, false}, {31, -0.5, 0.1, 15, false}, {15, -0.9, 0.05, 36, true}, {31, -0.9, 0.05, 36, true}}
+	kinds := []string{"normal", "outliers", "positive", "steps", "constant", "tiny", "huge", "special"}
+	size := int(unsafe.Sizeof(qkx8{}))
+	for _, p := range params {
+		for _, kind := range kinds {
+			for rep := 0; rep < 20; rep++ {
+				var a, b qkx8
+				qkx8Lanes(r, &a, kind, p.nmax, p.qkx3)
+				b = a
+				for is := 0; is <= p.nstep; is++ {
+					num := p.rmin + float32(p.rdelta*float32(is)) + float32(p.nmax)
+					qkxStep8(&a, num, p.nmax)
+					qkxStep8Go(&b, num, p.nmax)
+					ab := unsafe.Slice((*byte)(unsafe.Pointer(&a)), size)
+					bb := unsafe.Slice((*byte)(unsafe.Pointer(&b)), size)
+					if !bytes.Equal(ab, bb) {
+						t.Fatalf("nmax %d, %s rows, repeat %d: the states differ after candidate %d", p.nmax, kind, rep, is)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQkx8MatchesPairs quantizes the same rows with the eight-lane search
+// and with the two-at-a-time scalar one (qkxBlock, the path without AVX2),
+// Q4_K and Q5_K, with and without an importance matrix, and requires the
+// same bytes. The differential tests compare the default path with ggml.
+func TestQkx8MatchesPairs(t *testing.T) {
+	saved := useQkx8
+	defer func() { useQkx8 = saved }()
+	r := rand.New(rand.NewPCG(5, 9))
+	const ncols, nrows = 1024, 6
+	im := make([]float32, ncols)
+	for i := range im {
+		im[i] = float32(r.ExpFloat64())
+	}
+	for _, kind := range []string{"normal", "outliers", "positive", "steps", "zeros", "tiny"} {
+		x := make([]float32, ncols*nrows)
+		for i := range x {
+			switch kind {
+			case "normal":
+				x[i] = float32(r.NormFloat64() * 0.02)
+			case "outliers":
+				x[i] = float32(r.NormFloat64())
+				if r.IntN(64) == 0 {
+					x[i] *= 200
+				}
+			case "positive":
+				x[i] = float32(r.Float64())
+			case "steps":
+				x[i] = float32(r.IntN(7)-3) * 0.125
+			case "tiny":
+				x[i] = float32(r.NormFloat64() * 1e-30)
+			}
+		}
+		for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K} {
+			for _, w := range [][]float32{nil, im} {
+				rs, err := RowSize(typ, ncols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got [2][]byte
+				for i, use := range []bool{true, false} {
+					useQkx8 = use
+					got[i] = make([]byte, rs*nrows)
+					if err := QuantizeRows(typ, got[i], x, ncols, w); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(got[0], got[1]) {
+					t.Errorf("%v, %s rows, imatrix %v: the eight-lane and the pair searches differ", typ, kind, w != nil)
+				}
+			}
+		}
+	}
+}
