@@ -29,6 +29,7 @@ type scratch struct {
 	fl     [32]float32
 	blk    [8]qkxBlock
 	g      qkx8
+	qwT    [32][8]float32
 	qx     [2]qxBlock
 	iq4    iq4Scratch
 }
@@ -427,7 +428,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 			g.initLane(j, xs, w, nmax, false)
 		}
 		g.search(nmax, rmin, 0.1, nstep)
-		g.levels(L)
+		g.levels(L, nmax)
 		for j := 0; j < 8; j++ {
 			s.scales[j] = g.scale[j]
 			s.mins[j] = -g.min[j]
@@ -477,6 +478,25 @@ func maxScaleMin(s *scratch) (maxScale, maxMin float32) {
 func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 	L := &s.lu8
 	sigma2 := 2 * sumSquares256(x) / qkK
+	if useQkx8 {
+		g := &s.g
+		for j := 0; j < 8; j++ {
+			for l := 0; l < 32; l++ {
+				g.x[l][j] = x[32*j+l]
+				s.qwT[l][j] = qw[32*j+l]
+			}
+		}
+		var sw [8]float32
+		qkxInitW8(g, &s.qwT, sigma2, nmax, &sw)
+		copy(s.sw[:8], sw[:])
+		g.search(nmax, -0.9, 0.05, 36)
+		g.levels(L, nmax)
+		for j := 0; j < 8; j++ {
+			s.scales[j] = g.scale[j]
+			s.mins[j] = -g.min[j]
+		}
+		return
+	}
 	for j := 0; j < 8; j++ {
 		xs := (*[32]float32)(x[32*j : 32*j+32])
 		q := (*[32]float32)(qw[32*j : 32*j+32])
@@ -489,21 +509,7 @@ func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 			sumw += v
 		}
 		s.sw[j] = sumw
-		if useQkx8 {
-			s.g.initLane(j, xs, w, nmax, true)
-		} else {
-			s.blk[j].init(xs, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
-		}
-	}
-	if useQkx8 {
-		g := &s.g
-		g.search(nmax, -0.9, 0.05, 36)
-		g.levels(L)
-		for j := 0; j < 8; j++ {
-			s.scales[j] = g.scale[j]
-			s.mins[j] = -g.min[j]
-		}
-		return
+		s.blk[j].init(xs, (*[32]uint8)(L[32*j:32*j+32]), nmax, true)
 	}
 	makeQkx32Group(&s.blk, nmax, -0.9, 0.05, 36)
 	for j := 0; j < 8; j++ {

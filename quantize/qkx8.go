@@ -1,29 +1,33 @@
 package quantize
 
 // qkx8 is make_qkx2_quants / make_qkx3_quants for the 8 sub-blocks of a
-// Q4_K or Q5_K super-block at once, lane by lane: xm[i][k] is value i of
+// Q4_K or Q5_K super-block at once, lane by lane: x[i][k] is value i of
 // sub-block k. In this layout one AVX2 instruction does one step of all
 // eight searches (qkx8_amd64.s), and each lane still sees exactly C's
 // operations in C's order: the sums of a candidate run down i as C's loop
-// does, and the lanes never mix. The candidate arithmetic between the two
-// passes, and the bookkeeping when a lane takes a candidate, stay in Go.
+// does, and the lanes never mix.
 //
-// The layout is fixed: qkx8_amd64.s addresses xm, w, x, laux and rng at
-// the offsets TestQkx8Layout checks.
+// C copies a candidate's levels into L when it takes the candidate; a lane
+// here keeps what computed them instead, the scale and the min of that pass
+// (tIscale, tMin), and levels computes them once at the end with the same
+// operations. x - min is computed in each pass, as C does.
+//
+// The layout is fixed: qkx8_amd64.s addresses the fields at the offsets
+// TestQkx8Layout checks.
 type qkx8 struct {
-	xm     [32][8]float32 // x - min, for the lane's current min
-	w      [32][8]float32
-	x      [32][8]float32
-	laux   [32][8]int32 // the levels of the candidate computed last
-	L      [32][8]int32 // the best levels so far
-	rng    [8]float32   // max - min
-	min    [8]float32
-	max    [8]float32
-	sumW   [8]float32
-	sumX   [8]float32
-	scale  [8]float32
-	best   [8]float32
-	active [8]int32 // -1, or 0 where all values are equal: L is 0, nothing to search
+	w       [32][8]float32
+	x       [32][8]float32
+	laux    [32][8]int32 // the levels of the candidate computed last
+	rng     [8]float32   // max - min
+	min     [8]float32
+	max     [8]float32
+	sumW    [8]float32
+	sumX    [8]float32
+	scale   [8]float32
+	best    [8]float32
+	active  [8]int32   // -1, or 0 where all values are equal: L is 0, nothing to search
+	tIscale [8]float32 // the inverse scale and the min of the best levels' pass
+	tMin    [8]float32
 }
 
 // initLane is the part of make_qkx2/qkx3_quants before the candidate loop
@@ -39,28 +43,43 @@ func (g *qkx8) initLane(k int, x, w *[32]float32, nmax int32, qkx3 bool) {
 	for i := range x {
 		g.x[i][k] = x[i]
 		g.w[i][k] = w[i]
-		g.xm[i][k] = x[i] - min
 	}
 	g.rng[k] = max - min
 	g.active[k] = -1
 	if max == min || (qkx3 && max <= min) {
 		g.active[k] = 0
-		for i := range g.L {
-			g.L[i][k] = 0
-		}
-		g.scale[k] = 0
+		g.scale[k], g.best[k], g.tIscale[k], g.tMin[k] = 0, 0, 0, min
 		return
 	}
 	iscale := float32(nmax) / g.rng[k]
 	scale := 1 / iscale
 	var bestError float32
 	for i := range x {
-		l := clampI(nearestInt(float32(iscale*g.xm[i][k])), 0, nmax)
-		g.L[i][k] = l
+		l := clampI(nearestInt(float32(iscale*float32(x[i]-min))), 0, nmax)
 		diff := float32(scale*float32(l)) + min - x[i]
 		bestError += float32(w[i] * float32(diff*diff))
 	}
 	g.scale[k], g.best[k] = scale, bestError
+	g.tIscale[k], g.tMin[k] = iscale, min
+}
+
+// qkxInitW8Go is qkxInitW8 in Go: with x already in g's lanes and the
+// importance weights qw in lanes too, the weights of make_qkx3_quants as
+// quantize_row_q4_K_impl and _q5_K_impl compute them, qw*sqrt(sigma2 + x*x),
+// into g.w, their sums (C's sw, from 0) into sw, and then initLane for
+// every lane.
+func qkxInitW8Go(g *qkx8, qw *[32][8]float32, sigma2 float32, nmax int32, sw *[8]float32) {
+	var x, w [32]float32
+	for k := range 8 {
+		var sumw float32
+		for i := range x {
+			x[i] = g.x[i][k]
+			w[i] = qw[i][k] * sqrt32(sigma2+float32(x[i]*x[i]))
+			sumw += w[i]
+		}
+		sw[k] = sumw
+		g.initLane(k, &x, &w, nmax, true)
+	}
 }
 
 // search runs the candidate loop of every active lane: candidate is has
@@ -73,11 +92,13 @@ func (g *qkx8) search(nmax int32, rmin, rdelta float32, nstep int) {
 	}
 }
 
-// levels writes the lanes' best levels to L, sub-block after sub-block.
-func (g *qkx8) levels(L *[qkK]uint8) {
-	for i := range g.L {
+// levels writes the lanes' best levels to L, sub-block after sub-block:
+// those of the pass that computed them (0 for an inactive lane).
+func (g *qkx8) levels(L *[qkK]uint8, nmax int32) {
+	qkxLevels8(g, nmax)
+	for i := range g.laux {
 		for k := range 8 {
-			L[32*k+i] = uint8(g.L[i][k])
+			L[32*k+i] = uint8(g.laux[i][k] & g.active[k])
 		}
 	}
 }
@@ -90,9 +111,10 @@ func (g *qkx8) levels(L *[qkK]uint8) {
 func qkxStep8Go(g *qkx8, num float32, nmax int32) {
 	for k := range 8 {
 		iscale := num / g.rng[k]
+		min := g.min[k]
 		var sumL, sumL2, sumXL float32
-		for i := range g.xm {
-			l := clampI(nearestInt(float32(iscale*g.xm[i][k])), 0, nmax)
+		for i := range g.x {
+			l := clampI(nearestInt(float32(iscale*float32(g.x[i][k]-min))), 0, nmax)
 			g.laux[i][k] = l
 			f := float32(l)
 			wl := float32(g.w[i][k] * f)
@@ -121,11 +143,18 @@ func qkxStep8Go(g *qkx8, num float32, nmax int32) {
 		if !(e < g.best[k]) {
 			continue
 		}
+		g.tIscale[k], g.tMin[k] = iscale, min
 		g.best[k], g.scale[k], g.min[k] = e, thisScale, thisMin
 		g.rng[k] = g.max[k] - thisMin
-		for i := range g.L {
-			g.L[i][k] = g.laux[i][k]
-			g.xm[i][k] = g.x[i][k] - thisMin
+	}
+}
+
+// qkxLevels8Go is qkxLevels8 in Go: every lane's levels at (tIscale,
+// tMin), into laux.
+func qkxLevels8Go(g *qkx8, nmax int32) {
+	for i := range g.x {
+		for k := range 8 {
+			g.laux[i][k] = clampI(nearestInt(float32(g.tIscale[k]*float32(g.x[i][k]-g.tMin[k]))), 0, nmax)
 		}
 	}
 }

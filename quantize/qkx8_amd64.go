@@ -11,3 +11,13 @@ var useQkx8 = cpu.X86.HasAVX2
 //
 //go:noescape
 func qkxStep8(q *qkx8, num float32, nmax int32)
+
+// qkxLevels8 is qkxLevels8Go in AVX2.
+//
+//go:noescape
+func qkxLevels8(q *qkx8, nmax int32)
+
+// qkxInitW8 is qkxInitW8Go in AVX2.
+//
+//go:noescape
+func qkxInitW8(q *qkx8, qw *[32][8]float32, sigma2 float32, nmax int32, sw *[8]float32)

@@ -7,3 +7,9 @@ package quantize
 var useQkx8 = false
 
 func qkxStep8(g *qkx8, num float32, nmax int32) { qkxStep8Go(g, num, nmax) }
+
+func qkxLevels8(g *qkx8, nmax int32) { qkxLevels8Go(g, nmax) }
+
+func qkxInitW8(g *qkx8, qw *[32][8]float32, sigma2 float32, nmax int32, sw *[8]float32) {
+	qkxInitW8Go(g, qw, sigma2, nmax, sw)
+}

@@ -112,6 +112,60 @@ func TestQkx8StepMatchesGo(t *testing.T) {
 						t.Fatalf("nmax %d, %s rows, repeat %d: the states differ after candidate %d", p.nmax, kind, rep, is)
 					}
 				}
+				qkxLevels8(&a, p.nmax)
+				qkxLevels8Go(&b, p.nmax)
+				if a.laux != b.laux {
+					t.Fatalf("nmax %d, %s rows, repeat %d: the levels differ", p.nmax, kind, rep)
+				}
+			}
+		}
+	}
+}
+
+// TestQkx8InitW8MatchesGo runs the AVX2 initialisation with importance
+// weights and qkxInitW8Go from the same lanes and requires the same bits.
+func TestQkx8InitW8MatchesGo(t *testing.T) {
+	if !useQkx8 {
+		t.Skip("no AVX2 here: qkxInitW8 is qkxInitW8Go")
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	size := int(unsafe.Sizeof(qkx8{}))
+	for _, nmax := range []int32{15, 31} {
+		for _, kind := range []string{"normal", "outliers", "positive", "steps", "constant", "tiny", "huge", "special"} {
+			for rep := 0; rep < 50; rep++ {
+				var src qkx8
+				qkx8Lanes(r, &src, kind, nmax, true)
+				var qw [32][8]float32
+				for i := range qw {
+					for k := range qw[i] {
+						qw[i][k] = float32(r.ExpFloat64())
+						if kind == "special" && r.IntN(9) == 0 {
+							qw[i][k] = 0
+						}
+					}
+				}
+				sigma2 := float32(r.ExpFloat64())
+				if kind == "huge" {
+					sigma2 = 1e37
+				}
+				var a, b qkx8
+				a.x, b.x = src.x, src.x
+				var swa, swb [8]float32
+				qkxInitW8(&a, &qw, sigma2, nmax, &swa)
+				qkxInitW8Go(&b, &qw, sigma2, nmax, &swb)
+				ab := unsafe.Slice((*byte)(unsafe.Pointer(&a)), size)
+				bb := unsafe.Slice((*byte)(unsafe.Pointer(&b)), size)
+				swab := unsafe.Slice((*byte)(unsafe.Pointer(&swa)), 32)
+				swbb := unsafe.Slice((*byte)(unsafe.Pointer(&swb)), 32)
+				if !bytes.Equal(ab, bb) || !bytes.Equal(swab, swbb) {
+					for off := range ab {
+						if ab[off] != bb[off] {
+							t.Logf("first difference at byte %d", off)
+							break
+						}
+					}
+					t.Fatalf("nmax %d, %s rows, repeat %d: the initial states differ", nmax, kind, rep)
+				}
 			}
 		}
 	}
