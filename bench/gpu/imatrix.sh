@@ -68,36 +68,37 @@ im_chunks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chu
 im_wall=$(python3 -c "print('%.1f' % ($t1 - $t0))")
 
 # 4. quantize without and with the imatrix (IMX_QUANT=0: the timing of 1-3 only),
-# IMX_QREPS times, alternating; with bin/sattva-prev (stage.sh STAGE_PREV=COMMIT)
-# that build's quantizer too, in the same rounds.
-q() { local bin=$1 t0 t1; shift; t0=$(date +%s.%N); "$bin" quantize -q "$@" >>"$log" 2>&1 || status=1; t1=$(date +%s.%N); python3 -c "print('%.1f' % ($t1 - $t0))"; }
+# IMX_QREPS times, alternating; with IMX_SCALAR=1 also the scalar search
+# (SATTVA_QUANTIZE_SCALAR=1, the path without AVX2), in the same rounds.
+q() { local t0 t1; t0=$(date +%s.%N); "$SATTVA" quantize -q "$@" >>"$log" 2>&1 || status=1; t1=$(date +%s.%N); python3 -c "print('%.1f' % ($t1 - $t0))"; }
+qs() { SATTVA_QUANTIZE_SCALAR=1 q "$@"; }
 mean() { python3 -c "import sys; v=[float(a) for a in sys.argv[1:]]; print('%.1f' % (sum(v)/len(v)) if v else '')" "$@"; }
 q_plain="" q_im="" q_cim="" keys="not run" same="not run" prev_rows=""
 if [ "${IMX_QUANT:-1}" != 0 ]; then
   cat "$F16" >/dev/null
   plains=() ims=() pplains=() pims=()
   for rep in $(seq 1 "${IMX_QREPS:-1}"); do
-    plains+=("$(q "$SATTVA" "$F16" "$DIR/q4.gguf" Q4_K_M)")
-    ims+=("$(q "$SATTVA" --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)")
-    if [ -x bin/sattva-prev ]; then
-      pplains+=("$(q bin/sattva-prev "$F16" "$DIR/q4prev.gguf" Q4_K_M)")
-      pims+=("$(q bin/sattva-prev --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4imprev.gguf" Q4_K_M)")
+    plains+=("$(q "$F16" "$DIR/q4.gguf" Q4_K_M)")
+    ims+=("$(q --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)")
+    if [ "${IMX_SCALAR:-0}" = 1 ]; then
+      pplains+=("$(qs "$F16" "$DIR/q4prev.gguf" Q4_K_M)")
+      pims+=("$(qs --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4imprev.gguf" Q4_K_M)")
     fi
   done
   q_plain=$(mean "${plains[@]}") q_im=$(mean "${ims[@]}")
   echo "quantize rounds: plain ${plains[*]} s, imatrix ${ims[*]} s" | tee -a "$log"
   keys=$("$SATTVA" gguf inspect "$DIR/q4im.gguf" 2>/dev/null | grep -c 'quantize.imatrix' || true)
-  if [ -x bin/sattva-prev ]; then
-    pc=$(cat bin/sattva-prev.commit 2>/dev/null || echo "?")
+  if [ "${IMX_SCALAR:-0}" = 1 ]; then
+    pc="SATTVA_QUANTIZE_SCALAR=1"
     if cmp -s "$DIR/q4.gguf" "$DIR/q4prev.gguf" && cmp -s "$DIR/q4im.gguf" "$DIR/q4imprev.gguf"; then psame=yes; else psame=NO; status=1; fi
-    prev_rows="| quantize Q4_K_M, $pc (same rounds), no imatrix / --imatrix | ${pplains[*]} / ${pims[*]} s | before |
-| files of $pc and of this build identical (both types) | $psame | yes |"
+    prev_rows="| quantize Q4_K_M, $pc (same rounds), no imatrix / --imatrix | ${pplains[*]} / ${pims[*]} s | the scalar search |
+| files of the scalar and the AVX2 search identical (both types) | $psame | yes |"
   fi
   rm -f "$DIR/q4.gguf" "$DIR/q4prev.gguf" "$DIR/q4imprev.gguf"
   # llama.cpp's own cost of the imatrix path (its Q4_K search is longer with weights);
   # IMX_CIM=0 leaves it out (a short device budget).
   if [ "${IMX_CIM:-1}" != 0 ]; then
-    q_cim=$(q "$SATTVA" --engine llamacpp --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4cim.gguf" Q4_K_M)
+    q_cim=$(q --engine llamacpp --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4cim.gguf" Q4_K_M)
     if cmp -s "$DIR/q4im.gguf" "$DIR/q4cim.gguf"; then same="yes"; else same="NO"; status=1; fi
   fi
   rm -f "$DIR/q4im.gguf" "$DIR/q4cim.gguf"

@@ -41,8 +41,8 @@ if [ -f .gpu/stamp ] && ! cmp -s .gpu/stamp "$G/stamp"; then
   xz -dc .gpu/sattva.xz >"$G/bin/sattva"
   rm -f "$G/bin/llamacpp.test" # left out of .gpu when the carry limit is tight
   if [ -f .gpu/llamacpp.test.xz ]; then xz -dc .gpu/llamacpp.test.xz >"$G/bin/llamacpp.test"; fi
-  rm -f "$G/bin/sattva-o3" "$G/bin/tgbench" "$G/bin/tgbench-o3" "$G/bin/sattva-shared" "$G/bin/serveload" "$G/bin/servetg" "$G/bin/sattva-prev"
-  for f in sattva-o3 tgbench tgbench-o3 sattva-shared serveload servetg sattva-prev; do
+  rm -f "$G/bin/sattva-o3" "$G/bin/tgbench" "$G/bin/tgbench-o3" "$G/bin/sattva-shared" "$G/bin/serveload" "$G/bin/servetg"
+  for f in sattva-o3 tgbench tgbench-o3 sattva-shared serveload servetg; do
     if [ -f .gpu/$f.xz ]; then xz -dc .gpu/$f.xz >"$G/bin/$f"; fi
   done
   chmod +x "$G/bin/"*
@@ -63,8 +63,7 @@ plugdir="$G/plugins"
 [ -f "$plugdir/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz or run the plugins part"; exit 1; }
 mkdir -p bin && cp "$G/bin/sattva" bin/
 if [ -f "$G/bin/llamacpp.test" ]; then cp "$G/bin/llamacpp.test" bin/; fi
-for f in serveload servetg sattva-prev; do if [ -f "$G/bin/$f" ]; then cp "$G/bin/$f" bin/; fi; done
-if [ -f .gpu/sattva-prev.commit ]; then cp .gpu/sattva-prev.commit bin/; fi
+for f in serveload servetg; do if [ -f "$G/bin/$f" ]; then cp "$G/bin/$f" bin/; fi; done
 export SATTVA_BACKEND_DIR="$plugdir" SATTVA_TESTDATA="$G/testdata"
 export TOK="$G/testdata/llama31-tiny/hf"
 export MODEL_8B_Q4KM=/tmp/l8b/q4_k_m.gguf MODEL_8B_F16=/tmp/l8b/f16.gguf

@@ -36,18 +36,8 @@ if [ "${STAGE_PROBE:-}" = o3 ]; then # and the builds with CMake's Release flags
   CGO_CFLAGS="$O3" CGO_CXXFLAGS="$O3" go build -ldflags='-s -w' -o .gpu/sattva-o3 ./cmd/sattva
   mkdir -p .gpu/o3 && ANCHOR_CFLAGS="$O3" bash bench/anchor/build.sh .gpu/o3 && mv .gpu/o3/tgbench .gpu/tgbench-o3 && rmdir .gpu/o3
 fi
-# STAGE_PREV=COMMIT also stages that commit's sattva, without cgo (its
-# quantizer is pure Go), as sattva-prev: imatrix.sh then times the two
-# quantizers side by side in the same call.
-if [ -n "${STAGE_PREV:-}" ]; then
-  wt=$(mktemp -d)
-  git worktree add -q --detach "$wt" "$STAGE_PREV"
-  (cd "$wt" && CGO_ENABLED=0 go build -ldflags='-s -w' -o "$OLDPWD/.gpu/sattva-prev" ./cmd/sattva)
-  git worktree remove --force "$wt"
-  git rev-parse --short "$STAGE_PREV" >.gpu/sattva-prev.commit
-fi
 xz -T2 -6 .gpu/sattva .gpu/llamacpp.test
-for f in sattva-o3 tgbench tgbench-o3 serveload servetg sattva-prev; do if [ -f .gpu/$f ]; then xz -T2 -6 .gpu/$f; fi; done
+for f in sattva-o3 tgbench tgbench-o3 serveload servetg; do if [ -f .gpu/$f ]; then xz -T2 -6 .gpu/$f; fi; done
 tar -C "$TD" -cJf .gpu/testdata.tar.xz \
   stories260K/ref stories260K/llama2c/published_greedy.txt \
   llama31-tiny/hf/config.json llama31-tiny/hf/generation_config.json \
