@@ -224,3 +224,47 @@ func TestQkx8MatchesPairs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQkx8 times Q4_K and Q5_K rows, without and with an importance
+// matrix, through the eight-lane AVX2 search and the scalar pair search
+// side by side in one process (4096 x 32 normal values, one goroutine).
+func BenchmarkQkx8(b *testing.B) {
+	saved := useQkx8
+	defer func() { useQkx8 = saved }()
+	r := rand.New(rand.NewPCG(3, 4))
+	const ncols, nrows = 4096, 32
+	x := make([]float32, ncols*nrows)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 0.02)
+	}
+	im := make([]float32, ncols)
+	for i := range im {
+		im[i] = float32(r.ExpFloat64())
+	}
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K} {
+		rs, _ := RowSize(typ, ncols)
+		dst := make([]byte, rs*nrows)
+		for _, w := range []struct {
+			name string
+			im   []float32
+		}{{"", nil}, {"-imatrix", im}} {
+			for _, path := range []struct {
+				name string
+				use  bool
+			}{{"scalar", false}, {"avx2", true}} {
+				if path.use && !saved {
+					continue
+				}
+				b.Run(typ.String()+"/"+path.name+w.name, func(b *testing.B) {
+					useQkx8 = path.use
+					b.SetBytes(int64(4 * len(x)))
+					for b.Loop() {
+						if err := QuantizeRows(typ, dst, x, ncols, w.im); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
