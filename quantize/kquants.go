@@ -30,6 +30,8 @@ type scratch struct {
 	blk    [8]qkxBlock
 	g      qkx8
 	qwT    [32][8]float32
+	g16    qx16
+	qw16   [16][16]float32
 	qx     [2]qxBlock
 	iq4    iq4Scratch
 }
@@ -408,11 +410,11 @@ func impScalesK4(y []byte, sc *[12]byte, s *scratch, clamp bool) {
 }
 
 // refSubBlocksK4 runs make_qkx2_quants over the 8 sub-blocks as the _ref
-// quantizers do (two sub-blocks at a time, see qkxBlock) and returns the
-// largest scale and min.
+// quantizers do (all eight at once with AVX2, see qkx8; else two at a
+// time, see qkxBlock) and returns the largest scale and min.
 func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep int) (maxScale, maxMin float32) {
 	L := &s.lu8
-	if useQkx8 {
+	if useAVX2 {
 		g := &s.g
 		w := &s.w32
 		for j := 0; j < 8; j++ {
@@ -472,13 +474,14 @@ func maxScaleMin(s *scratch) (maxScale, maxMin float32) {
 }
 
 // impSubBlocksK4 runs make_qkx3_quants with importance weights over the 8
-// sub-blocks in lockstep, skipping the candidates that repeat the levels of
-// the one before (see makeQkx32Group; make_qkx2_quants' 21 candidates
+// sub-blocks: all eight at once with AVX2 (qkx8, the weights included),
+// else in scalar lockstep, skipping the candidates that repeat the levels
+// of the one before (see makeQkx32Group; make_qkx2_quants' 21 candidates
 // repeat too seldom, about 22%, for the bound to pay).
 func impSubBlocksK4(x *[qkK]float32, qw *[qkK]float32, s *scratch, nmax int32) {
 	L := &s.lu8
 	sigma2 := 2 * sumSquares256(x) / qkK
-	if useQkx8 {
+	if useAVX2 {
 		g := &s.g
 		for j := 0; j < 8; j++ {
 			for l := 0; l < 32; l++ {
@@ -645,10 +648,34 @@ func dequantizeBlockQ5_K(x *[176]byte, y *[qkK]float32) {
 
 // ---- Q6_K
 
+// quantizeBlockQ6_K is quantize_row_q6_K_ref (qw nil) and
+// quantize_row_q6_K_impl for one super-block: make_qx_quants over the 16
+// sub-blocks (all sixteen at once with AVX2, see qx16; else two at a time,
+// see qxBlock), the scales quantized to int8, the levels requantized with
+// them.
 func quantizeBlockQ6_K(x *[qkK]float32, y *[210]byte, qw *[qkK]float32, s *scratch) {
 	L := &s.li8
 	var maxScale, maxAbsScale float32
-	for ib := 0; ib < 16; ib += 2 {
+	if useAVX2 {
+		g := &s.g16
+		for k := 0; k < 16; k++ {
+			for i := 0; i < 16; i++ {
+				g.x[i][k] = x[16*k+i]
+			}
+		}
+		var qwT *[16][16]float32
+		if qw != nil {
+			qwT = &s.qw16
+			for k := 0; k < 16; k++ {
+				for i := 0; i < 16; i++ {
+					qwT[i][k] = qw[16*k+i]
+				}
+			}
+		}
+		qxInit16(g, qwT, 32)
+		g.search(L, &s.scales, 32)
+	}
+	for ib := 0; ib < 16 && !useAVX2; ib += 2 {
 		for k := 0; k < 2; k++ {
 			var w *[16]float32
 			if qw != nil {

@@ -6,12 +6,13 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useQkx8 says whether the Q4_K and Q5_K sub-block searches run eight at a
-// time in AVX2 (qkx8) or two at a time in scalar Go (qkxBlock), the path
-// of CPUs without AVX2, which SATTVA_QUANTIZE_SCALAR=1 selects too (the
-// bytes are the same; benchmarks time one beside the other). Tests set it
-// to check one against the other.
-var useQkx8 = cpu.X86.HasAVX2 && os.Getenv("SATTVA_QUANTIZE_SCALAR") == ""
+// useAVX2 says whether the Q4_K, Q5_K and Q6_K sub-block searches run all
+// the sub-blocks of a super-block at once in AVX2 (qkx8, qx16) or two at a
+// time in scalar Go (qkxBlock, qxBlock), the path of CPUs without AVX2,
+// which SATTVA_QUANTIZE_SCALAR=1 selects too (the bytes are the same;
+// benchmarks time one beside the other). Tests set it to check one against
+// the other.
+var useAVX2 = cpu.X86.HasAVX2 && os.Getenv("SATTVA_QUANTIZE_SCALAR") == ""
 
 // qkxStep8 is qkxStep8Go in AVX2, all eight lanes at once.
 //

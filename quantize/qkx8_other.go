@@ -2,9 +2,10 @@
 
 package quantize
 
-// useQkx8 is false without AVX2: the scalar two-at-a-time search
-// (qkxBlock) is the faster one there. Tests set it to check qkx8 too.
-var useQkx8 = false
+// useAVX2 is false without AVX2: the scalar two-at-a-time searches
+// (qkxBlock, qxBlock) are the faster ones there. Tests set it to check
+// qkx8 and qx16 (their Go twins here) too.
+var useAVX2 = false
 
 func qkxStep8(g *qkx8, num float32, nmax int32) { qkxStep8Go(g, num, nmax) }
 

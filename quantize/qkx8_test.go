@@ -18,25 +18,82 @@ import (
 // TestQkx8Layout checks that the field offsets qkx8_amd64.s uses (its
 // OFF_ defines) are qkx8's.
 func TestQkx8Layout(t *testing.T) {
-	src, err := os.ReadFile("qkx8_amd64.s")
+	checkLayout(t, "qkx8_amd64.s", reflect.TypeFor[qkx8]())
+}
+
+// checkLayout compares the #define OFF_NAME N lines of an assembly file
+// with the offsets of typ's fields of the same names (case aside).
+func checkLayout(t *testing.T, file string, typ reflect.Type) {
+	t.Helper()
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defs := regexp.MustCompile(`(?m)^#define OFF_([A-Z]+) (\d+)$`).FindAllStringSubmatch(string(src), -1)
-	if len(defs) < 10 {
-		t.Fatalf("found %d OFF_ defines in qkx8_amd64.s", len(defs))
+	if len(defs) < 8 {
+		t.Fatalf("found %d OFF_ defines in %s", len(defs), file)
 	}
-	typ := reflect.TypeFor[qkx8]()
 	for _, d := range defs {
 		f, ok := typ.FieldByNameFunc(func(name string) bool { return strings.EqualFold(name, d[1]) })
 		if !ok {
-			t.Errorf("OFF_%s: qkx8 has no such field", d[1])
+			t.Errorf("%s: OFF_%s: %v has no such field", file, d[1], typ)
 			continue
 		}
 		if off, _ := strconv.Atoi(d[2]); uintptr(off) != f.Offset {
-			t.Errorf("OFF_%s is %d, qkx8.%s is at %d", d[1], off, f.Name, f.Offset)
+			t.Errorf("%s: OFF_%s is %d, %v.%s is at %d", file, d[1], off, typ, f.Name, f.Offset)
 		}
 	}
+}
+
+// sameWords reports whether two values of the same type hold the same
+// 32-bit words, any two NaNs counting as equal: which NaN an operation on
+// two NaNs returns depends on its operand order, which Go leaves to the
+// compiler (it differs under -race), and a NaN never decides a candidate.
+// The int32 fields (levels 0..nmax, active 0 or -1) compare exactly: 0 is
+// no NaN, and neither is a level.
+func sameWords[T any](a, b *T) bool {
+	n := int(unsafe.Sizeof(*a)) / 4
+	wa := unsafe.Slice((*uint32)(unsafe.Pointer(a)), n)
+	wb := unsafe.Slice((*uint32)(unsafe.Pointer(b)), n)
+	isNaN := func(w uint32) bool { return w&0x7f800000 == 0x7f800000 && w&0x007fffff != 0 }
+	for i := range wa {
+		if wa[i] != wb[i] && !(isNaN(wa[i]) && isNaN(wb[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// qkx8Value draws one value of a row of kind.
+func qkx8Value(r *rand.Rand, kind string) float32 {
+	switch kind {
+	case "normal":
+		return float32(r.NormFloat64() * 0.02)
+	case "outliers":
+		v := float32(r.NormFloat64())
+		if r.IntN(16) == 0 {
+			v *= 300
+		}
+		return v
+	case "positive":
+		return float32(r.Float64())
+	case "steps":
+		return float32(r.IntN(5)-2) * 0.25
+	case "constant":
+		return 0.5
+	case "tiny":
+		return float32(r.NormFloat64() * 1e-38)
+	case "huge":
+		return float32(r.NormFloat64() * 1e36)
+	case "special":
+		// non-finite values, which llama.cpp never quantizes: the two
+		// searches must still agree on them.
+		if r.IntN(2) == 0 {
+			return float32(r.NormFloat64())
+		}
+		return []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 1e-45, 3e38}[r.IntN(7)]
+	}
+	return 0
 }
 
 // qkx8Lanes fills the 8 lanes of g from rows of kind, with weights, as the
@@ -45,32 +102,7 @@ func qkx8Lanes(r *rand.Rand, g *qkx8, kind string, nmax int32, qkx3 bool) {
 	for k := range 8 {
 		var x, w [32]float32
 		for i := range x {
-			switch kind {
-			case "normal":
-				x[i] = float32(r.NormFloat64() * 0.02)
-			case "outliers":
-				x[i] = float32(r.NormFloat64())
-				if r.IntN(16) == 0 {
-					x[i] *= 300
-				}
-			case "positive":
-				x[i] = float32(r.Float64())
-			case "steps":
-				x[i] = float32(r.IntN(5)-2) * 0.25
-			case "constant":
-				x[i] = 0.5
-			case "tiny":
-				x[i] = float32(r.NormFloat64() * 1e-38)
-			case "huge":
-				x[i] = float32(r.NormFloat64() * 1e36)
-			case "special":
-				// non-finite values, which llama.cpp never quantizes: the
-				// two searches must still agree on them.
-				x[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, -0.0, 1e-45, 3e38}[r.IntN(7)]
-				if r.IntN(2) == 0 {
-					x[i] = float32(r.NormFloat64())
-				}
-			}
+			x[i] = qkx8Value(r, kind)
 			w[i] = float32(r.Float64())
 			if r.IntN(8) == 0 {
 				w[i] = 0
@@ -84,7 +116,7 @@ func qkx8Lanes(r *rand.Rand, g *qkx8, kind string, nmax int32, qkx3 bool) {
 // states through make_qkx2/qkx3_quants' candidate loops and requires the
 // same bits at every step.
 func TestQkx8StepMatchesGo(t *testing.T) {
-	if !useQkx8 {
+	if !useAVX2 {
 		t.Skip("no AVX2 here: qkxStep8 is qkxStep8Go")
 	}
 	r := rand.New(rand.NewPCG(8, 8))
@@ -95,7 +127,6 @@ func TestQkx8StepMatchesGo(t *testing.T) {
 		qkx3         bool
 	}{{15, -1, 0.1, 20, false}, {31, -0.5, 0.1, 15, false}, {15, -0.9, 0.05, 36, true}, {31, -0.9, 0.05, 36, true}}
 	kinds := []string{"normal", "outliers", "positive", "steps", "constant", "tiny", "huge", "special"}
-	size := int(unsafe.Sizeof(qkx8{}))
 	for _, p := range params {
 		for _, kind := range kinds {
 			for rep := 0; rep < 20; rep++ {
@@ -106,9 +137,7 @@ func TestQkx8StepMatchesGo(t *testing.T) {
 					num := p.rmin + float32(p.rdelta*float32(is)) + float32(p.nmax)
 					qkxStep8(&a, num, p.nmax)
 					qkxStep8Go(&b, num, p.nmax)
-					ab := unsafe.Slice((*byte)(unsafe.Pointer(&a)), size)
-					bb := unsafe.Slice((*byte)(unsafe.Pointer(&b)), size)
-					if !bytes.Equal(ab, bb) {
+					if !sameWords(&a, &b) {
 						t.Fatalf("nmax %d, %s rows, repeat %d: the states differ after candidate %d", p.nmax, kind, rep, is)
 					}
 				}
@@ -125,11 +154,10 @@ func TestQkx8StepMatchesGo(t *testing.T) {
 // TestQkx8InitW8MatchesGo runs the AVX2 initialisation with importance
 // weights and qkxInitW8Go from the same lanes and requires the same bits.
 func TestQkx8InitW8MatchesGo(t *testing.T) {
-	if !useQkx8 {
+	if !useAVX2 {
 		t.Skip("no AVX2 here: qkxInitW8 is qkxInitW8Go")
 	}
 	r := rand.New(rand.NewPCG(8, 9))
-	size := int(unsafe.Sizeof(qkx8{}))
 	for _, nmax := range []int32{15, 31} {
 		for _, kind := range []string{"normal", "outliers", "positive", "steps", "constant", "tiny", "huge", "special"} {
 			for rep := 0; rep < 50; rep++ {
@@ -153,17 +181,7 @@ func TestQkx8InitW8MatchesGo(t *testing.T) {
 				var swa, swb [8]float32
 				qkxInitW8(&a, &qw, sigma2, nmax, &swa)
 				qkxInitW8Go(&b, &qw, sigma2, nmax, &swb)
-				ab := unsafe.Slice((*byte)(unsafe.Pointer(&a)), size)
-				bb := unsafe.Slice((*byte)(unsafe.Pointer(&b)), size)
-				swab := unsafe.Slice((*byte)(unsafe.Pointer(&swa)), 32)
-				swbb := unsafe.Slice((*byte)(unsafe.Pointer(&swb)), 32)
-				if !bytes.Equal(ab, bb) || !bytes.Equal(swab, swbb) {
-					for off := range ab {
-						if ab[off] != bb[off] {
-							t.Logf("first difference at byte %d", off)
-							break
-						}
-					}
+				if !sameWords(&a, &b) || !sameWords(&swa, &swb) {
 					t.Fatalf("nmax %d, %s rows, repeat %d: the initial states differ", nmax, kind, rep)
 				}
 			}
@@ -171,13 +189,13 @@ func TestQkx8InitW8MatchesGo(t *testing.T) {
 	}
 }
 
-// TestQkx8MatchesPairs quantizes the same rows with the eight-lane search
-// and with the two-at-a-time scalar one (qkxBlock, the path without AVX2),
-// Q4_K and Q5_K, with and without an importance matrix, and requires the
-// same bytes. The differential tests compare the default path with ggml.
+// TestQkx8MatchesPairs quantizes the same rows with the AVX2 searches
+// (qkx8, qx16) and with the two-at-a-time scalar ones (qkxBlock, qxBlock,
+// the path without AVX2), Q4_K, Q5_K and Q6_K, with and without an
+// importance matrix, and requires the same bytes. The differential tests compare the default path with ggml.
 func TestQkx8MatchesPairs(t *testing.T) {
-	saved := useQkx8
-	defer func() { useQkx8 = saved }()
+	saved := useAVX2
+	defer func() { useAVX2 = saved }()
 	r := rand.New(rand.NewPCG(5, 9))
 	const ncols, nrows = 1024, 6
 	im := make([]float32, ncols)
@@ -203,7 +221,7 @@ func TestQkx8MatchesPairs(t *testing.T) {
 				x[i] = float32(r.NormFloat64() * 1e-30)
 			}
 		}
-		for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K} {
+		for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K} {
 			for _, w := range [][]float32{nil, im} {
 				rs, err := RowSize(typ, ncols)
 				if err != nil {
@@ -211,26 +229,26 @@ func TestQkx8MatchesPairs(t *testing.T) {
 				}
 				var got [2][]byte
 				for i, use := range []bool{true, false} {
-					useQkx8 = use
+					useAVX2 = use
 					got[i] = make([]byte, rs*nrows)
 					if err := QuantizeRows(typ, got[i], x, ncols, w); err != nil {
 						t.Fatal(err)
 					}
 				}
 				if !bytes.Equal(got[0], got[1]) {
-					t.Errorf("%v, %s rows, imatrix %v: the eight-lane and the pair searches differ", typ, kind, w != nil)
+					t.Errorf("%v, %s rows, imatrix %v: the AVX2 and the scalar searches differ", typ, kind, w != nil)
 				}
 			}
 		}
 	}
 }
 
-// BenchmarkQkx8 times Q4_K and Q5_K rows, without and with an importance
-// matrix, through the eight-lane AVX2 search and the scalar pair search
+// BenchmarkQkx8 times Q4_K, Q5_K and Q6_K rows, without and with an
+// importance matrix, through the AVX2 searches and the scalar pair searches
 // side by side in one process (4096 x 32 normal values, one goroutine).
 func BenchmarkQkx8(b *testing.B) {
-	saved := useQkx8
-	defer func() { useQkx8 = saved }()
+	saved := useAVX2
+	defer func() { useAVX2 = saved }()
 	r := rand.New(rand.NewPCG(3, 4))
 	const ncols, nrows = 4096, 32
 	x := make([]float32, ncols*nrows)
@@ -241,7 +259,7 @@ func BenchmarkQkx8(b *testing.B) {
 	for i := range im {
 		im[i] = float32(r.ExpFloat64())
 	}
-	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K} {
 		rs, _ := RowSize(typ, ncols)
 		dst := make([]byte, rs*nrows)
 		for _, w := range []struct {
@@ -256,7 +274,7 @@ func BenchmarkQkx8(b *testing.B) {
 					continue
 				}
 				b.Run(typ.String()+"/"+path.name+w.name, func(b *testing.B) {
-					useQkx8 = path.use
+					useAVX2 = path.use
 					b.SetBytes(int64(4 * len(x)))
 					for b.Loop() {
 						if err := QuantizeRows(typ, dst, x, ncols, w.im); err != nil {
@@ -264,6 +282,61 @@ func BenchmarkQkx8(b *testing.B) {
 						}
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestQx16Layout checks the field offsets qx16_amd64.s uses.
+func TestQx16Layout(t *testing.T) {
+	checkLayout(t, "qx16_amd64.s", reflect.TypeFor[qx16]())
+}
+
+// TestQx16MatchesGo runs the AVX2 make_qx_quants lanes and their Go twins
+// from the same sub-blocks, with and without importance weights, and
+// requires the same bits after the setup, after every candidate and for
+// the levels.
+func TestQx16MatchesGo(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2 here: the qx16 functions are their Go twins")
+	}
+	r := rand.New(rand.NewPCG(16, 6))
+	for _, kind := range []string{"normal", "outliers", "positive", "steps", "constant", "tiny", "huge", "special", "zeros"} {
+		for rep := 0; rep < 40; rep++ {
+			var src qx16
+			var qw [16][16]float32
+			for i := range src.x {
+				for k := range src.x[i] {
+					src.x[i][k] = qkx8Value(r, kind)
+					qw[i][k] = float32(r.ExpFloat64())
+					if r.IntN(10) == 0 {
+						qw[i][k] = 0
+					}
+				}
+			}
+			for _, w := range []*[16][16]float32{nil, &qw} {
+				a, b := src, src
+				qxInit16(&a, w, 32)
+				qxInit16Go(&b, w, 32)
+				if !sameWords(&a, &b) {
+					t.Fatalf("%s rows, repeat %d, weights %v: the setups differ", kind, rep, w != nil)
+				}
+				for is := -9; is <= 9; is++ {
+					if is == 0 {
+						continue
+					}
+					num := -(float32(32) + float32(0.1*float32(is)))
+					qxStep16(&a, num, 32)
+					qxStep16Go(&b, num, 32)
+					if !sameWords(&a, &b) {
+						t.Fatalf("%s rows, repeat %d, weights %v: the states differ after candidate %d", kind, rep, w != nil, is)
+					}
+				}
+				qxLevels16(&a, 32)
+				qxLevels16Go(&b, 32)
+				if a.laux != b.laux {
+					t.Fatalf("%s rows, repeat %d, weights %v: the levels differ", kind, rep, w != nil)
+				}
 			}
 		}
 	}
