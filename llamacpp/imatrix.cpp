@@ -415,13 +415,15 @@ void sattva_kvo_free(void * v) { delete static_cast<std::vector<llama_model_kv_o
 extern "C" void sattvaGoTap(uintptr_t handle, char * name, int type, float * data,
 		int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, int64_t w_ne2, int64_t w_ne3);
 
+// user_data points to the cgo.Handle of the Go function.
 extern "C" bool sattva_tap_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 	if (ask) return t->op == GGML_OP_MUL_MAT;
+	const uintptr_t handle = *static_cast<const uintptr_t *>(user_data);
 	const struct ggml_tensor * src0 = t->src[0];
 	const struct ggml_tensor * src1 = t->src[1];
 	std::string wname = filter_name(src0->name);
 	if (src1->type != GGML_TYPE_F32) {
-		sattvaGoTap((uintptr_t) user_data, (char *) wname.c_str(), (int) src1->type, nullptr,
+		sattvaGoTap(handle, (char *) wname.c_str(), (int) src1->type, nullptr,
 			src1->ne[0], src1->ne[1], src1->ne[2], src1->ne[3], src0->ne[2], src0->ne[3]);
 		return true;
 	}
@@ -435,7 +437,7 @@ extern "C" bool sattva_tap_cb(struct ggml_tensor * t, bool ask, void * user_data
 				const char * r = raw.data() + i1 * src1->nb[1] + i2 * src1->nb[2] + i3 * src1->nb[3];
 				for (int64_t i0 = 0; i0 < src1->ne[0]; ++i0) rows[k++] = *(const float *) (r + i0 * src1->nb[0]);
 			}
-	sattvaGoTap((uintptr_t) user_data, (char *) wname.c_str(), (int) src1->type, rows.data(),
+	sattvaGoTap(handle, (char *) wname.c_str(), (int) src1->type, rows.data(),
 		src1->ne[0], src1->ne[1], src1->ne[2], src1->ne[3], src0->ne[2], src0->ne[3]);
 	return true;
 }

@@ -6,8 +6,6 @@ package llamacpp
 #cgo CXXFLAGS: -std=c++17 -O2
 #include "helpers.h"
 #include "imatrix.h"
-
-static void *sattva_handle_ptr(uintptr_t h) { return (void *)h; }
 */
 import "C"
 
@@ -195,8 +193,15 @@ func quantizeIMatrix(im *QuantizeIMatrix) (imatrix, kvo unsafe.Pointer, free fun
 func (m *Model) tapMatMuls(tokens []int32, chunk int, fn func(matMulInput)) error {
 	h := cgo.NewHandle(fn)
 	defer h.Delete()
+	// The callback's user data points to the handle in C memory: the handle
+	// itself (a small integer) as an unsafe.Pointer on a goroutine stack is
+	// an invalid pointer, which the runtime throws on when it copies the
+	// stack.
+	hp := (*C.uintptr_t)(C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0)))))
+	defer C.free(unsafe.Pointer(hp))
+	*hp = C.uintptr_t(h)
 	c, err := m.newContext(ContextOptions{ContextSize: chunk, BatchSize: chunk, UBatchSize: min(chunk, 512), Threads: 2},
-		C.ggml_backend_sched_eval_callback(C.sattva_tap_cb), C.sattva_handle_ptr(C.uintptr_t(h)))
+		C.ggml_backend_sched_eval_callback(C.sattva_tap_cb), unsafe.Pointer(hp))
 	if err != nil {
 		return err
 	}
