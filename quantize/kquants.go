@@ -419,14 +419,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 		w := &s.w32
 		for j := 0; j < 8; j++ {
 			xs := (*[32]float32)(x[32*j : 32*j+32])
-			var sumX2 float32
-			for _, v := range xs {
-				sumX2 += float32(v * v)
-			}
-			avX := sqrt32(sumX2 / 32)
-			for l, v := range xs {
-				w[l] = avX + abs32(v)
-			}
+			refWeights(xs, w)
 			g.initLane(j, xs, w, nmax, false)
 		}
 		g.search(nmax, rmin, 0.1, nstep)
@@ -440,15 +433,7 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 	for j := 0; j < 8; j += 2 {
 		for k := 0; k < 2; k++ {
 			xs := (*[32]float32)(x[32*(j+k) : 32*(j+k)+32])
-			w := &s.blk[k].w
-			var sumX2 float32
-			for _, v := range xs {
-				sumX2 += float32(v * v)
-			}
-			avX := sqrt32(sumX2 / 32)
-			for l, v := range xs {
-				w[l] = avX + abs32(v)
-			}
+			refWeights(xs, &s.blk[k].w)
 			s.blk[k].init(xs, (*[32]uint8)(L[32*(j+k):32*(j+k)+32]), nmax, false)
 		}
 		makeQkx32Pair(&s.blk[0], &s.blk[1], nmax, rmin, 0.1, nstep)
@@ -458,6 +443,20 @@ func refSubBlocksK4(x *[qkK]float32, s *scratch, nmax int32, rmin float32, nstep
 		}
 	}
 	return maxScaleMin(s)
+}
+
+// refWeights sets w to the weights the _ref Q4_K/Q5_K quantizers give
+// make_qkx2_quants for the 32 values xs: av_x + |x|, av_x the root mean
+// square of xs.
+func refWeights(xs, w *[32]float32) {
+	var sumX2 float32
+	for _, v := range xs {
+		sumX2 += float32(v * v)
+	}
+	avX := sqrt32(sumX2 / 32)
+	for l, v := range xs {
+		w[l] = avX + abs32(v)
+	}
 }
 
 // maxScaleMin returns the largest of the 8 sub-block scales and mins.
