@@ -673,17 +673,18 @@ func quantizeBlockQ6_K(x *[qkK]float32, y *[210]byte, qw *[qkK]float32, s *scrat
 		}
 		qxInit16(g, qwT, 32)
 		g.search(L, &s.scales, 32)
-	}
-	for ib := 0; ib < 16 && !useAVX2; ib += 2 {
-		for k := 0; k < 2; k++ {
-			var w *[16]float32
-			if qw != nil {
-				w = (*[16]float32)(qw[16*(ib+k) : 16*(ib+k)+16])
+	} else {
+		for ib := 0; ib < 16; ib += 2 {
+			for k := 0; k < 2; k++ {
+				var w *[16]float32
+				if qw != nil {
+					w = (*[16]float32)(qw[16*(ib+k) : 16*(ib+k)+16])
+				}
+				s.qx[k].init((*[16]float32)(x[16*(ib+k):16*(ib+k)+16]), (*[16]int8)(L[16*(ib+k):16*(ib+k)+16]), 32, w)
 			}
-			s.qx[k].init((*[16]float32)(x[16*(ib+k):16*(ib+k)+16]), (*[16]int8)(L[16*(ib+k):16*(ib+k)+16]), 32, w)
+			makeQx16Pair(&s.qx[0], &s.qx[1], 32)
+			s.scales[ib], s.scales[ib+1] = s.qx[0].scale, s.qx[1].scale
 		}
-		makeQx16Pair(&s.qx[0], &s.qx[1], 32)
-		s.scales[ib], s.scales[ib+1] = s.qx[0].scale, s.qx[1].scale
 	}
 	for ib := 0; ib < 16; ib++ {
 		scale := s.scales[ib]

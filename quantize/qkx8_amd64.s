@@ -36,14 +36,25 @@ GLOBL qkxHalf<>(SB), RODATA|NOPTR, $4
 	VPMINSD Y3, Y6, Y6 \
 	VPMAXSD Y5, Y6, Y6
 
+// CONSTANTS loads what LEVELS needs besides Y1 and Y2, from nmax in AX.
 #define CONSTANTS \
-	MOVL nmax+12(FP), AX \
 	VMOVD AX, X3 \
 	VPBROADCASTD X3, Y3 \
 	VBROADCASTSS qkxMagic<>(SB), Y4 \
 	VPXOR Y5, Y5, Y5 \
 	VPBROADCASTD qkxMant<>(SB), Y7 \
 	VPBROADCASTD qkxHalf<>(SB), Y8
+
+// ERRTERM adds to Y10 the error term w*(SCALE*l + MIN - x)^2 of row SI,
+// the level l as a float in L, x in X (a register or OFF_X(SI)); Y11 is
+// scratch.
+#define ERRTERM(L, SCALE, MIN, X) \
+	VMULPS L, SCALE, Y11 \
+	VADDPS MIN, Y11, Y11 \
+	VSUBPS X, Y11, Y11 \
+	VMULPS Y11, Y11, Y11 \
+	VMULPS OFF_W(SI), Y11, Y11 \
+	VADDPS Y11, Y10, Y10
 
 // func qkxStep8(q *qkx8, num float32, nmax int32)
 //
@@ -58,6 +69,7 @@ TEXT ·qkxStep8(SB), NOSPLIT, $0-16
 	VMOVUPS OFF_RNG(DI), Y1
 	VDIVPS Y1, Y0, Y2              // iscale = num / rng
 	VMOVUPS OFF_MIN(DI), Y1        // min
+	MOVL nmax+12(FP), AX
 	CONSTANTS
 	VXORPS Y10, Y10, Y10           // sumL
 	VXORPS Y11, Y11, Y11           // sumL2
@@ -104,13 +116,8 @@ pass:
 	MOVQ $32, CX
 
 err:
-	VCVTDQ2PS OFF_LAUX(SI), Y11
-	VMULPS Y11, Y6, Y11            // scale*l
-	VADDPS Y13, Y11, Y11           // + min
-	VSUBPS OFF_X(SI), Y11, Y11     // - x
-	VMULPS Y11, Y11, Y11           // diff*diff
-	VMULPS OFF_W(SI), Y11, Y11     // w*
-	VADDPS Y11, Y10, Y10
+	VCVTDQ2PS OFF_LAUX(SI), Y12
+	ERRTERM(Y12, Y6, Y13, OFF_X(SI))
 	ADDQ $32, SI
 	DECQ CX
 	JNZ err
@@ -147,12 +154,7 @@ TEXT ·qkxLevels8(SB), NOSPLIT, $0-12
 	VMOVUPS OFF_TISCALE(DI), Y2
 	VMOVUPS OFF_TMIN(DI), Y1
 	MOVL nmax+8(FP), AX
-	VMOVD AX, X3
-	VPBROADCASTD X3, Y3
-	VBROADCASTSS qkxMagic<>(SB), Y4
-	VPXOR Y5, Y5, Y5
-	VPBROADCASTD qkxMant<>(SB), Y7
-	VPBROADCASTD qkxHalf<>(SB), Y8
+	CONSTANTS
 	MOVQ DI, SI
 	MOVQ $32, CX
 
@@ -227,17 +229,13 @@ weights:
 	VCMPPS $0x06, Y1, Y13, Y9      // active = !(max <= min)
 	VMOVUPS Y9, OFF_ACTIVE(DI)
 	MOVL nmax+20(FP), AX
-	VMOVD AX, X3
-	VPBROADCASTD X3, Y3
+	CONSTANTS
 	VCVTDQ2PS Y3, Y2
 	VDIVPS Y6, Y2, Y2              // iscale = nmax/rng
 	MOVL $0x3F800000, AX
 	VMOVD AX, X12
 	VBROADCASTSS X12, Y12
 	VDIVPS Y2, Y12, Y12            // scale = 1/iscale
-	VBROADCASTSS qkxMagic<>(SB), Y4
-	VPBROADCASTD qkxMant<>(SB), Y7
-	VPBROADCASTD qkxHalf<>(SB), Y8
 	VXORPS Y10, Y10, Y10           // the error
 	MOVQ DI, SI
 	MOVQ $32, CX
@@ -245,12 +243,7 @@ weights:
 first:
 	LEVELS
 	VCVTDQ2PS Y6, Y6
-	VMULPS Y6, Y12, Y11            // scale*l
-	VADDPS Y1, Y11, Y11            // + min
-	VSUBPS Y14, Y11, Y11           // - x
-	VMULPS Y11, Y11, Y11           // diff*diff
-	VMULPS OFF_W(SI), Y11, Y11     // w*
-	VADDPS Y11, Y10, Y10
+	ERRTERM(Y6, Y12, Y1, Y14)
 	ADDQ $32, SI
 	DECQ CX
 	JNZ first

@@ -73,16 +73,16 @@ im_wall=$(python3 -c "print('%.1f' % ($t1 - $t0))")
 q() { local t0 t1; t0=$(date +%s.%N); "$SATTVA" quantize -q "$@" >>"$log" 2>&1 || status=1; t1=$(date +%s.%N); python3 -c "print('%.1f' % ($t1 - $t0))"; }
 qs() { SATTVA_QUANTIZE_SCALAR=1 q "$@"; }
 mean() { python3 -c "import sys; v=[float(a) for a in sys.argv[1:]]; print('%.1f' % (sum(v)/len(v)) if v else '')" "$@"; }
-q_plain="" q_im="" q_cim="" keys="not run" same="not run" prev_rows=""
+q_plain="" q_im="" q_cim="" keys="not run" same="not run" scalar_rows=""
 if [ "${IMX_QUANT:-1}" != 0 ]; then
   cat "$F16" >/dev/null
-  plains=() ims=() pplains=() pims=()
+  plains=() ims=() splains=() sims=()
   for rep in $(seq 1 "${IMX_QREPS:-1}"); do
     plains+=("$(q "$F16" "$DIR/q4.gguf" Q4_K_M)")
     ims+=("$(q --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4im.gguf" Q4_K_M)")
     if [ "${IMX_SCALAR:-0}" = 1 ]; then
-      pplains+=("$(qs "$F16" "$DIR/q4prev.gguf" Q4_K_M)")
-      pims+=("$(qs --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4imprev.gguf" Q4_K_M)")
+      splains+=("$(qs "$F16" "$DIR/q4scalar.gguf" Q4_K_M)")
+      sims+=("$(qs --imatrix "$DIR/imatrix.gguf" "$F16" "$DIR/q4imscalar.gguf" Q4_K_M)")
     fi
   done
   q_plain=$(mean "${plains[@]}") q_im=$(mean "${ims[@]}")
@@ -90,11 +90,11 @@ if [ "${IMX_QUANT:-1}" != 0 ]; then
   keys=$("$SATTVA" gguf inspect "$DIR/q4im.gguf" 2>/dev/null | grep -c 'quantize.imatrix' || true)
   if [ "${IMX_SCALAR:-0}" = 1 ]; then
     pc="SATTVA_QUANTIZE_SCALAR=1"
-    if cmp -s "$DIR/q4.gguf" "$DIR/q4prev.gguf" && cmp -s "$DIR/q4im.gguf" "$DIR/q4imprev.gguf"; then psame=yes; else psame=NO; status=1; fi
-    prev_rows="| quantize Q4_K_M, $pc (same rounds), no imatrix / --imatrix | ${pplains[*]} / ${pims[*]} s | the scalar search |
-| files of the scalar and the AVX2 search identical (both types) | $psame | yes |"
+    if cmp -s "$DIR/q4.gguf" "$DIR/q4scalar.gguf" && cmp -s "$DIR/q4im.gguf" "$DIR/q4imscalar.gguf"; then ssame=yes; else ssame=NO; status=1; fi
+    scalar_rows="| quantize Q4_K_M, $pc (same rounds), no imatrix / --imatrix | ${splains[*]} / ${sims[*]} s | the scalar search |
+| files of the scalar and the AVX2 search identical (both types) | $ssame | yes |"
   fi
-  rm -f "$DIR/q4.gguf" "$DIR/q4prev.gguf" "$DIR/q4imprev.gguf"
+  rm -f "$DIR/q4.gguf" "$DIR/q4scalar.gguf" "$DIR/q4imscalar.gguf"
   # llama.cpp's own cost of the imatrix path (its Q4_K search is longer with weights);
   # IMX_CIM=0 leaves it out (a short device budget).
   if [ "${IMX_CIM:-1}" != 0 ]; then
@@ -117,7 +117,7 @@ ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (
   echo "| MUL_MATs reduced on the device / reusing the sums before them | $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s / %s" % (r.get("device_reduced","?"), r.get("shared_reduced","?")))' "$OUT/imatrix-run.json" 2>/dev/null || echo "?") | |"
   echo "| quantize Q4_K_M (Go), no imatrix, mean of ${IMX_QREPS:-1} | ${q_plain} s (${plains[*]:-}) | anchor |"
   echo "| quantize Q4_K_M (Go), --imatrix, mean of ${IMX_QREPS:-1} | ${q_im} s (${ims[*]:-}; $(ratio "$q_im" "$q_plain")) | <= 1.2x |"
-  if [ -n "$prev_rows" ]; then echo "$prev_rows"; fi
+  if [ -n "$scalar_rows" ]; then echo "$scalar_rows"; fi
   echo "| quantize Q4_K_M --engine llamacpp --imatrix | ${q_cim} s ($(ratio "$q_cim" "$q_plain") of Go without) | reference |"
   echo "| Go and llama.cpp files with the imatrix identical | $same | yes |"
   echo "| quantize.imatrix.* keys in the output | $keys | 4 |"
