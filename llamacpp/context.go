@@ -101,6 +101,9 @@ func (m *Model) newContext(o ContextOptions, cb C.ggml_backend_sched_eval_callba
 	p.kv_unified = cBool(o.UnifiedKV)
 	p.no_perf = cBool(true)
 	p.cb_eval, p.cb_eval_user_data = cb, cbData
+	if o.noOpOffload {
+		p.op_offload = cBool(false)
+	}
 	if o.KVCacheType != "" {
 		kt, err := gguf.ParseType(o.KVCacheType)
 		if err != nil {
@@ -220,7 +223,12 @@ func (c *Context) Reset() error {
 
 func (c *Context) decode(n int) error {
 	c.batch.n_tokens = C.int32_t(n)
-	switch rc := C.llama_decode(c.ctx, c.batch); {
+	return c.decodeError(C.llama_decode(c.ctx, c.batch), n)
+}
+
+// decodeError is llama_decode's return code rc for n tokens as an error.
+func (c *Context) decodeError(rc C.int32_t, n int) error {
+	switch {
 	case rc == 0:
 		return nil
 	case rc == 1:

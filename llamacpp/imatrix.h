@@ -9,6 +9,7 @@ extern "C" {
 #endif
 
 struct ggml_tensor;
+struct llama_context;
 typedef struct sattva_imatrix sattva_imatrix;
 
 sattva_imatrix *sattva_imatrix_new(int process_output, int mode);
@@ -19,7 +20,12 @@ int sattva_imatrix_error(sattva_imatrix *im, char *tensor, int n);
 int sattva_imatrix_snapshot(sattva_imatrix *im);
 int64_t sattva_imatrix_device_calls(sattva_imatrix *im);
 int64_t sattva_imatrix_shared_calls(sattva_imatrix *im);
+int64_t sattva_imatrix_sched_calls(sattva_imatrix *im);
+void sattva_imatrix_attach(sattva_imatrix *im, struct llama_context *lctx, int ubatches);
 void sattva_imatrix_graph_begin(sattva_imatrix *im);
+int sattva_imatrix_graph_end(sattva_imatrix *im);
+bool sattva_imatrix_stopped(sattva_imatrix *im);
+int sattva_imatrix_sync(sattva_imatrix *im);
 const char *sattva_imatrix_entry(sattva_imatrix *im, int i, int64_t *nval, int64_t *nmat);
 void sattva_imatrix_copy(sattva_imatrix *im, int i, float *values, int64_t *counts);
 

@@ -12,7 +12,8 @@ type IMatrixOptions struct {
 	Chunks int
 	// ProcessOutput collects output.weight as well [--process-output].
 	ProcessOutput bool
-	// Threads and BatchThreads as in ContextOptions; 0: all CPUs.
+	// Threads as in ContextOptions (for generation and batches); 0: all
+	// CPUs, or 4 when every layer of the model is on a GPU.
 	Threads int
 	// Progress, if set, is called after each chunk with chunks done and the
 	// total.
@@ -22,8 +23,12 @@ type IMatrixOptions struct {
 	// ones on the host; 1 copies everything to the host; 2 sums everything
 	// with a ggml backend of the activation's device, the CPU's included;
 	// 3 (BenchmarkIMatrixChunk) stops the scheduler where mode 0 would and
-	// collects nothing.
+	// collects nothing; 4 is 2 on a backend of the collector's own, never
+	// the scheduler's; 5 (benchmarks) never stops and collects nothing (the
+	// pass and the stop before the output layer alone).
 	reduceMode int
+	// uBatchSize (tests): the context's ubatch; 0: min(ChunkSize, 512).
+	uBatchSize int
 }
 
 // IMatrixEntry is the statistics of one weight: for each of NMat matrices
@@ -52,4 +57,12 @@ type IMatrixStats struct {
 	// activation (attn_k and attn_v after attn_q, ffn_up after ffn_gate):
 	// the scheduler does not stop at them, which saves a synchronisation each.
 	SharedReduced int64
+	// OutputSkipped counts the chunks whose pass stopped after the last
+	// weight collected, before the output layer: on the CPU, or with the
+	// model loaded with ModelOptions.OutputOnCPU. The logits are then
+	// neither computed nor copied.
+	OutputSkipped int
+
+	schedReduced int64 // device reductions run on the scheduler's own backend
+	graphsReused int   // decodes that reused llama.cpp's graph of the one before
 }

@@ -8,9 +8,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sattva/sattva/convert"
+	"github.com/sattva/sattva/gguf"
 	"github.com/sattva/sattva/internal/fixture"
 )
 
@@ -76,8 +81,80 @@ func storiesTokens(t *testing.T, m *Model, n int) []int32 {
 
 func TestCollectIMatrixMatchesFormula(t *testing.T) {
 	m := loadStories(t, ModelOptions{CPUOnly: true})
-	checkIMatrixAgainstTap(t, m, 0)
-	checkIMatrixAgainstTap(t, m, 2) // the device reduction's graph, on the CPU backend
+	checkIMatrixAgainstTap(t, m, 0, 0)
+	checkIMatrixAgainstTap(t, m, 2, 0)  // the device reduction's graph, on the scheduler's CPU backend
+	checkIMatrixAgainstTap(t, m, 4, 0)  // the same on a CPU backend of the collector's own
+	checkIMatrixAgainstTap(t, m, 0, 16) // four ubatches a chunk: the stop comes after the last
+	checkIMatrixAgainstTap(t, m, 2, 16)
+}
+
+// TestCollectIMatrixProcessOutput (llama31-tiny, whose output.weight is its
+// own tensor): without output.weight every pass stops before the output
+// layer; with it the pass runs to the end and output.weight's input is
+// summed as llama-imatrix's formula says. The blk.* sums are the same bits
+// either way: the stop changes nothing before it.
+func TestCollectIMatrixProcessOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, err := convert.Convert(context.Background(), fixture.Path(t, "llama31-tiny/hf"), path, convert.Options{OutType: gguf.TypeF32, Threads: 2}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path, ModelOptions{CPUOnly: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const chunk = 32
+	toks := make([]int32, 2*chunk)
+	for i := range toks {
+		toks[i] = int32((i*7919 + 13) % m.NVocab())
+	}
+	run := func(output bool) *IMatrixStats {
+		st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, Threads: 2, ProcessOutput: output})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	plain, withOut := run(false), run(true)
+	if plain.OutputSkipped != 2 || withOut.OutputSkipped != 0 {
+		t.Errorf("passes stopped before the output layer: %d without output.weight (want 2), %d with it (want 0)",
+			plain.OutputSkipped, withOut.OutputSkipped)
+	}
+	if len(plain.Entries) != 14 || len(withOut.Entries) != 15 {
+		t.Fatalf("%d entries without output.weight, %d with; want 14 and 15", len(plain.Entries), len(withOut.Entries))
+	}
+	byName := map[string]IMatrixEntry{}
+	for _, e := range withOut.Entries {
+		byName[e.Name] = e
+	}
+	for _, e := range plain.Entries {
+		o := byName[e.Name]
+		if !slices.Equal(e.Sums, o.Sums) || !slices.Equal(e.Counts, o.Counts) {
+			t.Errorf("%s: sums differ between the runs without and with output.weight", e.Name)
+		}
+	}
+	out, ok := byName["output.weight"]
+	if !ok || out.Counts[0] != 2*chunk {
+		t.Fatalf("output.weight %+v, want %d rows counted", out, 2*chunk)
+	}
+	var ins []matMulInput
+	if err := m.tapMatMuls(toks, chunk, 0, func(in matMulInput) {
+		if in.Weight == "output.weight" {
+			in.Weight = "blk.output" // refIMatrix keeps blk.* only
+			ins = append(ins, in)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ref := refIMatrix(ins)["blk.output"]
+	if ref == nil || ref.count != 2*chunk || len(ref.sums) != len(out.Sums) {
+		t.Fatalf("the tap saw output.weight's input as %+v", ref)
+	}
+	for j, v := range out.Sums {
+		if d := math.Abs(float64(v)-ref.sums[j]) / math.Max(math.Abs(ref.sums[j]), 1e-30); d > 1e-4 {
+			t.Fatalf("output.weight[%d] = %v, reference %v (relative %.2g)", j, v, ref.sums[j], d)
+		}
+	}
 }
 
 // TestCollectIMatrixGPU (SATTVA_GPU_TEST=1, a GPU backend present): the
@@ -88,33 +165,59 @@ func TestCollectIMatrixGPU(t *testing.T) {
 		t.Skip("set " + gpuTestEnv + "=1 on a machine with a GPU backend")
 	}
 	m := loadStories(t, ModelOptions{})
-	checkIMatrixAgainstTap(t, m, 0)
-	checkIMatrixAgainstTap(t, m, 1)
+	checkIMatrixAgainstTap(t, m, 0, 0)
+	checkIMatrixAgainstTap(t, m, 1, 0)
+	checkIMatrixAgainstTap(t, m, 4, 0)
+	// With the output layer in host memory the pass stops before it.
+	mo := loadStories(t, ModelOptions{OutputOnCPU: true})
+	checkIMatrixAgainstTap(t, mo, 0, 0)
+	checkIMatrixAgainstTap(t, mo, 0, 16)
 }
 
-func checkIMatrixAgainstTap(t *testing.T, m *Model, mode int) {
+func checkIMatrixAgainstTap(t *testing.T, m *Model, mode, ubatch int) {
 	t.Helper()
 	const chunk = 64
 	toks := storiesTokens(t, m, 3*chunk+10)
 	var done []int
 	st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, Chunks: 3, Threads: 2,
-		Progress: func(d, n int) { done = append(done, d) }, reduceMode: mode})
+		Progress: func(d, n int) { done = append(done, d) }, reduceMode: mode, uBatchSize: ubatch})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Chunks != 3 || st.ChunkSize != chunk || len(done) != 3 {
 		t.Fatalf("chunks %d of %d, progress %v; want 3 chunks of %d", st.Chunks, st.ChunkSize, done, chunk)
 	}
-	if wantDevice := mode == 2 || (mode == 0 && m.Device().Name != "CPU"); wantDevice != (st.DeviceReduced > 0) {
+	gpu := m.Device().Name != "CPU"
+	if wantDevice := mode == 2 || mode == 4 || (mode == 0 && gpu); wantDevice != (st.DeviceReduced > 0) {
 		t.Errorf("reduce mode %d on %s: %d device reductions", mode, m.Device().Name, st.DeviceReduced)
 	}
+	// Mode 4 reduces on a backend of its own; the others on the scheduler's.
+	if want := map[bool]int64{true: 0, false: st.DeviceReduced}[mode == 4]; st.schedReduced != want {
+		t.Errorf("reduce mode %d: %d of %d device reductions on the scheduler's backend, want %d",
+			mode, st.schedReduced, st.DeviceReduced, want)
+	}
+	// Every pass stops before the output layer when that layer runs on the
+	// CPU: a CPU model, or a GPU one loaded with OutputOnCPU.
+	if want := map[bool]int{true: 3, false: 0}[!gpu || m.opts.OutputOnCPU]; st.OutputSkipped != want {
+		t.Errorf("reduce mode %d on %s: %d passes stopped before the output layer, want %d", mode, m.Device().Name, st.OutputSkipped, want)
+	}
 	// On a device, k and v reuse q's sums and up reuses gate's: 3 of every 7
-	// MUL_MATs of a layer (stories260K: 5 layers, 3 chunks).
-	if st.DeviceReduced > 0 && (st.SharedReduced != 3*5*3 || st.DeviceReduced != 4*5*3) {
-		t.Errorf("reduce mode %d: %d reduced, %d shared; want 60 and 45", mode, st.DeviceReduced, st.SharedReduced)
+	// MUL_MATs of a layer (stories260K: 5 layers, 3 chunks, each of 1 or 4
+	// ubatches).
+	ub := int64(1)
+	if ubatch > 0 {
+		ub = chunk / int64(ubatch)
+	}
+	if st.DeviceReduced > 0 && (st.SharedReduced != 3*5*3*ub || st.DeviceReduced != 4*5*3*ub) {
+		t.Errorf("reduce mode %d: %d reduced, %d shared; want %d and %d", mode, st.DeviceReduced, st.SharedReduced, 60*ub, 45*ub)
+	}
+	// A pass stopped before the output layer leaves llama.cpp's graph to be
+	// reused by the next (every ubatch after the first).
+	if st.graphsReused != int(3*ub-1) {
+		t.Errorf("reduce mode %d: llama.cpp reused its graph %d times in %d ubatches, want %d", mode, st.graphsReused, 3*ub, 3*ub-1)
 	}
 	var ins []matMulInput
-	if err := m.tapMatMuls(toks[:3*chunk], chunk, func(in matMulInput) { ins = append(ins, in) }); err != nil {
+	if err := m.tapMatMuls(toks[:3*chunk], chunk, ubatch, func(in matMulInput) { ins = append(ins, in) }); err != nil {
 		t.Fatal(err)
 	}
 	ref := refIMatrix(ins)
@@ -148,7 +251,7 @@ func checkIMatrixAgainstTap(t *testing.T, m *Model, mode int) {
 			}
 		}
 	}
-	t.Logf("%s: 35 entries, worst relative difference %.2g (reduce mode %d)", m.Device().Name, worst, mode)
+	t.Logf("%s: 35 entries, worst relative difference %.2g (reduce mode %d, ubatch %d)", m.Device().Name, worst, mode, ubatch)
 }
 
 func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
@@ -175,27 +278,59 @@ func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
 
 // BenchmarkIMatrixChunk splits the time of one imatrix chunk of 512 tokens
 // on the model in SATTVA_BENCH_MODEL (any GGUF; the 8B F16 on a GPU is the
-// case of issue #18), one sub-benchmark per added cost, in one process:
+// case of issue #18), one sub-benchmark per added cost, in one process.
+// With the model loaded as usual (every layer on the GPU):
 //
 //	decode-last  the forward pass with the last position's logits (bench's pp512)
-//	decode-all   every position's logits, as the imatrix needs (the last layer sees every token)
-//	stops        the collector's scheduler stops (4 a layer), collecting nothing
-//	device       the collector as `sattva imatrix` runs it (column sums on the device)
-//	host         every activation copied to the host and summed there (llama-imatrix's way)
+//	decode-all   every position's logits, as the imatrix asks (the last layer sees every token)
+//	full         the collector when the output layer is on the GPU: it cannot stop the
+//	             pass before it, so the logits are computed and copied
 //
-// ns/op is per chunk (CollectIMatrix's context setup is amortised over 8
-// chunks a call).
+// then loaded with OutputOnCPU, as `sattva imatrix` loads it:
+//
+//	pass         the collector's pass with the stop before the output layer alone:
+//	             no stop at a weight, nothing collected
+//	stops        the scheduler stops at the weights too (4 a layer), nothing collected
+//	device       the collector as `sattva imatrix` runs it (column sums on the device,
+//	             queued on the scheduler's backend)
+//	device-own   the same sums on a backend of the collector's own, synchronised after each
+//	device-allcpus  device with all CPU threads (the default on a GPU is 4)
+//
+// ns/chunk is per chunk after the first of each call (as `sattva imatrix`
+// reports it: without the context's setup and the first pass).
 func BenchmarkIMatrixChunk(b *testing.B) {
 	path := os.Getenv("SATTVA_BENCH_MODEL")
 	if path == "" {
 		b.Skip("set SATTVA_BENCH_MODEL to a GGUF")
 	}
+	const chunk, per = 512, 24
+	collect := func(b *testing.B, m *Model, toks []int32, mode, threads int) {
+		var chunks time.Duration // from the end of each call's first chunk to the end of its last
+		for b.Loop() {
+			var first, last time.Time
+			st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, reduceMode: mode, Threads: threads,
+				Progress: func(d, _ int) {
+					switch d {
+					case 1:
+						first = time.Now()
+					case per:
+						last = time.Now()
+					}
+				}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.Chunks != per {
+				b.Fatalf("%d chunks", st.Chunks)
+			}
+			chunks += last.Sub(first)
+		}
+		b.ReportMetric(float64(chunks.Nanoseconds())/float64(b.N*(per-1)), "ns/chunk")
+	}
 	m, err := Load(path, ModelOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
-	const chunk, per = 512, 8
 	toks := make([]int32, chunk*per)
 	for i := range toks {
 		toks[i] = int32((i*7919 + 13) % m.NVocab())
@@ -220,21 +355,18 @@ func BenchmarkIMatrixChunk(b *testing.B) {
 			}
 		})
 	}
+	b.Run("full", func(b *testing.B) { collect(b, m, toks, 0, 0) })
+	m.Close()
+
+	mo, err := Load(path, ModelOptions{OutputOnCPU: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mo.Close()
 	for _, mode := range []struct {
-		name string
-		mode int
-	}{{"stops", 3}, {"device", 0}, {"host", 1}} {
-		b.Run(mode.name, func(b *testing.B) {
-			for b.Loop() {
-				st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, reduceMode: mode.mode})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if st.Chunks != per {
-					b.Fatalf("%d chunks", st.Chunks)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/chunk")
-		})
+		name          string
+		mode, threads int
+	}{{"pass", 5, 0}, {"stops", 3, 0}, {"device", 0, 0}, {"device-own", 4, 0}, {"device-allcpus", 0, runtime.NumCPU()}} {
+		b.Run(mode.name, func(b *testing.B) { collect(b, mo, toks, mode.mode, mode.threads) })
 	}
 }

@@ -29,6 +29,29 @@ type logSink struct {
 	lastErr string   // the last ERROR line, for load failures
 	capture []string // "… buffer size = …" lines while capturing (a model load)
 	capOn   bool
+	// stopping counts the collectors running whose decodes end by the abort
+	// callback on purpose; while it is positive the lines llama.cpp logs for
+	// such an abort are dropped (see stopLines).
+	stopping atomic.Int32
+}
+
+// stopLines are what llama.cpp logs when a decode's graph is aborted
+// (GGML_STATUS_ABORTED, 1; llama_decode returns 2), as CollectIMatrix does
+// after the last weight of every chunk.
+var stopLines = []string{
+	"ggml_backend_sched_graph_compute_async failed with error 1",
+	"failed to compute graph, compute status: 1",
+	"removing memory module entries for seq_id",
+	"failed to decode, ret = 2",
+}
+
+func isStopLine(line string) bool {
+	for _, l := range stopLines {
+		if strings.Contains(line, l) {
+			return true
+		}
+	}
+	return false
 }
 
 func newLogSink(l *slog.Logger) *logSink {
@@ -82,7 +105,7 @@ func (s *logSink) write(level int, text string) {
 func (s *logSink) flushLocked() {
 	line := strings.TrimSpace(s.buf.String())
 	s.buf.Reset()
-	if line == "" {
+	if line == "" || (s.stopping.Load() > 0 && isStopLine(line)) {
 		return
 	}
 	if s.level >= slog.LevelError {

@@ -75,6 +75,9 @@ type imatrixSummary struct {
 	// sums of the one before (q, k, v and gate, up read the same input).
 	DeviceReduced int64 `json:"device_reduced,omitempty"`
 	SharedReduced int64 `json:"shared_reduced,omitempty"`
+	// Passes stopped after the last weight, before the output layer (whose
+	// logits the importance matrix does not use).
+	OutputSkipped int `json:"output_skipped,omitempty"`
 }
 
 func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
@@ -97,8 +100,9 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 	var first, last time.Time
 	var firstN, lastN int
 	var reduced, shared int64
+	var skipped int
 	sums, err := computeIMatrix(ctx, imatrixOpts{
-		Reduced: func(d, s int64) { reduced, shared = d, s },
+		Reduced: func(d, s int64, o int) { reduced, shared, skipped = d, s, o },
 		Model:   o.Model, LoRA: adapters, Data: o.Data, ChunkSize: o.ContextSize, Chunks: o.Chunks,
 		ProcessOutput: o.ProcessOutput, ParseSpecial: o.ParseSpecial, Threads: o.Threads,
 		GPULayers: o.GPULayers, CPUOnly: o.GPULayers == 0, Logger: o.logger(s.ErrOut),
@@ -129,7 +133,8 @@ func runIMatrix(ctx context.Context, s *Streams, o *imatrixOptions) error {
 		return werr
 	}
 	res := imatrixSummary{Output: o.Out, Weights: len(sums.Entries), Chunks: sums.ChunkCount, ChunkSize: sums.ChunkSize,
-		Seconds: time.Since(start).Seconds(), Interrupted: interrupted, DeviceReduced: reduced, SharedReduced: shared}
+		Seconds: time.Since(start).Seconds(), Interrupted: interrupted, DeviceReduced: reduced, SharedReduced: shared,
+		OutputSkipped: skipped}
 	if lastN > firstN {
 		// After the first chunk (warm-up: graph reservation, first use of the weights).
 		res.ChunkMS = float64(last.Sub(first).Microseconds()) / 1e3 / float64(lastN-firstN)

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,17 @@ func TestIMatrixCommand(t *testing.T) {
 	if code, _, errOut := runSattva(t, "imatrix", model, "--data", text, "-c", "32", "--chunks", "1", "--ngl", "0", "-q",
 		"--output-format", "dat", "-o", filepath.Join(dir, "im.dat")); code != 0 {
 		t.Fatalf("imatrix .dat: %s", errOut)
+	}
+	// --json; each pass stops before the output layer (on the CPU), and the
+	// log lines llama.cpp writes for that stop stay out of the output.
+	code, out, errOut = runSattva(t, "imatrix", model, "--data", text, "-c", "32", "--chunks", "2", "--ngl", "0", "-t", "2",
+		"--json", "-o", filepath.Join(dir, "im2.gguf"))
+	var sum imatrixSummary
+	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || sum.Chunks != 2 || sum.OutputSkipped != 2 || sum.Weights != 35 {
+		t.Errorf("imatrix --json: exit %d, %+v\n%s\n%s", code, sum, out, errOut)
+	}
+	if strings.Contains(errOut, "failed") || strings.Contains(errOut, "removing memory") {
+		t.Errorf("imatrix logs llama.cpp's abort lines:\n%s", errOut)
 	}
 	var files [][]byte
 	for _, engine := range []string{"go", "llamacpp"} {

@@ -41,8 +41,9 @@ type imatrixOpts struct {
 	// Progress, if set, is called after each chunk.
 	Progress func(done, total int)
 	// Reduced, if set, receives the collector's counts of MUL_MATs reduced on
-	// the device and of those that reused the sums before them.
-	Reduced func(device, shared int64)
+	// the device and of those that reused the sums before them, and of the
+	// passes it stopped before the output layer.
+	Reduced func(device, shared int64, outputSkipped int)
 }
 
 // computeIMatrix loads the model, renders and tokenizes the data, and collects
@@ -53,7 +54,10 @@ func computeIMatrix(ctx context.Context, o imatrixOpts) (*quantize.IMatrixSums, 
 	if len(o.Data) == 0 {
 		return nil, errors.New("imatrix: no data files")
 	}
-	m, err := llamacpp.Load(o.Model, llamacpp.ModelOptions{GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, LoRA: o.LoRA, Logger: o.Logger})
+	// The output layer stays in host memory, where the collector stops each
+	// pass before it (unless output.weight is collected).
+	m, err := llamacpp.Load(o.Model, llamacpp.ModelOptions{GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, LoRA: o.LoRA, Logger: o.Logger,
+		OutputOnCPU: !o.ProcessOutput})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +76,7 @@ func computeIMatrix(ctx context.Context, o imatrixOpts) (*quantize.IMatrixSums, 
 		return nil, err
 	}
 	if o.Reduced != nil {
-		o.Reduced(st.DeviceReduced, st.SharedReduced)
+		o.Reduced(st.DeviceReduced, st.SharedReduced, st.OutputSkipped)
 	}
 	return imatrixSums(st, o.Data), err
 }
