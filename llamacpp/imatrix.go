@@ -134,6 +134,8 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	return st, runErr
 }
 
+// imatrixError is the collector's first error (a size that changed, a
+// non-finite sum) as a Go error naming the weight, or nil.
 func imatrixError(im *C.sattva_imatrix) error {
 	var name [256]C.char
 	e := C.sattva_imatrix_error(im, &name[0], C.int(len(name)))
