@@ -38,7 +38,10 @@ func newIMatrixCmd(s *Streams) *cobra.Command {
 			"the rows counted, as llama.cpp's llama-imatrix does, in its GGUF format (or the legacy\n" +
 			".dat with --output-format dat). JSONL examples are rendered with the model's chat\n" +
 			"template; other files are read as plain text. Give the file to `sattva quantize\n" +
-			"--imatrix` or to llama-quantize. Ctrl-C writes the chunks done so far.",
+			"--imatrix` or to llama-quantize. Ctrl-C writes the chunks done so far.\n\n" +
+			"Each pass stops after the last layer's weights: the output layer stays in host memory\n" +
+			"and is never run, so no logits are computed or copied (--process-output runs it).\n" +
+			"With every layer on a GPU, -t 0 means 4 CPU threads.",
 		Example: "  sattva imatrix model-f16.gguf --data train.jsonl -o imatrix.gguf\n" +
 			"  sattva imatrix model-f16.gguf --data train.jsonl --lora adapter.gguf -c 512 --chunks 100",
 		Args: cobra.ExactArgs(1),
@@ -53,7 +56,7 @@ func newIMatrixCmd(s *Streams) *cobra.Command {
 	f.StringVarP(&o.Out, "output", "o", "imatrix.gguf", "output file")
 	f.StringVar(&o.Format, "output-format", "gguf", "gguf or dat (llama-imatrix's legacy format)")
 	f.IntVar(&o.Chunks, "chunks", -1, "most chunks to process (-1: all)")
-	f.BoolVar(&o.ProcessOutput, "process-output", false, "collect output.weight too")
+	f.BoolVar(&o.ProcessOutput, "process-output", false, "collect output.weight too (the pass then runs the output layer)")
 	f.BoolVar(&o.ParseSpecial, "parse-special", false, "parse special tokens in plain-text data")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar")
 	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON")
