@@ -139,12 +139,12 @@ static struct ggml_tensor * place(struct ggml_tensor * t, ggml_backend_buffer_t 
 // device_sum_for returns wname's device accumulator of cols floats on r's
 // device, made and zeroed on first use; null when it cannot be made or
 // exists with another size or device.
-static device_sum * device_sum_for(sattva_imatrix * im, const std::string & wname, device_reducer & r, ggml_backend_dev_t dev, int64_t cols) {
+static device_sum * device_sum_for(sattva_imatrix * im, const std::string & wname, device_reducer & r, int64_t cols) {
 	auto it = im->dsums.find(wname);
 	if (it != im->dsums.end()) {
 		return it->second.cols == cols && it->second.r == &r ? &it->second : nullptr;
 	}
-	ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), sizeof(float) * cols);
+	ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(r.dev), sizeof(float) * cols);
 	if (!buf) return nullptr;
 	ggml_backend_buffer_clear(buf, 0);
 	device_sum & d = im->dsums[wname];
@@ -183,16 +183,18 @@ static void add_pending(sattva_imatrix * im, struct ggml_context * ctx, struct g
 
 // compute_on runs g on be: on the scheduler's backend asynchronously (the
 // graph's own stream orders it), on the collector's own backend to the end.
-// Every op is checked once per backend.
-static bool compute_on(device_reducer & r, ggml_backend_t be, bool on_sched, struct ggml_cgraph * g, int64_t rows, bool whole) {
+// batch is the batch-size hint of the pinned ggml's asynchronous compute
+// (above 1, ggml-cuda does not capture a CUDA graph). Every op is checked
+// once per backend, by the first whole reduction (whole).
+static bool compute_on(device_reducer & r, ggml_backend_t be, bool on_sched, struct ggml_cgraph * g, int64_t batch, bool whole) {
 	if (r.checked != be) {
 		for (int i = 0; i < ggml_graph_n_nodes(g); i++) {
 			if (!ggml_backend_supports_op(be, ggml_graph_node(g, i))) return false;
 		}
 	}
-	const bool ok = on_sched ? ggml_backend_graph_compute_async(be, g, (int) rows) == GGML_STATUS_SUCCESS
+	const bool ok = on_sched ? ggml_backend_graph_compute_async(be, g, (int) batch) == GGML_STATUS_SUCCESS
 	                         : ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS;
-	if (ok && whole) r.checked = be; // a whole reduction's ops (a reduction graph) passed
+	if (ok && whole) r.checked = be;
 	return ok;
 }
 
@@ -205,7 +207,7 @@ static bool flush_pending(sattva_imatrix * im) {
 	if (!rc.ctx) return false;
 	struct ggml_cgraph * g = ggml_new_graph_custom(rc.ctx, reduce_ctx::reduce_nodes, false);
 	add_pending(im, rc.ctx, g);
-	return compute_on(r, im->last_be, im->last_on_sched, g, 16, false);
+	return compute_on(r, im->last_be, im->last_on_sched, g, 2, false);
 }
 
 // device_reduce adds, on src1's own device, the column sums of squares of
@@ -229,7 +231,7 @@ static bool device_reduce(sattva_imatrix * im, struct ggml_tensor * t, const std
 	if (dev == nullptr) return false;
 	device_reducer & r = im->devices[dev];
 	if (r.failed) return false;
-	r.dev = dev;
+	if (!r.dev) r.dev = dev;
 	const int64_t cols = src1->ne[0], rows = src1->ne[1];
 
 	// The scheduler's backend for this node, when it is on src1's device.
@@ -277,7 +279,7 @@ static bool device_reduce(sattva_imatrix * im, struct ggml_tensor * t, const std
 		r.colsum_buf = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), sizeof(float) * cols);
 		r.colsum_n = r.colsum_buf ? cols : 0;
 	}
-	device_sum * d = r.scratch_size && r.colsum_n ? device_sum_for(im, wname, r, dev, cols) : nullptr;
+	device_sum * d = r.scratch_size && r.colsum_n ? device_sum_for(im, wname, r, cols) : nullptr;
 	if (!d) {
 		r.failed = true;
 		return false;
@@ -288,7 +290,8 @@ static bool device_reduce(sattva_imatrix * im, struct ggml_tensor * t, const std
 	struct ggml_cgraph * g = ggml_new_graph_custom(rc.ctx, reduce_ctx::reduce_nodes, false);
 	// The additions the weights before this one queued read colsum before
 	// this reduction overwrites it (a graph runs in node order).
-	if (!im->pending.empty()) add_pending(im, rc.ctx, g);
+	const bool carries = !im->pending.empty();
+	if (carries) add_pending(im, rc.ctx, g);
 	// sum_rows(cont(transpose(sqr(x)))): ggml's kernels in float32 (a
 	// matrix product here would go through cuBLAS, which ggml sets to TF32).
 	char * scratch = (char *) ggml_backend_buffer_get_base(r.scratch);
@@ -302,9 +305,13 @@ static bool device_reduce(sattva_imatrix * im, struct ggml_tensor * t, const std
 	ggml_build_forward_expand(g, place(ggml_add_inplace(rc.ctx, acc, s2), d->buf));
 	if (!compute_on(r, be, on_sched, g, rows, true)) {
 		r.failed = true;
-		return false;
+		if (!carries) return false; // the host path takes over
+		im->error = 2; // the queued additions are lost with the graph
+		im->error_tensor = "(shared sums)";
+		return true;
 	}
 	r.colsum_len = cols;
+	im->last_dev = &r;
 	im->last_be = be;
 	im->last_on_sched = on_sched;
 	if (on_sched) im->sched_calls++;
@@ -321,7 +328,7 @@ static bool device_add_last(sattva_imatrix * im, const std::string & wname, cons
 			im->pending.size() >= (reduce_ctx::reduce_nodes - 12) / 2) {
 		return false;
 	}
-	device_sum * d = device_sum_for(im, wname, r, r.dev, cols);
+	device_sum * d = device_sum_for(im, wname, r, cols);
 	if (!d) return false;
 	im->pending.push_back(d);
 	im->pending_dev = &r;
@@ -441,7 +448,6 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 			im->device_calls++;
 			im->last_src1 = src1;
 			im->last_data = src1->data;
-			im->last_dev = im->dsums[wname].r;
 		}
 		return true;
 	}

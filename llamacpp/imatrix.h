@@ -14,7 +14,6 @@ typedef struct sattva_imatrix sattva_imatrix;
 
 sattva_imatrix *sattva_imatrix_new(int process_output, int mode);
 void sattva_imatrix_free(sattva_imatrix *im);
-void sattva_imatrix_reset(sattva_imatrix *im);
 bool sattva_imatrix_cb(struct ggml_tensor *t, bool ask, void *user_data);
 int sattva_imatrix_error(sattva_imatrix *im, char *tensor, int n);
 int sattva_imatrix_snapshot(sattva_imatrix *im);
