@@ -29,7 +29,9 @@ const ModulePath = "github.com/ollama/ollama"
 type Header struct{ Src, Name string }
 
 // Headers lists every header the llamacpp package's cgo preamble reaches:
-// llama.h and what it includes, and gguf.h.
+// llama.h and what it includes, and gguf.h; and two of ggml's internal
+// headers, which only imatrix.cpp includes: ggml-impl.h (struct ggml_cgraph
+// and ggml_graph_view) and ggml-backend-impl.h (struct ggml_backend).
 var Headers = []Header{
 	{"llama/llama.cpp/include/llama.h", "llama.h"},
 	{"ml/backend/ggml/ggml/include/ggml.h", "ggml.h"},
@@ -38,6 +40,8 @@ var Headers = []Header{
 	{"ml/backend/ggml/ggml/include/ggml-cpu.h", "ggml-cpu.h"},
 	{"ml/backend/ggml/ggml/include/ggml-opt.h", "ggml-opt.h"},
 	{"ml/backend/ggml/ggml/include/gguf.h", "gguf.h"},
+	{"ml/backend/ggml/ggml/src/ggml-impl.h", "ggml-impl.h"},
+	{"ml/backend/ggml/ggml/src/ggml-backend-impl.h", "ggml-backend-impl.h"},
 }
 
 // LicenseSrc is llama.cpp's MIT licence inside the module.
