@@ -104,12 +104,6 @@ type ModelOptions struct {
 	NoMmap bool
 	// MainGPU is the index of the GPU that holds the model.
 	MainGPU int
-	// OutputOnCPU keeps the output layer (the final norm and the vocabulary
-	// projection) in host memory when every layer goes to the GPU
-	// (llama.cpp's n_gpu_layers = the layer count instead of one more). For
-	// CollectIMatrix, which stops each pass before that layer: it is then
-	// neither computed nor its logits copied.
-	OutputOnCPU bool
 	// VocabOnly loads only the vocabulary: tokenizer and metadata, no weights;
 	// such a Model cannot make Contexts.
 	VocabOnly bool
@@ -189,11 +183,6 @@ type ContextOptions struct {
 	// KVCacheType is the type of the K and V cache: "f16" (default), "f32",
 	// "bf16", "q8_0", "q4_0", … (quantized V needs flash attention).
 	KVCacheType string
-
-	// noOpOffload keeps the ops whose weights are in host memory on the CPU
-	// (llama.cpp's op_offload off): the importance-matrix collector's output
-	// layer, which must run on the CPU to be stopped there.
-	noOpOffload bool
 }
 
 // Token is one generated token and its text (raw bytes of its piece; a

@@ -101,9 +101,6 @@ func (m *Model) newContext(o ContextOptions, cb C.ggml_backend_sched_eval_callba
 	p.kv_unified = cBool(o.UnifiedKV)
 	p.no_perf = cBool(true)
 	p.cb_eval, p.cb_eval_user_data = cb, cbData
-	if o.noOpOffload {
-		p.op_offload = cBool(false)
-	}
 	if o.KVCacheType != "" {
 		kt, err := gguf.ParseType(o.KVCacheType)
 		if err != nil {

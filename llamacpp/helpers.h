@@ -146,20 +146,6 @@ static int sattva_gguf_arch(const char *path, char *buf, size_t n) {
 	return rc;
 }
 
-// sattva_gguf_u32 returns the unsigned 32-bit value of key in path's GGUF
-// metadata, or -1 when the file is not a valid GGUF or the key is missing
-// or of another type.
-static int64_t sattva_gguf_u32(const char *path, const char *key) {
-	struct gguf_init_params p = { true, NULL };
-	struct gguf_context *g = gguf_init_from_file(path, p);
-	if (!g) return -1;
-	int64_t v = -1;
-	int64_t k = gguf_find_key(g, key);
-	if (k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT32) v = gguf_get_val_u32(g, k);
-	gguf_free(g);
-	return v;
-}
-
 // CPU threadpools come from the CPU backend llama.cpp uses (a plugin's, when
 // one is loaded), found through its registry like llama-bench does.
 typedef struct ggml_threadpool * (*sattva_tp_new_fn)(struct ggml_threadpool_params *);

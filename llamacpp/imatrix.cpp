@@ -2,13 +2,15 @@
 
 // imatrix.cpp holds the C++ half of the importance-matrix support:
 //
-//   - a collector whose graph-evaluation callback (cb_eval) sums, for every
-//     matrix multiplication's weight, the squares of the activations of each
-//     input column and counts the rows, as llama-imatrix's
-//     IMatrixCollector::collect_imatrix does (tools/imatrix/imatrix.cpp);
+//   - a collector that sums, for every matrix multiplication's weight, the
+//     squares of the activations of each input column and counts the rows,
+//     as llama-imatrix's IMatrixCollector::collect_imatrix does
+//     (tools/imatrix/imatrix.cpp): on a GPU between the graph's nodes, on a
+//     second stream of the device (collect_inline); on the host in the
+//     graph-evaluation callback (cb_eval) otherwise;
 //   - a stop after the last weight it needs: the output layer's norm and the
 //     vocabulary projection are skipped, and so is llama_decode's copy of
-//     every position's logits (see sattva_imatrix_abort);
+//     every position's logits (see sattva_imatrix_abort and collect_inline);
 //   - the std::unordered_map<std::string, std::vector<float>> and the
 //     std::vector<llama_model_kv_override> that llama_model_quantize_params
 //     takes as opaque pointers (imatrix, kv_overrides).
@@ -17,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -26,6 +29,8 @@
 
 #include "ggml.h"
 #include "ggml-backend.h"
+#include "ggml-impl.h"         // struct ggml_cgraph, ggml_graph_view
+#include "ggml-backend-impl.h" // struct ggml_backend (its graph_compute)
 #include "llama.h"
 #include "imatrix.h"
 
@@ -50,18 +55,19 @@ std::string filter_name(const char * name) {
 // llama.cpp's llama_context (src/llama-context.h of the pinned source) has
 // the public member function get_sched(); llama.h does not declare it.
 // Declaring that one member here, on the type llama.h leaves incomplete,
-// lets the collector run its reductions on the scheduler's own backend: on
-// the stream the graph itself runs on, so they are ordered with it and need
-// no synchronisation of their own. It is a call to a function of the same
-// library, resolved by the linker; a llama.cpp without it fails to link.
+// gives the collector the scheduler: its backends, whose graph_compute
+// collect_inline takes over, and the backend of each node. It is a call to a
+// function of the same library, resolved by the linker; a llama.cpp without
+// it fails to link.
 struct llama_context {
 	ggml_backend_sched_t get_sched() const;
 };
 
 // device_reducer holds, per device, what the device-side reductions need: a
-// backend of its own (used, synchronously, when the scheduler's is not at
-// hand), a scratch buffer for the intermediates, and the last column sums
-// (colsum), which attn_k and attn_v add again after attn_q.
+// scratch buffer for the intermediates, the column sums of the last
+// reduction (colsum), and the side stream: a backend of the device's own
+// (own) whose stream runs the reductions beside the graph's, ordered with it
+// by two events (see collect_inline).
 struct device_reducer {
 	ggml_backend_dev_t dev = nullptr;
 	ggml_backend_t own = nullptr;
@@ -70,14 +76,16 @@ struct device_reducer {
 	size_t scratch_size = 0;
 	ggml_backend_buffer_t colsum_buf = nullptr; // F32 [colsum_n]
 	int64_t colsum_n = 0;
-	int64_t colsum_len = 0;                  // valid entries: the last reduction's columns
 	std::vector<char> ctx_mem;               // a reduction graph's ggml context
 	bool failed = false;
+	ggml_backend_event_t ev_graph = nullptr; // recorded on the graph's stream
+	ggml_backend_event_t ev_side = nullptr;  // recorded on own's
+	bool no_side = false;
 };
 
-// device_sum is one weight's running column sums on a device: buf holds the
-// sums over every chunk so far (the device adds each chunk's sums to them);
-// host is buf read back by sattva_imatrix_sync.
+// device_sum is the running column sums of one activation on a device: buf
+// holds the sums over every chunk so far (the device adds each ubatch's sums
+// to them); host is buf read back by sattva_imatrix_sync.
 struct device_sum {
 	ggml_backend_buffer_t buf = nullptr; // F32 [cols]
 	int64_t cols = 0;
@@ -89,26 +97,23 @@ struct sattva_imatrix {
 	std::mutex mu;
 	std::unordered_map<ggml_backend_dev_t, device_reducer> devices;
 	std::unordered_map<std::string, device_sum> dsums;
-	int64_t device_calls = 0;   // MUL_MATs summed on a device
-	int64_t shared_calls = 0;   // MUL_MATs that reused the sums of the one before
-	int64_t sched_calls = 0;    // device reductions run on the scheduler's backend
-	// The activation that colsum was computed from, while its sums may be
-	// reused: attn_q, attn_k and attn_v (and ffn_gate, ffn_up) multiply the
-	// same tensor, and asking the scheduler to stop at each of them costs a
-	// device synchronisation apiece for sums that are already known.
-	const struct ggml_tensor * last_src1 = nullptr;
-	const void * last_data = nullptr;
-	device_reducer * last_dev = nullptr; // the device whose colsum holds them
-	ggml_backend_t last_be = nullptr;    // and the backend that computed them
-	bool last_on_sched = false;
-	// Accumulators of weights that share the last column sums, to which the
-	// next reduction on the same device adds them (see device_add_last).
-	std::vector<device_sum *> pending;
-	device_reducer * pending_dev = nullptr;
+	// The inline path keeps one device sum per activation: group maps each
+	// weight to the first weight that reads the same activation (attn_k and
+	// attn_v to attn_q, ffn_up to ffn_gate), whose dsums entry holds the sums.
+	std::unordered_map<std::string, std::string> group;
+	int64_t device_calls = 0;   // reductions on a device (one per activation)
+	int64_t shared_calls = 0;   // MUL_MATs that shared another's reduction (same activation)
+	int64_t sched_calls = 0;    // device reductions on the graph's own stream
+	int64_t side_calls = 0;     // device reductions on the side stream
+	std::vector<ggml_backend_t> hooked; // the scheduler's backends whose graphs collect_inline runs
 	std::unordered_map<std::string, im_stats> stats;
 	std::vector<char> src1, ids;
 	bool process_output = false;
-	int mode = 0; // 0: reduce on the device for non-host buffers; 1: always copy to the host; 2: always reduce with a backend (tests); 3: stop, collect nothing (benchmarks); 4: as 2 with the collector's own backend, never the scheduler's (tests, benchmarks); 5: never stop, collect nothing (benchmarks)
+	// 0: sum GPU activations on their device (collect_inline), the others on
+	// the host; 1: everything on the host; 2: 0 on every backend, the CPU's
+	// too (tests); 3: 0 without the side stream (tests, benchmarks); 4: the
+	// pass and its stop alone, nothing collected (benchmarks).
+	int mode = 0;
 	int error = 0;              // first error: 1 non-finite value, 2 inconsistent size
 	std::string error_tensor;
 	std::vector<std::string> snapshot; // sorted names for export
@@ -167,175 +172,7 @@ struct reduce_ctx {
 	static constexpr int reduce_nodes = 64;
 };
 
-// add_pending appends to g the additions of the device's last column sums
-// to the accumulators of the weights that share them (queued by the
-// scheduler's asks) and clears the queue.
-static void add_pending(sattva_imatrix * im, struct ggml_context * ctx, struct ggml_cgraph * g) {
-	device_reducer & r = *im->pending_dev;
-	struct ggml_tensor * last = header(ctx, ggml_backend_buffer_get_base(r.colsum_buf), r.colsum_buf, r.colsum_len, 1);
-	for (device_sum * d : im->pending) {
-		struct ggml_tensor * acc = header(ctx, ggml_backend_buffer_get_base(d->buf), d->buf, d->cols, 1);
-		ggml_build_forward_expand(g, place(ggml_add_inplace(ctx, acc, last), d->buf));
-	}
-	im->pending.clear();
-	im->pending_dev = nullptr;
-}
-
-// compute_on runs g on be: on the scheduler's backend asynchronously (the
-// graph's own stream orders it), on the collector's own backend to the end.
-// batch is the batch-size hint of the pinned ggml's asynchronous compute
-// (above 1, ggml-cuda does not capture a CUDA graph). Every op is checked
-// once per backend, by the first whole reduction (whole).
-static bool compute_on(device_reducer & r, ggml_backend_t be, bool on_sched, struct ggml_cgraph * g, int64_t batch, bool whole) {
-	if (r.checked != be) {
-		for (int i = 0; i < ggml_graph_n_nodes(g); i++) {
-			if (!ggml_backend_supports_op(be, ggml_graph_node(g, i))) return false;
-		}
-	}
-	const bool ok = on_sched ? ggml_backend_graph_compute_async(be, g, (int) batch) == GGML_STATUS_SUCCESS
-	                         : ggml_backend_graph_compute(be, g) == GGML_STATUS_SUCCESS;
-	if (ok && whole) r.checked = be;
-	return ok;
-}
-
-// flush_pending runs the queued additions on their own (at the end of a
-// decode, or before a reduction on another device).
-static bool flush_pending(sattva_imatrix * im) {
-	if (im->pending.empty()) return true;
-	device_reducer & r = *im->pending_dev;
-	reduce_ctx rc(r.ctx_mem);
-	if (!rc.ctx) return false;
-	struct ggml_cgraph * g = ggml_new_graph_custom(rc.ctx, reduce_ctx::reduce_nodes, false);
-	add_pending(im, rc.ctx, g);
-	return compute_on(r, im->last_be, im->last_on_sched, g, 2, false);
-}
-
-// device_reduce adds, on src1's own device, the column sums of squares of
-// src1's rows to the device accumulator of wname, and keeps them in the
-// device's colsum for the weights that multiply the same activation, in
-// float32 as on the host up to the order of the additions. The squares and
-// their transpose live in a scratch buffer of the reducer and the graph's
-// headers in its own memory, so a reduction
-// costs the host no allocation: the device waits for the host while it
-// builds and launches it (the scheduler synchronised before the callback).
-// It returns false when that is not possible; the caller then copies src1
-// to the host.
-static bool device_reduce(sattva_imatrix * im, struct ggml_tensor * t, const std::string & wname) {
-	const struct ggml_tensor * src1 = t->src[1];
-	ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(src1->buffer);
-	ggml_backend_dev_t dev = buft ? ggml_backend_buft_get_device(buft) : nullptr;
-	if (dev == nullptr && (im->mode == 2 || im->mode == 4)) {
-		// ggml's CPU buffer type names no device; the tests' modes use the CPU's.
-		dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
-	}
-	if (dev == nullptr) return false;
-	device_reducer & r = im->devices[dev];
-	if (r.failed) return false;
-	if (!r.dev) r.dev = dev;
-	const int64_t cols = src1->ne[0], rows = src1->ne[1];
-
-	// The scheduler's backend for this node, when it is on src1's device.
-	ggml_backend_t be = nullptr;
-	bool on_sched = false;
-	if (im->lctx && im->mode != 4) {
-		ggml_backend_sched_t sched = im->lctx->get_sched();
-		ggml_backend_t sb = sched ? ggml_backend_sched_get_tensor_backend(sched, t) : nullptr;
-		if (sb && ggml_backend_get_device(sb) == dev) {
-			be = sb;
-			on_sched = true;
-		}
-	}
-	if (!be) {
-		if (!r.own) r.own = ggml_backend_dev_init(dev, nullptr);
-		be = r.own;
-	}
-	if (!be) {
-		r.failed = true;
-		return false;
-	}
-	auto it = im->dsums.find(wname);
-	if (it != im->dsums.end() && (it->second.cols != cols || it->second.r != &r)) {
-		im->error = 2; // another size than before (or another device)
-		im->error_tensor = wname;
-		return true;
-	}
-	// Queued additions that this graph cannot carry run first; losing them
-	// would lose sums, so a failure is an error.
-	if (!im->pending.empty() && (im->pending_dev != &r || im->last_be != be || r.colsum_n < cols) && !flush_pending(im)) {
-		im->error = 2;
-		im->error_tensor = "(shared sums)";
-		return true;
-	}
-	// Freeing a device buffer waits for the device, so no reduction still
-	// queued reads a buffer replaced here.
-	const size_t part = GGML_PAD(sizeof(float) * cols * rows, 256);
-	if (r.scratch_size < 2 * part) {
-		if (r.scratch) ggml_backend_buffer_free(r.scratch);
-		r.scratch = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), 2 * part);
-		r.scratch_size = r.scratch ? 2 * part : 0;
-	}
-	if (r.colsum_n < cols) {
-		if (r.colsum_buf) ggml_backend_buffer_free(r.colsum_buf);
-		r.colsum_buf = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), sizeof(float) * cols);
-		r.colsum_n = r.colsum_buf ? cols : 0;
-	}
-	device_sum * d = r.scratch_size && r.colsum_n ? device_sum_for(im, wname, r, cols) : nullptr;
-	if (!d) {
-		r.failed = true;
-		return false;
-	}
-
-	reduce_ctx rc(r.ctx_mem);
-	if (!rc.ctx) return false;
-	struct ggml_cgraph * g = ggml_new_graph_custom(rc.ctx, reduce_ctx::reduce_nodes, false);
-	// The additions the weights before this one queued read colsum before
-	// this reduction overwrites it (a graph runs in node order).
-	const bool carries = !im->pending.empty();
-	if (carries) add_pending(im, rc.ctx, g);
-	// sum_rows(cont(transpose(sqr(x)))): ggml's kernels in float32 (a
-	// matrix product here would go through cuBLAS, which ggml sets to TF32).
-	char * scratch = (char *) ggml_backend_buffer_get_base(r.scratch);
-	struct ggml_tensor * x = header(rc.ctx, src1->data, src1->buffer, cols, rows);
-	struct ggml_tensor * sq = place(ggml_sqr(rc.ctx, x), r.scratch, scratch);
-	struct ggml_tensor * tr = place(ggml_transpose(rc.ctx, sq), r.scratch);
-	struct ggml_tensor * ct = place(ggml_cont(rc.ctx, tr), r.scratch, scratch + part);
-	struct ggml_tensor * s = place(ggml_sum_rows(rc.ctx, ct), r.colsum_buf, ggml_backend_buffer_get_base(r.colsum_buf)); // [1, cols]
-	struct ggml_tensor * acc = header(rc.ctx, ggml_backend_buffer_get_base(d->buf), d->buf, cols, 1);
-	struct ggml_tensor * s2 = place(ggml_reshape_2d(rc.ctx, s, cols, 1), r.colsum_buf);
-	ggml_build_forward_expand(g, place(ggml_add_inplace(rc.ctx, acc, s2), d->buf));
-	if (!compute_on(r, be, on_sched, g, rows, true)) {
-		r.failed = true;
-		if (!carries) return false; // the host path takes over
-		im->error = 2; // the queued additions are lost with the graph
-		im->error_tensor = "(shared sums)";
-		return true;
-	}
-	r.colsum_len = cols;
-	im->last_dev = &r;
-	im->last_be = be;
-	im->last_on_sched = on_sched;
-	if (on_sched) im->sched_calls++;
-	return true;
-}
-
-// device_add_last queues the addition of the device's last column sums
-// (those of src1, which the MUL_MAT before computed) to wname's
-// accumulator; the next reduction, or the end of the decode, runs it.
-static bool device_add_last(sattva_imatrix * im, const std::string & wname, const struct ggml_tensor * src1) {
-	device_reducer & r = *im->last_dev;
-	const int64_t cols = src1->ne[0];
-	if (r.colsum_len != cols || (!im->pending.empty() && im->pending_dev != &r) ||
-			im->pending.size() >= (reduce_ctx::reduce_nodes - 12) / 2) {
-		return false;
-	}
-	device_sum * d = device_sum_for(im, wname, r, cols);
-	if (!d) return false;
-	im->pending.push_back(d);
-	im->pending_dev = &r;
-	return true;
-}
-
-// count_rows adds src1's rows to wname's count (the device paths keep the
+// count_rows adds src1's rows to wname's count (the device path keeps the
 // sums on the device, the counts here).
 static bool count_rows(sattva_imatrix * im, const std::string & wname, const struct ggml_tensor * src1) {
 	auto & e = im->stats[wname];
@@ -348,6 +185,438 @@ static bool count_rows(sattva_imatrix * im, const std::string & wname, const str
 	}
 	e.counts[0] += src1->ne[1];
 	return true;
+}
+
+// collect_host adds t's input to wname's sums on the host, as
+// llama-imatrix's collect_imatrix does: src1 is read back first when it lives
+// on a device. Errors go to im->error. The caller holds im->mu.
+static void collect_host(sattva_imatrix * im, const struct ggml_tensor * t, const std::string & wname) {
+	const struct ggml_tensor * src0 = t->src[0];
+	const struct ggml_tensor * src1 = t->src[1];
+	const bool is_host = ggml_backend_buffer_is_host(src1->buffer);
+	if (!is_host) {
+		const size_t n = ggml_nbytes(src1);
+		im->src1.resize(n);
+		ggml_backend_tensor_get(src1, im->src1.data(), 0, n);
+	}
+	const char * data = is_host ? (const char *) src1->data : im->src1.data();
+	if (src1->type != GGML_TYPE_F32 || src1->nb[0] != ggml_element_size(src1)) {
+		im->error = 2;
+		im->error_tensor = wname;
+		return;
+	}
+	const int64_t ne0 = src1->ne[0];
+
+	if (t->op == GGML_OP_MUL_MAT_ID) {
+		// ids -> [n_expert_used, n_tokens]; src1 -> [cols, n_expert_used, n_tokens]
+		const struct ggml_tensor * ids = t->src[2];
+		const int64_t n_as = src0->ne[2];
+		const int64_t n_ids = ids->ne[0];
+		if (ids->ne[1] != src1->ne[2] || ggml_nrows(src1) != src1->ne[1] * src1->ne[2]) {
+			im->error = 2;
+			im->error_tensor = wname;
+			return;
+		}
+		im->ids.resize(ggml_nbytes(ids));
+		ggml_backend_tensor_get(ids, im->ids.data(), 0, ggml_nbytes(ids));
+		auto & e = im->stats[wname];
+		if (e.values.empty()) {
+			e.values.assign(ne0 * n_as, 0.0f);
+			e.counts.assign(n_as, 0);
+		} else if ((int64_t) e.values.size() != ne0 * n_as || (int64_t) e.counts.size() != n_as) {
+			im->error = 2;
+			im->error_tensor = wname;
+			return;
+		}
+		for (int64_t ex = 0; ex < n_as; ++ex) {
+			float * v = e.values.data() + ex * ne0;
+			for (int64_t idx = 0; idx < n_ids; ++idx) {
+				for (int64_t row = 0; row < src1->ne[2]; ++row) {
+					const int excur = *(const int32_t *) (im->ids.data() + row * ids->nb[1] + idx * ids->nb[0]);
+					if (excur < 0 || excur >= n_as) {
+						im->error = 2;
+						im->error_tensor = wname;
+						return;
+					}
+					if (excur != ex) continue;
+					const int64_t i11 = idx % src1->ne[1];
+					const float * x = (const float *) (data + i11 * src1->nb[1] + row * src1->nb[2]);
+					e.counts[ex]++;
+					for (int64_t j = 0; j < ne0; ++j) v[j] += x[j] * x[j];
+				}
+			}
+			for (int64_t j = 0; j < ne0; ++j) {
+				if (!std::isfinite(v[j])) {
+					im->error = 1;
+					im->error_tensor = wname;
+					return;
+				}
+			}
+		}
+		return;
+	}
+
+	auto & e = im->stats[wname];
+	const int64_t n_mat = src0->ne[2] * src0->ne[3];
+	if (e.values.empty()) {
+		e.values.assign(ne0 * n_mat, 0.0f);
+		if (e.counts.empty()) e.counts.assign(1, 0);
+	}
+	if ((int64_t) e.values.size() != ne0 * n_mat || e.counts.size() != 1) {
+		im->error = 2;
+		im->error_tensor = wname;
+		return;
+	}
+	for (int64_t i3 = 0; i3 < src1->ne[3]; ++i3) {
+		for (int64_t i2 = 0; i2 < src1->ne[2]; ++i2) {
+			const int64_t mat_id = (i3 % src0->ne[3]) * src0->ne[2] + (i2 % src0->ne[2]);
+			float * v = e.values.data() + mat_id * ne0;
+			for (int64_t row = 0; row < src1->ne[1]; ++row) {
+				const float * x = (const float *) (data + row * src1->nb[1] + i2 * src1->nb[2] + i3 * src1->nb[3]);
+				for (int64_t j = 0; j < ne0; ++j) v[j] += x[j] * x[j];
+			}
+			for (int64_t j = 0; j < ne0; ++j) {
+				if (!std::isfinite(v[j])) {
+					im->error = 1;
+					im->error_tensor = wname;
+					return;
+				}
+			}
+		}
+	}
+	for (auto & c : e.counts) c += ggml_nrows(src1) / n_mat;
+}
+
+// Device reductions. Stopping the scheduler at each activation (cb_eval's
+// ask) costs a device synchronisation and leaves the GPU idle while the host
+// launches what follows: about 50 µs a stop on an H100, 6 ms a pass of an 8B
+// model, and the reductions then ran between the graph's kernels. The
+// collector instead takes over the graph_compute of the scheduler's GPU
+// backends (struct ggml_backend's iface, in the collector's own context
+// only, given back by sattva_imatrix_detach): collect_inline computes the
+// graph in segments and queues each reduction on a second stream of the
+// device, beside the MUL_MATs that read the activation. Nothing waits on
+// the host; the scheduler's asks let those MUL_MATs run on (inline_handles).
+
+using graph_compute_fn = enum ggml_status (*)(ggml_backend_t, struct ggml_cgraph *, int);
+
+struct hooked_backend {
+	ggml_backend_t be;
+	graph_compute_fn orig;
+	sattva_imatrix * im;
+};
+
+static std::mutex hooks_mu;
+static std::vector<hooked_backend> hooks;
+
+// dense_weight says whether t is a MUL_MAT whose weight is collected and
+// whose input the device path can sum: one contiguous F32 matrix of at
+// least 16 rows times one 2-D weight. It sets wname.
+static bool dense_weight(const sattva_imatrix * im, const struct ggml_tensor * t, std::string & wname) {
+	if (t->op != GGML_OP_MUL_MAT) return false;
+	const struct ggml_tensor * src0 = t->src[0];
+	const struct ggml_tensor * src1 = t->src[1];
+	if (src1->type != GGML_TYPE_F32 || src1->ne[1] < 16 || !ggml_is_contiguous(src1) || src1->ne[2] != 1 || src1->ne[3] != 1 ||
+			src0->ne[2] != 1 || src0->ne[3] != 1) {
+		return false;
+	}
+	wname = filter_name(src0->name);
+	return wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight");
+}
+
+// inline_handles says whether collect_inline sums t's input: a dense
+// weight on a backend the collector hooked.
+static bool inline_handles(sattva_imatrix * im, struct ggml_tensor * t) {
+	if (im->hooked.empty() || im->lctx == nullptr) return false;
+	std::string wname;
+	if (!dense_weight(im, t, wname)) return false;
+	ggml_backend_sched_t sched = im->lctx->get_sched();
+	ggml_backend_t be = sched ? ggml_backend_sched_get_tensor_backend(sched, t) : nullptr;
+	return be && std::find(im->hooked.begin(), im->hooked.end(), be) != im->hooked.end();
+}
+
+// reduce_inline queues on be, through its own graph_compute (orig), the sum
+// over the rows of x*x for x = src1, and its addition to the device sums of
+// every weight in names. It returns false when that is not possible (no
+// device memory, an op be lacks): the caller then sums on the host.
+static bool reduce_inline(sattva_imatrix * im, ggml_backend_t be, graph_compute_fn orig, const struct ggml_tensor * src1,
+		const std::vector<std::string> & names, int batch, bool side) {
+	ggml_backend_dev_t dev = ggml_backend_get_device(be);
+	if (dev == nullptr) return false;
+	device_reducer & r = im->devices[dev];
+	if (r.failed) return false;
+	if (!r.dev) r.dev = dev;
+	const int64_t cols = src1->ne[0], rows = src1->ne[1];
+	// The weights reading one activation share one device sum, that of the
+	// first (its key), every time.
+	const std::string & key = names[0];
+	for (const auto & n : names) {
+		auto g = im->group.find(n);
+		if (g != im->group.end() && g->second != key) {
+			im->error = 2; // read another activation than before
+			im->error_tensor = n;
+			return true;
+		}
+	}
+	auto it = im->dsums.find(key);
+	if (it != im->dsums.end() && (it->second.cols != cols || it->second.r != &r)) {
+		im->error = 2; // another size than before (or another device)
+		im->error_tensor = key;
+		return true;
+	}
+	// The reductions queued before still read the scratch buffer: freeing
+	// it waits for the device.
+	const size_t part = GGML_PAD(sizeof(float) * cols * rows, 256);
+	if (r.scratch_size < 2 * part) {
+		if (r.scratch) ggml_backend_buffer_free(r.scratch);
+		r.scratch = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), 2 * part);
+		r.scratch_size = r.scratch ? 2 * part : 0;
+	}
+	if (r.colsum_n < cols) {
+		if (r.colsum_buf) ggml_backend_buffer_free(r.colsum_buf);
+		r.colsum_buf = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), sizeof(float) * cols);
+		r.colsum_n = r.colsum_buf ? cols : 0;
+	}
+	device_sum * d = r.scratch_size && r.colsum_n ? device_sum_for(im, key, r, cols) : nullptr;
+	if (!d) {
+		r.failed = true;
+		return false;
+	}
+	reduce_ctx rc(r.ctx_mem);
+	if (!rc.ctx) return false;
+	struct ggml_cgraph * g = ggml_new_graph_custom(rc.ctx, reduce_ctx::reduce_nodes, false);
+	char * scratch = (char *) ggml_backend_buffer_get_base(r.scratch);
+	void * colsum = ggml_backend_buffer_get_base(r.colsum_buf);
+	struct ggml_tensor * x = header(rc.ctx, src1->data, src1->buffer, cols, rows);
+	struct ggml_tensor * sq = place(ggml_sqr(rc.ctx, x), r.scratch, scratch);
+	// sum_rows(cont(transpose(sqr(x)))): ggml's kernels in float32 (a
+	// matrix product here would go through cuBLAS, which ggml sets to TF32).
+	struct ggml_tensor * tr = place(ggml_transpose(rc.ctx, sq), r.scratch);
+	struct ggml_tensor * ct = place(ggml_cont(rc.ctx, tr), r.scratch, scratch + part);
+	struct ggml_tensor * s = place(ggml_reshape_2d(rc.ctx, place(ggml_sum_rows(rc.ctx, ct), r.colsum_buf, colsum), cols, 1), r.colsum_buf);
+	struct ggml_tensor * a = header(rc.ctx, ggml_backend_buffer_get_base(d->buf), d->buf, cols, 1);
+	ggml_build_forward_expand(g, place(ggml_add_inplace(rc.ctx, a, s), d->buf));
+	if (r.checked != be) {
+		for (int i = 0; i < ggml_graph_n_nodes(g); i++) {
+			if (!ggml_backend_supports_op(be, ggml_graph_node(g, i))) {
+				r.failed = true;
+				return false;
+			}
+		}
+	}
+	if (orig(be, g, batch) != GGML_STATUS_SUCCESS) {
+		r.failed = true;
+		return false;
+	}
+	r.checked = be;
+	for (const auto & n : names) {
+		im->group[n] = key;
+		count_rows(im, n, src1);
+	}
+	im->device_calls++;
+	(side ? im->side_calls : im->sched_calls)++;
+	im->shared_calls += (int64_t) names.size() - 1;
+	return true;
+}
+
+// side_of returns r's side stream for the graph's backend be (own, a
+// second backend on the same device, and the two events), made on first
+// use; null where the device has no events (the CPU) or in mode 3.
+static device_reducer * side_of(sattva_imatrix * im, ggml_backend_t be) {
+	if (im->mode == 3) return nullptr;
+	ggml_backend_dev_t dev = ggml_backend_get_device(be);
+	if (dev == nullptr) return nullptr;
+	device_reducer & r = im->devices[dev];
+	if (!r.dev) r.dev = dev;
+	if (r.no_side || r.failed) return nullptr;
+	if (!r.ev_side) {
+		if (!r.own) r.own = ggml_backend_dev_init(dev, nullptr);
+		r.ev_graph = r.own ? ggml_backend_event_new(dev) : nullptr;
+		r.ev_side = r.ev_graph ? ggml_backend_event_new(dev) : nullptr;
+		if (!r.ev_side) {
+			r.no_side = true;
+			return nullptr;
+		}
+	}
+	return &r;
+}
+
+// reuse_at is where the memory of x may next be written in g, from the
+// index of its last reader in g (last, of x's root tensor, -1 when none
+// reads it: that of the MUL_MAT at first): after that reader when it is a
+// matrix product (whose result never takes its input's place), else at it.
+static int reuse_at(struct ggml_cgraph * g, int last, int first) {
+	if (last < first) last = first;
+	const enum ggml_op op = g->nodes[last]->op;
+	return op == GGML_OP_MUL_MAT || op == GGML_OP_MUL_MAT_ID ? last + 1 : last;
+}
+
+// collect_inline computes g (a graph, or a part of one, the scheduler gives
+// be) with orig in segments, and sums each input that inline_handles let
+// run on, without a synchronisation:
+//
+//   - on a GPU, on the side stream: the graph's stream records ev_graph
+//     after the segment that makes the input (ending before the first
+//     MUL_MAT that reads it); the side stream waits for it, reduces, and
+//     records ev_side; the graph's stream waits for ev_side before the
+//     first node that may overwrite the input (reuse_at). The reduction
+//     runs beside the MUL_MATs that read the same input;
+//   - where there is no side stream (mode 3, or no events), between the
+//     segments on the graph's own stream;
+//   - on a CPU backend (mode 2, the tests), at the last point where the
+//     input is intact, which checks reuse_at.
+//
+// The other MUL_MATs that read the same input share its sums.
+static enum ggml_status collect_inline(sattva_imatrix * im, ggml_backend_t be, graph_compute_fn orig, struct ggml_cgraph * g, int batch) {
+	const int n = g->n_nodes;
+	// The stop before the output layer that the scheduler's ask armed at
+	// result_norm comes here, where that node is (the abort callback, which
+	// the CPU backend asks after every node, would end the segments before
+	// it; a GPU backend never asks it).
+	bool armed = false;
+	int norm_at = -1;
+	if (im->abort_now.load(std::memory_order_relaxed)) {
+		for (int i = 0; i < n; i++) {
+			if (strcmp(g->nodes[i]->name, "result_norm") == 0) {
+				norm_at = i;
+				break;
+			}
+		}
+		if (norm_at >= 0) armed = im->abort_now.exchange(false);
+	}
+	// The last reader in g of every tensor's memory (a view's is its root's).
+	std::unordered_map<const struct ggml_tensor *, int> last_read;
+	for (int j = 0; j < n; j++) {
+		for (int k = 0; k < GGML_MAX_SRC; k++) {
+			const struct ggml_tensor * t = g->nodes[j]->src[k];
+			if (t) last_read[t->view_src ? t->view_src : t] = j;
+		}
+	}
+	device_reducer * side;
+	{
+		std::lock_guard<std::mutex> lock(im->mu);
+		side = side_of(im, be);
+	}
+	const bool late = side == nullptr && ggml_backend_dev_type(ggml_backend_get_device(be)) == GGML_BACKEND_DEVICE_TYPE_CPU;
+	struct pending {
+		const struct ggml_tensor * x;
+		std::vector<std::string> names;
+		std::vector<int> readers;
+		int at;
+	};
+	std::vector<pending> due;      // late: the reductions still to run, at their reuse_at
+	int wait_at = INT_MAX;         // where the graph's stream next waits for the side stream
+	std::vector<char> done(n, 0);
+	int start = 0;
+	auto run = [&](int end) -> enum ggml_status {
+		if (armed && start <= norm_at && norm_at < end) {
+			// The stop: what comes before the output layer's norm, then
+			// GGML_STATUS_ABORTED, as the CPU backend's abort would give.
+			struct ggml_cgraph v = ggml_graph_view(g, start, norm_at);
+			const enum ggml_status st = norm_at > start ? orig(be, &v, batch) : GGML_STATUS_SUCCESS;
+			start = norm_at;
+			im->abort_now.store(true, std::memory_order_relaxed);
+			return st == GGML_STATUS_SUCCESS ? GGML_STATUS_ABORTED : st;
+		}
+		if (end <= start) return GGML_STATUS_SUCCESS;
+		struct ggml_cgraph v = ggml_graph_view(g, start, end);
+		start = end;
+		return orig(be, &v, batch);
+	};
+	// reduce sums x for names on be's stream now, or on the host when the
+	// device cannot (after waiting for it).
+	auto reduce = [&](const struct ggml_tensor * x, const std::vector<std::string> & names, const std::vector<int> & readers) {
+		std::lock_guard<std::mutex> lock(im->mu);
+		if (im->error || reduce_inline(im, be, orig, x, names, batch, false)) return;
+		ggml_backend_synchronize(be);
+		for (size_t k = 0; k < readers.size() && !im->error; k++) collect_host(im, g->nodes[readers[k]], names[k]);
+	};
+	// settle runs the graph up to end and what is due before it: the wait
+	// for the side stream, or the late reductions.
+	auto settle = [&](int end) -> enum ggml_status {
+		while (true) {
+			int at = wait_at;
+			for (const auto & p : due) at = std::min(at, p.at);
+			if (at > end) break;
+			const enum ggml_status st = run(at);
+			if (st != GGML_STATUS_SUCCESS) return st;
+			if (at == wait_at) {
+				ggml_backend_event_wait(be, side->ev_side);
+				wait_at = INT_MAX;
+			}
+			for (size_t k = 0; k < due.size();) {
+				if (due[k].at == at) {
+					reduce(due[k].x, due[k].names, due[k].readers);
+					due.erase(due.begin() + k);
+				} else {
+					k++;
+				}
+			}
+		}
+		return run(end);
+	};
+	enum ggml_status st = GGML_STATUS_SUCCESS;
+	std::vector<std::string> names;
+	std::vector<int> readers;
+	for (int i = 0; i < n && st == GGML_STATUS_SUCCESS; i++) {
+		struct ggml_tensor * t = g->nodes[i];
+		std::string wname;
+		if (done[i] || im->mode == 4 || !dense_weight(im, t, wname)) continue;
+		const struct ggml_tensor * src1 = t->src[1];
+		names.assign(1, wname);
+		readers.assign(1, i);
+		for (int j = i + 1; j < n; j++) {
+			struct ggml_tensor * u = g->nodes[j];
+			if (u->op == GGML_OP_MUL_MAT && u->src[1] == src1 && !done[j] && dense_weight(im, u, wname)) {
+				done[j] = 1;
+				names.push_back(wname);
+				readers.push_back(j);
+			}
+		}
+		auto lr = last_read.find(src1->view_src ? src1->view_src : src1);
+		const int at = reuse_at(g, lr == last_read.end() ? -1 : lr->second, readers.back());
+		if (late) {
+			due.push_back({src1, names, readers, at});
+			continue;
+		}
+		st = settle(i);
+		if (st != GGML_STATUS_SUCCESS) break;
+		bool queued = false;
+		if (side) {
+			std::lock_guard<std::mutex> lock(im->mu);
+			if (im->error) continue;
+			ggml_backend_event_record(side->ev_graph, be);
+			ggml_backend_event_wait(side->own, side->ev_graph);
+			queued = reduce_inline(im, side->own, side->own->iface.graph_compute, src1, names, batch, true);
+			ggml_backend_event_record(side->ev_side, side->own);
+			if (queued) {
+				wait_at = std::min(wait_at, at);
+			} else {
+				// The graph's stream waits for what the side stream has
+				// queued so far, and the reductions stay on it from now.
+				ggml_backend_event_wait(be, side->ev_side);
+				side->no_side = true;
+				side = nullptr;
+			}
+		}
+		if (!queued) reduce(src1, names, readers);
+	}
+	if (st == GGML_STATUS_SUCCESS) st = settle(n);
+	if (side && wait_at != INT_MAX) ggml_backend_event_wait(be, side->ev_side); // the stop, or an error, before the wait
+	return st;
+}
+
+// inline_compute is the graph_compute of a hooked backend.
+static enum ggml_status inline_compute(ggml_backend_t be, struct ggml_cgraph * g, int batch) {
+	hooked_backend h = {};
+	{
+		std::lock_guard<std::mutex> lock(hooks_mu);
+		for (const auto & x : hooks) {
+			if (x.be == be) h = x;
+		}
+	}
+	if (h.orig == nullptr) return GGML_STATUS_FAILED; // only a hooked backend has this function
+	return collect_inline(h.im, be, h.orig, g, batch);
 }
 
 extern "C" {
@@ -366,6 +635,8 @@ void sattva_imatrix_free(sattva_imatrix * im) {
 	for (auto & kv : im->devices) {
 		if (kv.second.colsum_buf) ggml_backend_buffer_free(kv.second.colsum_buf);
 		if (kv.second.scratch) ggml_backend_buffer_free(kv.second.scratch);
+		if (kv.second.ev_graph) ggml_backend_event_free(kv.second.ev_graph);
+		if (kv.second.ev_side) ggml_backend_event_free(kv.second.ev_side);
 		if (kv.second.own) ggml_backend_free(kv.second.own);
 	}
 	delete im;
@@ -392,6 +663,40 @@ void sattva_imatrix_attach(sattva_imatrix * im, struct llama_context * lctx, int
 	im->lctx = lctx;
 	im->ubatches = ubatches > 0 ? ubatches : 1;
 	if (!im->process_output) llama_set_abort_callback(lctx, sattva_imatrix_abort, im);
+	if (im->mode == 1) return;
+	ggml_backend_sched_t sched = lctx->get_sched();
+	const int nb = sched ? ggml_backend_sched_get_n_backends(sched) : 0;
+	std::lock_guard<std::mutex> hl(hooks_mu);
+	for (int i = 0; i < nb; i++) {
+		ggml_backend_t be = ggml_backend_sched_get_backend(sched, i);
+		ggml_backend_dev_t dev = ggml_backend_get_device(be);
+		const enum ggml_backend_dev_type type = dev ? ggml_backend_dev_type(dev) : GGML_BACKEND_DEVICE_TYPE_ACCEL;
+		const bool gpu = type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU;
+		if (!(gpu || (im->mode == 2 && type == GGML_BACKEND_DEVICE_TYPE_CPU)) || be->iface.graph_compute == nullptr ||
+				be->iface.graph_compute == inline_compute) {
+			continue;
+		}
+		hooks.push_back({be, be->iface.graph_compute, im});
+		be->iface.graph_compute = inline_compute;
+		im->hooked.push_back(be);
+	}
+}
+
+// sattva_imatrix_detach gives the hooked backends their graph_compute back;
+// call it before the context is freed.
+void sattva_imatrix_detach(sattva_imatrix * im) {
+	std::lock_guard<std::mutex> lock(im->mu);
+	std::lock_guard<std::mutex> hl(hooks_mu);
+	for (ggml_backend_t be : im->hooked) {
+		for (auto it = hooks.begin(); it != hooks.end(); ++it) {
+			if (it->be == be && it->im == im) {
+				be->iface.graph_compute = it->orig;
+				hooks.erase(it);
+				break;
+			}
+		}
+	}
+	im->hooked.clear();
 }
 
 bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
@@ -401,147 +706,25 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 	if (ask) {
 		if (t->op != GGML_OP_MUL_MAT && t->op != GGML_OP_MUL_MAT_ID) {
 			// The output layer's norm comes after every blk.* weight. In the
-			// last ubatch of a decode it arms the abort callback.
+			// last ubatch of a decode it arms the stop.
 			if (!im->process_output && im->ubatches_left > 0 && strcmp(t->name, "result_norm") == 0 &&
 					--im->ubatches_left == 0) {
 				im->abort_now.store(true, std::memory_order_relaxed);
 			}
 			return false;
 		}
-		if (im->mode == 5) return false; // the pass alone (benchmarks)
+		if (im->mode == 4) return false; // the pass alone (benchmarks)
 		if (t->op == GGML_OP_MUL_MAT_ID) return true;
 		if (src1->ne[1] < 16 || src1->type != GGML_TYPE_F32) return false;
 		std::string wname = filter_name(src0->name);
 		if (!(wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight"))) return false;
-		std::lock_guard<std::mutex> lock(im->mu);
-		if (im->error || im->last_src1 != src1 || im->last_data != src1->data) return true;
-		if (im->mode == 3) return false; // stops only (benchmarks)
-		// The same activation as the MUL_MAT summed just before, in this
-		// graph (the scheduler asks in node order, after that one's
-		// evaluation, and the activation is still alive: this node reads
-		// it): add the same sums, queued after that MUL_MAT's on the same
-		// backend, and let the scheduler run on.
-		if (!device_add_last(im, wname, src1)) return true; // stop and reduce it again
-		if (count_rows(im, wname, src1)) im->shared_calls++;
-		return false;
+		// The scheduler stops here, and the callback sums the input on the
+		// host, unless collect_inline sums it on the device.
+		return !inline_handles(im, t);
 	}
 	std::string wname = filter_name(src0->name);
 	std::lock_guard<std::mutex> lock(im->mu);
-	im->last_src1 = nullptr;
-	im->last_data = nullptr;
-	if (im->error) return true;
-	if (im->mode == 3) { // stops only (benchmarks): where mode 0 would stop, nothing collected
-		im->last_src1 = src1;
-		im->last_data = src1->data;
-		return true;
-	}
-
-	const bool is_host = ggml_backend_buffer_is_host(src1->buffer);
-	if (((!is_host && im->mode == 0) || im->mode == 2 || im->mode == 4) && t->op == GGML_OP_MUL_MAT && ggml_is_contiguous(src1) &&
-			src1->ne[2] == 1 && src1->ne[3] == 1 && src0->ne[2] == 1 && src0->ne[3] == 1 &&
-			device_reduce(im, t, wname)) {
-		// The dense case on a GPU: the device sums the squares over the
-		// rows and adds them to the weight's sums there (float rounding
-		// differs from adding row by row, well inside float32 summation
-		// order); only the rows are counted here.
-		if (!im->error && count_rows(im, wname, src1)) {
-			im->device_calls++;
-			im->last_src1 = src1;
-			im->last_data = src1->data;
-		}
-		return true;
-	}
-	if (!is_host) {
-		const size_t n = ggml_nbytes(src1);
-		im->src1.resize(n);
-		ggml_backend_tensor_get(src1, im->src1.data(), 0, n);
-	}
-	const char * data = is_host ? (const char *) src1->data : im->src1.data();
-	if (src1->type != GGML_TYPE_F32 || src1->nb[0] != ggml_element_size(src1)) {
-		im->error = 2;
-		im->error_tensor = wname;
-		return true;
-	}
-	const int64_t ne0 = src1->ne[0];
-
-	if (t->op == GGML_OP_MUL_MAT_ID) {
-		// ids -> [n_expert_used, n_tokens]; src1 -> [cols, n_expert_used, n_tokens]
-		const struct ggml_tensor * ids = t->src[2];
-		const int64_t n_as = src0->ne[2];
-		const int64_t n_ids = ids->ne[0];
-		if (ids->ne[1] != src1->ne[2] || ggml_nrows(src1) != src1->ne[1] * src1->ne[2]) {
-			im->error = 2;
-			im->error_tensor = wname;
-			return true;
-		}
-		im->ids.resize(ggml_nbytes(ids));
-		ggml_backend_tensor_get(ids, im->ids.data(), 0, ggml_nbytes(ids));
-		auto & e = im->stats[wname];
-		if (e.values.empty()) {
-			e.values.assign(ne0 * n_as, 0.0f);
-			e.counts.assign(n_as, 0);
-		} else if ((int64_t) e.values.size() != ne0 * n_as || (int64_t) e.counts.size() != n_as) {
-			im->error = 2;
-			im->error_tensor = wname;
-			return true;
-		}
-		for (int64_t ex = 0; ex < n_as; ++ex) {
-			float * v = e.values.data() + ex * ne0;
-			for (int64_t idx = 0; idx < n_ids; ++idx) {
-				for (int64_t row = 0; row < src1->ne[2]; ++row) {
-					const int excur = *(const int32_t *) (im->ids.data() + row * ids->nb[1] + idx * ids->nb[0]);
-					if (excur < 0 || excur >= n_as) {
-						im->error = 2;
-						im->error_tensor = wname;
-						return true;
-					}
-					if (excur != ex) continue;
-					const int64_t i11 = idx % src1->ne[1];
-					const float * x = (const float *) (data + i11 * src1->nb[1] + row * src1->nb[2]);
-					e.counts[ex]++;
-					for (int64_t j = 0; j < ne0; ++j) v[j] += x[j] * x[j];
-				}
-			}
-			for (int64_t j = 0; j < ne0; ++j) {
-				if (!std::isfinite(v[j])) {
-					im->error = 1;
-					im->error_tensor = wname;
-					return true;
-				}
-			}
-		}
-		return true;
-	}
-
-	auto & e = im->stats[wname];
-	const int64_t n_mat = src0->ne[2] * src0->ne[3];
-	if (e.values.empty()) {
-		e.values.assign(ne0 * n_mat, 0.0f);
-		if (e.counts.empty()) e.counts.assign(1, 0);
-	}
-	if ((int64_t) e.values.size() != ne0 * n_mat || e.counts.size() != 1) {
-		im->error = 2;
-		im->error_tensor = wname;
-		return true;
-	}
-	for (int64_t i3 = 0; i3 < src1->ne[3]; ++i3) {
-		for (int64_t i2 = 0; i2 < src1->ne[2]; ++i2) {
-			const int64_t mat_id = (i3 % src0->ne[3]) * src0->ne[2] + (i2 % src0->ne[2]);
-			float * v = e.values.data() + mat_id * ne0;
-			for (int64_t row = 0; row < src1->ne[1]; ++row) {
-				const float * x = (const float *) (data + row * src1->nb[1] + i2 * src1->nb[2] + i3 * src1->nb[3]);
-				for (int64_t j = 0; j < ne0; ++j) v[j] += x[j] * x[j];
-			}
-			for (int64_t j = 0; j < ne0; ++j) {
-				if (!std::isfinite(v[j])) {
-					im->error = 1;
-					im->error_tensor = wname;
-					return true;
-				}
-			}
-		}
-	}
-	for (auto & c : e.counts) c += ggml_nrows(src1) / n_mat;
+	if (!im->error) collect_host(im, t, wname);
 	return true;
 }
 
@@ -564,6 +747,11 @@ int64_t sattva_imatrix_shared_calls(sattva_imatrix * im) {
 	return im->shared_calls;
 }
 
+int64_t sattva_imatrix_side_calls(sattva_imatrix * im) {
+	std::lock_guard<std::mutex> lock(im->mu);
+	return im->side_calls;
+}
+
 int64_t sattva_imatrix_sched_calls(sattva_imatrix * im) {
 	std::lock_guard<std::mutex> lock(im->mu);
 	return im->sched_calls;
@@ -572,23 +760,8 @@ int64_t sattva_imatrix_sched_calls(sattva_imatrix * im) {
 // sattva_imatrix_graph_begin is called before each decode.
 void sattva_imatrix_graph_begin(sattva_imatrix * im) {
 	std::lock_guard<std::mutex> lock(im->mu);
-	im->last_src1 = nullptr;
-	im->last_data = nullptr;
-	im->last_dev = nullptr;
 	im->ubatches_left = (im->process_output || im->lctx == nullptr) ? 0 : im->ubatches;
 	im->abort_now.store(false, std::memory_order_relaxed);
-}
-
-// sattva_imatrix_graph_end is called after each decode, before the
-// context synchronises: it queues the additions still pending.
-int sattva_imatrix_graph_end(sattva_imatrix * im) {
-	std::lock_guard<std::mutex> lock(im->mu);
-	if (!flush_pending(im) && !im->error) {
-		im->error = 2;
-		im->error_tensor = "(shared sums)";
-	}
-	im->last_dev = nullptr;
-	return im->error;
 }
 
 // sattva_imatrix_stopped says whether the decode just run was stopped after
@@ -630,12 +803,19 @@ int sattva_imatrix_snapshot(sattva_imatrix * im) {
 	return (int) im->snapshot.size();
 }
 
+// dsum_of is the device sum holding name's sums (its group's), or null.
+static const device_sum * dsum_of(sattva_imatrix * im, const std::string & name) {
+	auto g = im->group.find(name);
+	auto d = im->dsums.find(g != im->group.end() ? g->second : name);
+	return d != im->dsums.end() ? &d->second : nullptr;
+}
+
 // entry_values is the sums of one entry: those added on the host plus those
 // kept on a device.
 static int64_t entry_values(sattva_imatrix * im, const std::string & name, const im_stats & e) {
 	int64_t n = (int64_t) e.values.size();
-	auto d = im->dsums.find(name);
-	if (d != im->dsums.end() && n == 0) n = (int64_t) d->second.host.size();
+	const device_sum * d = dsum_of(im, name);
+	if (d && n == 0) n = (int64_t) d->host.size();
 	return n;
 }
 
@@ -656,9 +836,9 @@ void sattva_imatrix_copy(sattva_imatrix * im, int i, float * values, int64_t * c
 	const int64_t n = entry_values(im, it->first, it->second);
 	std::fill(values, values + n, 0.0f);
 	std::copy(it->second.values.begin(), it->second.values.end(), values);
-	auto d = im->dsums.find(it->first);
-	if (d != im->dsums.end() && (int64_t) d->second.host.size() == n) {
-		for (int64_t j = 0; j < n; j++) values[j] += d->second.host[j];
+	const device_sum * d = dsum_of(im, it->first);
+	if (d && (int64_t) d->host.size() == n) {
+		for (int64_t j = 0; j < n; j++) values[j] += d->host[j];
 	}
 	std::copy(it->second.counts.begin(), it->second.counts.end(), counts);
 }

@@ -20,23 +20,21 @@ import (
 // does, and returns for every matrix multiplication's weight the sum of
 // squared activations per input column and the rows counted: the numbers
 // llama-imatrix writes as NAME.in_sum2 and NAME.counts. The collection is
-// done in C inside llama.cpp's graph-evaluation callback (cb_eval), the
-// expert-routed MUL_MAT_ID case included. Activations on a GPU are reduced
-// there, once per activation, on the scheduler's own backend and into sums
-// that stay on the device until the end: attn_k and attn_v reuse attn_q's
-// column sums, ffn_up ffn_gate's, so the scheduler stops four times a layer
-// instead of seven.
+// done in C (imatrix.cpp). Activations on a GPU are reduced on the device,
+// once per activation (attn_q, attn_k and attn_v share one, as do ffn_gate
+// and ffn_up), on a second stream that runs beside the graph's, into sums
+// that stay on the device until the end: the pass never waits for the host.
+// The others, and the expert-routed MUL_MAT_ID case, are summed on the host
+// in llama.cpp's graph-evaluation callback (cb_eval).
 //
 // Chunking follows llama-imatrix's compute_imatrix: tokens[i*C:(i+1)*C] for
 // each whole chunk i, the first token replaced by BOS when the vocabulary
 // adds one, every position's logits requested (so the last layer sees every
 // token). Unless ProcessOutput is set, each pass then stops after the last
-// weight, before the output layer, through the context's abort callback:
-// the logits are neither computed nor copied. That stop takes effect where
-// the output layer runs on the CPU: always on a CPU, and on a GPU when the
-// model was loaded with ModelOptions.OutputOnCPU (IMatrixStats.OutputSkipped
-// counts the passes stopped). When ctx is cancelled between chunks, the
-// statistics of the chunks done so far are returned with ctx's error.
+// weight, before the output layer, on a GPU or a CPU (IMatrixStats.
+// OutputSkipped counts the passes stopped): the logits are neither computed
+// nor copied. When ctx is cancelled between chunks, the statistics of the
+// chunks done so far are returned with ctx's error.
 func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOptions) (*IMatrixStats, error) {
 	if err := m.use(); err != nil {
 		return nil, err
@@ -72,20 +70,20 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	}
 	threads := o.Threads
 	if threads == 0 && m.opts.GPULayers <= 0 && m.Device().Kind != "CPU" {
-		// Every layer on a GPU: the CPU only looks the tokens' embeddings up
-		// and starts the output layer; all its threads polling between those
-		// slowed the host's launches at the collector's stops (device
-		// reductions 39.6 ms a chunk at 4 threads, 46.8 ms at 16; 8B, H100).
+		// Every layer on a GPU: the CPU only looks the tokens' embeddings up;
+		// all its threads polling slow the host's launches (32.7 ms a chunk
+		// at 4 threads, 39.3 ms at 16; 8B, H100, BenchmarkIMatrixChunk).
 		threads = min(4, runtime.NumCPU())
 	}
 	c, err := m.newContext(ContextOptions{ContextSize: chunk, BatchSize: chunk, UBatchSize: ubatch,
-		Threads: threads, BatchThreads: threads, noOpOffload: true},
+		Threads: threads, BatchThreads: threads},
 		C.ggml_backend_sched_eval_callback(C.sattva_imatrix_cb), unsafe.Pointer(im))
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	C.sattva_imatrix_attach(im, c.ctx, C.int((chunk+ubatch-1)/ubatch))
+	defer C.sattva_imatrix_detach(im) // before c.Close: the hooked backends are the context's
 	sink := initEngine("", nil).sink
 	sink.stopping.Add(1)
 	defer sink.stopping.Add(-1)
@@ -131,6 +129,7 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	st.DeviceReduced = int64(C.sattva_imatrix_device_calls(im))
 	st.SharedReduced = int64(C.sattva_imatrix_shared_calls(im))
 	st.schedReduced = int64(C.sattva_imatrix_sched_calls(im))
+	st.sideReduced = int64(C.sattva_imatrix_side_calls(im))
 	return st, runErr
 }
 
@@ -170,7 +169,6 @@ func (c *Context) evalIMatrixChunk(toks []int32, im *C.sattva_imatrix) (bool, er
 	c.batch.n_tokens = C.int32_t(len(toks))
 	C.sattva_imatrix_graph_begin(im)
 	rc := C.llama_decode(c.ctx, c.batch)
-	C.sattva_imatrix_graph_end(im)
 	C.llama_synchronize(c.ctx)
 	if rc == 2 && bool(C.sattva_imatrix_stopped(im)) {
 		return true, nil

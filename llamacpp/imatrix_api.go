@@ -19,13 +19,13 @@ type IMatrixOptions struct {
 	// total.
 	Progress func(done, total int)
 
-	// reduceMode (tests): 0 sums GPU activations on their device and host
-	// ones on the host; 1 copies everything to the host; 2 sums everything
-	// with a ggml backend of the activation's device, the CPU's included;
-	// 3 (BenchmarkIMatrixChunk) stops the scheduler where mode 0 would and
-	// collects nothing; 4 is 2 on a backend of the collector's own, never
-	// the scheduler's; 5 (benchmarks) never stops and collects nothing (the
-	// pass and the stop before the output layer alone).
+	// reduceMode (tests): 0 sums GPU activations on their device, on a
+	// second stream beside the graph's, and the others on the host; 1 sums
+	// everything on the host; 2 is 0 on every backend, the CPU's included
+	// (there at the last node before each activation may be overwritten);
+	// 3 is 0 on the graph's own stream, without the second one; 4
+	// (BenchmarkIMatrixChunk) collects nothing: the pass and its stop
+	// before the output layer alone.
 	reduceMode int
 	// uBatchSize (tests): the context's ubatch; 0: min(ChunkSize, 512).
 	uBatchSize int
@@ -48,21 +48,21 @@ type IMatrixStats struct {
 	Entries   []IMatrixEntry
 	Chunks    int
 	ChunkSize int
-	// DeviceReduced counts the matrix multiplications whose column sums
-	// were computed on the device holding the activations (a GPU) rather
-	// than after copying the activations to the host.
+	// DeviceReduced counts the activations whose column sums were computed
+	// on the device holding them (a GPU), once for every weight that reads
+	// the activation, rather than after copying them to the host.
 	DeviceReduced int64
 	// SharedReduced counts the matrix multiplications on a device that
-	// reused the column sums of the one before, because both read the same
-	// activation (attn_k and attn_v after attn_q, ffn_up after ffn_gate):
-	// the scheduler does not stop at them, which saves a synchronisation each.
+	// shared the sums of another reading the same activation (attn_k and
+	// attn_v with attn_q, ffn_up with ffn_gate).
 	SharedReduced int64
 	// OutputSkipped counts the chunks whose pass stopped after the last
-	// weight collected, before the output layer: on the CPU, or with the
-	// model loaded with ModelOptions.OutputOnCPU. The logits are then
-	// neither computed nor copied.
+	// weight collected, before the output layer (every chunk unless
+	// ProcessOutput is set). The logits are then neither computed nor
+	// copied.
 	OutputSkipped int
 
-	schedReduced int64 // device reductions run on the scheduler's own backend
+	schedReduced int64 // device reductions on the graph's own stream
+	sideReduced  int64 // device reductions on the second stream
 	graphsReused int   // decodes that reused llama.cpp's graph of the one before
 }

@@ -82,8 +82,7 @@ func storiesTokens(t *testing.T, m *Model, n int) []int32 {
 func TestCollectIMatrixMatchesFormula(t *testing.T) {
 	m := loadStories(t, ModelOptions{CPUOnly: true})
 	checkIMatrixAgainstTap(t, m, 0, 0)
-	checkIMatrixAgainstTap(t, m, 2, 0)  // the device reduction's graph, on the scheduler's CPU backend
-	checkIMatrixAgainstTap(t, m, 4, 0)  // the same on a CPU backend of the collector's own
+	checkIMatrixAgainstTap(t, m, 2, 0)  // the device reduction's graph on the CPU, each at the last node before the activation may be overwritten
 	checkIMatrixAgainstTap(t, m, 0, 16) // four ubatches a chunk: the stop comes after the last
 	checkIMatrixAgainstTap(t, m, 2, 16)
 }
@@ -108,14 +107,22 @@ func TestCollectIMatrixProcessOutput(t *testing.T) {
 	for i := range toks {
 		toks[i] = int32((i*7919 + 13) % m.NVocab())
 	}
-	run := func(output bool) *IMatrixStats {
-		st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, Threads: 2, ProcessOutput: output})
+	run := func(output bool, mode int) *IMatrixStats {
+		st, err := m.CollectIMatrix(context.Background(), toks, IMatrixOptions{ChunkSize: chunk, Threads: 2, ProcessOutput: output, reduceMode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return st
 	}
-	plain, withOut := run(false), run(true)
+	plain, withOut := run(false, 0), run(true, 0)
+	// The device path (here on the CPU's backend) stops where it computes
+	// the graph, and sums output.weight's input like the others.
+	devPlain, devOut := run(false, 2), run(true, 2)
+	if devPlain.OutputSkipped != 2 || devOut.OutputSkipped != 0 || len(devPlain.Entries) != 14 || len(devOut.Entries) != 15 ||
+		devOut.DeviceReduced != 2*(4*2+1) {
+		t.Errorf("device path: %d and %d passes stopped (want 2 and 0), %d and %d entries (want 14 and 15), %d reductions with output.weight (want 18)",
+			devPlain.OutputSkipped, devOut.OutputSkipped, len(devPlain.Entries), len(devOut.Entries), devOut.DeviceReduced)
+	}
 	if plain.OutputSkipped != 2 || withOut.OutputSkipped != 0 {
 		t.Errorf("passes stopped before the output layer: %d without output.weight (want 2), %d with it (want 0)",
 			plain.OutputSkipped, withOut.OutputSkipped)
@@ -150,16 +157,22 @@ func TestCollectIMatrixProcessOutput(t *testing.T) {
 	if ref == nil || ref.count != 2*chunk || len(ref.sums) != len(out.Sums) {
 		t.Fatalf("the tap saw output.weight's input as %+v", ref)
 	}
-	for j, v := range out.Sums {
-		if d := math.Abs(float64(v)-ref.sums[j]) / math.Max(math.Abs(ref.sums[j]), 1e-30); d > 1e-4 {
-			t.Fatalf("output.weight[%d] = %v, reference %v (relative %.2g)", j, v, ref.sums[j], d)
+	for _, e := range []IMatrixEntry{out, devOut.Entries[len(devOut.Entries)-1]} {
+		if e.Name != "output.weight" || len(e.Sums) != len(ref.sums) {
+			t.Fatalf("%s: %d sums, want output.weight's %d", e.Name, len(e.Sums), len(ref.sums))
+		}
+		for j, v := range e.Sums {
+			if d := math.Abs(float64(v)-ref.sums[j]) / math.Max(math.Abs(ref.sums[j]), 1e-30); d > 1e-4 {
+				t.Fatalf("output.weight[%d] = %v, reference %v (relative %.2g)", j, v, ref.sums[j], d)
+			}
 		}
 	}
 }
 
 // TestCollectIMatrixGPU (SATTVA_GPU_TEST=1, a GPU backend present): the
-// collector's device-side column sums, and its host-copy path, against the
-// tap's host copies and llama-imatrix's formula.
+// collector's device-side column sums, on the second stream and on the
+// graph's own, and its host-copy path, against the tap's host copies and
+// llama-imatrix's formula.
 func TestCollectIMatrixGPU(t *testing.T) {
 	if os.Getenv(gpuTestEnv) != "1" {
 		t.Skip("set " + gpuTestEnv + "=1 on a machine with a GPU backend")
@@ -167,11 +180,9 @@ func TestCollectIMatrixGPU(t *testing.T) {
 	m := loadStories(t, ModelOptions{})
 	checkIMatrixAgainstTap(t, m, 0, 0)
 	checkIMatrixAgainstTap(t, m, 1, 0)
-	checkIMatrixAgainstTap(t, m, 4, 0)
-	// With the output layer in host memory the pass stops before it.
-	mo := loadStories(t, ModelOptions{OutputOnCPU: true})
-	checkIMatrixAgainstTap(t, mo, 0, 0)
-	checkIMatrixAgainstTap(t, mo, 0, 16)
+	checkIMatrixAgainstTap(t, m, 3, 0)
+	checkIMatrixAgainstTap(t, m, 0, 16)
+	checkIMatrixAgainstTap(t, m, 3, 16)
 }
 
 func checkIMatrixAgainstTap(t *testing.T, m *Model, mode, ubatch int) {
@@ -188,17 +199,24 @@ func checkIMatrixAgainstTap(t *testing.T, m *Model, mode, ubatch int) {
 		t.Fatalf("chunks %d of %d, progress %v; want 3 chunks of %d", st.Chunks, st.ChunkSize, done, chunk)
 	}
 	gpu := m.Device().Name != "CPU"
-	if wantDevice := mode == 2 || mode == 4 || (mode == 0 && gpu); wantDevice != (st.DeviceReduced > 0) {
+	if wantDevice := mode == 2 || ((mode == 0 || mode == 3) && gpu); wantDevice != (st.DeviceReduced > 0) {
 		t.Errorf("reduce mode %d on %s: %d device reductions", mode, m.Device().Name, st.DeviceReduced)
 	}
-	// Mode 4 reduces on a backend of its own; the others on the scheduler's.
-	if want := map[bool]int64{true: 0, false: st.DeviceReduced}[mode == 4]; st.schedReduced != want {
-		t.Errorf("reduce mode %d: %d of %d device reductions on the scheduler's backend, want %d",
+	// Mode 0 on a GPU reduces on the second stream, the others on the
+	// graph's own.
+	side := mode == 0 && gpu
+	if want := map[bool]int64{true: st.DeviceReduced, false: 0}[side]; st.sideReduced != want {
+		t.Errorf("reduce mode %d: %d of %d device reductions on the second stream, want %d",
+			mode, st.sideReduced, st.DeviceReduced, want)
+	}
+	if want := map[bool]int64{true: 0, false: st.DeviceReduced}[side]; st.schedReduced != want {
+		t.Errorf("reduce mode %d: %d of %d device reductions on the graph's stream, want %d",
 			mode, st.schedReduced, st.DeviceReduced, want)
 	}
-	// Every pass stops before the output layer when that layer runs on the
-	// CPU: a CPU model, or a GPU one loaded with OutputOnCPU.
-	if want := map[bool]int{true: 3, false: 0}[!gpu || m.opts.OutputOnCPU]; st.OutputSkipped != want {
+	// Every pass stops before the output layer: on a CPU through the abort
+	// callback, on a GPU where the collector computes the graph (not in
+	// mode 1, which leaves the GPU's graph alone).
+	if want := map[bool]int{true: 0, false: 3}[mode == 1 && gpu]; st.OutputSkipped != want {
 		t.Errorf("reduce mode %d on %s: %d passes stopped before the output layer, want %d", mode, m.Device().Name, st.OutputSkipped, want)
 	}
 	// On a device, k and v reuse q's sums and up reuses gate's: 3 of every 7
@@ -278,23 +296,15 @@ func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
 
 // BenchmarkIMatrixChunk splits the time of one imatrix chunk of 512 tokens
 // on the model in SATTVA_BENCH_MODEL (any GGUF; the 8B F16 on a GPU is the
-// case of issue #18), one sub-benchmark per added cost, in one process.
-// With the model loaded as usual (every layer on the GPU):
+// case of issue #18), one sub-benchmark per added cost, in one process:
 //
 //	decode-last  the forward pass with the last position's logits (bench's pp512)
 //	decode-all   every position's logits, as the imatrix asks (the last layer sees every token)
-//	full         the collector when the output layer is on the GPU: it cannot stop the
-//	             pass before it, so the logits are computed and copied
-//
-// then loaded with OutputOnCPU, as `sattva imatrix` loads it:
-//
-//	pass         the collector's pass with the stop before the output layer alone:
-//	             no stop at a weight, nothing collected
-//	stops        the scheduler stops at the weights too (4 a layer), nothing collected
-//	device       the collector as `sattva imatrix` runs it (column sums on the device,
-//	             queued on the scheduler's backend)
-//	device-own   the same sums on a backend of the collector's own, synchronised after each
-//	device-allcpus  device with all CPU threads (the default on a GPU is 4)
+//	pass         the collector's pass with the stop before the output layer alone, nothing collected
+//	full         the collector as `sattva imatrix` runs it: column sums on the device, on a
+//	             second stream beside the graph's
+//	graph-stream the same sums queued on the graph's own stream, between its segments
+//	allcpus      full with all CPU threads (the default on a GPU is 4)
 //
 // ns/chunk is per chunk after the first of each call (as `sattva imatrix`
 // reports it: without the context's setup and the first pass).
@@ -331,6 +341,7 @@ func BenchmarkIMatrixChunk(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer m.Close()
 	toks := make([]int32, chunk*per)
 	for i := range toks {
 		toks[i] = int32((i*7919 + 13) % m.NVocab())
@@ -355,18 +366,10 @@ func BenchmarkIMatrixChunk(b *testing.B) {
 			}
 		})
 	}
-	b.Run("full", func(b *testing.B) { collect(b, m, toks, 0, 0) })
-	m.Close()
-
-	mo, err := Load(path, ModelOptions{OutputOnCPU: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mo.Close()
 	for _, mode := range []struct {
 		name          string
 		mode, threads int
-	}{{"pass", 5, 0}, {"stops", 3, 0}, {"device", 0, 0}, {"device-own", 4, 0}, {"device-allcpus", 0, runtime.NumCPU()}} {
-		b.Run(mode.name, func(b *testing.B) { collect(b, mo, toks, mode.mode, mode.threads) })
+	}{{"pass", 4, 0}, {"full", 0, 0}, {"graph-stream", 3, 0}, {"allcpus", 0, runtime.NumCPU()}} {
+		b.Run(mode.name, func(b *testing.B) { collect(b, m, toks, mode.mode, mode.threads) })
 	}
 }

@@ -72,12 +72,6 @@ func Load(path string, o ModelOptions) (*Model, error) {
 		none := (*C.ggml_backend_dev_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.ggml_backend_dev_t(nil)))))
 		defer C.free(unsafe.Pointer(none))
 		p.devices = none
-	case o.GPULayers <= 0 && o.OutputOnCPU:
-		n, err := ggufBlockCount(path, arch)
-		if err != nil {
-			return nil, err
-		}
-		p.n_gpu_layers = C.int32_t(n)
 	case o.GPULayers <= 0:
 		p.n_gpu_layers = 999
 	default:
@@ -160,18 +154,6 @@ func ggufArchitecture(path string) (string, error) {
 	default:
 		return "", &LoadError{Path: path, Msg: "GGUF has no general.architecture string", Invalid: true}
 	}
-}
-
-// ggufBlockCount reads ARCH.block_count, the model's layer count.
-func ggufBlockCount(path, arch string) (int, error) {
-	cpath, ckey := C.CString(path), C.CString(arch+".block_count")
-	defer C.free(unsafe.Pointer(cpath))
-	defer C.free(unsafe.Pointer(ckey))
-	n := int(C.sattva_gguf_u32(cpath, ckey))
-	if n <= 0 {
-		return 0, &LoadError{Path: path, Msg: "GGUF has no " + arch + ".block_count", Invalid: true}
-	}
-	return n, nil
 }
 
 // Close frees the model, its adapters and every Context it made that is

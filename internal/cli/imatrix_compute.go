@@ -54,10 +54,7 @@ func computeIMatrix(ctx context.Context, o imatrixOpts) (*quantize.IMatrixSums, 
 	if len(o.Data) == 0 {
 		return nil, errors.New("imatrix: no data files")
 	}
-	// The output layer stays in host memory, where the collector stops each
-	// pass before it (unless output.weight is collected).
-	m, err := llamacpp.Load(o.Model, llamacpp.ModelOptions{GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, LoRA: o.LoRA, Logger: o.Logger,
-		OutputOnCPU: !o.ProcessOutput})
+	m, err := llamacpp.Load(o.Model, llamacpp.ModelOptions{GPULayers: o.GPULayers, CPUOnly: o.CPUOnly, LoRA: o.LoRA, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
