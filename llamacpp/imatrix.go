@@ -71,8 +71,9 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	threads := o.Threads
 	if threads == 0 && m.opts.GPULayers <= 0 && m.Device().Kind != "CPU" {
 		// Every layer on a GPU: the CPU only looks the tokens' embeddings up;
-		// all its threads polling slow the host's launches (32.7 ms a chunk
-		// at 4 threads, 39.3 ms at 16; 8B, H100, BenchmarkIMatrixChunk).
+		// all its threads polling slow the host's launches (8B, H100,
+		// BenchmarkIMatrixChunk: 31.7 ms a chunk at 4 threads, 39.3 ms at 16
+		// in one call; 31.5 and 32.1 ms in another).
 		threads = min(4, runtime.NumCPU())
 	}
 	c, err := m.newContext(ContextOptions{ContextSize: chunk, BatchSize: chunk, UBatchSize: ubatch,

@@ -13,8 +13,8 @@
 #      docs and Go sources, repeated), F16 model on the GPU. Goal: mean time
 #      per chunk (after the first) within 1.1x of the pp512 pass. The imatrix
 #      pass asks for every position's logits (as llama-imatrix does, so the
-#      last layer sees every token), then stops before the output layer
-#      (kept on the CPU), so neither the logits nor their copy are computed.
+#      last layer sees every token), then stops before the output layer, so
+#      neither the logits nor their copy are computed.
 #   4. (unless IMX_QUANT=0) quantize F16 -> Q4_K_M with the Go quantizer, without and with the
 #      imatrix of step 3 (all cores). Goal: with <= 1.2x without. Then the
 #      same with --engine llamacpp, cmp'd with the Go file: llama.cpp's own
@@ -115,7 +115,7 @@ ratio() { python3 -c "import sys; a,b=sys.argv[1],sys.argv[2]; print('%.2fx' % (
   echo "| sattva bench pp$CTX, mean of $CHUNKS passes | ${pp_ms:-?} ms | anchor |"
   echo "| sattva imatrix, $im_chunks chunks of $CTX, mean per chunk after the first | ${im_ms:-?} ms ($(ratio "$im_ms" "$pp_ms") of pp$CTX) | <= 1.1x |"
   echo "| sattva imatrix, whole command (load, tokenize, $im_chunks chunks, write) | ${im_wall} s | |"
-  echo "| MUL_MATs reduced on the device / reusing the sums before them | $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s / %s" % (r.get("device_reduced","?"), r.get("shared_reduced","?")))' "$OUT/imatrix-run.json" 2>/dev/null || echo "?") | |"
+  echo "| activations reduced on the device / MUL_MATs sharing one | $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s / %s" % (r.get("device_reduced","?"), r.get("shared_reduced","?")))' "$OUT/imatrix-run.json" 2>/dev/null || echo "?") | |"
   echo "| quantize Q4_K_M (Go), no imatrix, mean of ${IMX_QREPS:-1} | ${q_plain} s (${plains[*]:-}) | anchor |"
   echo "| quantize Q4_K_M (Go), --imatrix, mean of ${IMX_QREPS:-1} | ${q_im} s (${ims[*]:-}; $(ratio "$q_im" "$q_plain")) | <= 1.2x |"
   if [ -n "$scalar_rows" ]; then echo "$scalar_rows"; fi

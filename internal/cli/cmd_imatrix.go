@@ -39,8 +39,9 @@ func newIMatrixCmd(s *Streams) *cobra.Command {
 			".dat with --output-format dat). JSONL examples are rendered with the model's chat\n" +
 			"template; other files are read as plain text. Give the file to `sattva quantize\n" +
 			"--imatrix` or to llama-quantize. Ctrl-C writes the chunks done so far.\n\n" +
-			"Each pass stops after the last layer's weights: the output layer stays in host memory\n" +
-			"and is never run, so no logits are computed or copied (--process-output runs it).\n" +
+			"Each pass stops after the last layer's weights: the output layer is never run, so no\n" +
+			"logits are computed or copied (--process-output runs it). On a GPU the sums are\n" +
+			"computed there, beside the pass, and read back once at the end.\n" +
 			"With every layer on a GPU, -t 0 means 4 CPU threads.",
 		Example: "  sattva imatrix model-f16.gguf --data train.jsonl -o imatrix.gguf\n" +
 			"  sattva imatrix model-f16.gguf --data train.jsonl --lora adapter.gguf -c 512 --chunks 100",
@@ -74,8 +75,9 @@ type imatrixSummary struct {
 	Seconds     float64 `json:"seconds"`  // whole command: load, tokenize, collect, write
 	ChunkMS     float64 `json:"chunk_ms"` // mean per chunk after the first
 	Interrupted bool    `json:"interrupted,omitempty"`
-	// MUL_MATs whose activations a GPU reduced, and those that reused the
-	// sums of the one before (q, k, v and gate, up read the same input).
+	// Activations a GPU reduced (once for all the MUL_MATs that read one),
+	// and the MUL_MATs that shared another's reduction (q, k, v and gate, up
+	// read the same input).
 	DeviceReduced int64 `json:"device_reduced,omitempty"`
 	SharedReduced int64 `json:"shared_reduced,omitempty"`
 	// Passes stopped after the last weight, before the output layer (whose
