@@ -87,6 +87,8 @@ backends-configure: backend-src
 backends: backends-configure
 	cmake --build $(BACKEND_BUILD) -j $(BACKEND_JOBS) --target $(BACKEND_TARGETS)
 	mkdir -p bin/lib/ollama && cp -a $(BACKEND_BUILD)/lib/ollama/*.so* bin/lib/ollama/
+	@# with the CUDA plugin, sattva's own CUDA kernel beside it (llamacpp/cuda)
+	if [ -f bin/lib/ollama/libggml-cuda.so ]; then ./scripts/llamacpp/build-cuda-kernels.sh bin/lib/ollama; fi
 	@echo "backends in bin/lib/ollama (beside bin/sattva)"
 
 # A folder to copy to the GPU machine: sattva, the llamacpp test binary, the

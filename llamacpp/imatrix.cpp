@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <dlfcn.h>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -105,6 +106,7 @@ struct sattva_imatrix {
 	int64_t shared_calls = 0;   // MUL_MATs that shared another's reduction (same activation)
 	int64_t sched_calls = 0;    // device reductions on the graph's own stream
 	int64_t side_calls = 0;     // device reductions on the side stream
+	int64_t kernel_calls = 0;   // of those, by libsattva-cuda's kernel
 	std::vector<ggml_backend_t> hooked; // the scheduler's backends whose graphs collect_inline runs
 	std::unordered_map<std::string, im_stats> stats;
 	std::vector<char> src1, ids;
@@ -112,7 +114,8 @@ struct sattva_imatrix {
 	// 0: sum GPU activations on their device (collect_inline), the others on
 	// the host; 1: everything on the host; 2: 0 on every backend, the CPU's
 	// too (tests); 3: 0 without the side stream (tests, benchmarks); 4: the
-	// pass and its stop alone, nothing collected (benchmarks).
+	// pass and its stop alone, nothing collected (benchmarks); 5: 0 without
+	// libsattva-cuda's kernel (tests, benchmarks).
 	int mode = 0;
 	int error = 0;              // first error: 1 non-finite value, 2 inconsistent size
 	std::string error_tensor;
@@ -419,6 +422,21 @@ static bool reduce_inline(sattva_imatrix * im, ggml_backend_t be, graph_compute_
 	return true;
 }
 
+// libsattva-cuda.so (llamacpp/cuda/colsumsq.cu): one kernel that adds the
+// column sums of squares of an activation to a device sum in one read, on a
+// stream of its own between two CUDA events. Loaded once per process by
+// sattva_imatrix_kernels; without it the side stream runs ggml's kernels.
+using colsumsq_fn = int (*)(int, void *, void *, const float *, float *, int64_t, int64_t);
+static std::mutex kernels_mu;
+static colsumsq_fn cuda_colsumsq = nullptr;
+
+// cuda_index is the CUDA device number of dev ("CUDA3" -> 3), or -1.
+static int cuda_index(ggml_backend_dev_t dev) {
+	const char * name = dev ? ggml_backend_dev_name(dev) : nullptr;
+	if (name == nullptr || strncmp(name, "CUDA", 4) != 0 || name[4] < '0' || name[4] > '9') return -1;
+	return atoi(name + 4);
+}
+
 // side_of returns r's side stream for the graph's backend be (own, a
 // second backend on the same device, and the two events), made on first
 // use; null where the device has no events (the CPU) or in mode 3.
@@ -449,6 +467,46 @@ static int reuse_at(struct ggml_cgraph * g, int last, int first) {
 	if (last < first) last = first;
 	const enum ggml_op op = g->nodes[last]->op;
 	return op == GGML_OP_MUL_MAT || op == GGML_OP_MUL_MAT_ID ? last + 1 : last;
+}
+
+// reduce_kernel queues libsattva-cuda's kernel for src1 after r's ev_graph
+// (just recorded on the graph's stream) and has it record ev_side: it adds
+// the column sums of squares to the device sum of names' group. It returns
+// false when that is not possible (the caller's ggml path then runs; what
+// the kernel queued before stays ordered by ev_side).
+static bool reduce_kernel(sattva_imatrix * im, device_reducer & r, colsumsq_fn kernel, const struct ggml_tensor * src1,
+		const std::vector<std::string> & names) {
+	const int64_t cols = src1->ne[0], rows = src1->ne[1];
+	const std::string & key = names[0];
+	for (const auto & n : names) {
+		auto g = im->group.find(n);
+		if (g != im->group.end() && g->second != key) {
+			im->error = 2; // read another activation than before
+			im->error_tensor = n;
+			return true;
+		}
+	}
+	auto it = im->dsums.find(key);
+	if (it != im->dsums.end() && (it->second.cols != cols || it->second.r != &r)) {
+		im->error = 2;
+		im->error_tensor = key;
+		return true;
+	}
+	device_sum * d = device_sum_for(im, key, r, cols);
+	if (!d) return false;
+	if (kernel(cuda_index(r.dev), r.ev_graph->context, r.ev_side->context, (const float *) src1->data,
+			(float *) ggml_backend_buffer_get_base(d->buf), cols, rows) != 0) {
+		return false;
+	}
+	for (const auto & n : names) {
+		im->group[n] = key;
+		count_rows(im, n, src1);
+	}
+	im->device_calls++;
+	im->side_calls++;
+	im->kernel_calls++;
+	im->shared_calls += (int64_t) names.size() - 1;
+	return true;
 }
 
 // collect_inline computes g (a graph, or a part of one, the scheduler gives
@@ -498,6 +556,11 @@ static enum ggml_status collect_inline(sattva_imatrix * im, ggml_backend_t be, g
 		side = side_of(im, be);
 	}
 	const bool late = side == nullptr && ggml_backend_dev_type(ggml_backend_get_device(be)) == GGML_BACKEND_DEVICE_TYPE_CPU;
+	colsumsq_fn kernel = nullptr;
+	if (side && im->mode != 5 && cuda_index(side->dev) >= 0) {
+		std::lock_guard<std::mutex> lock(kernels_mu);
+		kernel = cuda_colsumsq;
+	}
 	struct pending {
 		const struct ggml_tensor * x;
 		std::vector<std::string> names;
@@ -586,9 +649,13 @@ static enum ggml_status collect_inline(sattva_imatrix * im, ggml_backend_t be, g
 			std::lock_guard<std::mutex> lock(im->mu);
 			if (im->error) continue;
 			ggml_backend_event_record(side->ev_graph, be);
-			ggml_backend_event_wait(side->own, side->ev_graph);
-			queued = reduce_inline(im, side->own, side->own->iface.graph_compute, src1, names, batch, true);
-			ggml_backend_event_record(side->ev_side, side->own);
+			if (kernel) {
+				queued = reduce_kernel(im, *side, kernel, src1, names);
+			} else {
+				ggml_backend_event_wait(side->own, side->ev_graph);
+				queued = reduce_inline(im, side->own, side->own->iface.graph_compute, src1, names, batch, true);
+				ggml_backend_event_record(side->ev_side, side->own);
+			}
 			if (queued) {
 				wait_at = std::min(wait_at, at);
 			} else {
@@ -745,6 +812,22 @@ int64_t sattva_imatrix_device_calls(sattva_imatrix * im) {
 int64_t sattva_imatrix_shared_calls(sattva_imatrix * im) {
 	std::lock_guard<std::mutex> lock(im->mu);
 	return im->shared_calls;
+}
+
+// sattva_imatrix_kernels loads libsattva-cuda.so from path, once per
+// process; it returns whether its kernel is there.
+bool sattva_imatrix_kernels(const char * path) {
+	std::lock_guard<std::mutex> lock(kernels_mu);
+	if (cuda_colsumsq == nullptr) {
+		void * h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (h) cuda_colsumsq = (colsumsq_fn) dlsym(h, "sattva_cuda_colsumsq");
+	}
+	return cuda_colsumsq != nullptr;
+}
+
+int64_t sattva_imatrix_kernel_calls(sattva_imatrix * im) {
+	std::lock_guard<std::mutex> lock(im->mu);
+	return im->kernel_calls;
 }
 
 int64_t sattva_imatrix_side_calls(sattva_imatrix * im) {

@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"context"
+	"path/filepath"
 	"runtime"
 	"runtime/cgo"
 	"unsafe"
@@ -62,6 +63,13 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	bos := int32(C.llama_vocab_bos(m.vocab))
 	m.done()
 
+	// sattva's own CUDA kernel for the device sums (llamacpp/cuda), where it
+	// was built beside ggml's CUDA plugin; without it ggml's kernels do.
+	if kern := filepath.Join(initEngine("", nil).dir, "libsattva-cuda"+soExt); fileExists(kern) {
+		ck := C.CString(kern)
+		C.sattva_imatrix_kernels(ck)
+		C.free(unsafe.Pointer(ck))
+	}
 	im := C.sattva_imatrix_new(C.int(btoi(o.ProcessOutput)), C.int(o.reduceMode))
 	defer C.sattva_imatrix_free(im)
 	ubatch := min(chunk, 512)
@@ -71,9 +79,9 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	threads := o.Threads
 	if threads == 0 && m.opts.GPULayers <= 0 && m.Device().Kind != "CPU" {
 		// Every layer on a GPU: the CPU only looks the tokens' embeddings up;
-		// all its threads polling slow the host's launches (8B, H100,
-		// BenchmarkIMatrixChunk: 31.7 ms a chunk at 4 threads, 39.3 ms at 16
-		// in one call; 31.5 and 32.1 ms in another).
+		// all its threads polling can slow the host's launches (8B, H100,
+		// BenchmarkIMatrixChunk, 4 against 16 threads in three calls: 31.7
+		// against 39.3 ms a chunk, 31.5 against 32.1, 29.2 against 28.5).
 		threads = min(4, runtime.NumCPU())
 	}
 	c, err := m.newContext(ContextOptions{ContextSize: chunk, BatchSize: chunk, UBatchSize: ubatch,
@@ -131,6 +139,7 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	st.SharedReduced = int64(C.sattva_imatrix_shared_calls(im))
 	st.schedReduced = int64(C.sattva_imatrix_sched_calls(im))
 	st.sideReduced = int64(C.sattva_imatrix_side_calls(im))
+	st.kernelReduced = int64(C.sattva_imatrix_kernel_calls(im))
 	return st, runErr
 }
 

@@ -21,6 +21,8 @@ int64_t sattva_imatrix_device_calls(sattva_imatrix *im);
 int64_t sattva_imatrix_shared_calls(sattva_imatrix *im);
 int64_t sattva_imatrix_sched_calls(sattva_imatrix *im);
 int64_t sattva_imatrix_side_calls(sattva_imatrix *im);
+int64_t sattva_imatrix_kernel_calls(sattva_imatrix *im);
+bool sattva_imatrix_kernels(const char *path);
 void sattva_imatrix_attach(sattva_imatrix *im, struct llama_context *lctx, int ubatches);
 void sattva_imatrix_detach(sattva_imatrix *im);
 void sattva_imatrix_graph_begin(sattva_imatrix *im);

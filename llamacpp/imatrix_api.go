@@ -25,7 +25,8 @@ type IMatrixOptions struct {
 	// (there at the last node before each activation may be overwritten);
 	// 3 is 0 on the graph's own stream, without the second one; 4
 	// (BenchmarkIMatrixChunk) collects nothing: the pass and its stop
-	// before the output layer alone.
+	// before the output layer alone; 5 is 0 with ggml's kernels on the
+	// second stream even where libsattva-cuda's is loaded.
 	reduceMode int
 	// uBatchSize (tests): the context's ubatch; 0: min(ChunkSize, 512).
 	uBatchSize int
@@ -62,7 +63,8 @@ type IMatrixStats struct {
 	// copied.
 	OutputSkipped int
 
-	schedReduced int64 // device reductions on the graph's own stream
-	sideReduced  int64 // device reductions on the second stream
-	graphsReused int   // decodes that reused llama.cpp's graph of the one before
+	schedReduced  int64 // device reductions on the graph's own stream
+	sideReduced   int64 // device reductions on the second stream
+	kernelReduced int64 // of those, by libsattva-cuda's kernel
+	graphsReused  int   // decodes that reused llama.cpp's graph of the one before
 }

@@ -181,6 +181,7 @@ func TestCollectIMatrixGPU(t *testing.T) {
 	checkIMatrixAgainstTap(t, m, 0, 0)
 	checkIMatrixAgainstTap(t, m, 1, 0)
 	checkIMatrixAgainstTap(t, m, 3, 0)
+	checkIMatrixAgainstTap(t, m, 5, 0)
 	checkIMatrixAgainstTap(t, m, 0, 16)
 	checkIMatrixAgainstTap(t, m, 3, 16)
 }
@@ -199,12 +200,17 @@ func checkIMatrixAgainstTap(t *testing.T, m *Model, mode, ubatch int) {
 		t.Fatalf("chunks %d of %d, progress %v; want 3 chunks of %d", st.Chunks, st.ChunkSize, done, chunk)
 	}
 	gpu := m.Device().Name != "CPU"
-	if wantDevice := mode == 2 || ((mode == 0 || mode == 3) && gpu); wantDevice != (st.DeviceReduced > 0) {
+	if wantDevice := mode == 2 || ((mode == 0 || mode == 3 || mode == 5) && gpu); wantDevice != (st.DeviceReduced > 0) {
 		t.Errorf("reduce mode %d on %s: %d device reductions", mode, m.Device().Name, st.DeviceReduced)
 	}
-	// Mode 0 on a GPU reduces on the second stream, the others on the
-	// graph's own.
-	side := mode == 0 && gpu
+	// Modes 0 and 5 on a GPU reduce on the second stream, the others on the
+	// graph's own; mode 0 with libsattva-cuda's kernel where it is built.
+	side := (mode == 0 || mode == 5) && gpu
+	kernel := mode == 0 && gpu && fileExists(filepath.Join(initEngine("", nil).dir, "libsattva-cuda"+soExt))
+	if want := map[bool]int64{true: st.DeviceReduced, false: 0}[kernel]; st.kernelReduced != want {
+		t.Errorf("reduce mode %d: %d of %d device reductions by libsattva-cuda's kernel, want %d",
+			mode, st.kernelReduced, st.DeviceReduced, want)
+	}
 	if want := map[bool]int64{true: st.DeviceReduced, false: 0}[side]; st.sideReduced != want {
 		t.Errorf("reduce mode %d: %d of %d device reductions on the second stream, want %d",
 			mode, st.sideReduced, st.DeviceReduced, want)
@@ -269,7 +275,8 @@ func checkIMatrixAgainstTap(t *testing.T, m *Model, mode, ubatch int) {
 			}
 		}
 	}
-	t.Logf("%s: 35 entries, worst relative difference %.2g (reduce mode %d, ubatch %d)", m.Device().Name, worst, mode, ubatch)
+	t.Logf("%s: 35 entries, worst relative difference %.2g (reduce mode %d, ubatch %d, %d of %d reductions by sattva's CUDA kernel)",
+		m.Device().Name, worst, mode, ubatch, st.kernelReduced, st.DeviceReduced)
 }
 
 func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
@@ -302,8 +309,9 @@ func TestCollectIMatrixCancelKeepsChunks(t *testing.T) {
 //	decode-all   every position's logits, as the imatrix asks (the last layer sees every token)
 //	pass         the collector's pass with the stop before the output layer alone, nothing collected
 //	full         the collector as `sattva imatrix` runs it: column sums on the device, on a
-//	             second stream beside the graph's
-//	graph-stream the same sums queued on the graph's own stream, between its segments
+//	             second stream beside the graph's, by libsattva-cuda's kernel where it is built
+//	side-ggml    the same with ggml's kernels (square, transpose, sum rows, add)
+//	graph-stream ggml's kernels on the graph's own stream, between its segments
 //	allcpus      full with all CPU threads (the default on a GPU is 4)
 //
 // ns/chunk is per chunk after the first of each call (as `sattva imatrix`
@@ -369,7 +377,7 @@ func BenchmarkIMatrixChunk(b *testing.B) {
 	for _, mode := range []struct {
 		name          string
 		mode, threads int
-	}{{"pass", 4, 0}, {"full", 0, 0}, {"graph-stream", 3, 0}, {"allcpus", 0, runtime.NumCPU()}} {
+	}{{"pass", 4, 0}, {"full", 0, 0}, {"side-ggml", 5, 0}, {"graph-stream", 3, 0}, {"allcpus", 0, runtime.NumCPU()}} {
 		b.Run(mode.name, func(b *testing.B) { collect(b, m, toks, mode.mode, mode.threads) })
 	}
 }

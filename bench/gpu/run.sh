@@ -61,6 +61,17 @@ fi
 plugdir="$G/plugins"
 [ -f "$plugdir/libggml-cuda.so" ] || plugdir="$G/plugins-audited"
 [ -f "$plugdir/libggml-cuda.so" ] || { echo "no CUDA plugin: carry .device/plugins-xz or run the plugins part"; exit 1; }
+# sattva's own CUDA kernel (llamacpp/cuda: the imatrix collector's column sums),
+# built here beside the plugins in a few seconds; SATTVA_CUDA_KERNELS=0 leaves
+# it out (the collector then runs ggml's kernels).
+rm -f "$plugdir/libsattva-cuda.so"
+if [ "${SATTVA_CUDA_KERNELS:-1}" != 0 ]; then
+  if bash scripts/llamacpp/build-cuda-kernels.sh "$plugdir" >"$OUT/cuda-kernels.log" 2>&1; then
+    echo "cuda kernels: $(tail -1 "$OUT/cuda-kernels.log")"
+  else
+    echo "cuda kernels: not built (see cuda-kernels.log)"; tail -n 5 "$OUT/cuda-kernels.log"
+  fi
+fi
 mkdir -p bin && cp "$G/bin/sattva" bin/
 if [ -f "$G/bin/llamacpp.test" ]; then cp "$G/bin/llamacpp.test" bin/; fi
 for f in serveload servetg; do if [ -f "$G/bin/$f" ]; then cp "$G/bin/$f" bin/; fi; done
