@@ -338,6 +338,40 @@ static bool inline_handles(sattva_imatrix * im, struct ggml_tensor * t) {
 	return be && std::find(im->hooked.begin(), im->hooked.end(), be) != im->hooked.end();
 }
 
+// group_ok checks that the weights in names read the activation they read
+// before: they share one device sum, that of the first (its key), every
+// time, and it has cols columns on r's device. Otherwise it sets the error.
+static bool group_ok(sattva_imatrix * im, const std::vector<std::string> & names, const device_reducer & r, int64_t cols) {
+	const std::string & key = names[0];
+	for (const auto & n : names) {
+		auto g = im->group.find(n);
+		if (g != im->group.end() && g->second != key) {
+			im->error = 2; // read another activation than before
+			im->error_tensor = n;
+			return false;
+		}
+	}
+	auto it = im->dsums.find(key);
+	if (it != im->dsums.end() && (it->second.cols != cols || it->second.r != &r)) {
+		im->error = 2; // another size than before (or another device)
+		im->error_tensor = key;
+		return false;
+	}
+	return true;
+}
+
+// reduced records a device reduction of src1 for the weights in names: their
+// group, their rows, the counters.
+static void reduced(sattva_imatrix * im, const std::vector<std::string> & names, const struct ggml_tensor * src1, bool side) {
+	for (const auto & n : names) {
+		im->group[n] = names[0];
+		count_rows(im, n, src1);
+	}
+	im->device_calls++;
+	(side ? im->side_calls : im->sched_calls)++;
+	im->shared_calls += (int64_t) names.size() - 1;
+}
+
 // reduce_inline queues on be, through its own graph_compute (orig), the sum
 // over the rows of x*x for x = src1, and its addition to the device sums of
 // every weight in names. It returns false when that is not possible (no
@@ -350,23 +384,7 @@ static bool reduce_inline(sattva_imatrix * im, ggml_backend_t be, graph_compute_
 	if (r.failed) return false;
 	if (!r.dev) r.dev = dev;
 	const int64_t cols = src1->ne[0], rows = src1->ne[1];
-	// The weights reading one activation share one device sum, that of the
-	// first (its key), every time.
-	const std::string & key = names[0];
-	for (const auto & n : names) {
-		auto g = im->group.find(n);
-		if (g != im->group.end() && g->second != key) {
-			im->error = 2; // read another activation than before
-			im->error_tensor = n;
-			return true;
-		}
-	}
-	auto it = im->dsums.find(key);
-	if (it != im->dsums.end() && (it->second.cols != cols || it->second.r != &r)) {
-		im->error = 2; // another size than before (or another device)
-		im->error_tensor = key;
-		return true;
-	}
+	if (!group_ok(im, names, r, cols)) return true;
 	// The reductions queued before still read the scratch buffer: freeing
 	// it waits for the device.
 	const size_t part = GGML_PAD(sizeof(float) * cols * rows, 256);
@@ -380,7 +398,7 @@ static bool reduce_inline(sattva_imatrix * im, ggml_backend_t be, graph_compute_
 		r.colsum_buf = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(dev), sizeof(float) * cols);
 		r.colsum_n = r.colsum_buf ? cols : 0;
 	}
-	device_sum * d = r.scratch_size && r.colsum_n ? device_sum_for(im, key, r, cols) : nullptr;
+	device_sum * d = r.scratch_size && r.colsum_n ? device_sum_for(im, names[0], r, cols) : nullptr;
 	if (!d) {
 		r.failed = true;
 		return false;
@@ -412,13 +430,7 @@ static bool reduce_inline(sattva_imatrix * im, ggml_backend_t be, graph_compute_
 		return false;
 	}
 	r.checked = be;
-	for (const auto & n : names) {
-		im->group[n] = key;
-		count_rows(im, n, src1);
-	}
-	im->device_calls++;
-	(side ? im->side_calls : im->sched_calls)++;
-	im->shared_calls += (int64_t) names.size() - 1;
+	reduced(im, names, src1, side);
 	return true;
 }
 
@@ -477,35 +489,15 @@ static int reuse_at(struct ggml_cgraph * g, int last, int first) {
 static bool reduce_kernel(sattva_imatrix * im, device_reducer & r, colsumsq_fn kernel, const struct ggml_tensor * src1,
 		const std::vector<std::string> & names) {
 	const int64_t cols = src1->ne[0], rows = src1->ne[1];
-	const std::string & key = names[0];
-	for (const auto & n : names) {
-		auto g = im->group.find(n);
-		if (g != im->group.end() && g->second != key) {
-			im->error = 2; // read another activation than before
-			im->error_tensor = n;
-			return true;
-		}
-	}
-	auto it = im->dsums.find(key);
-	if (it != im->dsums.end() && (it->second.cols != cols || it->second.r != &r)) {
-		im->error = 2;
-		im->error_tensor = key;
-		return true;
-	}
-	device_sum * d = device_sum_for(im, key, r, cols);
+	if (!group_ok(im, names, r, cols)) return true;
+	device_sum * d = device_sum_for(im, names[0], r, cols);
 	if (!d) return false;
 	if (kernel(cuda_index(r.dev), r.ev_graph->context, r.ev_side->context, (const float *) src1->data,
 			(float *) ggml_backend_buffer_get_base(d->buf), cols, rows) != 0) {
 		return false;
 	}
-	for (const auto & n : names) {
-		im->group[n] = key;
-		count_rows(im, n, src1);
-	}
-	im->device_calls++;
-	im->side_calls++;
+	reduced(im, names, src1, true);
 	im->kernel_calls++;
-	im->shared_calls += (int64_t) names.size() - 1;
 	return true;
 }
 
