@@ -460,10 +460,10 @@ static device_reducer * side_of(sattva_imatrix * im, ggml_backend_t be) {
 	if (!r.dev) r.dev = dev;
 	if (r.no_side || r.failed) return nullptr;
 	if (!r.ev_side) {
-		if (!r.own) r.own = ggml_backend_dev_init(dev, nullptr);
-		r.ev_graph = r.own ? ggml_backend_event_new(dev) : nullptr;
+		if (!r.ev_graph) r.ev_graph = ggml_backend_event_new(dev);
 		r.ev_side = r.ev_graph ? ggml_backend_event_new(dev) : nullptr;
-		if (!r.ev_side) {
+		if (r.ev_side && !r.own) r.own = ggml_backend_dev_init(dev, nullptr);
+		if (!r.ev_side || !r.own) {
 			r.no_side = true;
 			return nullptr;
 		}
@@ -713,10 +713,12 @@ static bool sattva_imatrix_abort(void * data) {
 	return static_cast<sattva_imatrix *>(data)->abort_now.load(std::memory_order_relaxed);
 }
 
-// sattva_imatrix_attach ties the collector to the context it runs in: its
-// scheduler's backends run the device reductions, and unless output.weight
-// is collected, the context's abort callback stops each decode after the
-// last weight (ubatches: the ubatches of one decode).
+// sattva_imatrix_attach ties the collector to the context it runs in: it
+// takes over the graph_compute of the scheduler's GPU backends (and, in mode
+// 2, the CPU's) for collect_inline, and unless output.weight is collected,
+// each decode stops after the last weight (ubatches: the ubatches of one
+// decode): in collect_inline, or on a CPU backend it did not take over
+// through the context's abort callback.
 void sattva_imatrix_attach(sattva_imatrix * im, struct llama_context * lctx, int ubatches) {
 	std::lock_guard<std::mutex> lock(im->mu);
 	im->lctx = lctx;
