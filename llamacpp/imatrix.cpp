@@ -312,6 +312,12 @@ struct hooked_backend {
 static std::mutex hooks_mu;
 static std::vector<hooked_backend> hooks;
 
+// collected says whether the weight named wname is collected, as
+// llama-imatrix's ask filters: blk.*, and output.weight with --process-output.
+static bool collected(const sattva_imatrix * im, const std::string & wname) {
+	return wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight");
+}
+
 // dense_weight says whether t is a MUL_MAT whose weight is collected and
 // whose input the device path can sum: one contiguous F32 matrix of at
 // least 16 rows times one 2-D weight. It sets wname.
@@ -324,7 +330,7 @@ static bool dense_weight(const sattva_imatrix * im, const struct ggml_tensor * t
 		return false;
 	}
 	wname = filter_name(src0->name);
-	return wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight");
+	return collected(im, wname);
 }
 
 // inline_handles says whether collect_inline sums t's input: a dense
@@ -778,7 +784,7 @@ bool sattva_imatrix_cb(struct ggml_tensor * t, bool ask, void * user_data) {
 		if (t->op == GGML_OP_MUL_MAT_ID) return true;
 		if (src1->ne[1] < 16 || src1->type != GGML_TYPE_F32) return false;
 		std::string wname = filter_name(src0->name);
-		if (!(wname.compare(0, 4, "blk.") == 0 || (im->process_output && wname == "output.weight"))) return false;
+		if (!collected(im, wname)) return false;
 		// The scheduler stops here, and the callback sums the input on the
 		// host, unless collect_inline sums it on the device.
 		return !inline_handles(im, t);
@@ -798,14 +804,15 @@ int sattva_imatrix_error(sattva_imatrix * im, char * tensor, int n) {
 	return im->error;
 }
 
-int64_t sattva_imatrix_device_calls(sattva_imatrix * im) {
+// sattva_imatrix_counts writes the reduction counters: device, shared,
+// graph's stream (sched), side stream, libsattva-cuda's kernel.
+void sattva_imatrix_counts(sattva_imatrix * im, int64_t out[5]) {
 	std::lock_guard<std::mutex> lock(im->mu);
-	return im->device_calls;
-}
-
-int64_t sattva_imatrix_shared_calls(sattva_imatrix * im) {
-	std::lock_guard<std::mutex> lock(im->mu);
-	return im->shared_calls;
+	out[0] = im->device_calls;
+	out[1] = im->shared_calls;
+	out[2] = im->sched_calls;
+	out[3] = im->side_calls;
+	out[4] = im->kernel_calls;
 }
 
 // sattva_imatrix_kernels loads libsattva-cuda.so from path, once per
@@ -817,21 +824,6 @@ bool sattva_imatrix_kernels(const char * path) {
 		if (h) cuda_colsumsq = (colsumsq_fn) dlsym(h, "sattva_cuda_colsumsq");
 	}
 	return cuda_colsumsq != nullptr;
-}
-
-int64_t sattva_imatrix_kernel_calls(sattva_imatrix * im) {
-	std::lock_guard<std::mutex> lock(im->mu);
-	return im->kernel_calls;
-}
-
-int64_t sattva_imatrix_side_calls(sattva_imatrix * im) {
-	std::lock_guard<std::mutex> lock(im->mu);
-	return im->side_calls;
-}
-
-int64_t sattva_imatrix_sched_calls(sattva_imatrix * im) {
-	std::lock_guard<std::mutex> lock(im->mu);
-	return im->sched_calls;
 }
 
 // sattva_imatrix_graph_begin is called before each decode.

@@ -135,11 +135,10 @@ func (m *Model) CollectIMatrix(ctx context.Context, tokens []int32, o IMatrixOpt
 	}
 	st.graphsReused = int(C.llama_perf_context(c.ctx).n_reused)
 	st.Entries = imatrixEntries(im)
-	st.DeviceReduced = int64(C.sattva_imatrix_device_calls(im))
-	st.SharedReduced = int64(C.sattva_imatrix_shared_calls(im))
-	st.schedReduced = int64(C.sattva_imatrix_sched_calls(im))
-	st.sideReduced = int64(C.sattva_imatrix_side_calls(im))
-	st.kernelReduced = int64(C.sattva_imatrix_kernel_calls(im))
+	var n [5]C.int64_t
+	C.sattva_imatrix_counts(im, &n[0])
+	st.DeviceReduced, st.SharedReduced = int64(n[0]), int64(n[1])
+	st.schedReduced, st.sideReduced, st.kernelReduced = int64(n[2]), int64(n[3]), int64(n[4])
 	return st, runErr
 }
 
